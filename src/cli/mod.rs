@@ -1,0 +1,488 @@
+//! The command line: clap definitions, dispatch, and human/JSON output. The only place `anyhow` is used.
+
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::config::{Config, GlobalArgs};
+use crate::domain::{GroupKind, Sector};
+use crate::load::{self, Input, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
+use crate::store::{RunRow, Store};
+use table::TextTable;
+
+/// TickStock Universe: reference data (symbols, index universes, ETF holdings with weights, sectors, themes) on
+/// an embedded SQLite file or PostgreSQL, compatible with TickStock's tables.
+#[derive(Parser, Debug)]
+#[command(name = "universe", version, propagate_version = true, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  universe demo                                   load the bundled sample data into universe-demo.db
+  universe load holdings spy_holdings.csv --mode dry-run
+  universe load universes sp500.csv nasdaq100.csv
+  universe universes resolve nasdaq100:dow30
+  universe runs && universe rollback 7
+  DATABASE_URL=postgres://user@host/tickstock universe db migrate";
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a fresh embedded database and load the bundled sample data into it.
+    #[command(after_help = "Example:\n  universe demo --db /tmp/demo.db")]
+    Demo {
+        /// The SQLite file to (re)create.
+        #[arg(long, default_value = "universe-demo.db")]
+        db: PathBuf,
+    },
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Load files of one kind: holdings, universes, sectors, themes or symbols.
+    #[command(after_help = "Examples:
+  universe load holdings data/spy_holdings.csv data/QQQ.csv
+  universe load holdings export.csv --etf IWM --mode dry-run
+  universe load universes sp500_constituents.csv --name sp500
+  universe load sectors classification.csv --mode incremental
+  universe load themes data/themes.toml --prune
+  universe load symbols symbols.csv")]
+    Load {
+        /// What the files are.
+        #[arg(value_enum)]
+        kind: LoadKind,
+        /// The files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// full: reload every group in the input; incremental: skip files whose checksum is unchanged;
+        /// dry-run: print the diff and write nothing but the run record.
+        #[arg(long, value_enum, default_value_t = Mode::Full)]
+        mode: Mode,
+        /// Also delete groups of this kind that are absent from the input.
+        #[arg(long)]
+        prune: bool,
+        /// The ETF a single holdings file holds (default: from the file, e.g. spy_holdings.csv → SPY).
+        #[arg(long)]
+        etf: Option<String>,
+        /// The universe a single universe file defines (default: from the file name, e.g. sp500.csv → sp500).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List load runs, newest first, or show one.
+    #[command(after_help = "Examples:\n  universe runs --limit 5\n  universe runs 12")]
+    Runs {
+        /// Show this run in full.
+        id: Option<i64>,
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Undo an applied run: restore the memberships it replaced (itself a recorded run).
+    #[command(after_help = "Example:\n  universe rollback 12")]
+    Rollback {
+        /// The run to undo.
+        run_id: i64,
+    },
+    /// List, show and resolve universes and other groups.
+    Universes {
+        #[command(subcommand)]
+        command: UniversesCommand,
+    },
+    /// Write the deterministic peer-scale benchmark data set (24 ETFs, 11,778 holdings; 4 universes).
+    #[command(hide = true)]
+    BenchData {
+        /// Output folder.
+        dir: PathBuf,
+        /// Non-zero: change a few weights (an incremental-change data set).
+        #[arg(long, default_value_t = 0)]
+        variant: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCommand {
+    /// Create or upgrade the schema (safe on an existing TickStock PostgreSQL database).
+    Migrate,
+}
+
+#[derive(Subcommand, Debug)]
+enum UniversesCommand {
+    /// Groups with their type and member count.
+    #[command(after_help = "Example:\n  universe universes list --type UNIVERSE --type ETF")]
+    List {
+        /// Only these types.
+        #[arg(long = "type", value_enum, ignore_case = true)]
+        kinds: Vec<GroupKind>,
+    },
+    /// Members of one group with weight and sector.
+    #[command(after_help = "Examples:\n  universe universes show SPY\n  universe universes show nasdaq100 --as-of 2026-01-31")]
+    Show {
+        /// Group name (case-insensitive where unambiguous).
+        name: String,
+        /// The group's type, when the name is used by several.
+        #[arg(long = "type", value_enum, ignore_case = true)]
+        kind: Option<GroupKind>,
+        /// Members as of this date (UTC end of day), from membership history.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
+    /// Resolve a universe key (`nasdaq100:dow30:SPY`) to its sorted, de-duplicated symbols.
+    #[command(after_help = "Examples:\n  universe universes resolve nasdaq100\n  universe universes resolve SPY:QQQ:dow30 --json")]
+    Resolve {
+        /// The key.
+        key: String,
+    },
+}
+
+/// Entry point for `main.rs`: parse, run, map the outcome to an exit code (0 only on success).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let config = Config::load(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, &config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if config.json {
+                println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+async fn open(config: &Config) -> Result<Store> {
+    Ok(Store::open(&config.database_url).await?)
+}
+
+async fn run(command: Command, config: &Config) -> Result<()> {
+    match command {
+        Command::Demo { db } => demo(&db, config).await,
+        Command::Db { command: DbCommand::Migrate } => {
+            let store = Store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            if !config.json {
+                println!("schema is up to date ({})", crate::store::redact_url(&config.database_url));
+            }
+            Ok(())
+        }
+        Command::Load { kind, paths, mode, prune, etf, name } => {
+            let mut inputs = Vec::new();
+            let mut problems = Vec::new();
+            for p in &paths {
+                match Input::read(p) {
+                    Ok(i) => inputs.push(i),
+                    Err(e) => problems.push(e),
+                }
+            }
+            if !problems.is_empty() {
+                return Err(problems_error(config, &problems, None));
+            }
+            let store = open(config).await?;
+            let req = LoadRequest { kind, inputs, mode, prune, etf, name, environment: config.environment, progress: !config.json };
+            let result = load::run(&store, &req).await;
+            store.close().await;
+            match result {
+                Ok(report) => print_report(config, &report),
+                Err(LoadError::Invalid { problems, run_id }) => Err(problems_error(config, &problems, run_id)),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Runs { id: Some(id), .. } => {
+            let store = open(config).await?;
+            let run = store.run(id).await?.with_context(|| format!("there is no run {id}"))?;
+            if config.json {
+                let mut v = serde_json::to_value(&run)?;
+                v["details"] = run.details.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+                return print_json(&v);
+            }
+            print_runs(std::slice::from_ref(&run));
+            if let Some(e) = &run.error {
+                println!("\nerror:\n{e}");
+            }
+            if let Some(groups) = run.details.as_ref().and_then(|d| d.0.get("groups")).and_then(|g| g.as_array()) {
+                let mut t = TextTable::new(&["type", "group", "action", "added", "removed", "changed", "unchanged"], &[false, false, false, true, true, true, true]);
+                for g in groups {
+                    let s = |k: &str| g.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default();
+                    let c = |k: &str| g["counts"].get(k).map(ToString::to_string).unwrap_or_default();
+                    t.row(vec![s("type"), s("name"), s("action"), c("added"), c("removed"), c("changed"), c("unchanged")]);
+                }
+                println!("\n{}", t.render());
+            }
+            Ok(())
+        }
+        Command::Runs { id: None, limit } => {
+            let store = open(config).await?;
+            let runs = store.runs(limit).await?;
+            if config.json {
+                return print_json(&runs);
+            }
+            if runs.is_empty() {
+                println!("no runs yet");
+            } else {
+                print_runs(&runs);
+            }
+            Ok(())
+        }
+        Command::Rollback { run_id } => {
+            let store = open(config).await?;
+            let report = load::rollback(&store, run_id).await?;
+            print_report(config, &report)
+        }
+        Command::Universes { command } => universes(command, config).await,
+        Command::BenchData { dir, variant } => {
+            crate::sample::write_peer_dataset(&dir, variant).with_context(|| format!("writing {}", dir.display()))?;
+            println!("wrote the peer-scale data set to {}", dir.display());
+            Ok(())
+        }
+    }
+}
+
+fn problems_error(config: &Config, problems: &[load::Problem], run_id: Option<i64>) -> anyhow::Error {
+    const SHOWN: usize = 50;
+    let recorded = run_id.map(|id| format!(" (recorded as failed run {id})")).unwrap_or_default();
+    if config.json {
+        let _ = print_json(&serde_json::json!({ "status": "failed", "run_id": run_id, "problems": problems }));
+    } else {
+        for p in problems.iter().take(SHOWN) {
+            eprintln!("  {p}");
+        }
+        if problems.len() > SHOWN {
+            eprintln!("  … and {} more", problems.len() - SHOWN);
+        }
+    }
+    anyhow::anyhow!("{} problem(s) in the input; nothing was loaded{recorded}", problems.len())
+}
+
+fn print_runs(runs: &[RunRow]) {
+    let mut t = TextTable::new(
+        &["id", "kind", "mode", "status", "env", "added", "removed", "changed", "unchanged", "skipped", "started (UTC)", "source"],
+        &[true, false, false, false, false, true, true, true, true, true, false, false],
+    );
+    for r in runs {
+        let status = match r.rolled_back_by {
+            Some(by) => format!("rolled back by {by}"),
+            None => r.status.clone(),
+        };
+        let mut source = r.source.clone();
+        if source.len() > 60 {
+            source = format!("{}…", &source[..source.floor_char_boundary(59)]);
+        }
+        t.row(vec![
+            r.id.to_string(),
+            r.kind.clone(),
+            r.mode.clone(),
+            status,
+            r.environment.clone(),
+            r.added.to_string(),
+            r.removed.to_string(),
+            r.changed.to_string(),
+            r.unchanged.to_string(),
+            r.rejected.to_string(),
+            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            source,
+        ]);
+    }
+    print!("{}", t.render());
+}
+
+fn print_report(config: &Config, r: &LoadReport) -> Result<()> {
+    if config.json {
+        return print_json(r);
+    }
+    let verb = match r.status.as_str() {
+        "dry_run" => "Dry run (nothing written)",
+        "skipped" => "Nothing to do",
+        _ => "Applied",
+    };
+    println!("{verb}: {} {} (run {}, environment {})", r.kind, r.mode, r.run_id, r.environment);
+    for n in &r.notes {
+        println!("  {n}");
+    }
+    let mut t = TextTable::new(
+        &["type", "group", "action", "added", "removed", "changed", "unchanged", "skipped"],
+        &[false, false, false, true, true, true, true, true],
+    );
+    let action = |a: load::Action| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    for g in &r.groups {
+        let c = &g.counts;
+        t.row(vec![g.kind.clone(), g.name.clone(), action(g.action), c.added.to_string(), c.removed.to_string(), c.changed.to_string(), c.unchanged.to_string(), c.skipped.to_string()]);
+    }
+    let c = &r.totals;
+    t.row(vec!["total".into(), String::new(), String::new(), c.added.to_string(), c.removed.to_string(), c.changed.to_string(), c.unchanged.to_string(), c.skipped.to_string()]);
+    println!("\n{}", t.render());
+    if !r.skipped_rows.is_empty() {
+        println!("skipped rows (not equity positions):");
+        for s in r.skipped_rows.iter().take(20) {
+            println!("  {}:{}  {:<10} {}", s.file, s.line, s.ticker, s.reason);
+        }
+        if r.skipped_rows.len() > 20 {
+            println!("  … and {} more (--json lists all)", r.skipped_rows.len() - 20);
+        }
+    }
+    Ok(())
+}
+
+async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
+    let store = open(config).await?;
+    let env = config.environment;
+    match command {
+        UniversesCommand::List { kinds } => {
+            let groups = store.group_summaries(env, &kinds).await?;
+            if config.json {
+                return print_json(&groups);
+            }
+            let mut t = TextTable::new(&["type", "name", "members", "description"], &[false, false, true, false]);
+            for g in &groups {
+                t.row(vec![g.kind.clone(), g.name.clone(), g.member_count.to_string(), g.description.clone().unwrap_or_default()]);
+            }
+            print!("{}", t.render());
+            println!("{} groups", groups.len());
+        }
+        UniversesCommand::Show { name, kind, as_of } => {
+            let found = store.find_groups_named(env, &name).await?;
+            let exact: Vec<_> = found.iter().filter(|(k, n)| *n == name && kind.is_none_or(|kk| kk == *k)).collect();
+            let any: Vec<_> = found.iter().filter(|(k, _)| kind.is_none_or(|kk| kk == *k)).collect();
+            let pick = if exact.is_empty() { any } else { exact };
+            let (kind, name) = match pick.as_slice() {
+                [] => anyhow::bail!("no group named {name:?} in environment {env}"),
+                [one] => (*one).clone(),
+                many => anyhow::bail!(
+                    "{name:?} names several groups ({}); add --type",
+                    many.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            if let Some(date) = as_of {
+                let at = date.and_hms_opt(23, 59, 59).expect("valid time").and_utc();
+                let syms = store.group_symbols_as_of(env, kind, &name, at).await?;
+                if config.json {
+                    return print_json(&serde_json::json!({ "type": kind, "name": name, "as_of": date, "symbols": syms }));
+                }
+                println!("{kind} {name} as of {date}: {} members", syms.len());
+                println!("{}", syms.join(" "));
+                return Ok(());
+            }
+            let members = store.group_member_details(env, kind, &name).await?;
+            if config.json {
+                return print_json(&serde_json::json!({ "type": kind, "name": name, "members": members }));
+            }
+            println!("{kind} {name}: {} members", members.len());
+            let mut t = TextTable::new(&["symbol", "weight", "sector", "industry", "name"], &[false, true, false, false, false]);
+            for m in &members {
+                let sector = m.sector.as_deref().map_or_else(String::new, |k| Sector::from_key(k).map_or_else(|| k.to_string(), |s| s.display_name().to_string()));
+                t.row(vec![
+                    m.symbol.clone(),
+                    m.weight.map(|w| format!("{:.2}%", w * 100.0)).unwrap_or_default(),
+                    sector,
+                    m.industry.clone().unwrap_or_default(),
+                    m.name.clone().unwrap_or_default(),
+                ]);
+            }
+            print!("{}", t.render());
+        }
+        UniversesCommand::Resolve { key } => {
+            let symbols = crate::universes::resolve(&store, env, &key).await?;
+            if config.json {
+                return print_json(&serde_json::json!({ "key": key, "count": symbols.len(), "symbols": symbols }));
+            }
+            println!("{key}: {} symbols", symbols.len());
+            println!("{}", symbols.join(" "));
+        }
+    }
+    Ok(())
+}
+
+async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
+    // A fresh database each time: remove the file and its WAL companions.
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing the old demo database {}", db.display())),
+        }
+    }
+    let url = format!("sqlite://{}", db.display());
+    let store = Store::open(&url).await?;
+    let mut reports = Vec::new();
+    for (kind, inputs) in crate::sample::demo_loads() {
+        let req = LoadRequest {
+            kind,
+            inputs,
+            mode: Mode::Full,
+            prune: false,
+            etf: None,
+            name: None,
+            environment: config.environment,
+            progress: false,
+        };
+        let report = load::run(&store, &req).await.map_err(|e| match e {
+            LoadError::Invalid { problems, .. } => anyhow::anyhow!(
+                "bundled sample {} did not load: {}",
+                kind.as_str(),
+                problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            ),
+            other => other.into(),
+        })?;
+        reports.push(report);
+    }
+    let groups = store.group_summaries(config.environment, &[]).await?;
+    let symbols = store.count_rows("symbols").await?;
+    let memberships = store.count_rows("group_memberships").await?;
+    store.close().await;
+    if config.json {
+        return print_json(&serde_json::json!({
+            "database": db.display().to_string(), "database_url": url, "loads": reports, "groups": groups,
+            "symbols": symbols, "memberships": memberships,
+        }));
+    }
+    println!("TickStock Universe demo: loaded the bundled sample data (S&P 500, Nasdaq-100, Dow 30; GICS sectors;");
+    println!("SPY, DIA, QQQ and the eleven sector SPDRs built from the constituents; 20 themes; symbol metadata).\n");
+    let mut t = TextTable::new(&["load", "run", "groups", "added", "skipped rows"], &[false, true, true, true, true]);
+    for r in &reports {
+        t.row(vec![r.kind.clone(), r.run_id.to_string(), r.groups.len().to_string(), r.totals.added.to_string(), r.totals.skipped.to_string()]);
+    }
+    println!("{}", t.render());
+    let mut by_kind = TextTable::new(&["type", "groups", "memberships"], &[false, true, true]);
+    for k in GroupKind::ALL {
+        let gs: Vec<_> = groups.iter().filter(|g| g.kind == k.as_str()).collect();
+        if !gs.is_empty() {
+            by_kind.row(vec![k.to_string(), gs.len().to_string(), gs.iter().map(|g| g.member_count).sum::<i64>().to_string()]);
+        }
+    }
+    println!("{}", by_kind.render());
+    println!("{symbols} symbols, {memberships} memberships in {}\n", db.display());
+    println!("Try:");
+    println!("  universe --database-url {url} universes list");
+    println!("  universe --database-url {url} universes show XLK");
+    println!("  universe --database-url {url} universes resolve nasdaq100:dow30");
+    println!("  universe --database-url {url} runs");
+    Ok(())
+}

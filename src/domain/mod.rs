@@ -1,0 +1,11 @@
+//! Domain types, parsed once at the edge: tickers, weights, group kinds and names, environments, sectors.
+
+mod group;
+mod sector;
+mod ticker;
+mod weight;
+
+pub use group::{Environment, GroupKind, GroupName, GroupNameError};
+pub use sector::Sector;
+pub use ticker::{MAX_TICKER_LEN, Ticker, TickerError};
+pub use weight::{RawWeight, Weight, WeightError, WeightUnit};

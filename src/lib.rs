@@ -1,0 +1,19 @@
+//! TickStock Universe: the reference data of a stock-analytics platform — which symbols exist, which index
+//! universes, ETFs (with weights), sectors, industries and themes they belong to, with history — on an embedded
+//! SQLite file or on PostgreSQL, compatible with TickStock's tables.
+//!
+//! # Layout
+//! - [`domain`]: newtypes parsed once at the edge (`Ticker`, `Weight`, `GroupKind`, `GroupName`, `Sector`).
+//! - [`store`]: the two storage backends behind one interface, with embedded migrations.
+//! - [`load`]: loaders for holdings, universes, sectors, themes and symbols; diff, apply, rollback.
+//! - [`universes`]: listing, showing and resolving universe keys.
+//! - [`sample`]: the sample data bundled for `universe demo`, and the benchmark data generator.
+//! - [`config`] and [`cli`]: the command line (the only place that uses `anyhow`).
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod load;
+pub mod sample;
+pub mod store;
+pub mod universes;

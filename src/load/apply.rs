@@ -1,0 +1,208 @@
+//! Applying a plan: one transaction holding the run row, every membership change and its history interval.
+
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use super::parsed::Parsed;
+use super::plan::{self, Action, GroupPlan};
+use super::symbols::ParsedSymbols;
+use super::{Counts, GroupReport, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
+use crate::domain::GroupKind;
+use crate::store::{MemberRow, NewRun, Store, StoreError, SymbolRow, Tx};
+use crate::store::GroupWrite;
+
+/// Rows above which a progress bar is worth drawing.
+const PROGRESS_THRESHOLD: u64 = 5_000;
+
+fn group_kind(kind: LoadKind) -> GroupKind {
+    match kind {
+        LoadKind::Holdings => GroupKind::Etf,
+        LoadKind::Universes => GroupKind::Universe,
+        LoadKind::Sectors => GroupKind::Sector,
+        LoadKind::Themes => GroupKind::Theme,
+        LoadKind::Symbols => unreachable!("symbols are not groups"),
+    }
+}
+
+fn counts_of(p: &GroupPlan) -> Counts {
+    Counts { added: p.add.len(), removed: p.remove.len(), changed: p.change.len(), unchanged: p.unchanged, skipped: p.skipped }
+}
+
+/// The run's `details`: per group, the counts and the row as it was, for reports and rollback.
+fn details(plans: &[GroupPlan]) -> Value {
+    let groups: Vec<Value> = plans
+        .iter()
+        .filter(|p| p.writes())
+        .map(|p| json!({ "type": p.kind, "name": p.name, "action": p.action, "before": p.before, "counts": counts_of(p) }))
+        .collect();
+    json!({ "groups": groups })
+}
+
+fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
+    if !enabled || total < PROGRESS_THRESHOLD {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} rows") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Loads groups: plan, then record (dry-run, nothing to do) or apply.
+pub(super) async fn load_groups(
+    store: &Store,
+    req: &LoadRequest,
+    run: &NewRun<'_>,
+    parsed: Parsed,
+) -> Result<LoadReport, LoadError> {
+    let kind = group_kind(req.kind);
+    let stored = store.groups_with_members(req.environment, kind).await?;
+    let plans = plan::plan(&stored, &parsed, req.mode, req.prune);
+    let mut report = LoadReport {
+        run_id: 0,
+        kind: req.kind.as_str().into(),
+        mode: req.mode.as_str().into(),
+        status: String::new(),
+        environment: req.environment,
+        groups: plans
+            .iter()
+            .map(|p| GroupReport { kind: p.kind.to_string(), name: p.name.to_string(), action: p.action, counts: counts_of(p) })
+            .collect(),
+        totals: Counts::default(),
+        skipped_rows: parsed.groups.iter().flat_map(|g| g.skipped.iter().cloned()).collect(),
+        notes: parsed.notes,
+    };
+    for g in &report.groups {
+        report.totals.add(&g.counts);
+    }
+    let writes = plans.iter().any(GroupPlan::writes);
+    let status = match (req.mode, writes) {
+        (Mode::DryRun, _) => "dry_run",
+        (_, false) => "skipped",
+        _ => "applied",
+    };
+    report.status = status.into();
+    let mut outcome = report.totals.outcome(status);
+    outcome.details = Some(details(&plans));
+    if status != "applied" {
+        report.run_id = store.record_run(run, &outcome).await?;
+        return Ok(report);
+    }
+    let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
+    let bar = progress_bar(req.progress, total_rows as u64);
+    let mut tx = store.begin().await?;
+    let run_id = tx.insert_run(run).await?;
+    for p in &plans {
+        bar.set_message(p.name.to_string());
+        apply_plan(&mut tx, p, req, run_id).await?;
+        bar.inc((p.add.len() + p.remove.len() + p.change.len()) as u64);
+    }
+    tx.finish_run(run_id, &outcome).await?;
+    tx.commit().await?;
+    bar.finish_and_clear();
+    report.run_id = run_id;
+    tracing::info!(run.id = run_id, added = report.totals.added, removed = report.totals.removed, changed = report.totals.changed, "load applied");
+    Ok(report)
+}
+
+async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let env = req.environment;
+    let removed: Vec<&str> = p.remove.iter().map(|t| t.as_str()).collect();
+    match p.action {
+        Action::Unchanged => return Ok(()),
+        Action::Pruned => {
+            tx.close_history(env, p.kind, p.name.as_str(), &removed, now, run_id).await?;
+            tx.delete_group(p.id.expect("a pruned group exists")).await?;
+            return Ok(());
+        }
+        Action::Created | Action::Updated | Action::Evicted => {}
+    }
+    let id = match &p.write {
+        Some((description, metadata)) => {
+            let write = GroupWrite {
+                env,
+                kind: p.kind,
+                name: p.name.as_str(),
+                description: Some(description),
+                metadata: Some(metadata),
+                liquidity_filter: None,
+            };
+            tx.upsert_group(&write, now.naive_utc()).await?
+        }
+        None => p.id.expect("a group left unwritten exists"),
+    };
+    let mut closing = removed.clone();
+    closing.extend(p.change.iter().map(|(r, _)| r.symbol.as_str()));
+    let rows: Vec<MemberRow> = p.add.iter().cloned().chain(p.change.iter().map(|(r, _)| r.clone())).collect();
+    tx.delete_members(id, &removed).await?;
+    tx.close_history(env, p.kind, p.name.as_str(), &closing, now, run_id).await?;
+    tx.upsert_members(id, &rows, now.naive_utc()).await?;
+    tx.open_history(env, p.kind, p.name.as_str(), &rows, now, run_id).await?;
+    Ok(())
+}
+
+/// Loads symbol metadata: only rows that are new or differ in a provided field are written.
+pub(super) async fn load_symbols(
+    store: &Store,
+    req: &LoadRequest,
+    run: &NewRun<'_>,
+    parsed: ParsedSymbols,
+) -> Result<LoadReport, LoadError> {
+    let current = store.symbols().await?;
+    let mut counts = Counts::default();
+    let mut writes: Vec<SymbolRow> = Vec::new();
+    let mut added: Vec<&str> = Vec::new();
+    let mut before: Vec<&SymbolRow> = Vec::new();
+    for row in &parsed.rows {
+        match current.get(&row.symbol) {
+            None => {
+                counts.added += 1;
+                added.push(&row.symbol);
+                writes.push(row.clone());
+            }
+            Some(old) if parsed.fields.iter().all(|f| f.same(old, row)) => counts.unchanged += 1,
+            Some(old) => {
+                counts.changed += 1;
+                before.push(old);
+                writes.push(row.clone());
+            }
+        }
+    }
+    let unchanged_file = req.mode == Mode::Incremental
+        && store.last_applied_checksum(run.kind, req.environment).await?.as_deref() == run.checksum;
+    let status = match req.mode {
+        Mode::DryRun => "dry_run",
+        _ if unchanged_file || writes.is_empty() => "skipped",
+        _ => "applied",
+    };
+    if unchanged_file {
+        counts = Counts { unchanged: parsed.rows.len(), ..Counts::default() };
+    }
+    let mut outcome = counts.outcome(status);
+    outcome.details = Some(json!({ "symbols": { "fields": parsed.fields, "added": added, "before": before } }));
+    let mut report = LoadReport {
+        run_id: 0,
+        kind: req.kind.as_str().into(),
+        mode: req.mode.as_str().into(),
+        status: status.into(),
+        environment: req.environment,
+        groups: vec![GroupReport { kind: "SYMBOLS".into(), name: "symbols".into(), action: Action::Updated, counts: counts.clone() }],
+        totals: counts,
+        skipped_rows: Vec::new(),
+        notes: parsed.notes,
+    };
+    if status != "applied" {
+        report.run_id = store.record_run(run, &outcome).await?;
+        return Ok(report);
+    }
+    let mut tx = store.begin().await?;
+    let run_id = tx.insert_run(run).await?;
+    tx.upsert_symbols(&writes, &parsed.fields, Utc::now().naive_utc()).await?;
+    tx.finish_run(run_id, &outcome).await?;
+    tx.commit().await?;
+    report.run_id = run_id;
+    Ok(report)
+}

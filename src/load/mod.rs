@@ -1,0 +1,266 @@
+//! Loaders for ETF holdings, index universes, sector classifications, themes and symbol metadata.
+//!
+//! Every load follows the same gates:
+//! 1. read and parse **all** inputs, collecting every [`Problem`] (file, line, field, reason); any problem stops
+//!    the load before the first write;
+//! 2. diff the input against the store ([`plan`]);
+//! 3. `dry-run` records the run and stops; otherwise the whole change is applied in **one transaction**, with the
+//!    `load_runs` row, every membership change and its `membership_history` interval committed together.
+//!
+//! A failed load still leaves a `load_runs` row saying why. [`rollback`] undoes an applied run.
+
+mod apply;
+mod holdings;
+mod input;
+mod parsed;
+mod plan;
+mod rollback;
+mod sectors;
+mod symbols;
+mod themes;
+mod universes;
+
+use chrono::Utc;
+use serde::Serialize;
+
+pub use holdings::HoldingsFormat;
+pub use input::{Input, Problem};
+pub use parsed::SkippedRow;
+pub use plan::Action;
+pub use rollback::rollback;
+
+use crate::domain::Environment;
+use crate::store::{NewRun, RunOutcome, Store, StoreError};
+
+/// What to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadKind {
+    /// ETF holdings files (ETF groups).
+    Holdings,
+    /// Index membership files (UNIVERSE groups).
+    Universes,
+    /// Sector classification files (SECTOR groups).
+    Sectors,
+    /// Theme definition files (THEME groups).
+    Themes,
+    /// Symbol metadata (the `symbols` table).
+    Symbols,
+}
+
+impl LoadKind {
+    /// The name recorded in `load_runs.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadKind::Holdings => "holdings",
+            LoadKind::Universes => "universes",
+            LoadKind::Sectors => "sectors",
+            LoadKind::Themes => "themes",
+            LoadKind::Symbols => "symbols",
+        }
+    }
+}
+
+/// How to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Reload every group in the input (applying only the membership diff).
+    #[default]
+    Full,
+    /// Skip groups whose file checksum is unchanged; apply only the diff of the others.
+    Incremental,
+    /// Print the diff; write nothing but the run record.
+    DryRun,
+}
+
+impl Mode {
+    /// The name recorded in `load_runs.mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Incremental => "incremental",
+            Mode::DryRun => "dry-run",
+        }
+    }
+}
+
+/// A load to run.
+#[derive(Debug, Clone)]
+pub struct LoadRequest {
+    /// What the inputs are.
+    pub kind: LoadKind,
+    /// The files.
+    pub inputs: Vec<Input>,
+    /// Mode.
+    pub mode: Mode,
+    /// Delete groups of this kind that are absent from the input.
+    pub prune: bool,
+    /// The ETF a single holdings file holds (else taken from the file).
+    pub etf: Option<String>,
+    /// The universe a single universe file defines (else taken from the file name).
+    pub name: Option<String>,
+    /// Environment of the groups.
+    pub environment: Environment,
+    /// Show a progress bar on stderr (hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+}
+
+/// Counts per group, as printed and as `--json`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Memberships (or symbols) added.
+    pub added: usize,
+    /// Removed.
+    pub removed: usize,
+    /// Weight or metadata changed.
+    pub changed: usize,
+    /// Unchanged.
+    pub unchanged: usize,
+    /// Input rows skipped (non-equity lines).
+    pub skipped: usize,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.added += o.added;
+        self.removed += o.removed;
+        self.changed += o.changed;
+        self.unchanged += o.unchanged;
+        self.skipped += o.skipped;
+    }
+
+    fn outcome(&self, status: &str) -> RunOutcome {
+        RunOutcome {
+            status: status.to_string(),
+            added: self.added as i64,
+            removed: self.removed as i64,
+            changed: self.changed as i64,
+            unchanged: self.unchanged as i64,
+            rejected: self.skipped as i64,
+            ..RunOutcome::default()
+        }
+    }
+}
+
+/// One group's line in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupReport {
+    /// Kind.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// What happened to it.
+    pub action: Action,
+    /// Counts.
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// The result of a load, dry-run or rollback.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    /// The `load_runs` id.
+    pub run_id: i64,
+    /// Kind.
+    pub kind: String,
+    /// Mode.
+    pub mode: String,
+    /// `applied`, `dry_run` or `skipped`.
+    pub status: String,
+    /// Environment.
+    pub environment: Environment,
+    /// Per group.
+    pub groups: Vec<GroupReport>,
+    /// Totals.
+    pub totals: Counts,
+    /// Rows not loaded, with reasons.
+    pub skipped_rows: Vec<SkippedRow>,
+    /// Notes on what was detected.
+    pub notes: Vec<String>,
+}
+
+/// Why a load did not apply.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The input is invalid; nothing but the failed run record was written.
+    #[error("{} problem(s) in the input; nothing was loaded", .problems.len())]
+    Invalid {
+        /// Every problem found.
+        problems: Vec<Problem>,
+        /// The failed run's id, when it could be recorded.
+        run_id: Option<i64>,
+    },
+    /// The request itself cannot be carried out (unknown run, refused rollback).
+    #[error("{0}")]
+    Refused(String),
+    /// Storage failed; the transaction was rolled back.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How many problems go into the failed run's `error` text.
+const ERROR_PROBLEMS: usize = 20;
+
+/// Runs a load: parse and validate everything, diff, then apply in one transaction (or just record a dry-run).
+#[tracing::instrument(skip_all, fields(kind = req.kind.as_str(), mode = req.mode.as_str(), files = req.inputs.len()))]
+pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadError> {
+    let started_at = Utc::now();
+    let source: Vec<&str> = req.inputs.iter().map(|i| i.name.as_str()).collect();
+    let source = source.join(", ");
+    let checksum = sectors::combined_checksum(&req.inputs);
+    let new_run = NewRun {
+        kind: req.kind.as_str(),
+        source: &source,
+        mode: req.mode.as_str(),
+        environment: req.environment,
+        checksum: Some(&checksum),
+        validated: true,
+        rollback_of: None,
+        started_at,
+    };
+    let mut problems = Vec::new();
+    if req.prune && req.kind == LoadKind::Symbols {
+        return Err(LoadError::Refused("--prune applies to group loads, not to symbols".into()));
+    }
+    if req.inputs.is_empty() {
+        return Err(LoadError::Refused("no input files given".into()));
+    }
+    let result = match req.kind {
+        LoadKind::Symbols => {
+            let parsed = symbols::parse(&req.inputs, &mut problems);
+            if problems.is_empty() { Some(apply::load_symbols(store, req, &new_run, parsed).await) } else { None }
+        }
+        kind => {
+            let parsed = match kind {
+                LoadKind::Holdings => holdings::parse(&req.inputs, req.etf.as_deref(), &mut problems),
+                LoadKind::Universes => universes::parse(&req.inputs, req.name.as_deref(), &mut problems),
+                LoadKind::Sectors => sectors::parse(&req.inputs, &mut problems),
+                LoadKind::Themes => themes::parse(&req.inputs, &mut problems),
+                LoadKind::Symbols => unreachable!("handled above"),
+            };
+            if problems.is_empty() { Some(apply::load_groups(store, req, &new_run, parsed).await) } else { None }
+        }
+    };
+    match result {
+        Some(Ok(report)) => Ok(report),
+        Some(Err(e)) => {
+            // The transaction rolled back; record the failure if the database still answers.
+            let outcome = RunOutcome { status: "failed".into(), error: Some(e.to_string()), ..RunOutcome::default() };
+            if let Err(rec) = store.record_run(&new_run, &outcome).await {
+                tracing::warn!(error = %rec, "could not record the failed run");
+            }
+            Err(e)
+        }
+        None => {
+            let mut text: Vec<String> = problems.iter().take(ERROR_PROBLEMS).map(ToString::to_string).collect();
+            if problems.len() > ERROR_PROBLEMS {
+                text.push(format!("… and {} more", problems.len() - ERROR_PROBLEMS));
+            }
+            let outcome = RunOutcome { status: "failed".into(), error: Some(text.join("\n")), ..RunOutcome::default() };
+            let run_id = store.record_run(&new_run, &outcome).await.ok();
+            Err(LoadError::Invalid { problems, run_id })
+        }
+    }
+}

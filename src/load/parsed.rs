@@ -1,0 +1,159 @@
+//! What a parser produces from input files: groups with their members, ready to diff against the store.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::input::Problem;
+use crate::domain::{GroupKind, GroupName, Ticker, Weight};
+
+/// A group as an input file describes it.
+#[derive(Debug, Clone)]
+pub struct GroupInput {
+    /// Kind.
+    pub kind: GroupKind,
+    /// Name.
+    pub name: GroupName,
+    /// Description to store.
+    pub description: String,
+    /// Metadata keys to set (merged over the stored metadata, so keys written by TickStock survive).
+    pub metadata: Map<String, Value>,
+    /// Members by ticker.
+    pub members: BTreeMap<Ticker, MemberInput>,
+    /// Input rows deliberately not loaded (cash, futures, money-market lines).
+    pub skipped: Vec<SkippedRow>,
+    /// MD5 recorded as the group's `checksum`; an incremental load skips the group when it is unchanged.
+    pub checksum: String,
+}
+
+/// A member read from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberInput {
+    /// Weight, if the file gives one.
+    pub weight: Option<Weight>,
+    /// Membership metadata (`{industry}` for sectors).
+    pub metadata: Option<Value>,
+}
+
+/// A row not loaded, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedRow {
+    /// File.
+    pub file: String,
+    /// Line.
+    pub line: u64,
+    /// The ticker cell as written.
+    pub ticker: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// All groups one load produces.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Groups, in input order.
+    pub groups: Vec<GroupInput>,
+    /// Informational notes for the output (detected format, weight unit, …).
+    pub notes: Vec<String>,
+    /// A symbol belongs to at most one group of this kind (sectors): loading it into one group removes it from
+    /// the others.
+    pub exclusive: bool,
+}
+
+/// Collects members for one group, reporting duplicates (after normalisation) with both lines.
+#[derive(Debug, Default)]
+pub struct MemberSet {
+    members: BTreeMap<Ticker, (MemberInput, String, u64)>,
+}
+
+impl MemberSet {
+    /// Adds a member; a ticker seen before is a problem naming both places.
+    pub fn add(
+        &mut self,
+        ticker: Ticker,
+        member: MemberInput,
+        file: &str,
+        line: u64,
+        field: &str,
+        problems: &mut Vec<Problem>,
+    ) {
+        if let Some((_, first_file, first_line)) = self.members.get(&ticker) {
+            let where_ = if first_file == file { format!("line {first_line}") } else { format!("{first_file}:{first_line}") };
+            problems.push(Problem::at(file, line, Some(field), format!("duplicate ticker {ticker} (already on {where_})")));
+            return;
+        }
+        self.members.insert(ticker, (member, file.to_string(), line));
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The members.
+    pub fn into_members(self) -> BTreeMap<Ticker, MemberInput> {
+        self.members.into_iter().map(|(t, (m, _, _))| (t, m)).collect()
+    }
+}
+
+/// Common group metadata: TickStock's `{total_holdings|total_symbols, data_source, last_updated, checksum}`.
+pub fn load_metadata(count_key: &str, count: usize, data_source: &str, checksum: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(count_key.to_string(), Value::from(count));
+    m.insert("data_source".into(), Value::from(data_source));
+    m.insert("last_updated".into(), Value::from(chrono::Local::now().naive_local().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()));
+    m.insert("checksum".into(), Value::from(checksum));
+    m
+}
+
+/// The file name without directories, as TickStock's `data_source`.
+pub fn file_name(path: &str) -> String {
+    std::path::Path::new(path).file_name().map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Weight cells collected while reading a file: ticker, raw cell, line.
+pub type RawWeights = Vec<(Ticker, crate::domain::RawWeight, u64)>;
+
+/// Decides the file's weight unit once, then converts and range-checks every weight into its member.
+pub fn apply_weights(
+    members: &mut BTreeMap<Ticker, MemberInput>,
+    weights: &RawWeights,
+    header_has_percent: bool,
+    file: &str,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> crate::domain::WeightUnit {
+    let unit = crate::domain::WeightUnit::detect(header_has_percent, weights.iter().map(|w| w.1));
+    for (ticker, raw, line) in weights {
+        match Weight::from_raw(*raw, unit) {
+            Ok(w) => {
+                if let Some(m) = members.get_mut(ticker) {
+                    m.weight = Some(w);
+                }
+            }
+            Err(e) => problems.push(Problem::at(file, *line, Some(field), e.to_string())),
+        }
+    }
+    unit
+}
+
+impl Parsed {
+    /// Adds a file's group unless the same group already came from another file of this load, or the file had
+    /// problems (`problems_before` is the problem count before the file was read).
+    pub fn push_group(&mut self, group: GroupInput, file: &str, problems: &mut Vec<Problem>, problems_before: usize) {
+        if let Some(prev) = self.groups.iter().find(|g| g.name == group.name) {
+            problems.push(Problem::file(
+                file,
+                format!("{} {} is loaded twice in one run (also from {})", group.kind, prev.name, prev.metadata["data_source"]),
+            ));
+        } else if problems.len() == problems_before {
+            self.groups.push(group);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The diff between what the input says and what is stored, per group — computed before anything is written,
+//! printed by dry-run, and applied by [`super::apply`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::Mode;
+use super::parsed::{GroupInput, Parsed};
+use crate::domain::{GroupKind, GroupName, Ticker};
+use crate::store::{MemberRow, StoredGroup, StoredMember};
+
+/// What happens to a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// New group.
+    Created,
+    /// Existing group reloaded.
+    Updated,
+    /// Incremental load: the file's checksum matches the stored one, nothing to do.
+    Unchanged,
+    /// Not in the input; its members moved to the input's groups (sectors: one per stock).
+    Evicted,
+    /// Not in the input and `--prune` given: deleted.
+    Pruned,
+}
+
+/// The group row as it was before a run, so a rollback can put it back.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GroupBefore {
+    /// Whether the group existed.
+    pub existed: bool,
+    /// Description.
+    pub description: Option<String>,
+    /// Metadata.
+    pub metadata: Option<Value>,
+    /// Liquidity filter.
+    pub liquidity_filter: Option<Value>,
+}
+
+/// The planned change to one group.
+#[derive(Debug, Clone)]
+pub struct GroupPlan {
+    /// Kind.
+    pub kind: GroupKind,
+    /// Name.
+    pub name: GroupName,
+    /// What happens.
+    pub action: Action,
+    /// Stored id, when the group exists.
+    pub id: Option<i32>,
+    /// The group row before the run.
+    pub before: GroupBefore,
+    /// The group row to write (`None`: leave the row as it is).
+    pub write: Option<(String, Value)>,
+    /// Memberships to insert.
+    pub add: Vec<MemberRow>,
+    /// Memberships to delete.
+    pub remove: Vec<Ticker>,
+    /// Memberships whose weight or metadata change: (new row, old payload).
+    pub change: Vec<(MemberRow, StoredMember)>,
+    /// Memberships left as they are.
+    pub unchanged: usize,
+    /// Input rows skipped (non-equity lines).
+    pub skipped: usize,
+}
+
+impl GroupPlan {
+    /// Whether applying this plan writes anything.
+    pub fn writes(&self) -> bool {
+        self.action != Action::Unchanged
+    }
+}
+
+fn before_of(g: Option<&StoredGroup>) -> GroupBefore {
+    GroupBefore {
+        existed: g.is_some(),
+        description: g.and_then(|g| g.description.clone()),
+        metadata: g.and_then(|g| g.metadata.clone()),
+        liquidity_filter: g.and_then(|g| g.liquidity_filter.clone()),
+    }
+}
+
+/// Merges the input's metadata keys over the stored metadata, so keys written by others survive.
+fn merged_metadata(stored: Option<&Value>, input: &Map<String, Value>) -> Value {
+    let mut m = match stored {
+        Some(Value::Object(o)) => o.clone(),
+        _ => Map::new(),
+    };
+    for (k, v) in input {
+        m.insert(k.clone(), v.clone());
+    }
+    Value::Object(m)
+}
+
+fn diff_group(input: &GroupInput, stored: Option<&StoredGroup>) -> GroupPlan {
+    let empty = BTreeMap::new();
+    let current = stored.map_or(&empty, |g| &g.members);
+    let mut plan = GroupPlan {
+        kind: input.kind,
+        name: input.name.clone(),
+        action: if stored.is_some() { Action::Updated } else { Action::Created },
+        id: stored.map(|g| g.id),
+        before: before_of(stored),
+        write: Some((input.description.clone(), merged_metadata(stored.and_then(|g| g.metadata.as_ref()), &input.metadata))),
+        add: Vec::new(),
+        remove: Vec::new(),
+        change: Vec::new(),
+        unchanged: 0,
+        skipped: input.skipped.len(),
+    };
+    for (ticker, m) in &input.members {
+        let row = MemberRow { symbol: ticker.clone(), weight: m.weight, metadata: m.metadata.clone() };
+        match current.get(ticker) {
+            None => plan.add.push(row),
+            Some(old) if old.weight == m.weight && old.metadata == m.metadata => plan.unchanged += 1,
+            Some(old) => plan.change.push((row, old.clone())),
+        }
+    }
+    plan.remove = current.keys().filter(|t| !input.members.contains_key(*t)).cloned().collect();
+    plan
+}
+
+/// Plans a load of groups of one kind against the stored groups of that kind.
+pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) -> Vec<GroupPlan> {
+    let by_name: BTreeMap<&GroupName, &StoredGroup> = stored.iter().map(|g| (&g.name, g)).collect();
+    let mut plans: Vec<GroupPlan> = Vec::new();
+    for input in &parsed.groups {
+        let existing = by_name.get(&input.name).copied();
+        let unchanged_file = mode == Mode::Incremental
+            && existing.is_some_and(|g| {
+                g.metadata.as_ref().and_then(|m| m.get("checksum")).and_then(Value::as_str) == Some(input.checksum.as_str())
+            });
+        if unchanged_file {
+            let g = existing.expect("checked above");
+            plans.push(GroupPlan {
+                kind: input.kind,
+                name: input.name.clone(),
+                action: Action::Unchanged,
+                id: Some(g.id),
+                before: before_of(Some(g)),
+                write: None,
+                add: Vec::new(),
+                remove: Vec::new(),
+                change: Vec::new(),
+                unchanged: g.members.len(),
+                skipped: input.skipped.len(),
+            });
+        } else {
+            plans.push(diff_group(input, existing));
+        }
+    }
+    let input_names: BTreeSet<&GroupName> = parsed.groups.iter().map(|g| &g.name).collect();
+    // Exclusive kinds: a symbol loaded into one group leaves every other group of the kind.
+    let loaded: BTreeSet<&Ticker> = if parsed.exclusive {
+        plans
+            .iter()
+            .filter(|p| p.writes())
+            .flat_map(|p| parsed.groups.iter().find(|g| g.name == p.name).map(|g| g.members.keys()).into_iter().flatten())
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    for g in stored.iter().filter(|g| !input_names.contains(&g.name)) {
+        if prune {
+            plans.push(GroupPlan {
+                kind: g.kind,
+                name: g.name.clone(),
+                action: Action::Pruned,
+                id: Some(g.id),
+                before: before_of(Some(g)),
+                write: None,
+                add: Vec::new(),
+                remove: g.members.keys().cloned().collect(),
+                change: Vec::new(),
+                unchanged: 0,
+                skipped: 0,
+            });
+            continue;
+        }
+        let evict: Vec<Ticker> = g.members.keys().filter(|t| loaded.contains(t)).cloned().collect();
+        if !evict.is_empty() {
+            plans.push(GroupPlan {
+                kind: g.kind,
+                name: g.name.clone(),
+                action: Action::Evicted,
+                id: Some(g.id),
+                before: before_of(Some(g)),
+                write: None,
+                unchanged: g.members.len() - evict.len(),
+                remove: evict,
+                add: Vec::new(),
+                change: Vec::new(),
+                skipped: 0,
+            });
+        }
+    }
+    plans
+}

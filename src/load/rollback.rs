@@ -1,0 +1,212 @@
+//! Rolling back an applied run: the memberships it removed or changed come back, the ones it added go, groups
+//! it created are deleted and groups it pruned are recreated — all in one transaction that is itself a recorded
+//! run (and so can be rolled back in turn).
+//!
+//! A run can only be rolled back while no later applied run touched the same groups or symbols: undoing it under
+//! a later change would silently lose that change. The refusal names the later runs to roll back first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::plan::{Action, GroupBefore};
+use super::{Counts, GroupReport, LoadError, LoadReport};
+use crate::domain::{Environment, GroupKind, Ticker, Weight};
+use crate::store::{GroupWrite, MemberRow, NewRun, RunOutcome, RunRow, Store, SymbolField, SymbolRow};
+
+/// What a run's `details` say it touched.
+#[derive(Default)]
+struct Touched {
+    groups: Vec<(GroupKind, String, Action, GroupBefore)>,
+    symbols_fields: Vec<SymbolField>,
+    symbols_added: Vec<String>,
+    symbols_before: Vec<SymbolRow>,
+}
+
+fn touched(run: &RunRow) -> Result<Touched, LoadError> {
+    let corrupt = || LoadError::Refused(format!("run {} has no usable change record; it cannot be rolled back", run.id));
+    let details = run.details.as_ref().map(|d| &d.0).ok_or_else(corrupt)?;
+    let mut t = Touched::default();
+    if let Some(groups) = details.get("groups").and_then(Value::as_array) {
+        for g in groups {
+            let kind = g.get("type").and_then(Value::as_str).and_then(GroupKind::parse).ok_or_else(corrupt)?;
+            let name = g.get("name").and_then(Value::as_str).ok_or_else(corrupt)?.to_string();
+            let action: Action = serde_json::from_value(g.get("action").cloned().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
+            let before: GroupBefore = serde_json::from_value(g.get("before").cloned().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
+            t.groups.push((kind, name, action, before));
+        }
+    }
+    if let Some(s) = details.get("symbols") {
+        let parse = |k: &str| s.get(k).cloned().unwrap_or(Value::Array(vec![]));
+        t.symbols_fields = serde_json::from_value(parse("fields")).map_err(|_| corrupt())?;
+        t.symbols_added = serde_json::from_value(parse("added")).map_err(|_| corrupt())?;
+        t.symbols_before = serde_json::from_value(parse("before")).map_err(|_| corrupt())?;
+    }
+    Ok(t)
+}
+
+fn env_of(run: &RunRow) -> Environment {
+    match run.environment.as_str() {
+        "TEST" => Environment::Test,
+        "UAT" => Environment::Uat,
+        "PROD" => Environment::Prod,
+        _ => Environment::Default,
+    }
+}
+
+/// Rolls back an applied run.
+pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadError> {
+    let run = store.run(run_id).await?.ok_or_else(|| LoadError::Refused(format!("there is no run {run_id}")))?;
+    if let Some(by) = run.rolled_back_by {
+        return Err(LoadError::Refused(format!("run {run_id} was already rolled back by run {by}")));
+    }
+    if run.status != "applied" {
+        return Err(LoadError::Refused(format!(
+            "run {run_id} is {} and wrote no changes; only applied runs can be rolled back",
+            run.status
+        )));
+    }
+    let env = env_of(&run);
+    let mine = touched(&run)?;
+    let my_groups: BTreeSet<(GroupKind, &str)> = mine.groups.iter().map(|(k, n, _, _)| (*k, n.as_str())).collect();
+    let my_symbols = !mine.symbols_fields.is_empty() || !mine.symbols_added.is_empty();
+    let mut blockers = Vec::new();
+    for later in store.later_applied_runs(run_id, env).await? {
+        let theirs = touched(&later)?;
+        let overlap = theirs.groups.iter().any(|(k, n, _, _)| my_groups.contains(&(*k, n.as_str())))
+            || (my_symbols && (!theirs.symbols_fields.is_empty() || !theirs.symbols_added.is_empty()));
+        if overlap {
+            blockers.push(later.id);
+        }
+    }
+    if !blockers.is_empty() {
+        blockers.reverse();
+        let ids: Vec<String> = blockers.iter().map(i64::to_string).collect();
+        return Err(LoadError::Refused(format!(
+            "later run(s) {} changed the same data after run {run_id}; roll those back first, newest first",
+            ids.join(", ")
+        )));
+    }
+
+    // Memberships the run opened and that are still open go; those it closed come back.
+    let history = store.history_for_run(run_id).await?;
+    let mut drop: BTreeMap<(GroupKind, String), Vec<String>> = BTreeMap::new();
+    let mut restore: BTreeMap<(GroupKind, String), Vec<MemberRow>> = BTreeMap::new();
+    for h in history {
+        let Some(kind) = GroupKind::parse(&h.group_type) else { continue };
+        let key = (kind, h.group_name.clone());
+        if h.opened_by_run == Some(run_id) && h.valid_to.is_none() {
+            drop.entry(key).or_default().push(h.symbol);
+        } else if h.closed_by_run == Some(run_id) {
+            restore.entry(key).or_default().push(MemberRow {
+                symbol: Ticker::from_stored(h.symbol),
+                weight: h.weight.map(Weight::from_fraction),
+                metadata: h.metadata.map(|j| j.0),
+            });
+        }
+    }
+
+    let started_at = Utc::now();
+    let source = format!("run {run_id}");
+    let new_run = NewRun {
+        kind: "rollback",
+        source: &source,
+        mode: "full",
+        environment: env,
+        checksum: None,
+        validated: false,
+        rollback_of: Some(run_id),
+        started_at,
+    };
+    let now = Utc::now();
+    let mut tx = store.begin().await?;
+    let rb_id = tx.insert_run(&new_run).await?;
+    let mut reports = Vec::new();
+    let mut totals = Counts::default();
+    let mut details_groups = Vec::new();
+    // Current group rows, to record what the rollback itself replaces.
+    let mut current: BTreeMap<(GroupKind, String), crate::store::StoredGroup> = BTreeMap::new();
+    for kind in mine.groups.iter().map(|g| g.0).collect::<BTreeSet<_>>() {
+        for g in store.groups_with_members(env, kind).await? {
+            current.insert((kind, g.name.to_string()), g);
+        }
+    }
+    for (kind, name, _action, before) in &mine.groups {
+        let key = (*kind, name.clone());
+        let dropped: Vec<&str> = drop.get(&key).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+        let restored = restore.get(&key).cloned().unwrap_or_default();
+        let cur = current.get(&key);
+        let now_before = GroupBefore {
+            existed: cur.is_some(),
+            description: cur.and_then(|g| g.description.clone()),
+            metadata: cur.and_then(|g| g.metadata.clone()),
+            liquidity_filter: cur.and_then(|g| g.liquidity_filter.clone()),
+        };
+        tx.close_history(env, *kind, name, &dropped, now, rb_id).await?;
+        let action = if before.existed {
+            let write = GroupWrite {
+                env,
+                kind: *kind,
+                name,
+                description: before.description.as_deref(),
+                metadata: before.metadata.as_ref(),
+                liquidity_filter: before.liquidity_filter.as_ref(),
+            };
+            let id = tx.upsert_group(&write, now.naive_utc()).await?;
+            tx.delete_members(id, &dropped).await?;
+            tx.upsert_members(id, &restored, now.naive_utc()).await?;
+            tx.open_history(env, *kind, name, &restored, now, rb_id).await?;
+            if cur.is_some() { Action::Updated } else { Action::Created }
+        } else {
+            if let Some(g) = cur {
+                tx.delete_group(g.id).await?;
+            }
+            Action::Pruned
+        };
+        let counts = Counts { added: restored.len(), removed: dropped.len(), ..Counts::default() };
+        totals.add(&counts);
+        details_groups.push(json!({ "type": kind, "name": name, "action": action, "before": now_before, "counts": counts }));
+        reports.push(GroupReport { kind: kind.to_string(), name: name.clone(), action, counts });
+    }
+    let mut symbols_details = Value::Null;
+    if my_symbols {
+        let added: Vec<&str> = mine.symbols_added.iter().map(String::as_str).collect();
+        // What the rollback overwrites, so it can itself be undone.
+        let cur = store.symbols().await?;
+        let replaced: Vec<&SymbolRow> = mine
+            .symbols_before
+            .iter()
+            .map(|r| &r.symbol)
+            .chain(&mine.symbols_added)
+            .filter_map(|s| cur.get(s))
+            .collect();
+        tx.delete_symbols(&added).await?;
+        tx.upsert_symbols(&mine.symbols_before, &mine.symbols_fields, now.naive_utc()).await?;
+        let counts = Counts { removed: added.len(), changed: mine.symbols_before.len(), ..Counts::default() };
+        totals.add(&counts);
+        reports.push(GroupReport { kind: "SYMBOLS".into(), name: "symbols".into(), action: Action::Updated, counts });
+        // Undoing this rollback re-writes every field of the rows it replaced or deleted.
+        symbols_details = json!({ "fields": SymbolField::ALL, "added": [], "before": replaced });
+    }
+    let mut outcome: RunOutcome = totals.outcome("applied");
+    let mut details = json!({ "groups": details_groups });
+    if !symbols_details.is_null() {
+        details["symbols"] = symbols_details;
+    }
+    outcome.details = Some(details);
+    tx.finish_run(rb_id, &outcome).await?;
+    tx.mark_rolled_back(run_id, rb_id).await?;
+    tx.commit().await?;
+    Ok(LoadReport {
+        run_id: rb_id,
+        kind: "rollback".into(),
+        mode: "full".into(),
+        status: "applied".into(),
+        environment: env,
+        groups: reports,
+        totals,
+        skipped_rows: Vec::new(),
+        notes: vec![format!("rolled back run {run_id} ({} from {})", run.kind, run.source)],
+    })
+}

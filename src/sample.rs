@@ -1,0 +1,123 @@
+//! Data bundled in the binary: the sample set `universe demo` loads (derived from real public data, see
+//! `data/sample/README.md`), the default themes file, and a deterministic peer-scale data set for benchmarks.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::load::{Input, LoadKind};
+
+macro_rules! embedded {
+    ($path:literal) => {
+        ($path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/", $path)).as_slice())
+    };
+}
+
+/// The default themes file (`data/themes.toml`).
+pub const THEMES_TOML: (&str, &[u8]) = embedded!("themes.toml");
+
+/// Sample loads in the order the demo runs them.
+pub fn demo_loads() -> Vec<(LoadKind, Vec<Input>)> {
+    let inputs = |files: &[(&str, &[u8])]| files.iter().map(|(n, b)| Input::from_bytes(format!("data/{n}"), *b)).collect();
+    vec![
+        (LoadKind::Symbols, inputs(&[embedded!("sample/symbols.csv")])),
+        (
+            LoadKind::Universes,
+            inputs(&[
+                embedded!("sample/universes/sp500.csv"),
+                embedded!("sample/universes/nasdaq100.csv"),
+                embedded!("sample/universes/dow30.csv"),
+            ]),
+        ),
+        (LoadKind::Sectors, inputs(&[embedded!("sample/universes/sp500.csv"), embedded!("sample/sectors/extras.csv")])),
+        (
+            LoadKind::Holdings,
+            inputs(&[
+                embedded!("sample/holdings/spy_holdings.csv"),
+                embedded!("sample/holdings/dia_holdings.csv"),
+                embedded!("sample/holdings/qqq_holdings.csv"),
+                embedded!("sample/holdings/xlb_holdings.csv"),
+                embedded!("sample/holdings/xlc_holdings.csv"),
+                embedded!("sample/holdings/xle_holdings.csv"),
+                embedded!("sample/holdings/xlf_holdings.csv"),
+                embedded!("sample/holdings/xli_holdings.csv"),
+                embedded!("sample/holdings/xlk_holdings.csv"),
+                embedded!("sample/holdings/xlp_holdings.csv"),
+                embedded!("sample/holdings/xlre_holdings.csv"),
+                embedded!("sample/holdings/xlu_holdings.csv"),
+                embedded!("sample/holdings/xlv_holdings.csv"),
+                embedded!("sample/holdings/xly_holdings.csv"),
+            ]),
+        ),
+        (LoadKind::Themes, inputs(&[THEMES_TOML])),
+    ]
+}
+
+/// ETF sizes of TickStock's production report (tickstock-compat.md §3.8): 24 funds, 11,778 holdings.
+pub const PEER_ETFS: [(&str, usize); 24] = [
+    ("VTI", 3508), ("IWV", 2564), ("IWM", 1943), ("IWB", 1009), ("VOO", 505), ("SPY", 504), ("MDY", 401),
+    ("VTV", 316), ("SCHG", 195), ("VUG", 160), ("QQQ", 102), ("XLI", 75), ("XLK", 72), ("XLV", 60), ("XLF", 60),
+    ("XLY", 55), ("ARKK", 46), ("XLP", 33), ("XLRE", 30), ("XLB", 30), ("XLU", 30), ("DIA", 30), ("XLE", 25),
+    ("XLC", 25),
+];
+
+/// Universe sizes of TickStock's README: nasdaq100 102, sp500 505, dow30 30, russell3000 3,000.
+pub const PEER_UNIVERSES: [(&str, usize); 4] = [("nasdaq100", 102), ("sp500", 505), ("dow30", 30), ("russell3000", 3000)];
+
+/// Distinct symbols the peer set draws from (the report counts 3,757).
+pub const PEER_SYMBOLS: usize = 3757;
+
+/// Deterministic synthetic ticker number `i` (`AAAA`, `AAAB`, …): four letters, never a real-data collision
+/// concern because only the structure matters for benchmarks.
+fn synthetic_ticker(i: usize) -> String {
+    let mut n = i;
+    let mut s = [b'A'; 4];
+    for c in s.iter_mut().rev() {
+        *c = b'A' + (n % 26) as u8;
+        n /= 26;
+    }
+    String::from_utf8(s.to_vec()).expect("ASCII")
+}
+
+/// Writes the peer-scale data set into `dir`: `holdings/<etf>_holdings.csv` (24 files, 11,778 rows, iShares-like
+/// `Ticker,Name,Weight (%)` with weights summing to 100) and `universes/<name>.csv` (4 files). Deterministic: the
+/// same bytes every time. With `variant` > 0 a few weights differ, to benchmark an incremental change.
+pub fn write_peer_dataset(dir: &Path, variant: u32) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("holdings"))?;
+    std::fs::create_dir_all(dir.join("universes"))?;
+    for (k, (etf, n)) in PEER_ETFS.iter().enumerate() {
+        let mut csv = String::from("Ticker,Name,Weight (%)\n");
+        // Members: a contiguous window over the symbol space, offset per fund; weights decay with rank.
+        let offset = (k * 157) % PEER_SYMBOLS;
+        let raw: Vec<f64> = (0..*n).map(|r| 1.0 / (r as f64 + 10.0)).collect();
+        let sum: f64 = raw.iter().sum();
+        for (r, w) in raw.iter().enumerate() {
+            let t = synthetic_ticker((offset + r) % PEER_SYMBOLS);
+            let mut pct = w / sum * 100.0;
+            if variant > 0 && r % 97 == 0 {
+                pct *= 1.0 + 0.01 * f64::from(variant);
+            }
+            let _ = writeln!(csv, "{t},{t} Inc,{pct:.4}");
+        }
+        std::fs::write(dir.join("holdings").join(format!("{}_holdings.csv", etf.to_lowercase())), csv)?;
+    }
+    for (k, (name, n)) in PEER_UNIVERSES.iter().enumerate() {
+        let mut csv = String::from("symbol\n");
+        for r in 0..*n {
+            let _ = writeln!(csv, "{}", synthetic_ticker((k * 311 + r) % PEER_SYMBOLS));
+        }
+        std::fs::write(dir.join("universes").join(format!("{name}.csv")), csv)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_sizes_match_the_report() {
+        assert_eq!(PEER_ETFS.iter().map(|e| e.1).sum::<usize>(), 11_778);
+        assert_eq!(synthetic_ticker(0), "AAAA");
+        assert_eq!(synthetic_ticker(27), "AABB");
+    }
+}

@@ -1,0 +1,456 @@
+//! Groups, memberships and membership history: reads for loaders and listings, writes inside a [`Tx`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::QueryBuilder;
+use sqlx::types::Json;
+
+use super::{BATCH_ROWS, Backend, Store, StoreError, Tx, on_conn, on_pool};
+use crate::domain::{Environment, GroupKind, GroupName, Ticker, Weight};
+
+/// A group as stored, with its members: what a loader diffs its input against.
+#[derive(Debug, Clone)]
+pub struct StoredGroup {
+    /// `definition_groups.id`.
+    pub id: i32,
+    /// Kind.
+    pub kind: GroupKind,
+    /// Name.
+    pub name: GroupName,
+    /// Description.
+    pub description: Option<String>,
+    /// Group metadata (`checksum`, `data_source`, …).
+    pub metadata: Option<Value>,
+    /// TickStock's liquidity filter, kept as found.
+    pub liquidity_filter: Option<Value>,
+    /// Members by symbol.
+    pub members: BTreeMap<Ticker, StoredMember>,
+}
+
+/// One stored membership's payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMember {
+    /// Weight as a fraction, if known.
+    pub weight: Option<Weight>,
+    /// Membership metadata (`{industry}` for sectors).
+    pub metadata: Option<Value>,
+}
+
+/// A membership to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    /// Symbol.
+    pub symbol: Ticker,
+    /// Weight.
+    pub weight: Option<Weight>,
+    /// Membership metadata.
+    pub metadata: Option<Value>,
+}
+
+/// A group with its member count, for listings and TickStock's universe dropdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupSummary {
+    /// Name.
+    pub name: String,
+    /// Kind (`type` in TickStock's JSON).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Members.
+    pub member_count: i64,
+    /// Environment.
+    pub environment: String,
+    /// Created.
+    pub created_at: Option<NaiveDateTime>,
+    /// Last changed.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A member with what an operator wants next to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberDetail {
+    /// Symbol.
+    pub symbol: String,
+    /// Weight as a fraction.
+    pub weight: Option<f64>,
+    /// Sector key from the SECTOR groups.
+    pub sector: Option<String>,
+    /// Industry from the sector membership.
+    pub industry: Option<String>,
+    /// Company or fund name from `symbols`.
+    pub name: Option<String>,
+}
+
+/// One interval of `membership_history`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct HistoryRow {
+    /// Group kind.
+    pub group_type: String,
+    /// Group name.
+    pub group_name: String,
+    /// Symbol.
+    pub symbol: String,
+    /// Weight as a fraction.
+    pub weight: Option<f64>,
+    /// Membership metadata.
+    pub metadata: Option<Json<Value>>,
+    /// Start of the interval.
+    pub valid_from: DateTime<Utc>,
+    /// End of the interval (open when `None`).
+    pub valid_to: Option<DateTime<Utc>>,
+    /// Run that opened it (`None` for memberships that predate this service).
+    pub opened_by_run: Option<i64>,
+    /// Run that closed it.
+    pub closed_by_run: Option<i64>,
+}
+
+type GroupTuple = (i32, String, Option<String>, Option<Json<Value>>, Option<Json<Value>>);
+type MemberTuple = (i32, String, Option<f64>, Option<Json<Value>>);
+
+impl Store {
+    /// Every group of a kind in an environment, with members.
+    pub async fn groups_with_members(
+        &self,
+        env: Environment,
+        kind: GroupKind,
+    ) -> Result<Vec<StoredGroup>, StoreError> {
+        let (groups, members): (Vec<GroupTuple>, Vec<MemberTuple>) = on_pool!(self, p => {
+            let groups = sqlx::query_as(
+                "SELECT id, name, description, metadata, liquidity_filter FROM definition_groups \
+                 WHERE environment = $1 AND type = $2 ORDER BY name",
+            )
+            .bind(env.as_str())
+            .bind(kind.as_str())
+            .fetch_all(p)
+            .await?;
+            let members = sqlx::query_as(
+                "SELECT m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), m.metadata \
+                 FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
+                 WHERE g.environment = $1 AND g.type = $2",
+            )
+            .bind(env.as_str())
+            .bind(kind.as_str())
+            .fetch_all(p)
+            .await?;
+            (groups, members)
+        });
+        let mut out: Vec<StoredGroup> = groups
+            .into_iter()
+            .map(|(id, name, description, metadata, lf)| StoredGroup {
+                id,
+                kind,
+                name: GroupName::from_stored(name),
+                description,
+                metadata: metadata.map(|j| j.0),
+                liquidity_filter: lf.map(|j| j.0),
+                members: BTreeMap::new(),
+            })
+            .collect();
+        let index: std::collections::HashMap<i32, usize> = out.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
+        for (gid, symbol, weight, metadata) in members {
+            if let Some(&i) = index.get(&gid) {
+                out[i].members.insert(
+                    Ticker::from_stored(symbol),
+                    StoredMember { weight: weight.map(Weight::from_fraction), metadata: metadata.map(|j| j.0) },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Groups with member counts, optionally of some kinds only, ordered by kind then name.
+    pub async fn group_summaries(
+        &self,
+        env: Environment,
+        kinds: &[GroupKind],
+    ) -> Result<Vec<GroupSummary>, StoreError> {
+        type Row = (String, String, Option<String>, String, Option<NaiveDateTime>, Option<NaiveDateTime>, i64);
+        let rows: Vec<Row> = on_pool!(self, p => sqlx::query_as(
+            "SELECT g.name, g.type, g.description, g.environment, g.created_at, g.updated_at, COUNT(m.id) \
+             FROM definition_groups g LEFT JOIN group_memberships m ON m.group_id = g.id \
+             WHERE g.environment = $1 \
+             GROUP BY g.id, g.name, g.type, g.description, g.environment, g.created_at, g.updated_at \
+             ORDER BY g.type, g.name",
+        )
+        .bind(env.as_str())
+        .fetch_all(p)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .filter(|r| kinds.is_empty() || GroupKind::parse(&r.1).is_some_and(|k| kinds.contains(&k)))
+            .map(|(name, kind, description, environment, created_at, updated_at, member_count)| GroupSummary {
+                name,
+                kind,
+                description,
+                member_count,
+                environment,
+                created_at,
+                updated_at,
+            })
+            .collect())
+    }
+
+    /// Groups whose name matches case-insensitively, with their kinds and exact stored names.
+    pub async fn find_groups_named(
+        &self,
+        env: Environment,
+        name: &str,
+    ) -> Result<Vec<(GroupKind, String)>, StoreError> {
+        let rows: Vec<(String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT type, name FROM definition_groups WHERE environment = $1 AND LOWER(name) = LOWER($2) \
+             ORDER BY type, name",
+        )
+        .bind(env.as_str())
+        .bind(name)
+        .fetch_all(p)
+        .await?);
+        Ok(rows.into_iter().filter_map(|(k, n)| GroupKind::parse(&k).map(|k| (k, n))).collect())
+    }
+
+    /// Members of one group with weight, sector, industry and name; heaviest first, then by symbol.
+    pub async fn group_member_details(
+        &self,
+        env: Environment,
+        kind: GroupKind,
+        name: &str,
+    ) -> Result<Vec<MemberDetail>, StoreError> {
+        let industry = match self.backend() {
+            Backend::Postgres => "sm.metadata->>'industry'",
+            Backend::Sqlite => "json_extract(sm.metadata, '$.industry')",
+        };
+        let sql = format!(
+            "SELECT m.symbol, CAST(m.weight AS DOUBLE PRECISION), sg.name, {industry}, s.name \
+             FROM group_memberships m \
+             JOIN definition_groups g ON g.id = m.group_id \
+             LEFT JOIN group_memberships sm ON sm.symbol = m.symbol \
+                  AND sm.group_id IN (SELECT id FROM definition_groups WHERE type = 'SECTOR' AND environment = $1) \
+             LEFT JOIN definition_groups sg ON sg.id = sm.group_id \
+             LEFT JOIN symbols s ON s.symbol = m.symbol \
+             WHERE g.environment = $1 AND g.type = $2 AND g.name = $3 \
+             ORDER BY m.weight DESC NULLS LAST, m.symbol"
+        );
+        type Row = (String, Option<f64>, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(env.as_str())
+            .bind(kind.as_str())
+            .bind(name)
+            .fetch_all(p)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(symbol, weight, sector, industry, name)| MemberDetail { symbol, weight, sector, industry, name })
+            .collect())
+    }
+
+    /// Symbols of one group, sorted.
+    pub async fn group_symbols(&self, env: Environment, kind: GroupKind, name: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<String> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT m.symbol FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
+             WHERE g.environment = $1 AND g.type = $2 AND g.name = $3 ORDER BY m.symbol",
+        )
+        .bind(env.as_str())
+        .bind(kind.as_str())
+        .bind(name)
+        .fetch_all(p)
+        .await?);
+        Ok(rows)
+    }
+
+    /// History intervals opened or closed by a run.
+    pub async fn history_for_run(&self, run: i64) -> Result<Vec<HistoryRow>, StoreError> {
+        let rows = on_pool!(self, p => sqlx::query_as::<_, HistoryRow>(
+            "SELECT group_type, group_name, symbol, CAST(weight AS DOUBLE PRECISION) AS weight, metadata, \
+                    valid_from, valid_to, opened_by_run, closed_by_run \
+             FROM membership_history WHERE opened_by_run = $1 OR closed_by_run = $1 ORDER BY id",
+        )
+        .bind(run)
+        .fetch_all(p)
+        .await?);
+        Ok(rows)
+    }
+
+    /// Members of a group as of an instant, from history (point-in-time, survivorship-free).
+    pub async fn group_symbols_as_of(
+        &self,
+        env: Environment,
+        kind: GroupKind,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<String> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT DISTINCT symbol FROM membership_history \
+             WHERE environment = $1 AND group_type = $2 AND group_name = $3 \
+               AND valid_from <= $4 AND (valid_to IS NULL OR valid_to > $4) ORDER BY symbol",
+        )
+        .bind(env.as_str())
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(at)
+        .fetch_all(p)
+        .await?);
+        Ok(rows)
+    }
+}
+
+/// What a group row should say after a load.
+#[derive(Debug, Clone)]
+pub struct GroupWrite<'a> {
+    /// Environment.
+    pub env: Environment,
+    /// Kind.
+    pub kind: GroupKind,
+    /// Name.
+    pub name: &'a str,
+    /// Description.
+    pub description: Option<&'a str>,
+    /// Full metadata to store.
+    pub metadata: Option<&'a Value>,
+    /// Liquidity filter to store (`None` keeps the stored one).
+    pub liquidity_filter: Option<&'a Value>,
+}
+
+impl Tx {
+    /// Inserts or updates a group by (name, type, environment); returns its id.
+    pub async fn upsert_group(&mut self, g: &GroupWrite<'_>, now: NaiveDateTime) -> Result<i32, StoreError> {
+        let id: i32 = on_conn!(self, c => sqlx::query_scalar(
+            "INSERT INTO definition_groups \
+                 (name, type, description, metadata, liquidity_filter, environment, created_at, updated_at, last_update) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) \
+             ON CONFLICT (name, type, environment) DO UPDATE SET \
+                 description = excluded.description, metadata = excluded.metadata, \
+                 liquidity_filter = COALESCE(excluded.liquidity_filter, definition_groups.liquidity_filter), \
+                 updated_at = excluded.updated_at, last_update = excluded.last_update \
+             RETURNING id",
+        )
+        .bind(g.name)
+        .bind(g.kind.as_str())
+        .bind(g.description)
+        .bind(g.metadata.map(Json))
+        .bind(g.liquidity_filter.map(Json))
+        .bind(g.env.as_str())
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?);
+        Ok(id)
+    }
+
+    /// Deletes a group (its memberships go with it).
+    pub async fn delete_group(&mut self, id: i32) -> Result<(), StoreError> {
+        on_conn!(self, c => {
+            sqlx::query("DELETE FROM definition_groups WHERE id = $1").bind(id).execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Inserts memberships, or updates weight and metadata of existing ones, in multi-row batches.
+    pub async fn upsert_members(&mut self, group_id: i32, rows: &[MemberRow], now: NaiveDateTime) -> Result<(), StoreError> {
+        for chunk in rows.chunks(BATCH_ROWS) {
+            on_conn!(self, c => {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, r| {
+                    b.push_bind(group_id)
+                        .push_bind(r.symbol.as_str())
+                        .push_bind(r.weight.map(Weight::fraction))
+                        .push_bind(r.metadata.as_ref().map(Json))
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                qb.push(
+                    " ON CONFLICT (group_id, symbol) DO UPDATE SET weight = excluded.weight, \
+                     metadata = excluded.metadata, updated_at = excluded.updated_at",
+                );
+                qb.build().execute(&mut *c).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes memberships of a group by symbol, in batches.
+    pub async fn delete_members(&mut self, group_id: i32, symbols: &[&str]) -> Result<(), StoreError> {
+        for chunk in symbols.chunks(BATCH_ROWS) {
+            on_conn!(self, c => {
+                let mut qb = QueryBuilder::new("DELETE FROM group_memberships WHERE group_id = ");
+                qb.push_bind(group_id).push(" AND symbol IN (");
+                let mut sep = qb.separated(", ");
+                for s in chunk {
+                    sep.push_bind(*s);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *c).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Closes the open history intervals of some members of a group.
+    pub async fn close_history(
+        &mut self,
+        env: Environment,
+        kind: GroupKind,
+        group: &str,
+        symbols: &[&str],
+        at: DateTime<Utc>,
+        run: i64,
+    ) -> Result<(), StoreError> {
+        for chunk in symbols.chunks(BATCH_ROWS) {
+            on_conn!(self, c => {
+                let mut qb = QueryBuilder::new("UPDATE membership_history SET valid_to = ");
+                qb.push_bind(at)
+                    .push(", closed_by_run = ")
+                    .push_bind(run)
+                    .push(" WHERE valid_to IS NULL AND environment = ")
+                    .push_bind(env.as_str())
+                    .push(" AND group_type = ")
+                    .push_bind(kind.as_str())
+                    .push(" AND group_name = ")
+                    .push_bind(group)
+                    .push(" AND symbol IN (");
+                let mut sep = qb.separated(", ");
+                for s in chunk {
+                    sep.push_bind(*s);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *c).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens history intervals for memberships that start now.
+    pub async fn open_history(
+        &mut self,
+        env: Environment,
+        kind: GroupKind,
+        group: &str,
+        rows: &[MemberRow],
+        at: DateTime<Utc>,
+        run: i64,
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(BATCH_ROWS) {
+            on_conn!(self, c => {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO membership_history \
+                     (environment, group_type, group_name, symbol, weight, metadata, valid_from, opened_by_run) ",
+                );
+                qb.push_values(chunk, |mut b, r| {
+                    b.push_bind(env.as_str())
+                        .push_bind(kind.as_str())
+                        .push_bind(group)
+                        .push_bind(r.symbol.as_str())
+                        .push_bind(r.weight.map(Weight::fraction))
+                        .push_bind(r.metadata.as_ref().map(Json))
+                        .push_bind(at)
+                        .push_bind(run);
+                });
+                qb.build().execute(&mut *c).await?;
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,238 @@
+//! Storage on two backends behind one interface.
+//!
+//! [`Store`] holds a typed pool for SQLite (the embedded default) or PostgreSQL (production), chosen by URL
+//! scheme. The SQL is shared: both backends accept `$n` placeholders, `ON CONFLICT … DO UPDATE`, `RETURNING`
+//! and multi-row `VALUES`, and every timestamp is bound from Rust rather than taken from the database clock. The
+//! [`on_pool!`] and [`on_conn!`] macros expand one query body for each backend, so a query is written once and
+//! type-checked twice; where the dialects differ the body branches on [`Backend`].
+//!
+//! Each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`), embedded in the binary.
+
+mod cache;
+mod groups;
+mod runs;
+mod symbols;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use groups::{GroupSummary, GroupWrite, HistoryRow, MemberDetail, MemberRow, StoredGroup, StoredMember};
+pub use runs::{NewRun, RunOutcome, RunRow};
+pub use symbols::{SymbolField, SymbolRow};
+
+/// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters.
+pub(crate) const BATCH_ROWS: usize = 1000;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded file.
+    Sqlite,
+    /// Server.
+    Postgres,
+}
+
+/// A connection pool on one of the two backends.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// `sqlite://path` (WAL, created if missing).
+    Sqlite(SqlitePool),
+    /// `postgres://…` / `postgresql://…`.
+    Postgres(PgPool),
+}
+
+/// An open transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    /// SQLite transaction.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// PostgreSQL transaction.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Storage failures, with the database URL never included (it may carry a password).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL's scheme is neither sqlite nor postgres.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    /// Could not reach or open the database.
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect {
+        /// The URL with any password replaced by `***`.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    /// Stored data we cannot interpret (a row written by something else).
+    #[error("unexpected data in the database: {0}")]
+    Corrupt(String),
+}
+
+/// Expands `$body` once per backend with `$pool` bound to the typed pool.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+/// Expands `$body` once per backend with `$conn` bound to the transaction's connection (`&mut Connection`).
+macro_rules! on_conn {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use {on_conn, on_pool};
+
+/// Replaces the password in a URL with `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.rsplit_once('@')
+        && let Some((user, _password)) = creds.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
+
+impl Store {
+    /// Opens a pool for the URL (`sqlite://universe.db`, `sqlite::memory:`, `postgres://…`). A SQLite file is
+    /// created if missing and put in WAL mode.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let connect_err = |source| StoreError::Connect { url: redact_url(url), source };
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await
+                .map_err(connect_err)?;
+            Ok(Store::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url).map_err(connect_err)?.application_name("universe");
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .map_err(connect_err)?;
+            Ok(Store::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations (idempotent; safe on an existing TickStock PostgreSQL database).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(p) => SQLITE_MIGRATOR.run(p).await?,
+            Store::Postgres(p) => POSTGRES_MIGRATOR.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Store::Sqlite(p) => {
+                // BEGIN IMMEDIATE takes the write lock up front, so two loads serialise instead of failing
+                // with SQLITE_BUSY when the first one upgrades its read lock.
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Closes the pool, waiting for connections to finish (flushes the SQLite WAL on the last close).
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+
+    /// Counts rows of a table (for tests and the demo summary). `table` must be one of ours.
+    pub async fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
+        const TABLES: [&str; 6] =
+            ["definition_groups", "group_memberships", "cache_entries", "symbols", "load_runs", "membership_history"];
+        let table = TABLES
+            .iter()
+            .find(|t| **t == table)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown table {table}")))?;
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let n: i64 = on_pool!(self, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?);
+        Ok(n)
+    }
+}
+
+impl Tx {
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_shown() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact_url("sqlite://universe.db"), "sqlite://universe.db");
+    }
+}

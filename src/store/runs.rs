@@ -1,0 +1,207 @@
+//! `load_runs`: one row per load, dry-run, failure and rollback — the audit trail and the handle for rollback.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::{Store, StoreError, Tx, on_conn, on_pool};
+use crate::domain::Environment;
+
+/// What is known when a run starts.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    /// `holdings`, `universes`, `sectors`, `themes`, `symbols`, `rollback`.
+    pub kind: &'a str,
+    /// The files (or `run N` for a rollback).
+    pub source: &'a str,
+    /// `full`, `incremental`, `dry-run`.
+    pub mode: &'a str,
+    /// Environment.
+    pub environment: Environment,
+    /// MD5 of the input.
+    pub checksum: Option<&'a str>,
+    /// Whether post-load validation ran.
+    pub validated: bool,
+    /// The run this one rolls back.
+    pub rollback_of: Option<i64>,
+    /// Start time.
+    pub started_at: DateTime<Utc>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    /// `applied`, `skipped` (incremental, nothing changed), `dry_run`, `failed`.
+    pub status: String,
+    /// Memberships (or symbols) added.
+    pub added: i64,
+    /// Removed.
+    pub removed: i64,
+    /// Weight or metadata changed.
+    pub changed: i64,
+    /// Unchanged.
+    pub unchanged: i64,
+    /// Input rows skipped (non-equity lines) or rejected.
+    pub rejected: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Per-group summary and the state needed to roll the run back.
+    pub details: Option<Value>,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct RunRow {
+    /// Run id.
+    pub id: i64,
+    /// Kind.
+    pub kind: String,
+    /// Source files.
+    pub source: String,
+    /// Mode.
+    pub mode: String,
+    /// Environment.
+    pub environment: String,
+    /// Input checksum.
+    pub checksum: Option<String>,
+    /// Status.
+    pub status: String,
+    /// Added.
+    pub added: i64,
+    /// Removed.
+    pub removed: i64,
+    /// Changed.
+    pub changed: i64,
+    /// Unchanged.
+    pub unchanged: i64,
+    /// Skipped or rejected input rows.
+    pub rejected: i64,
+    /// Whether structural validation ran.
+    pub validated: bool,
+    /// Error text for failed runs.
+    pub error: Option<String>,
+    /// Run this one rolled back.
+    pub rollback_of: Option<i64>,
+    /// Run that rolled this one back.
+    pub rolled_back_by: Option<i64>,
+    /// Started.
+    pub started_at: DateTime<Utc>,
+    /// Finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Details (per group; rollback state).
+    #[serde(skip)]
+    pub details: Option<Json<Value>>,
+}
+
+const RUN_COLUMNS: &str = "id, kind, source, mode, environment, checksum, status, added, removed, changed, unchanged, \
+     rejected, validated, error, rollback_of, rolled_back_by, started_at, finished_at, details";
+
+const INSERT_RUN: &str = "INSERT INTO load_runs (kind, source, mode, environment, checksum, status, validated, \
+     rollback_of, started_at) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8) RETURNING id";
+
+const FINISH_RUN: &str = "UPDATE load_runs SET status = $2, added = $3, removed = $4, changed = $5, unchanged = $6, \
+     rejected = $7, error = $8, details = $9, finished_at = $10 WHERE id = $1";
+
+impl Store {
+    /// Records a run that wrote nothing else (dry-run, skipped, failed), in its own short transaction.
+    pub async fn record_run(&self, run: &NewRun<'_>, outcome: &RunOutcome) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = tx.insert_run(run).await?;
+        tx.finish_run(id, outcome).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Most recent runs first.
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM load_runs ORDER BY id DESC LIMIT $1");
+        let rows = on_pool!(self, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await?);
+        Ok(rows)
+    }
+
+    /// One run.
+    pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM load_runs WHERE id = $1");
+        let row = on_pool!(self, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?);
+        Ok(row)
+    }
+
+    /// Applied, not rolled back runs after `id` in the same environment (for rollback's safety check).
+    pub async fn later_applied_runs(&self, id: i64, env: Environment) -> Result<Vec<RunRow>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM load_runs WHERE id > $1 AND environment = $2 AND status = 'applied' \
+             AND rolled_back_by IS NULL ORDER BY id"
+        );
+        let rows = on_pool!(self, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql))
+            .bind(id).bind(env.as_str()).fetch_all(p).await?);
+        Ok(rows)
+    }
+
+    /// Checksum of the last applied, not rolled back run of a kind (incremental skip for loads without groups).
+    pub async fn last_applied_checksum(
+        &self,
+        kind: &str,
+        env: Environment,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<Option<String>> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT checksum FROM load_runs WHERE kind = $1 AND environment = $2 AND status = 'applied' \
+             AND rolled_back_by IS NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(kind)
+        .bind(env.as_str())
+        .fetch_optional(p)
+        .await?);
+        Ok(row.flatten())
+    }
+}
+
+impl Tx {
+    /// Inserts a run in state `running`; returns its id.
+    pub async fn insert_run(&mut self, run: &NewRun<'_>) -> Result<i64, StoreError> {
+        let id: i64 = on_conn!(self, c => sqlx::query_scalar(INSERT_RUN)
+            .bind(run.kind)
+            .bind(run.source)
+            .bind(run.mode)
+            .bind(run.environment.as_str())
+            .bind(run.checksum)
+            .bind(run.validated)
+            .bind(run.rollback_of)
+            .bind(run.started_at)
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(id)
+    }
+
+    /// Stores a run's outcome.
+    pub async fn finish_run(&mut self, id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
+        on_conn!(self, c => {
+            sqlx::query(FINISH_RUN)
+            .bind(id)
+            .bind(&outcome.status)
+            .bind(outcome.added)
+            .bind(outcome.removed)
+            .bind(outcome.changed)
+            .bind(outcome.unchanged)
+            .bind(outcome.rejected)
+            .bind(outcome.error.as_deref())
+            .bind(outcome.details.as_ref().map(Json))
+            .bind(Utc::now())
+            .execute(&mut *c)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Marks a run as rolled back by another.
+    pub async fn mark_rolled_back(&mut self, id: i64, by: i64) -> Result<(), StoreError> {
+        on_conn!(self, c => {
+            sqlx::query("UPDATE load_runs SET rolled_back_by = $2, status = 'rolled_back' WHERE id = $1")
+                .bind(id)
+                .bind(by)
+                .execute(&mut *c)
+                .await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,199 @@
+//! The `symbols` table: the metadata columns this service reads and writes (TickStock owns the rest).
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use sqlx::QueryBuilder;
+
+use super::{BATCH_ROWS, Store, StoreError, Tx, on_conn, on_pool};
+
+/// A symbol's metadata as far as this service manages it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct SymbolRow {
+    /// Ticker (primary key).
+    pub symbol: String,
+    /// Company or fund name.
+    pub name: Option<String>,
+    /// Massive type code: CS, ETF, ADRC, PFD, …
+    #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Listing exchange (MIC or short name).
+    pub exchange: Option<String>,
+    /// Market (`stocks`, …).
+    pub market: Option<String>,
+    /// Market capitalisation in dollars.
+    pub market_cap: Option<i64>,
+    /// Sector label as given (TickStock keeps its own vocabulary here).
+    pub sector: Option<String>,
+    /// Industry label.
+    pub industry: Option<String>,
+    /// First listing date.
+    pub list_date: Option<NaiveDate>,
+    /// Actively traded.
+    pub active: Option<bool>,
+    /// SEC CIK.
+    pub cik: Option<String>,
+    /// Composite FIGI.
+    pub composite_figi: Option<String>,
+    /// Share-class FIGI.
+    pub share_class_figi: Option<String>,
+}
+
+/// A column of [`SymbolRow`] that an input file may provide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SymbolField {
+    /// `name`
+    Name,
+    /// `type`
+    Type,
+    /// `exchange`
+    Exchange,
+    /// `market`
+    Market,
+    /// `market_cap`
+    MarketCap,
+    /// `sector`
+    Sector,
+    /// `industry`
+    Industry,
+    /// `list_date`
+    ListDate,
+    /// `active`
+    Active,
+    /// `cik`
+    Cik,
+    /// `composite_figi`
+    CompositeFigi,
+    /// `share_class_figi`
+    ShareClassFigi,
+}
+
+impl SymbolField {
+    /// Every field.
+    pub const ALL: [SymbolField; 12] = [
+        SymbolField::Name,
+        SymbolField::Type,
+        SymbolField::Exchange,
+        SymbolField::Market,
+        SymbolField::MarketCap,
+        SymbolField::Sector,
+        SymbolField::Industry,
+        SymbolField::ListDate,
+        SymbolField::Active,
+        SymbolField::Cik,
+        SymbolField::CompositeFigi,
+        SymbolField::ShareClassFigi,
+    ];
+
+    /// Column name.
+    pub fn column(self) -> &'static str {
+        match self {
+            SymbolField::Name => "name",
+            SymbolField::Type => "type",
+            SymbolField::Exchange => "exchange",
+            SymbolField::Market => "market",
+            SymbolField::MarketCap => "market_cap",
+            SymbolField::Sector => "sector",
+            SymbolField::Industry => "industry",
+            SymbolField::ListDate => "list_date",
+            SymbolField::Active => "active",
+            SymbolField::Cik => "cik",
+            SymbolField::CompositeFigi => "composite_figi",
+            SymbolField::ShareClassFigi => "share_class_figi",
+        }
+    }
+
+    /// Whether two rows agree on this field.
+    pub fn same(self, a: &SymbolRow, b: &SymbolRow) -> bool {
+        match self {
+            SymbolField::Name => a.name == b.name,
+            SymbolField::Type => a.kind == b.kind,
+            SymbolField::Exchange => a.exchange == b.exchange,
+            SymbolField::Market => a.market == b.market,
+            SymbolField::MarketCap => a.market_cap == b.market_cap,
+            SymbolField::Sector => a.sector == b.sector,
+            SymbolField::Industry => a.industry == b.industry,
+            SymbolField::ListDate => a.list_date == b.list_date,
+            SymbolField::Active => a.active == b.active,
+            SymbolField::Cik => a.cik == b.cik,
+            SymbolField::CompositeFigi => a.composite_figi == b.composite_figi,
+            SymbolField::ShareClassFigi => a.share_class_figi == b.share_class_figi,
+        }
+    }
+}
+
+impl Store {
+    /// Every symbol row, by symbol.
+    pub async fn symbols(&self) -> Result<HashMap<String, SymbolRow>, StoreError> {
+        let rows: Vec<SymbolRow> = on_pool!(self, p => sqlx::query_as(
+            "SELECT symbol, name, type, exchange, market, market_cap, sector, industry, list_date, active, cik, \
+             composite_figi, share_class_figi FROM symbols",
+        )
+        .fetch_all(p)
+        .await?);
+        Ok(rows.into_iter().map(|r| (r.symbol.clone(), r)).collect())
+    }
+}
+
+impl Tx {
+    /// Inserts symbols or updates the given fields of existing ones, in multi-row batches.
+    pub async fn upsert_symbols(
+        &mut self,
+        rows: &[SymbolRow],
+        fields: &[SymbolField],
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(BATCH_ROWS) {
+            on_conn!(self, c => {
+                let mut qb = QueryBuilder::new("INSERT INTO symbols (symbol, last_updated");
+                for f in fields {
+                    qb.push(", ").push(f.column());
+                }
+                qb.push(") ");
+                qb.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.symbol.as_str()).push_bind(now);
+                    for f in fields {
+                        match f {
+                            SymbolField::Name => b.push_bind(r.name.as_deref()),
+                            SymbolField::Type => b.push_bind(r.kind.as_deref()),
+                            SymbolField::Exchange => b.push_bind(r.exchange.as_deref()),
+                            SymbolField::Market => b.push_bind(r.market.as_deref()),
+                            SymbolField::MarketCap => b.push_bind(r.market_cap),
+                            SymbolField::Sector => b.push_bind(r.sector.as_deref()),
+                            SymbolField::Industry => b.push_bind(r.industry.as_deref()),
+                            SymbolField::ListDate => b.push_bind(r.list_date),
+                            SymbolField::Active => b.push_bind(r.active),
+                            SymbolField::Cik => b.push_bind(r.cik.as_deref()),
+                            SymbolField::CompositeFigi => b.push_bind(r.composite_figi.as_deref()),
+                            SymbolField::ShareClassFigi => b.push_bind(r.share_class_figi.as_deref()),
+                        };
+                    }
+                });
+                qb.push(" ON CONFLICT (symbol) DO UPDATE SET last_updated = excluded.last_updated");
+                for f in fields {
+                    qb.push(format!(", {0} = excluded.{0}", f.column()));
+                }
+                qb.build().execute(&mut *c).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes symbols (rollback of a load that added them).
+    pub async fn delete_symbols(&mut self, symbols: &[&str]) -> Result<(), StoreError> {
+        for chunk in symbols.chunks(BATCH_ROWS) {
+            on_conn!(self, c => {
+                let mut qb = QueryBuilder::new("DELETE FROM symbols WHERE symbol IN (");
+                let mut sep = qb.separated(", ");
+                for s in chunk {
+                    sep.push_bind(*s);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *c).await?;
+            });
+        }
+        Ok(())
+    }
+}
