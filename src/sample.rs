@@ -8,7 +8,10 @@ use crate::load::{Input, LoadKind};
 
 macro_rules! embedded {
     ($path:literal) => {
-        ($path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/", $path)).as_slice())
+        (
+            $path,
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/", $path)).as_slice(),
+        )
     };
 }
 
@@ -17,9 +20,17 @@ pub const THEMES_TOML: (&str, &[u8]) = embedded!("themes.toml");
 
 /// Sample loads in the order the demo runs them.
 pub fn demo_loads() -> Vec<(LoadKind, Vec<Input>)> {
-    let inputs = |files: &[(&str, &[u8])]| files.iter().map(|(n, b)| Input::from_bytes(format!("data/{n}"), *b)).collect();
+    let inputs = |files: &[(&str, &[u8])]| {
+        files
+            .iter()
+            .map(|(n, b)| Input::from_bytes(format!("data/{n}"), *b))
+            .collect()
+    };
     vec![
-        (LoadKind::Symbols, inputs(&[embedded!("sample/symbols.csv")])),
+        (
+            LoadKind::Symbols,
+            inputs(&[embedded!("sample/symbols.csv")]),
+        ),
         (
             LoadKind::Universes,
             inputs(&[
@@ -28,7 +39,13 @@ pub fn demo_loads() -> Vec<(LoadKind, Vec<Input>)> {
                 embedded!("sample/universes/dow30.csv"),
             ]),
         ),
-        (LoadKind::Sectors, inputs(&[embedded!("sample/universes/sp500.csv"), embedded!("sample/sectors/extras.csv")])),
+        (
+            LoadKind::Sectors,
+            inputs(&[
+                embedded!("sample/universes/sp500.csv"),
+                embedded!("sample/sectors/extras.csv"),
+            ]),
+        ),
         (
             LoadKind::Holdings,
             inputs(&[
@@ -54,14 +71,39 @@ pub fn demo_loads() -> Vec<(LoadKind, Vec<Input>)> {
 
 /// ETF sizes of TickStock's production report (tickstock-compat.md §3.8): 24 funds, 11,778 holdings.
 pub const PEER_ETFS: [(&str, usize); 24] = [
-    ("VTI", 3508), ("IWV", 2564), ("IWM", 1943), ("IWB", 1009), ("VOO", 505), ("SPY", 504), ("MDY", 401),
-    ("VTV", 316), ("SCHG", 195), ("VUG", 160), ("QQQ", 102), ("XLI", 75), ("XLK", 72), ("XLV", 60), ("XLF", 60),
-    ("XLY", 55), ("ARKK", 46), ("XLP", 33), ("XLRE", 30), ("XLB", 30), ("XLU", 30), ("DIA", 30), ("XLE", 25),
+    ("VTI", 3508),
+    ("IWV", 2564),
+    ("IWM", 1943),
+    ("IWB", 1009),
+    ("VOO", 505),
+    ("SPY", 504),
+    ("MDY", 401),
+    ("VTV", 316),
+    ("SCHG", 195),
+    ("VUG", 160),
+    ("QQQ", 102),
+    ("XLI", 75),
+    ("XLK", 72),
+    ("XLV", 60),
+    ("XLF", 60),
+    ("XLY", 55),
+    ("ARKK", 46),
+    ("XLP", 33),
+    ("XLRE", 30),
+    ("XLB", 30),
+    ("XLU", 30),
+    ("DIA", 30),
+    ("XLE", 25),
     ("XLC", 25),
 ];
 
 /// Universe sizes of TickStock's README: nasdaq100 102, sp500 505, dow30 30, russell3000 3,000.
-pub const PEER_UNIVERSES: [(&str, usize); 4] = [("nasdaq100", 102), ("sp500", 505), ("dow30", 30), ("russell3000", 3000)];
+pub const PEER_UNIVERSES: [(&str, usize); 4] = [
+    ("nasdaq100", 102),
+    ("sp500", 505),
+    ("dow30", 30),
+    ("russell3000", 3000),
+];
 
 /// Distinct symbols the peer set draws from (the report counts 3,757).
 pub const PEER_SYMBOLS: usize = 3757;
@@ -98,7 +140,11 @@ pub fn write_peer_dataset(dir: &Path, variant: u32) -> std::io::Result<()> {
             }
             let _ = writeln!(csv, "{t},{t} Inc,{pct:.4}");
         }
-        std::fs::write(dir.join("holdings").join(format!("{}_holdings.csv", etf.to_lowercase())), csv)?;
+        std::fs::write(
+            dir.join("holdings")
+                .join(format!("{}_holdings.csv", etf.to_lowercase())),
+            csv,
+        )?;
     }
     for (k, (name, n)) in PEER_UNIVERSES.iter().enumerate() {
         let mut csv = String::from("symbol\n");

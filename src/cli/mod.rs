@@ -124,7 +124,9 @@ enum UniversesCommand {
         kinds: Vec<GroupKind>,
     },
     /// Members of one group with weight and sector.
-    #[command(after_help = "Examples:\n  universe universes show SPY\n  universe universes show nasdaq100 --as-of 2026-01-31")]
+    #[command(
+        after_help = "Examples:\n  universe universes show SPY\n  universe universes show nasdaq100 --as-of 2026-01-31"
+    )]
     Show {
         /// Group name (case-insensitive where unambiguous).
         name: String,
@@ -136,7 +138,9 @@ enum UniversesCommand {
         as_of: Option<chrono::NaiveDate>,
     },
     /// Resolve a universe key (`nasdaq100:dow30:SPY`) to its sorted, de-duplicated symbols.
-    #[command(after_help = "Examples:\n  universe universes resolve nasdaq100\n  universe universes resolve SPY:QQQ:dow30 --json")]
+    #[command(
+        after_help = "Examples:\n  universe universes resolve nasdaq100\n  universe universes resolve SPY:QQQ:dow30 --json"
+    )]
     Resolve {
         /// The key.
         key: String,
@@ -148,7 +152,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let config = Config::load(&cli.global);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -158,7 +165,8 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli.command, &config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if config.json {
+            // Problems were already printed as JSON data; everything else becomes {"error": …}.
+            if config.json && e.downcast_ref::<ProblemsReported>().is_none() {
                 println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
             }
             eprintln!("error: {e:#}");
@@ -168,8 +176,12 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
@@ -184,15 +196,27 @@ async fn open(config: &Config) -> Result<Store> {
 async fn run(command: Command, config: &Config) -> Result<()> {
     match command {
         Command::Demo { db } => demo(&db, config).await,
-        Command::Db { command: DbCommand::Migrate } => {
+        Command::Db {
+            command: DbCommand::Migrate,
+        } => {
             let store = Store::connect(&config.database_url).await?;
             store.migrate().await?;
             if !config.json {
-                println!("schema is up to date ({})", crate::store::redact_url(&config.database_url));
+                println!(
+                    "schema is up to date ({})",
+                    crate::store::redact_url(&config.database_url)
+                );
             }
             Ok(())
         }
-        Command::Load { kind, paths, mode, prune, etf, name } => {
+        Command::Load {
+            kind,
+            paths,
+            mode,
+            prune,
+            etf,
+            name,
+        } => {
             let mut inputs = Vec::new();
             let mut problems = Vec::new();
             for p in &paths {
@@ -205,33 +229,84 @@ async fn run(command: Command, config: &Config) -> Result<()> {
                 return Err(problems_error(config, &problems, None));
             }
             let store = open(config).await?;
-            let req = LoadRequest { kind, inputs, mode, prune, etf, name, environment: config.environment, progress: !config.json };
+            let req = LoadRequest {
+                kind,
+                inputs,
+                mode,
+                prune,
+                etf,
+                name,
+                environment: config.environment,
+                progress: !config.json,
+            };
             let result = load::run(&store, &req).await;
             store.close().await;
             match result {
                 Ok(report) => print_report(config, &report),
-                Err(LoadError::Invalid { problems, run_id }) => Err(problems_error(config, &problems, run_id)),
+                Err(LoadError::Invalid { problems, run_id }) => {
+                    Err(problems_error(config, &problems, run_id))
+                }
                 Err(e) => Err(e.into()),
             }
         }
         Command::Runs { id: Some(id), .. } => {
             let store = open(config).await?;
-            let run = store.run(id).await?.with_context(|| format!("there is no run {id}"))?;
+            let run = store
+                .run(id)
+                .await?
+                .with_context(|| format!("there is no run {id}"))?;
             if config.json {
                 let mut v = serde_json::to_value(&run)?;
-                v["details"] = run.details.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+                v["details"] = run
+                    .details
+                    .as_ref()
+                    .map(|d| d.0.clone())
+                    .unwrap_or_default();
                 return print_json(&v);
             }
             print_runs(std::slice::from_ref(&run));
             if let Some(e) = &run.error {
                 println!("\nerror:\n{e}");
             }
-            if let Some(groups) = run.details.as_ref().and_then(|d| d.0.get("groups")).and_then(|g| g.as_array()) {
-                let mut t = TextTable::new(&["type", "group", "action", "added", "removed", "changed", "unchanged"], &[false, false, false, true, true, true, true]);
+            if let Some(groups) = run
+                .details
+                .as_ref()
+                .and_then(|d| d.0.get("groups"))
+                .and_then(|g| g.as_array())
+            {
+                let mut t = TextTable::new(
+                    &[
+                        "type",
+                        "group",
+                        "action",
+                        "added",
+                        "removed",
+                        "changed",
+                        "unchanged",
+                    ],
+                    &[false, false, false, true, true, true, true],
+                );
                 for g in groups {
-                    let s = |k: &str| g.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default();
-                    let c = |k: &str| g["counts"].get(k).map(ToString::to_string).unwrap_or_default();
-                    t.row(vec![s("type"), s("name"), s("action"), c("added"), c("removed"), c("changed"), c("unchanged")]);
+                    let s = |k: &str| {
+                        g.get(k)
+                            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                            .unwrap_or_default()
+                    };
+                    let c = |k: &str| {
+                        g["counts"]
+                            .get(k)
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    };
+                    t.row(vec![
+                        s("type"),
+                        s("name"),
+                        s("action"),
+                        c("added"),
+                        c("removed"),
+                        c("changed"),
+                        c("unchanged"),
+                    ]);
                 }
                 println!("\n{}", t.render());
             }
@@ -257,18 +332,32 @@ async fn run(command: Command, config: &Config) -> Result<()> {
         }
         Command::Universes { command } => universes(command, config).await,
         Command::BenchData { dir, variant } => {
-            crate::sample::write_peer_dataset(&dir, variant).with_context(|| format!("writing {}", dir.display()))?;
+            crate::sample::write_peer_dataset(&dir, variant)
+                .with_context(|| format!("writing {}", dir.display()))?;
             println!("wrote the peer-scale data set to {}", dir.display());
             Ok(())
         }
     }
 }
 
-fn problems_error(config: &Config, problems: &[load::Problem], run_id: Option<i64>) -> anyhow::Error {
+/// An input rejected with its problems already printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ProblemsReported(String);
+
+fn problems_error(
+    config: &Config,
+    problems: &[load::Problem],
+    run_id: Option<i64>,
+) -> anyhow::Error {
     const SHOWN: usize = 50;
-    let recorded = run_id.map(|id| format!(" (recorded as failed run {id})")).unwrap_or_default();
+    let recorded = run_id
+        .map(|id| format!(" (recorded as failed run {id})"))
+        .unwrap_or_default();
     if config.json {
-        let _ = print_json(&serde_json::json!({ "status": "failed", "run_id": run_id, "problems": problems }));
+        let _ = print_json(
+            &serde_json::json!({ "status": "failed", "run_id": run_id, "problems": problems }),
+        );
     } else {
         for p in problems.iter().take(SHOWN) {
             eprintln!("  {p}");
@@ -277,13 +366,32 @@ fn problems_error(config: &Config, problems: &[load::Problem], run_id: Option<i6
             eprintln!("  … and {} more", problems.len() - SHOWN);
         }
     }
-    anyhow::anyhow!("{} problem(s) in the input; nothing was loaded{recorded}", problems.len())
+    ProblemsReported(format!(
+        "{} problem(s) in the input; nothing was loaded{recorded}",
+        problems.len()
+    ))
+    .into()
 }
 
 fn print_runs(runs: &[RunRow]) {
     let mut t = TextTable::new(
-        &["id", "kind", "mode", "status", "env", "added", "removed", "changed", "unchanged", "skipped", "started (UTC)", "source"],
-        &[true, false, false, false, false, true, true, true, true, true, false, false],
+        &[
+            "id",
+            "kind",
+            "mode",
+            "status",
+            "env",
+            "added",
+            "removed",
+            "changed",
+            "unchanged",
+            "skipped",
+            "started (UTC)",
+            "source",
+        ],
+        &[
+            true, false, false, false, false, true, true, true, true, true, false, false,
+        ],
     );
     for r in runs {
         let status = match r.rolled_back_by {
@@ -321,21 +429,56 @@ fn print_report(config: &Config, r: &LoadReport) -> Result<()> {
         "skipped" => "Nothing to do",
         _ => "Applied",
     };
-    println!("{verb}: {} {} (run {}, environment {})", r.kind, r.mode, r.run_id, r.environment);
+    println!(
+        "{verb}: {} {} (run {}, environment {})",
+        r.kind, r.mode, r.run_id, r.environment
+    );
     for n in &r.notes {
         println!("  {n}");
     }
     let mut t = TextTable::new(
-        &["type", "group", "action", "added", "removed", "changed", "unchanged", "skipped"],
+        &[
+            "type",
+            "group",
+            "action",
+            "added",
+            "removed",
+            "changed",
+            "unchanged",
+            "skipped",
+        ],
         &[false, false, false, true, true, true, true, true],
     );
-    let action = |a: load::Action| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let action = |a: load::Action| {
+        serde_json::to_value(a)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
     for g in &r.groups {
         let c = &g.counts;
-        t.row(vec![g.kind.clone(), g.name.clone(), action(g.action), c.added.to_string(), c.removed.to_string(), c.changed.to_string(), c.unchanged.to_string(), c.skipped.to_string()]);
+        t.row(vec![
+            g.kind.clone(),
+            g.name.clone(),
+            action(g.action),
+            c.added.to_string(),
+            c.removed.to_string(),
+            c.changed.to_string(),
+            c.unchanged.to_string(),
+            c.skipped.to_string(),
+        ]);
     }
     let c = &r.totals;
-    t.row(vec!["total".into(), String::new(), String::new(), c.added.to_string(), c.removed.to_string(), c.changed.to_string(), c.unchanged.to_string(), c.skipped.to_string()]);
+    t.row(vec![
+        "total".into(),
+        String::new(),
+        String::new(),
+        c.added.to_string(),
+        c.removed.to_string(),
+        c.changed.to_string(),
+        c.unchanged.to_string(),
+        c.skipped.to_string(),
+    ]);
     println!("\n{}", t.render());
     if !r.skipped_rows.is_empty() {
         println!("skipped rows (not equity positions):");
@@ -343,7 +486,10 @@ fn print_report(config: &Config, r: &LoadReport) -> Result<()> {
             println!("  {}:{}  {:<10} {}", s.file, s.line, s.ticker, s.reason);
         }
         if r.skipped_rows.len() > 20 {
-            println!("  … and {} more (--json lists all)", r.skipped_rows.len() - 20);
+            println!(
+                "  … and {} more (--json lists all)",
+                r.skipped_rows.len() - 20
+            );
         }
     }
     Ok(())
@@ -358,31 +504,50 @@ async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
             if config.json {
                 return print_json(&groups);
             }
-            let mut t = TextTable::new(&["type", "name", "members", "description"], &[false, false, true, false]);
+            let mut t = TextTable::new(
+                &["type", "name", "members", "description"],
+                &[false, false, true, false],
+            );
             for g in &groups {
-                t.row(vec![g.kind.clone(), g.name.clone(), g.member_count.to_string(), g.description.clone().unwrap_or_default()]);
+                t.row(vec![
+                    g.kind.clone(),
+                    g.name.clone(),
+                    g.member_count.to_string(),
+                    g.description.clone().unwrap_or_default(),
+                ]);
             }
             print!("{}", t.render());
             println!("{} groups", groups.len());
         }
         UniversesCommand::Show { name, kind, as_of } => {
             let found = store.find_groups_named(env, &name).await?;
-            let exact: Vec<_> = found.iter().filter(|(k, n)| *n == name && kind.is_none_or(|kk| kk == *k)).collect();
-            let any: Vec<_> = found.iter().filter(|(k, _)| kind.is_none_or(|kk| kk == *k)).collect();
+            let exact: Vec<_> = found
+                .iter()
+                .filter(|(k, n)| *n == name && kind.is_none_or(|kk| kk == *k))
+                .collect();
+            let any: Vec<_> = found
+                .iter()
+                .filter(|(k, _)| kind.is_none_or(|kk| kk == *k))
+                .collect();
             let pick = if exact.is_empty() { any } else { exact };
             let (kind, name) = match pick.as_slice() {
                 [] => anyhow::bail!("no group named {name:?} in environment {env}"),
                 [one] => (*one).clone(),
                 many => anyhow::bail!(
                     "{name:?} names several groups ({}); add --type",
-                    many.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|(k, n)| format!("{k} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             if let Some(date) = as_of {
                 let at = date.and_hms_opt(23, 59, 59).expect("valid time").and_utc();
                 let syms = store.group_symbols_as_of(env, kind, &name, at).await?;
                 if config.json {
-                    return print_json(&serde_json::json!({ "type": kind, "name": name, "as_of": date, "symbols": syms }));
+                    return print_json(
+                        &serde_json::json!({ "type": kind, "name": name, "as_of": date, "symbols": syms }),
+                    );
                 }
                 println!("{kind} {name} as of {date}: {} members", syms.len());
                 println!("{}", syms.join(" "));
@@ -390,15 +555,25 @@ async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
             }
             let members = store.group_member_details(env, kind, &name).await?;
             if config.json {
-                return print_json(&serde_json::json!({ "type": kind, "name": name, "members": members }));
+                return print_json(
+                    &serde_json::json!({ "type": kind, "name": name, "members": members }),
+                );
             }
             println!("{kind} {name}: {} members", members.len());
-            let mut t = TextTable::new(&["symbol", "weight", "sector", "industry", "name"], &[false, true, false, false, false]);
+            let mut t = TextTable::new(
+                &["symbol", "weight", "sector", "industry", "name"],
+                &[false, true, false, false, false],
+            );
             for m in &members {
-                let sector = m.sector.as_deref().map_or_else(String::new, |k| Sector::from_key(k).map_or_else(|| k.to_string(), |s| s.display_name().to_string()));
+                let sector = m.sector.as_deref().map_or_else(String::new, |k| {
+                    Sector::from_key(k)
+                        .map_or_else(|| k.to_string(), |s| s.display_name().to_string())
+                });
                 t.row(vec![
                     m.symbol.clone(),
-                    m.weight.map(|w| format!("{:.2}%", w * 100.0)).unwrap_or_default(),
+                    m.weight
+                        .map(|w| format!("{:.2}%", w * 100.0))
+                        .unwrap_or_default(),
                     sector,
                     m.industry.clone().unwrap_or_default(),
                     m.name.clone().unwrap_or_default(),
@@ -409,7 +584,9 @@ async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
         UniversesCommand::Resolve { key } => {
             let symbols = crate::universes::resolve(&store, env, &key).await?;
             if config.json {
-                return print_json(&serde_json::json!({ "key": key, "count": symbols.len(), "symbols": symbols }));
+                return print_json(
+                    &serde_json::json!({ "key": key, "count": symbols.len(), "symbols": symbols }),
+                );
             }
             println!("{key}: {} symbols", symbols.len());
             println!("{}", symbols.join(" "));
@@ -426,7 +603,10 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("removing the old demo database {}", db.display())),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("removing the old demo database {}", db.display()));
+            }
         }
     }
     let url = format!("sqlite://{}", db.display());
@@ -447,7 +627,11 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
             LoadError::Invalid { problems, .. } => anyhow::anyhow!(
                 "bundled sample {} did not load: {}",
                 kind.as_str(),
-                problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             other => other.into(),
         })?;
@@ -463,22 +647,42 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
             "symbols": symbols, "memberships": memberships,
         }));
     }
-    println!("TickStock Universe demo: loaded the bundled sample data (S&P 500, Nasdaq-100, Dow 30; GICS sectors;");
-    println!("SPY, DIA, QQQ and the eleven sector SPDRs built from the constituents; 20 themes; symbol metadata).\n");
-    let mut t = TextTable::new(&["load", "run", "groups", "added", "skipped rows"], &[false, true, true, true, true]);
+    println!(
+        "TickStock Universe demo: loaded the bundled sample data (S&P 500, Nasdaq-100, Dow 30; GICS sectors;"
+    );
+    println!(
+        "SPY, DIA, QQQ and the eleven sector SPDRs built from the constituents; 20 themes; symbol metadata).\n"
+    );
+    let mut t = TextTable::new(
+        &["load", "run", "groups", "added", "skipped rows"],
+        &[false, true, true, true, true],
+    );
     for r in &reports {
-        t.row(vec![r.kind.clone(), r.run_id.to_string(), r.groups.len().to_string(), r.totals.added.to_string(), r.totals.skipped.to_string()]);
+        t.row(vec![
+            r.kind.clone(),
+            r.run_id.to_string(),
+            r.groups.len().to_string(),
+            r.totals.added.to_string(),
+            r.totals.skipped.to_string(),
+        ]);
     }
     println!("{}", t.render());
     let mut by_kind = TextTable::new(&["type", "groups", "memberships"], &[false, true, true]);
     for k in GroupKind::ALL {
         let gs: Vec<_> = groups.iter().filter(|g| g.kind == k.as_str()).collect();
         if !gs.is_empty() {
-            by_kind.row(vec![k.to_string(), gs.len().to_string(), gs.iter().map(|g| g.member_count).sum::<i64>().to_string()]);
+            by_kind.row(vec![
+                k.to_string(),
+                gs.len().to_string(),
+                gs.iter().map(|g| g.member_count).sum::<i64>().to_string(),
+            ]);
         }
     }
     println!("{}", by_kind.render());
-    println!("{symbols} symbols, {memberships} memberships in {}\n", db.display());
+    println!(
+        "{symbols} symbols, {memberships} memberships in {}\n",
+        db.display()
+    );
     println!("Try:");
     println!("  universe --database-url {url} universes list");
     println!("  universe --database-url {url} universes show XLK");

@@ -10,7 +10,11 @@ pub struct TextTable {
 impl TextTable {
     /// A table with these column names; `numeric` columns are right-aligned.
     pub fn new(header: &[&str], numeric: &[bool]) -> TextTable {
-        TextTable { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new(), numeric: numeric.to_vec() }
+        TextTable {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+            numeric: numeric.to_vec(),
+        }
     }
 
     /// Adds a row.

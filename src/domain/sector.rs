@@ -35,17 +35,72 @@ pub enum Sector {
 
 /// (key, display name, TickStock-style description) for every sector.
 const SECTORS: [(Sector, &str, &str, &str); 12] = [
-    (Sector::InformationTechnology, "information_technology", "Information Technology", "Technology hardware, software, semiconductors and IT services"),
-    (Sector::HealthCare, "health_care", "Health Care", "Pharmaceuticals, biotechnology, medical devices and health care services"),
-    (Sector::Financials, "financials", "Financials", "Banks, insurance, capital markets and financial services"),
-    (Sector::ConsumerDiscretionary, "consumer_discretionary", "Consumer Discretionary", "Retail, autos, leisure, apparel and other non-essential goods and services"),
-    (Sector::CommunicationServices, "communication_services", "Communication Services", "Telecommunications, media, entertainment and interactive services"),
-    (Sector::Industrials, "industrials", "Industrials", "Capital goods, aerospace and defense, transportation and business services"),
-    (Sector::ConsumerStaples, "consumer_staples", "Consumer Staples", "Food, beverages, household and personal products, and staples retail"),
-    (Sector::Energy, "energy", "Energy", "Oil, gas and consumable fuels, and energy equipment and services"),
-    (Sector::Utilities, "utilities", "Utilities", "Electric, gas, water and multi-utilities and independent power producers"),
-    (Sector::RealEstate, "real_estate", "Real Estate", "REITs and real estate management and development"),
-    (Sector::Materials, "materials", "Materials", "Chemicals, construction materials, containers, metals and mining"),
+    (
+        Sector::InformationTechnology,
+        "information_technology",
+        "Information Technology",
+        "Technology hardware, software, semiconductors and IT services",
+    ),
+    (
+        Sector::HealthCare,
+        "health_care",
+        "Health Care",
+        "Pharmaceuticals, biotechnology, medical devices and health care services",
+    ),
+    (
+        Sector::Financials,
+        "financials",
+        "Financials",
+        "Banks, insurance, capital markets and financial services",
+    ),
+    (
+        Sector::ConsumerDiscretionary,
+        "consumer_discretionary",
+        "Consumer Discretionary",
+        "Retail, autos, leisure, apparel and other non-essential goods and services",
+    ),
+    (
+        Sector::CommunicationServices,
+        "communication_services",
+        "Communication Services",
+        "Telecommunications, media, entertainment and interactive services",
+    ),
+    (
+        Sector::Industrials,
+        "industrials",
+        "Industrials",
+        "Capital goods, aerospace and defense, transportation and business services",
+    ),
+    (
+        Sector::ConsumerStaples,
+        "consumer_staples",
+        "Consumer Staples",
+        "Food, beverages, household and personal products, and staples retail",
+    ),
+    (
+        Sector::Energy,
+        "energy",
+        "Energy",
+        "Oil, gas and consumable fuels, and energy equipment and services",
+    ),
+    (
+        Sector::Utilities,
+        "utilities",
+        "Utilities",
+        "Electric, gas, water and multi-utilities and independent power producers",
+    ),
+    (
+        Sector::RealEstate,
+        "real_estate",
+        "Real Estate",
+        "REITs and real estate management and development",
+    ),
+    (
+        Sector::Materials,
+        "materials",
+        "Materials",
+        "Chemicals, construction materials, containers, metals and mining",
+    ),
     (Sector::Unknown, "unknown", "Unknown", "Unclassified Stocks"),
 ];
 
@@ -96,7 +151,10 @@ impl Sector {
     }
 
     fn row(self) -> &'static (Sector, &'static str, &'static str, &'static str) {
-        SECTORS.iter().find(|s| s.0 == self).expect("every sector has a row")
+        SECTORS
+            .iter()
+            .find(|s| s.0 == self)
+            .expect("every sector has a row")
     }
 
     /// TickStock's group name (`information_technology`).
@@ -133,13 +191,34 @@ mod tests {
 
     #[test]
     fn vocabularies_map_to_keys() {
-        assert_eq!(Sector::from_label("Information Technology"), Some(Sector::InformationTechnology));
-        assert_eq!(Sector::from_label("Technology"), Some(Sector::InformationTechnology));
-        assert_eq!(Sector::from_label("Consumer Cyclical"), Some(Sector::ConsumerDiscretionary));
-        assert_eq!(Sector::from_label("Consumer Defensive"), Some(Sector::ConsumerStaples));
-        assert_eq!(Sector::from_label("Basic Materials"), Some(Sector::Materials));
-        assert_eq!(Sector::from_label("Financial Services"), Some(Sector::Financials));
-        assert_eq!(Sector::from_label(" health care "), Some(Sector::HealthCare));
+        assert_eq!(
+            Sector::from_label("Information Technology"),
+            Some(Sector::InformationTechnology)
+        );
+        assert_eq!(
+            Sector::from_label("Technology"),
+            Some(Sector::InformationTechnology)
+        );
+        assert_eq!(
+            Sector::from_label("Consumer Cyclical"),
+            Some(Sector::ConsumerDiscretionary)
+        );
+        assert_eq!(
+            Sector::from_label("Consumer Defensive"),
+            Some(Sector::ConsumerStaples)
+        );
+        assert_eq!(
+            Sector::from_label("Basic Materials"),
+            Some(Sector::Materials)
+        );
+        assert_eq!(
+            Sector::from_label("Financial Services"),
+            Some(Sector::Financials)
+        );
+        assert_eq!(
+            Sector::from_label(" health care "),
+            Some(Sector::HealthCare)
+        );
         assert_eq!(Sector::from_label(""), Some(Sector::Unknown));
         assert_eq!(Sector::from_label("Widgets"), None);
         for s in Sector::all() {

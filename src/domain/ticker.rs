@@ -27,7 +27,9 @@ pub enum TickerError {
     #[error("empty ticker")]
     Empty,
     /// A character that no vendor uses in a symbol.
-    #[error("invalid ticker {raw:?}: character {ch:?} is not a letter, digit or class separator (. - / ^ space)")]
+    #[error(
+        "invalid ticker {raw:?}: character {ch:?} is not a letter, digit or class separator (. - / ^ space)"
+    )]
     BadChar {
         /// The input as given.
         raw: String,
@@ -52,7 +54,10 @@ impl Ticker {
         if trimmed.is_empty() {
             return Err(TickerError::Empty);
         }
-        let malformed = |why| TickerError::Malformed { raw: raw.to_string(), why };
+        let malformed = |why| TickerError::Malformed {
+            raw: raw.to_string(),
+            why,
+        };
         let mut parts: Vec<String> = vec![String::new()];
         let mut preferred_next = false;
         let mut chars = trimmed.chars().peekable();
@@ -82,7 +87,12 @@ impl Ticker {
                     parts.push(String::new());
                     preferred_next = c == '^';
                 }
-                other => return Err(TickerError::BadChar { raw: raw.to_string(), ch: other }),
+                other => {
+                    return Err(TickerError::BadChar {
+                        raw: raw.to_string(),
+                        ch: other,
+                    });
+                }
             }
         }
         if parts.last().is_some_and(|p| p.is_empty()) {
@@ -166,7 +176,10 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert_eq!(Ticker::parse("  "), Err(TickerError::Empty));
-        assert!(matches!(Ticker::parse("AB*C"), Err(TickerError::BadChar { ch: '*', .. })));
+        assert!(matches!(
+            Ticker::parse("AB*C"),
+            Err(TickerError::BadChar { ch: '*', .. })
+        ));
         assert!(Ticker::parse("BRK..B").is_err());
         assert!(Ticker::parse("-BRK").is_err());
         assert!(Ticker::parse("BRK-").is_err());

@@ -9,8 +9,8 @@ use super::plan::{self, Action, GroupPlan};
 use super::symbols::ParsedSymbols;
 use super::{Counts, GroupReport, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
 use crate::domain::GroupKind;
-use crate::store::{MemberRow, NewRun, Store, StoreError, SymbolRow, Tx};
 use crate::store::GroupWrite;
+use crate::store::{MemberRow, NewRun, Store, StoreError, SymbolRow, Tx};
 
 /// Rows above which a progress bar is worth drawing.
 const PROGRESS_THRESHOLD: u64 = 5_000;
@@ -26,7 +26,13 @@ fn group_kind(kind: LoadKind) -> GroupKind {
 }
 
 fn counts_of(p: &GroupPlan) -> Counts {
-    Counts { added: p.add.len(), removed: p.remove.len(), changed: p.change.len(), unchanged: p.unchanged, skipped: p.skipped }
+    Counts {
+        added: p.add.len(),
+        removed: p.remove.len(),
+        changed: p.change.len(),
+        unchanged: p.unchanged,
+        skipped: p.skipped,
+    }
 }
 
 /// The run's `details`: per group, the counts and the row as it was, for reports and rollback.
@@ -68,10 +74,19 @@ pub(super) async fn load_groups(
         environment: req.environment,
         groups: plans
             .iter()
-            .map(|p| GroupReport { kind: p.kind.to_string(), name: p.name.to_string(), action: p.action, counts: counts_of(p) })
+            .map(|p| GroupReport {
+                kind: p.kind.to_string(),
+                name: p.name.to_string(),
+                action: p.action,
+                counts: counts_of(p),
+            })
             .collect(),
         totals: Counts::default(),
-        skipped_rows: parsed.groups.iter().flat_map(|g| g.skipped.iter().cloned()).collect(),
+        skipped_rows: parsed
+            .groups
+            .iter()
+            .flat_map(|g| g.skipped.iter().cloned())
+            .collect(),
         notes: parsed.notes,
     };
     for g in &report.groups {
@@ -90,7 +105,10 @@ pub(super) async fn load_groups(
         report.run_id = store.record_run(run, &outcome).await?;
         return Ok(report);
     }
-    let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
+    let total_rows: usize = plans
+        .iter()
+        .map(|p| p.add.len() + p.remove.len() + p.change.len())
+        .sum();
     let bar = progress_bar(req.progress, total_rows as u64);
     let mut tx = store.begin().await?;
     let run_id = tx.insert_run(run).await?;
@@ -103,19 +121,32 @@ pub(super) async fn load_groups(
     tx.commit().await?;
     bar.finish_and_clear();
     report.run_id = run_id;
-    tracing::info!(run.id = run_id, added = report.totals.added, removed = report.totals.removed, changed = report.totals.changed, "load applied");
+    tracing::info!(
+        run.id = run_id,
+        added = report.totals.added,
+        removed = report.totals.removed,
+        changed = report.totals.changed,
+        "load applied"
+    );
     Ok(report)
 }
 
-async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) -> Result<(), StoreError> {
+async fn apply_plan(
+    tx: &mut Tx,
+    p: &GroupPlan,
+    req: &LoadRequest,
+    run_id: i64,
+) -> Result<(), StoreError> {
     let now = Utc::now();
     let env = req.environment;
     let removed: Vec<&str> = p.remove.iter().map(|t| t.as_str()).collect();
     match p.action {
         Action::Unchanged => return Ok(()),
         Action::Pruned => {
-            tx.close_history(env, p.kind, p.name.as_str(), &removed, now, run_id).await?;
-            tx.delete_group(p.id.expect("a pruned group exists")).await?;
+            tx.close_history(env, p.kind, p.name.as_str(), &removed, now, run_id)
+                .await?;
+            tx.delete_group(p.id.expect("a pruned group exists"))
+                .await?;
             return Ok(());
         }
         Action::Created | Action::Updated | Action::Evicted => {}
@@ -136,11 +167,18 @@ async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) 
     };
     let mut closing = removed.clone();
     closing.extend(p.change.iter().map(|(r, _)| r.symbol.as_str()));
-    let rows: Vec<MemberRow> = p.add.iter().cloned().chain(p.change.iter().map(|(r, _)| r.clone())).collect();
+    let rows: Vec<MemberRow> = p
+        .add
+        .iter()
+        .cloned()
+        .chain(p.change.iter().map(|(r, _)| r.clone()))
+        .collect();
     tx.delete_members(id, &removed).await?;
-    tx.close_history(env, p.kind, p.name.as_str(), &closing, now, run_id).await?;
+    tx.close_history(env, p.kind, p.name.as_str(), &closing, now, run_id)
+        .await?;
     tx.upsert_members(id, &rows, now.naive_utc()).await?;
-    tx.open_history(env, p.kind, p.name.as_str(), &rows, now, run_id).await?;
+    tx.open_history(env, p.kind, p.name.as_str(), &rows, now, run_id)
+        .await?;
     Ok(())
 }
 
@@ -172,24 +210,37 @@ pub(super) async fn load_symbols(
         }
     }
     let unchanged_file = req.mode == Mode::Incremental
-        && store.last_applied_checksum(run.kind, req.environment).await?.as_deref() == run.checksum;
+        && store
+            .last_applied_checksum(run.kind, req.environment)
+            .await?
+            .as_deref()
+            == run.checksum;
     let status = match req.mode {
         Mode::DryRun => "dry_run",
         _ if unchanged_file || writes.is_empty() => "skipped",
         _ => "applied",
     };
     if unchanged_file {
-        counts = Counts { unchanged: parsed.rows.len(), ..Counts::default() };
+        counts = Counts {
+            unchanged: parsed.rows.len(),
+            ..Counts::default()
+        };
     }
     let mut outcome = counts.outcome(status);
-    outcome.details = Some(json!({ "symbols": { "fields": parsed.fields, "added": added, "before": before } }));
+    outcome.details =
+        Some(json!({ "symbols": { "fields": parsed.fields, "added": added, "before": before } }));
     let mut report = LoadReport {
         run_id: 0,
         kind: req.kind.as_str().into(),
         mode: req.mode.as_str().into(),
         status: status.into(),
         environment: req.environment,
-        groups: vec![GroupReport { kind: "SYMBOLS".into(), name: "symbols".into(), action: Action::Updated, counts: counts.clone() }],
+        groups: vec![GroupReport {
+            kind: "SYMBOLS".into(),
+            name: "symbols".into(),
+            action: Action::Updated,
+            counts: counts.clone(),
+        }],
         totals: counts,
         skipped_rows: Vec::new(),
         notes: parsed.notes,
@@ -200,7 +251,8 @@ pub(super) async fn load_symbols(
     }
     let mut tx = store.begin().await?;
     let run_id = tx.insert_run(run).await?;
-    tx.upsert_symbols(&writes, &parsed.fields, Utc::now().naive_utc()).await?;
+    tx.upsert_symbols(&writes, &parsed.fields, Utc::now().naive_utc())
+        .await?;
     tx.finish_run(run_id, &outcome).await?;
     tx.commit().await?;
     report.run_id = run_id;

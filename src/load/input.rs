@@ -34,12 +34,22 @@ pub struct Problem {
 impl Problem {
     /// A problem with the file as a whole.
     pub fn file(file: &str, reason: impl Into<String>) -> Problem {
-        Problem { file: file.to_string(), line: None, field: None, reason: reason.into() }
+        Problem {
+            file: file.to_string(),
+            line: None,
+            field: None,
+            reason: reason.into(),
+        }
     }
 
     /// A problem on a line, optionally in a field.
     pub fn at(file: &str, line: u64, field: Option<&str>, reason: impl Into<String>) -> Problem {
-        Problem { file: file.to_string(), line: Some(line), field: field.map(str::to_string), reason: reason.into() }
+        Problem {
+            file: file.to_string(),
+            line: Some(line),
+            field: field.map(str::to_string),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -68,7 +78,10 @@ impl Input {
 
     /// Wraps bytes already in memory.
     pub fn from_bytes(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Input {
-        Input { name: name.into(), bytes: bytes.into() }
+        Input {
+            name: name.into(),
+            bytes: bytes.into(),
+        }
     }
 
     /// MD5 of the bytes, hex — TickStock's `checksum`.
@@ -82,17 +95,29 @@ impl Input {
             return Err(Problem::file(&self.name, "file is empty"));
         }
         if self.bytes.contains(&0) {
-            return Err(Problem::file(&self.name, "file is binary (contains NUL bytes), not CSV or TOML text"));
+            return Err(Problem::file(
+                &self.name,
+                "file is binary (contains NUL bytes), not CSV or TOML text",
+            ));
         }
         let text = std::str::from_utf8(&self.bytes).map_err(|e| {
-            Problem::file(&self.name, format!("file is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()))
+            Problem::file(
+                &self.name,
+                format!(
+                    "file is not UTF-8 text (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
+            )
         })?;
         Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
     }
 
     /// The file name without directories and extension (`spy_holdings` for `data/spy_holdings.csv`).
     pub fn stem(&self) -> String {
-        Path::new(&self.name).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        Path::new(&self.name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -124,18 +149,38 @@ impl Table {
     /// Parses CSV text. The header is the first record among the first lines for which `is_header` holds; lines
     /// before it are preamble. Data ends at the first blank record or at a one-cell footer line (issuer legal
     /// text). Returns `Ok(None)` when no header is found.
-    pub fn read(input: &Input, text: &str, is_header: impl Fn(&[String]) -> bool) -> Result<Option<Table>, Problem> {
+    pub fn read(
+        input: &Input,
+        text: &str,
+        is_header: impl Fn(&[String]) -> bool,
+    ) -> Result<Option<Table>, Problem> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
+        // Lines come from byte offsets: the reader's own line counter is off by one on CRLF files.
+        let line_starts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        // On CRLF files a record's start offset can point at the previous line's '\n'; step past line breaks.
+        let bytes = text.as_bytes();
+        let line_of = |byte: u64| {
+            let mut b = byte as usize;
+            while bytes.get(b).is_some_and(|c| *c == b'\r' || *c == b'\n') {
+                b += 1;
+            }
+            line_starts.partition_point(|&s| s <= b) as u64
+        };
         let mut header: Option<(Vec<String>, u64)> = None;
         let mut rows = Vec::new();
         for (i, rec) in rdr.records().enumerate() {
             let rec = rec.map_err(|e| csv_problem(input, &e))?;
-            let line = rec.position().map_or(0, |p| p.line());
-            let cells: Vec<String> = rec.iter().map(|c| c.trim_matches(|ch: char| ch.is_whitespace()).to_string()).collect();
+            let line = rec.position().map_or(0, |p| line_of(p.byte()));
+            let cells: Vec<String> = rec
+                .iter()
+                .map(|c| c.trim_matches(|ch: char| ch.is_whitespace()).to_string())
+                .collect();
             let blank = cells.iter().all(String::is_empty);
             match &header {
                 None => {
@@ -150,29 +195,43 @@ impl Table {
                     if blank || (h.len() >= 3 && filled == 1 && cells.len() < h.len()) {
                         break;
                     }
-                    if cells.len() != h.len() && !(cells.len() > h.len() && cells[h.len()..].iter().all(String::is_empty)) {
+                    if cells.len() != h.len()
+                        && !(cells.len() > h.len() && cells[h.len()..].iter().all(String::is_empty))
+                    {
                         return Err(Problem::at(
                             &input.name,
                             line,
                             None,
-                            format!("expected {} fields as in the header, found {}", h.len(), cells.len()),
+                            format!(
+                                "expected {} fields as in the header, found {}",
+                                h.len(),
+                                cells.len()
+                            ),
                         ));
                     }
                     rows.push(Row { line, cells });
                 }
             }
         }
-        Ok(header.map(|(header, header_line)| Table { header, header_line, rows }))
+        Ok(header.map(|(header, header_line)| Table {
+            header,
+            header_line,
+            rows,
+        }))
     }
 
     /// Index of the first column whose trimmed, case-insensitive name is one of `names`.
     pub fn col(&self, names: &[&str]) -> Option<usize> {
-        names.iter().find_map(|n| self.header.iter().position(|h| h.eq_ignore_ascii_case(n)))
+        names
+            .iter()
+            .find_map(|n| self.header.iter().position(|h| h.eq_ignore_ascii_case(n)))
     }
 
     /// Index of the first column whose lower-cased name satisfies `pred`.
     pub fn col_where(&self, pred: impl Fn(&str) -> bool) -> Option<usize> {
-        self.header.iter().position(|h| pred(&h.to_ascii_lowercase()))
+        self.header
+            .iter()
+            .position(|h| pred(&h.to_ascii_lowercase()))
     }
 
     /// Header name of a column.
@@ -191,5 +250,10 @@ impl Row {
 /// Turns a CSV parse error into a problem with its line.
 pub fn csv_problem(input: &Input, e: &csv::Error) -> Problem {
     let line = e.position().map(|p| p.line());
-    Problem { file: input.name.clone(), line, field: None, reason: format!("malformed CSV: {e}") }
+    Problem {
+        file: input.name.clone(),
+        line,
+        field: None,
+        reason: format!("malformed CSV: {e}"),
+    }
 }

@@ -79,11 +79,21 @@ impl MemberSet {
         problems: &mut Vec<Problem>,
     ) {
         if let Some((_, first_file, first_line)) = self.members.get(&ticker) {
-            let where_ = if first_file == file { format!("line {first_line}") } else { format!("{first_file}:{first_line}") };
-            problems.push(Problem::at(file, line, Some(field), format!("duplicate ticker {ticker} (already on {where_})")));
+            let where_ = if first_file == file {
+                format!("line {first_line}")
+            } else {
+                format!("{first_file}:{first_line}")
+            };
+            problems.push(Problem::at(
+                file,
+                line,
+                Some(field),
+                format!("duplicate ticker {ticker} (already on {where_})"),
+            ));
             return;
         }
-        self.members.insert(ticker, (member, file.to_string(), line));
+        self.members
+            .insert(ticker, (member, file.to_string(), line));
     }
 
     /// Number of members.
@@ -98,23 +108,41 @@ impl MemberSet {
 
     /// The members.
     pub fn into_members(self) -> BTreeMap<Ticker, MemberInput> {
-        self.members.into_iter().map(|(t, (m, _, _))| (t, m)).collect()
+        self.members
+            .into_iter()
+            .map(|(t, (m, _, _))| (t, m))
+            .collect()
     }
 }
 
 /// Common group metadata: TickStock's `{total_holdings|total_symbols, data_source, last_updated, checksum}`.
-pub fn load_metadata(count_key: &str, count: usize, data_source: &str, checksum: &str) -> Map<String, Value> {
+pub fn load_metadata(
+    count_key: &str,
+    count: usize,
+    data_source: &str,
+    checksum: &str,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(count_key.to_string(), Value::from(count));
     m.insert("data_source".into(), Value::from(data_source));
-    m.insert("last_updated".into(), Value::from(chrono::Local::now().naive_local().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()));
+    m.insert(
+        "last_updated".into(),
+        Value::from(
+            chrono::Local::now()
+                .naive_local()
+                .format("%Y-%m-%dT%H:%M:%S%.6f")
+                .to_string(),
+        ),
+    );
     m.insert("checksum".into(), Value::from(checksum));
     m
 }
 
 /// The file name without directories, as TickStock's `data_source`.
 pub fn file_name(path: &str) -> String {
-    std::path::Path::new(path).file_name().map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
+    std::path::Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
 }
 
 /// Weight cells collected while reading a file: ticker, raw cell, line.
@@ -146,11 +174,20 @@ pub fn apply_weights(
 impl Parsed {
     /// Adds a file's group unless the same group already came from another file of this load, or the file had
     /// problems (`problems_before` is the problem count before the file was read).
-    pub fn push_group(&mut self, group: GroupInput, file: &str, problems: &mut Vec<Problem>, problems_before: usize) {
+    pub fn push_group(
+        &mut self,
+        group: GroupInput,
+        file: &str,
+        problems: &mut Vec<Problem>,
+        problems_before: usize,
+    ) {
         if let Some(prev) = self.groups.iter().find(|g| g.name == group.name) {
             problems.push(Problem::file(
                 file,
-                format!("{} {} is loaded twice in one run (also from {})", group.kind, prev.name, prev.metadata["data_source"]),
+                format!(
+                    "{} {} is loaded twice in one run (also from {})",
+                    group.kind, prev.name, prev.metadata["data_source"]
+                ),
             ));
         } else if problems.len() == problems_before {
             self.groups.push(group);

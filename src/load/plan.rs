@@ -101,10 +101,17 @@ fn diff_group(input: &GroupInput, stored: Option<&StoredGroup>) -> GroupPlan {
     let mut plan = GroupPlan {
         kind: input.kind,
         name: input.name.clone(),
-        action: if stored.is_some() { Action::Updated } else { Action::Created },
+        action: if stored.is_some() {
+            Action::Updated
+        } else {
+            Action::Created
+        },
         id: stored.map(|g| g.id),
         before: before_of(stored),
-        write: Some((input.description.clone(), merged_metadata(stored.and_then(|g| g.metadata.as_ref()), &input.metadata))),
+        write: Some((
+            input.description.clone(),
+            merged_metadata(stored.and_then(|g| g.metadata.as_ref()), &input.metadata),
+        )),
         add: Vec::new(),
         remove: Vec::new(),
         change: Vec::new(),
@@ -112,14 +119,24 @@ fn diff_group(input: &GroupInput, stored: Option<&StoredGroup>) -> GroupPlan {
         skipped: input.skipped.len(),
     };
     for (ticker, m) in &input.members {
-        let row = MemberRow { symbol: ticker.clone(), weight: m.weight, metadata: m.metadata.clone() };
+        let row = MemberRow {
+            symbol: ticker.clone(),
+            weight: m.weight,
+            metadata: m.metadata.clone(),
+        };
         match current.get(ticker) {
             None => plan.add.push(row),
-            Some(old) if old.weight == m.weight && old.metadata == m.metadata => plan.unchanged += 1,
+            Some(old) if old.weight == m.weight && old.metadata == m.metadata => {
+                plan.unchanged += 1
+            }
             Some(old) => plan.change.push((row, old.clone())),
         }
     }
-    plan.remove = current.keys().filter(|t| !input.members.contains_key(*t)).cloned().collect();
+    plan.remove = current
+        .keys()
+        .filter(|t| !input.members.contains_key(*t))
+        .cloned()
+        .collect();
     plan
 }
 
@@ -131,7 +148,11 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
         let existing = by_name.get(&input.name).copied();
         let unchanged_file = mode == Mode::Incremental
             && existing.is_some_and(|g| {
-                g.metadata.as_ref().and_then(|m| m.get("checksum")).and_then(Value::as_str) == Some(input.checksum.as_str())
+                g.metadata
+                    .as_ref()
+                    .and_then(|m| m.get("checksum"))
+                    .and_then(Value::as_str)
+                    == Some(input.checksum.as_str())
             });
         if unchanged_file {
             let g = existing.expect("checked above");
@@ -158,7 +179,15 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
         plans
             .iter()
             .filter(|p| p.writes())
-            .flat_map(|p| parsed.groups.iter().find(|g| g.name == p.name).map(|g| g.members.keys()).into_iter().flatten())
+            .flat_map(|p| {
+                parsed
+                    .groups
+                    .iter()
+                    .find(|g| g.name == p.name)
+                    .map(|g| g.members.keys())
+                    .into_iter()
+                    .flatten()
+            })
             .collect()
     } else {
         BTreeSet::new()
@@ -180,7 +209,12 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
             });
             continue;
         }
-        let evict: Vec<Ticker> = g.members.keys().filter(|t| loaded.contains(t)).cloned().collect();
+        let evict: Vec<Ticker> = g
+            .members
+            .keys()
+            .filter(|t| loaded.contains(t))
+            .cloned()
+            .collect();
         if !evict.is_empty() {
             plans.push(GroupPlan {
                 kind: g.kind,

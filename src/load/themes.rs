@@ -43,7 +43,11 @@ struct ThemeDef {
 }
 
 fn line_of(text: &str, offset: usize) -> u64 {
-    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() as u64 + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count() as u64
+        + 1
 }
 
 /// Parses theme files into THEME groups.
@@ -52,12 +56,19 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
     let mut out = Parsed::default();
     let mut seen: HashMap<GroupName, (String, u64)> = HashMap::new();
     for input in inputs {
-        let Some(text) = input.text().map_err(|p| problems.push(p)).ok() else { continue };
+        let Some(text) = input.text().map_err(|p| problems.push(p)).ok() else {
+            continue;
+        };
         let file: ThemesFile = match toml::from_str(text) {
             Ok(f) => f,
             Err(e) => {
                 let line = e.span().map_or(1, |s| line_of(text, s.start));
-                problems.push(Problem::at(&input.name, line, None, format!("invalid themes file: {}", e.message())));
+                problems.push(Problem::at(
+                    &input.name,
+                    line,
+                    None,
+                    format!("invalid themes file: {}", e.message()),
+                ));
                 continue;
             }
         };
@@ -69,12 +80,22 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
             let name = match GroupName::parse(GroupKind::Theme, def.key.get_ref()) {
                 Ok(n) => n,
                 Err(e) => {
-                    problems.push(Problem::at(&input.name, key_line, Some("key"), e.to_string()));
+                    problems.push(Problem::at(
+                        &input.name,
+                        key_line,
+                        Some("key"),
+                        e.to_string(),
+                    ));
                     continue;
                 }
             };
             if let Some((f, l)) = seen.get(&name) {
-                problems.push(Problem::at(&input.name, key_line, Some("key"), format!("theme {name} is defined twice (also {f}:{l})")));
+                problems.push(Problem::at(
+                    &input.name,
+                    key_line,
+                    Some("key"),
+                    format!("theme {name} is defined twice (also {f}:{l})"),
+                ));
                 continue;
             }
             seen.insert(name.clone(), (input.name.clone(), key_line));
@@ -82,16 +103,44 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
             for m in &def.members {
                 let line = line_of(text, m.span().start);
                 match Ticker::parse(m.get_ref()) {
-                    Ok(t) => members.add(t, MemberInput { weight: None, metadata: None }, &input.name, line, "members", problems),
-                    Err(e) => problems.push(Problem::at(&input.name, line, Some("members"), e.to_string())),
+                    Ok(t) => members.add(
+                        t,
+                        MemberInput {
+                            weight: None,
+                            metadata: None,
+                        },
+                        &input.name,
+                        line,
+                        "members",
+                        problems,
+                    ),
+                    Err(e) => problems.push(Problem::at(
+                        &input.name,
+                        line,
+                        Some("members"),
+                        e.to_string(),
+                    )),
                 }
             }
             if members.is_empty() {
-                problems.push(Problem::at(&input.name, key_line, Some("members"), format!("theme {name} has no members")));
+                problems.push(Problem::at(
+                    &input.name,
+                    key_line,
+                    Some("members"),
+                    format!("theme {name} has no members"),
+                ));
                 continue;
             }
-            let mut metadata = load_metadata("total_symbols", members.len(), &file_name(&input.name), &checksum);
-            metadata.insert("selection_criteria".into(), Value::from(def.selection_criteria.unwrap_or_default()));
+            let mut metadata = load_metadata(
+                "total_symbols",
+                members.len(),
+                &file_name(&input.name),
+                &checksum,
+            );
+            metadata.insert(
+                "selection_criteria".into(),
+                Value::from(def.selection_criteria.unwrap_or_default()),
+            );
             metadata.insert("related_themes".into(), Value::from(def.related_themes));
             if let Some(d) = def.description {
                 metadata.insert("summary".into(), Value::from(d));
@@ -102,13 +151,14 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 // TickStock keeps a theme's display name in `description`.
                 description: def.name,
                 metadata,
-                        members: members.into_members(),
+                members: members.into_members(),
                 skipped: Vec::new(),
                 checksum: checksum.clone(),
             });
         }
     }
     let total: usize = out.groups.iter().map(|g| g.members.len()).sum();
-    out.notes.push(format!("{} themes, {total} memberships", out.groups.len()));
+    out.notes
+        .push(format!("{} themes, {total} memberships", out.groups.len()));
     out
 }

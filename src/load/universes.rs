@@ -4,17 +4,35 @@
 
 use std::cell::Cell;
 
-use super::holdings::{is_ticker_header, ticker_list, TICKER_COLUMNS};
+use super::holdings::{TICKER_COLUMNS, is_ticker_header, ticker_list};
 use super::input::{Input, Problem, Table};
-use super::parsed::{GroupInput, MemberInput, MemberSet, Parsed, RawWeights, apply_weights, file_name, load_metadata};
+use super::parsed::{
+    GroupInput, MemberInput, MemberSet, Parsed, RawWeights, apply_weights, file_name, load_metadata,
+};
 use crate::domain::{GroupKind, GroupName, RawWeight, Ticker};
 
 /// Known universes: name, the spellings found in file names, and TickStock's description.
 const KNOWN: [(&str, &[&str], &str); 4] = [
-    ("sp500", &["sp500", "sp_500", "s&p500", "spx", "snp500", "gspc"], "S&P 500 Index - 500 leading large-cap U.S. companies"),
-    ("nasdaq100", &["nasdaq100", "nasdaq_100", "ndx", "qqq"], "NASDAQ-100 Index - 100 largest non-financial companies on NASDAQ"),
-    ("dow30", &["dow30", "dowjones30", "dow_30", "djia", "dowjones", "dow"], "Dow Jones Industrial Average - 30 blue-chip U.S. companies"),
-    ("russell3000", &["russell3000", "russell_3000", "r3000"], "Russell 3000 Index - the 3,000 largest U.S. companies"),
+    (
+        "sp500",
+        &["sp500", "sp_500", "s&p500", "spx", "snp500", "gspc"],
+        "S&P 500 Index - 500 leading large-cap U.S. companies",
+    ),
+    (
+        "nasdaq100",
+        &["nasdaq100", "nasdaq_100", "ndx", "qqq"],
+        "NASDAQ-100 Index - 100 largest non-financial companies on NASDAQ",
+    ),
+    (
+        "dow30",
+        &["dow30", "dowjones30", "dow_30", "djia", "dowjones", "dow"],
+        "Dow Jones Industrial Average - 30 blue-chip U.S. companies",
+    ),
+    (
+        "russell3000",
+        &["russell3000", "russell_3000", "r3000"],
+        "Russell 3000 Index - the 3,000 largest U.S. companies",
+    ),
 ];
 
 /// The universe a file name names: a known alias (`dowjones30_constituents.csv` → `dow30`) or the stem itself.
@@ -35,7 +53,10 @@ fn name_from_stem(stem: &str) -> String {
 pub fn parse(inputs: &[Input], name: Option<&str>, problems: &mut Vec<Problem>) -> Parsed {
     let mut out = Parsed::default();
     if name.is_some() && inputs.len() > 1 {
-        problems.push(Problem::file(&inputs[0].name, "--name names one universe, but several files were given"));
+        problems.push(Problem::file(
+            &inputs[0].name,
+            "--name names one universe, but several files were given",
+        ));
         return out;
     }
     for input in inputs {
@@ -44,7 +65,10 @@ pub fn parse(inputs: &[Input], name: Option<&str>, problems: &mut Vec<Problem>) 
         let group_name = match GroupName::parse(GroupKind::Universe, &raw_name) {
             Ok(n) => n,
             Err(e) => {
-                problems.push(Problem::file(&input.name, format!("{e}; pass --name to choose the universe name")));
+                problems.push(Problem::file(
+                    &input.name,
+                    format!("{e}; pass --name to choose the universe name"),
+                ));
                 continue;
             }
         };
@@ -55,20 +79,34 @@ pub fn parse(inputs: &[Input], name: Option<&str>, problems: &mut Vec<Problem>) 
     out
 }
 
-fn parse_file(input: &Input, name: GroupName, problems: &mut Vec<Problem>, notes: &mut Vec<String>) -> Option<GroupInput> {
+fn parse_file(
+    input: &Input,
+    name: GroupName,
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<String>,
+) -> Option<GroupInput> {
     let text = input.text().map_err(|p| problems.push(p)).ok()?;
     // The header, if any, is the first line.
     let first = Cell::new(true);
-    let table = Table::read(input, text, |cells| first.replace(false) && is_ticker_header(cells))
-        .map_err(|p| problems.push(p))
-        .ok()?;
+    let table = Table::read(input, text, |cells| {
+        first.replace(false) && is_ticker_header(cells)
+    })
+    .map_err(|p| problems.push(p))
+    .ok()?;
     let (rows, ticker_col, weight_col, header) = match table {
         Some(t) => {
             let ticker_col = t.col(&TICKER_COLUMNS).expect("header has a ticker column");
             let weight_col = t.col_where(|h| h.contains("weight"));
             (t.rows, ticker_col, weight_col, t.header)
         }
-        None => (ticker_list(input, text).map_err(|p| problems.push(p)).ok()?, 0, None, vec!["ticker".to_string()]),
+        None => (
+            ticker_list(input, text)
+                .map_err(|p| problems.push(p))
+                .ok()?,
+            0,
+            None,
+            vec!["ticker".to_string()],
+        ),
     };
     let ticker_field = header[ticker_col].as_str();
     let weight_field = weight_col.map_or("weight", |c| header[c].as_str());
@@ -81,12 +119,32 @@ fn parse_file(input: &Input, name: GroupName, problems: &mut Vec<Problem>, notes
                     match RawWeight::parse(row.get(c)) {
                         Ok(Some(w)) => weights.push((t.clone(), w, row.line)),
                         Ok(None) => {}
-                        Err(e) => problems.push(Problem::at(&input.name, row.line, Some(weight_field), e.to_string())),
+                        Err(e) => problems.push(Problem::at(
+                            &input.name,
+                            row.line,
+                            Some(weight_field),
+                            e.to_string(),
+                        )),
                     }
                 }
-                members.add(t, MemberInput { weight: None, metadata: None }, &input.name, row.line, ticker_field, problems);
+                members.add(
+                    t,
+                    MemberInput {
+                        weight: None,
+                        metadata: None,
+                    },
+                    &input.name,
+                    row.line,
+                    ticker_field,
+                    problems,
+                );
             }
-            Err(e) => problems.push(Problem::at(&input.name, row.line, Some(ticker_field), e.to_string())),
+            Err(e) => problems.push(Problem::at(
+                &input.name,
+                row.line,
+                Some(ticker_field),
+                e.to_string(),
+            )),
         }
     }
     if members.is_empty() {
@@ -94,13 +152,25 @@ fn parse_file(input: &Input, name: GroupName, problems: &mut Vec<Problem>, notes
         return None;
     }
     let mut members = members.into_members();
-    apply_weights(&mut members, &weights, weight_field.contains('%'), &input.name, weight_field, problems);
+    apply_weights(
+        &mut members,
+        &weights,
+        weight_field.contains('%'),
+        &input.name,
+        weight_field,
+        problems,
+    );
     let description = KNOWN
         .iter()
         .find(|(n, _, _)| *n == name.as_str())
         .map_or_else(|| format!("{name} universe"), |(_, _, d)| (*d).to_string());
     let checksum = input.checksum();
-    let metadata = load_metadata("total_symbols", members.len(), &file_name(&input.name), &checksum);
+    let metadata = load_metadata(
+        "total_symbols",
+        members.len(),
+        &file_name(&input.name),
+        &checksum,
+    );
     notes.push(format!("{name}: {} symbols", members.len()));
     Some(GroupInput {
         kind: GroupKind::Universe,

@@ -8,7 +8,12 @@ use crate::domain::Environment;
 
 impl Store {
     /// Values of the rows of a type with a key (case-insensitive), with their names.
-    pub async fn cache_values(&self, env: Environment, kind: &str, key: &str) -> Result<Vec<(String, Value)>, StoreError> {
+    pub async fn cache_values(
+        &self,
+        env: Environment,
+        kind: &str,
+        key: &str,
+    ) -> Result<Vec<(String, Value)>, StoreError> {
         let rows: Vec<(String, Json<Value>)> = on_pool!(self, p => sqlx::query_as(
             "SELECT name, value FROM cache_entries WHERE environment = $1 AND type = $2 AND LOWER(key) = LOWER($3) \
              ORDER BY name",

@@ -85,30 +85,13 @@ pub struct MemberDetail {
     pub name: Option<String>,
 }
 
-/// One interval of `membership_history`.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct HistoryRow {
-    /// Group kind.
-    pub group_type: String,
-    /// Group name.
-    pub group_name: String,
-    /// Symbol.
-    pub symbol: String,
-    /// Weight as a fraction.
-    pub weight: Option<f64>,
-    /// Membership metadata.
-    pub metadata: Option<Json<Value>>,
-    /// Start of the interval.
-    pub valid_from: DateTime<Utc>,
-    /// End of the interval (open when `None`).
-    pub valid_to: Option<DateTime<Utc>>,
-    /// Run that opened it (`None` for memberships that predate this service).
-    pub opened_by_run: Option<i64>,
-    /// Run that closed it.
-    pub closed_by_run: Option<i64>,
-}
-
-type GroupTuple = (i32, String, Option<String>, Option<Json<Value>>, Option<Json<Value>>);
+type GroupTuple = (
+    i32,
+    String,
+    Option<String>,
+    Option<Json<Value>>,
+    Option<Json<Value>>,
+);
 type MemberTuple = (i32, String, Option<f64>, Option<Json<Value>>);
 
 impl Store {
@@ -150,12 +133,16 @@ impl Store {
                 members: BTreeMap::new(),
             })
             .collect();
-        let index: std::collections::HashMap<i32, usize> = out.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
+        let index: std::collections::HashMap<i32, usize> =
+            out.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
         for (gid, symbol, weight, metadata) in members {
             if let Some(&i) = index.get(&gid) {
                 out[i].members.insert(
                     Ticker::from_stored(symbol),
-                    StoredMember { weight: weight.map(Weight::from_fraction), metadata: metadata.map(|j| j.0) },
+                    StoredMember {
+                        weight: weight.map(Weight::from_fraction),
+                        metadata: metadata.map(|j| j.0),
+                    },
                 );
             }
         }
@@ -168,7 +155,15 @@ impl Store {
         env: Environment,
         kinds: &[GroupKind],
     ) -> Result<Vec<GroupSummary>, StoreError> {
-        type Row = (String, String, Option<String>, String, Option<NaiveDateTime>, Option<NaiveDateTime>, i64);
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<NaiveDateTime>,
+            Option<NaiveDateTime>,
+            i64,
+        );
         let rows: Vec<Row> = on_pool!(self, p => sqlx::query_as(
             "SELECT g.name, g.type, g.description, g.environment, g.created_at, g.updated_at, COUNT(m.id) \
              FROM definition_groups g LEFT JOIN group_memberships m ON m.group_id = g.id \
@@ -181,16 +176,22 @@ impl Store {
         .await?);
         Ok(rows
             .into_iter()
-            .filter(|r| kinds.is_empty() || GroupKind::parse(&r.1).is_some_and(|k| kinds.contains(&k)))
-            .map(|(name, kind, description, environment, created_at, updated_at, member_count)| GroupSummary {
-                name,
-                kind,
-                description,
-                member_count,
-                environment,
-                created_at,
-                updated_at,
+            .filter(|r| {
+                kinds.is_empty() || GroupKind::parse(&r.1).is_some_and(|k| kinds.contains(&k))
             })
+            .map(
+                |(name, kind, description, environment, created_at, updated_at, member_count)| {
+                    GroupSummary {
+                        name,
+                        kind,
+                        description,
+                        member_count,
+                        environment,
+                        created_at,
+                        updated_at,
+                    }
+                },
+            )
             .collect())
     }
 
@@ -208,7 +209,10 @@ impl Store {
         .bind(name)
         .fetch_all(p)
         .await?);
-        Ok(rows.into_iter().filter_map(|(k, n)| GroupKind::parse(&k).map(|k| (k, n))).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, n)| GroupKind::parse(&k).map(|k| (k, n)))
+            .collect())
     }
 
     /// Members of one group with weight, sector, industry and name; heaviest first, then by symbol.
@@ -233,7 +237,13 @@ impl Store {
              WHERE g.environment = $1 AND g.type = $2 AND g.name = $3 \
              ORDER BY m.weight DESC NULLS LAST, m.symbol"
         );
-        type Row = (String, Option<f64>, Option<String>, Option<String>, Option<String>);
+        type Row = (
+            String,
+            Option<f64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
         let rows: Vec<Row> = on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(env.as_str())
             .bind(kind.as_str())
@@ -242,12 +252,23 @@ impl Store {
             .await?);
         Ok(rows
             .into_iter()
-            .map(|(symbol, weight, sector, industry, name)| MemberDetail { symbol, weight, sector, industry, name })
+            .map(|(symbol, weight, sector, industry, name)| MemberDetail {
+                symbol,
+                weight,
+                sector,
+                industry,
+                name,
+            })
             .collect())
     }
 
     /// Symbols of one group, sorted.
-    pub async fn group_symbols(&self, env: Environment, kind: GroupKind, name: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn group_symbols(
+        &self,
+        env: Environment,
+        kind: GroupKind,
+        name: &str,
+    ) -> Result<Vec<String>, StoreError> {
         let rows: Vec<String> = on_pool!(self, p => sqlx::query_scalar(
             "SELECT m.symbol FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
              WHERE g.environment = $1 AND g.type = $2 AND g.name = $3 ORDER BY m.symbol",
@@ -260,17 +281,39 @@ impl Store {
         Ok(rows)
     }
 
-    /// History intervals opened or closed by a run.
-    pub async fn history_for_run(&self, run: i64) -> Result<Vec<HistoryRow>, StoreError> {
-        let rows = on_pool!(self, p => sqlx::query_as::<_, HistoryRow>(
-            "SELECT group_type, group_name, symbol, CAST(weight AS DOUBLE PRECISION) AS weight, metadata, \
-                    valid_from, valid_to, opened_by_run, closed_by_run \
-             FROM membership_history WHERE opened_by_run = $1 OR closed_by_run = $1 ORDER BY id",
+    /// A group's members just before a run: intervals opened before it (or before this service) and not closed
+    /// before it. Run ids order the changes, so clock skew between writers cannot reorder them.
+    pub async fn group_members_before_run(
+        &self,
+        env: Environment,
+        kind: GroupKind,
+        name: &str,
+        run: i64,
+    ) -> Result<BTreeMap<Ticker, StoredMember>, StoreError> {
+        let rows: Vec<(String, Option<f64>, Option<Json<Value>>)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT symbol, CAST(weight AS DOUBLE PRECISION), metadata FROM membership_history \
+             WHERE environment = $1 AND group_type = $2 AND group_name = $3 \
+               AND (opened_by_run IS NULL OR opened_by_run < $4) \
+               AND (closed_by_run IS NULL OR closed_by_run >= $4)",
         )
+        .bind(env.as_str())
+        .bind(kind.as_str())
+        .bind(name)
         .bind(run)
         .fetch_all(p)
         .await?);
-        Ok(rows)
+        Ok(rows
+            .into_iter()
+            .map(|(s, w, m)| {
+                (
+                    Ticker::from_stored(s),
+                    StoredMember {
+                        weight: w.map(Weight::from_fraction),
+                        metadata: m.map(|j| j.0),
+                    },
+                )
+            })
+            .collect())
     }
 
     /// Members of a group as of an instant, from history (point-in-time, survivorship-free).
@@ -315,7 +358,11 @@ pub struct GroupWrite<'a> {
 
 impl Tx {
     /// Inserts or updates a group by (name, type, environment); returns its id.
-    pub async fn upsert_group(&mut self, g: &GroupWrite<'_>, now: NaiveDateTime) -> Result<i32, StoreError> {
+    pub async fn upsert_group(
+        &mut self,
+        g: &GroupWrite<'_>,
+        now: NaiveDateTime,
+    ) -> Result<i32, StoreError> {
         let id: i32 = on_conn!(self, c => sqlx::query_scalar(
             "INSERT INTO definition_groups \
                  (name, type, description, metadata, liquidity_filter, environment, created_at, updated_at, last_update) \
@@ -347,7 +394,12 @@ impl Tx {
     }
 
     /// Inserts memberships, or updates weight and metadata of existing ones, in multi-row batches.
-    pub async fn upsert_members(&mut self, group_id: i32, rows: &[MemberRow], now: NaiveDateTime) -> Result<(), StoreError> {
+    pub async fn upsert_members(
+        &mut self,
+        group_id: i32,
+        rows: &[MemberRow],
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
         for chunk in rows.chunks(BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = QueryBuilder::new(
@@ -372,7 +424,11 @@ impl Tx {
     }
 
     /// Deletes memberships of a group by symbol, in batches.
-    pub async fn delete_members(&mut self, group_id: i32, symbols: &[&str]) -> Result<(), StoreError> {
+    pub async fn delete_members(
+        &mut self,
+        group_id: i32,
+        symbols: &[&str],
+    ) -> Result<(), StoreError> {
         for chunk in symbols.chunks(BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = QueryBuilder::new("DELETE FROM group_memberships WHERE group_id = ");

@@ -20,7 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use groups::{GroupSummary, GroupWrite, HistoryRow, MemberDetail, MemberRow, StoredGroup, StoredMember};
+pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use symbols::{SymbolField, SymbolRow};
 
@@ -122,7 +122,10 @@ impl Store {
     /// Opens a pool for the URL (`sqlite://universe.db`, `sqlite::memory:`, `postgres://…`). A SQLite file is
     /// created if missing and put in WAL mode.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let connect_err = |source| StoreError::Connect { url: redact_url(url), source };
+        let connect_err = |source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        };
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(connect_err)?
@@ -138,7 +141,9 @@ impl Store {
                 .map_err(connect_err)?;
             Ok(Store::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url).map_err(connect_err)?.application_name("universe");
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .application_name("universe");
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
@@ -194,14 +199,21 @@ impl Store {
 
     /// Counts rows of a table (for tests and the demo summary). `table` must be one of ours.
     pub async fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: [&str; 6] =
-            ["definition_groups", "group_memberships", "cache_entries", "symbols", "load_runs", "membership_history"];
+        const TABLES: [&str; 6] = [
+            "definition_groups",
+            "group_memberships",
+            "cache_entries",
+            "symbols",
+            "load_runs",
+            "membership_history",
+        ];
         let table = TABLES
             .iter()
             .find(|t| **t == table)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown table {table}")))?;
         let sql = format!("SELECT COUNT(*) FROM {table}");
-        let n: i64 = on_pool!(self, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?);
+        let n: i64 =
+            on_pool!(self, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?);
         Ok(n)
     }
 }
@@ -231,7 +243,10 @@ mod tests {
 
     #[test]
     fn passwords_never_shown() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact_url("sqlite://universe.db"), "sqlite://universe.db");
     }

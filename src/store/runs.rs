@@ -105,7 +105,11 @@ const FINISH_RUN: &str = "UPDATE load_runs SET status = $2, added = $3, removed 
 
 impl Store {
     /// Records a run that wrote nothing else (dry-run, skipped, failed), in its own short transaction.
-    pub async fn record_run(&self, run: &NewRun<'_>, outcome: &RunOutcome) -> Result<i64, StoreError> {
+    pub async fn record_run(
+        &self,
+        run: &NewRun<'_>,
+        outcome: &RunOutcome,
+    ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let id = tx.insert_run(run).await?;
         tx.finish_run(id, outcome).await?;
@@ -128,7 +132,11 @@ impl Store {
     }
 
     /// Applied, not rolled back runs after `id` in the same environment (for rollback's safety check).
-    pub async fn later_applied_runs(&self, id: i64, env: Environment) -> Result<Vec<RunRow>, StoreError> {
+    pub async fn later_applied_runs(
+        &self,
+        id: i64,
+        env: Environment,
+    ) -> Result<Vec<RunRow>, StoreError> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM load_runs WHERE id > $1 AND environment = $2 AND status = 'applied' \
              AND rolled_back_by IS NULL ORDER BY id"

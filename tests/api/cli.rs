@@ -1,0 +1,193 @@
+//! The `universe` binary as an operator runs it: exit codes, messages, JSON, environment variables.
+
+use std::process::{Command, Output};
+
+use universe::domain::GroupKind;
+
+use crate::helpers::{TestDb, contract};
+
+fn universe(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", &db.url])
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_URI")
+        .env_remove("ENVIRONMENT")
+        .output()
+        .expect("run universe")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A bad file exits non-zero, names file, line, field and reason, and writes nothing but the failed run.
+async fn cli_bad_input(db: &TestDb) {
+    let good = db.write_file("spy_holdings.csv", "Symbol,Weight\nAAPL,60\nMSFT,40\n");
+    let out = universe(db, &["load", "holdings", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("SPY"));
+    let before = db.state().await;
+    let bad = db.write_file("qqq_holdings.csv", "Symbol,Weight\nAAPL,60\nMSFT,forty\n");
+    let out = universe(db, &["load", "holdings", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("qqq_holdings.csv:3: field \"Weight\": weight \"forty\" is not a number"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was loaded"), "{err}");
+    assert_eq!(db.state().await, before);
+    let missing = universe(db, &["load", "holdings", "/nonexistent/x.csv"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("/nonexistent/x.csv: cannot read file"));
+    // --json gives the problems as data.
+    let out = universe(db, &["--json", "load", "holdings", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON document on stdout");
+    assert_eq!(v["problems"][0]["line"], 3);
+    assert_eq!(v["problems"][0]["field"], "Weight");
+}
+
+/// Dry-run, runs, rollback and universes through the CLI, with JSON output.
+async fn cli_runs_and_rollback(db: &TestDb) {
+    let v1 = db.write_file("dow30.csv", "AAPL\nMSFT\n");
+    assert!(
+        universe(db, &["load", "universes", v1.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let v2 = db.write_file("dow30.csv", "AAPL\nNVDA\n");
+    let dry = universe(
+        db,
+        &[
+            "--json",
+            "load",
+            "universes",
+            v2.to_str().unwrap(),
+            "--mode",
+            "dry-run",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(
+        (
+            report["status"].as_str(),
+            report["totals"]["added"].as_u64(),
+            report["totals"]["removed"].as_u64()
+        ),
+        (Some("dry_run"), Some(1), Some(1))
+    );
+    let applied = universe(db, &["--json", "load", "universes", v2.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&applied.stdout).unwrap();
+    let run_id = report["run_id"].as_i64().unwrap();
+    assert_eq!(
+        db.symbols_of(GroupKind::Universe, "dow30").await,
+        ["AAPL", "NVDA"]
+    );
+    let runs = universe(db, &["runs"]);
+    assert!(
+        text(&runs.stdout).contains("dry_run"),
+        "{}",
+        text(&runs.stdout)
+    );
+    let rb = universe(db, &["rollback", &run_id.to_string()]);
+    assert!(rb.status.success(), "{}", text(&rb.stderr));
+    assert_eq!(
+        db.symbols_of(GroupKind::Universe, "dow30").await,
+        ["AAPL", "MSFT"]
+    );
+    let again = universe(db, &["rollback", &run_id.to_string()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("already rolled back"));
+    let show = universe(db, &["runs", &run_id.to_string()]);
+    assert!(text(&show.stdout).contains("rolled back by"));
+    let resolve = universe(db, &["--json", "universes", "resolve", "DOW30"]);
+    let v: serde_json::Value = serde_json::from_slice(&resolve.stdout).unwrap();
+    assert_eq!(v["symbols"], serde_json::json!(["AAPL", "MSFT"]));
+    let unknown = universe(db, &["universes", "resolve", "dow30:nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("\"nope\""));
+    let list = universe(db, &["universes", "list", "--type", "universe"]);
+    assert!(text(&list.stdout).contains("dow30"));
+    let show = universe(db, &["universes", "show", "dow30"]);
+    assert!(text(&show.stdout).contains("UNIVERSE dow30: 2 members"));
+}
+
+contract!(cli_bad_input, cli_runs_and_rollback);
+
+/// `universe demo` builds the sample database and says what it loaded.
+#[test]
+fn demo_loads_the_sample_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["demo", "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    for expected in [
+        "UNIVERSE       3",
+        "ETF           14",
+        "SECTOR        12",
+        "THEME         20",
+        "531 symbols",
+    ] {
+        assert!(s.contains(expected), "{expected:?} missing from:\n{s}");
+    }
+    // Running it again starts fresh rather than piling up.
+    let again = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--json", "demo", "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["memberships"], 2507);
+    assert_eq!(v["loads"][3]["groups"].as_array().unwrap().len(), 14);
+}
+
+/// TickStock's DATABASE_URI is accepted; a bad URL is a clear error with a non-zero exit; passwords never print.
+#[test]
+fn database_url_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["db", "migrate"])
+        .env_remove("DATABASE_URL")
+        .env("DATABASE_URI", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("x.db").exists());
+    let out = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args([
+            "--database-url",
+            "mysql://root:hunter2@localhost/x",
+            "db",
+            "migrate",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unsupported database URL") && !err.contains("hunter2"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args([
+            "--database-url",
+            "postgres://app:hunter2@127.0.0.1:1/x",
+            "db",
+            "migrate",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot connect") && !err.contains("hunter2"),
+        "{err}"
+    );
+}

@@ -1,0 +1,12 @@
+//! The one integration-test binary. Storage behaviours run on SQLite and PostgreSQL through the [`contract!`]
+//! macro; each test gets a fresh database.
+
+mod helpers;
+
+mod cli;
+mod holdings;
+mod migration;
+mod real_data;
+mod rollback;
+mod sectors_themes_symbols;
+mod universes;
