@@ -4,70 +4,14 @@
 # With TEST_DATABASE_URL set (a superuser URL, e.g. postgres://postgres@127.0.0.1:5432/postgres) the tests use
 # that server. Otherwise this script starts a throwaway PostgreSQL cluster on a free loopback port (installing
 # PostgreSQL with apt-get if it is missing), runs the tests against it, and removes it afterwards.
-# Extra arguments go to `cargo test` (e.g. scripts/test.sh load::holdings).
+# Extra arguments go to `cargo test` (e.g. scripts/test.sh holdings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-log() { printf '[test.sh] %s\n' "$*" >&2; }
-
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  log "no free port found"
-  return 1
-}
-
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-find_pg_bin() {
-  local d
-  if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
-    dirname "$(command -v initdb)"
-    return 0
-  fi
-  for d in /usr/lib/postgresql/*/bin; do
-    if [ -x "$d/initdb" ]; then echo "$d"; return 0; fi
-  done
-  return 1
-}
-
-PG_DIR=""
-cleanup() {
-  if [ -n "$PG_DIR" ]; then
-    as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$PG_DIR"
-  fi
-}
-trap cleanup EXIT
+. scripts/lib-pg.sh
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
-  if ! PG_BIN=$(find_pg_bin); then
-    log "PostgreSQL not found; installing it with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq postgresql >&2
-    PG_BIN=$(find_pg_bin)
-  fi
-  if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
-    useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
-  fi
-  PG_DIR=$(mktemp -d /tmp/universe-pg.XXXXXX)
-  [ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
-  PORT=$(free_port)
-  as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -N -E UTF8 --locale=C >/dev/null
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o \
-    "-p $PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-    start >/dev/null
-  export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
-  log "throwaway PostgreSQL on 127.0.0.1:$PORT"
+  start_throwaway_pg
+  export TEST_DATABASE_URL="$PG_URL"
 fi
 
 cargo test --locked "$@"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# End-to-end benchmarks: whole `universe` processes timed with hyperfine on the deterministic peer-scale data set
+# (24 ETF holdings files, 11,778 rows; 4 universe files, 3,637 rows), on SQLite and PostgreSQL, next to ceilings
+# measured in the same run (sqlite3 .import and psql \copy of the same rows into a bare table).
+#
+# Uses BENCH_DATABASE_URL (a superuser URL) if set, else a throwaway PostgreSQL. Installs hyperfine, sqlite3 and
+# psql with apt-get when missing. Results: target/bench/summary.md (and one JSON per scenario).
+# RUNS=N sets the number of timed runs per scenario (default 30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib-pg.sh
+
+need=()
+command -v hyperfine >/dev/null || need+=(hyperfine)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v psql >/dev/null || need+=(postgresql-client)
+if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
+
+RUNS=${RUNS:-30}
+OUT=$PWD/target/bench
+rm -rf "$OUT" && mkdir -p "$OUT"
+cargo build --release --locked >&2
+BIN=$PWD/target/release/universe
+DATA=$OUT/peer
+"$BIN" bench-data "$DATA" >/dev/null
+HOLD="$DATA/holdings/*.csv"
+UNIV="$DATA/universes/*.csv"
+# The same holdings rows as one CSV (etf,ticker,name,weight) for the ceilings.
+for f in $HOLD; do
+  etf=$(basename "$f" _holdings.csv)
+  tail -n +2 "$f" | sed "s/^/${etf^^},/"
+done >"$OUT/holdings_all.csv"
+log "peer data: $(ls $HOLD | wc -l) holdings files, $(wc -l <"$OUT/holdings_all.csv") rows"
+
+if [ -z "${BENCH_DATABASE_URL:-}" ]; then
+  start_throwaway_pg
+  BENCH_DATABASE_URL=$PG_URL
+fi
+PGDB="${BENCH_DATABASE_URL%/*}/universe_bench"
+
+bench() {
+  local name=$1
+  shift
+  hyperfine --style basic --runs "$RUNS" --warmup 3 --export-json "$OUT/$name.json" --export-markdown "$OUT/$name.md" "$@" >&2
+}
+
+SQ=$OUT/bench.db
+SQURL="sqlite://$SQ"
+fresh_sqlite="rm -f $SQ $SQ-wal $SQ-shm && $BIN --database-url $SQURL db migrate"
+fresh_pg="psql -q -X $BENCH_DATABASE_URL -c 'DROP DATABASE IF EXISTS universe_bench WITH (FORCE)' -c 'CREATE DATABASE universe_bench' >/dev/null && $BIN --database-url $PGDB db migrate >/dev/null"
+
+for backend in sqlite postgres; do
+  if [ $backend = sqlite ]; then url=$SQURL; fresh=$fresh_sqlite; else url=$PGDB; fresh=$fresh_pg; fi
+  u="$BIN --database-url $url"
+  bench "${backend}_holdings_full" --prepare "$fresh" -n "$backend holdings full (24 files, 11,778 rows, empty db)" "$u load holdings $HOLD"
+  bench "${backend}_universes_full" --prepare "$fresh" -n "$backend universes full (4 files, 3,637 rows, empty db)" "$u load universes $UNIV"
+  eval "$fresh" >/dev/null
+  $u load holdings $HOLD >/dev/null
+  bench "${backend}_holdings_incremental" -n "$backend holdings incremental, nothing changed" "$u load holdings --mode incremental $HOLD"
+  bench "${backend}_holdings_reload" -n "$backend holdings full reload, nothing changed" "$u load holdings $HOLD"
+done
+
+# Ceilings: the same 11,778 rows into a bare table, no parsing of formats, no diff, no history.
+bench sqlite_ceiling --prepare "rm -f $OUT/ceiling.db && sqlite3 $OUT/ceiling.db 'CREATE TABLE h(etf TEXT, symbol TEXT, name TEXT, weight REAL)'" \
+  -n "ceiling: sqlite3 .import of the 11,778 rows" "sqlite3 $OUT/ceiling.db '.mode csv' '.import $OUT/holdings_all.csv h'"
+bench pg_ceiling --prepare "psql -q -X $PGDB -c 'DROP TABLE IF EXISTS h' -c 'CREATE TABLE h(etf text, symbol text, name text, weight numeric)'" \
+  -n "ceiling: psql \\copy of the 11,778 rows" "psql -q -X $PGDB -c '\\copy h FROM $OUT/holdings_all.csv CSV'"
+
+{
+  echo "# universe benchmark run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, RUNS=$RUNS"
+  for f in "$OUT"/*.md; do tail -n +3 "$f"; done
+} >"$OUT/summary.md"
+cat "$OUT/summary.md"
