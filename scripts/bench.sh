@@ -66,8 +66,11 @@ bench sqlite_ceiling --prepare "rm -f $OUT/ceiling.db && sqlite3 $OUT/ceiling.db
 bench pg_ceiling --prepare "psql -q -X $PGDB -c 'DROP TABLE IF EXISTS h' -c 'CREATE TABLE h(etf text, symbol text, name text, weight numeric)'" \
   -n "ceiling: psql \\copy of the 11,778 rows" "psql -q -X $PGDB -c '\\copy h FROM $OUT/holdings_all.csv CSV'"
 
-{
+summary=$(
   echo "# universe benchmark run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, RUNS=$RUNS"
+  echo "| scenario | mean [ms] | min [ms] | max [ms] | relative |"
+  echo "|:---|---:|---:|---:|---:|"
   for f in "$OUT"/*.md; do tail -n +3 "$f"; done
-} >"$OUT/summary.md"
+)
+echo "$summary" >"$OUT/summary.md"
 cat "$OUT/summary.md"

@@ -45,11 +45,7 @@ impl Config {
             .clone()
             .or_else(|| std::env::var("DATABASE_URI").ok().filter(|s| !s.is_empty()))
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-        Config {
-            database_url,
-            environment: args.environment,
-            json: args.json,
-        }
+        Config { database_url, environment: args.environment, json: args.json }
     }
 }
 

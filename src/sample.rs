@@ -8,10 +8,7 @@ use crate::load::{Input, LoadKind};
 
 macro_rules! embedded {
     ($path:literal) => {
-        (
-            $path,
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/", $path)).as_slice(),
-        )
+        ($path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/", $path)).as_slice())
     };
 }
 
@@ -20,17 +17,10 @@ pub const THEMES_TOML: (&str, &[u8]) = embedded!("themes.toml");
 
 /// Sample loads in the order the demo runs them.
 pub fn demo_loads() -> Vec<(LoadKind, Vec<Input>)> {
-    let inputs = |files: &[(&str, &[u8])]| {
-        files
-            .iter()
-            .map(|(n, b)| Input::from_bytes(format!("data/{n}"), *b))
-            .collect()
-    };
+    let inputs =
+        |files: &[(&str, &[u8])]| files.iter().map(|(n, b)| Input::from_bytes(format!("data/{n}"), *b)).collect();
     vec![
-        (
-            LoadKind::Symbols,
-            inputs(&[embedded!("sample/symbols.csv")]),
-        ),
+        (LoadKind::Symbols, inputs(&[embedded!("sample/symbols.csv")])),
         (
             LoadKind::Universes,
             inputs(&[
@@ -39,13 +29,7 @@ pub fn demo_loads() -> Vec<(LoadKind, Vec<Input>)> {
                 embedded!("sample/universes/dow30.csv"),
             ]),
         ),
-        (
-            LoadKind::Sectors,
-            inputs(&[
-                embedded!("sample/universes/sp500.csv"),
-                embedded!("sample/sectors/extras.csv"),
-            ]),
-        ),
+        (LoadKind::Sectors, inputs(&[embedded!("sample/universes/sp500.csv"), embedded!("sample/sectors/extras.csv")])),
         (
             LoadKind::Holdings,
             inputs(&[
@@ -98,12 +82,8 @@ pub const PEER_ETFS: [(&str, usize); 24] = [
 ];
 
 /// Universe sizes of TickStock's README: nasdaq100 102, sp500 505, dow30 30, russell3000 3,000.
-pub const PEER_UNIVERSES: [(&str, usize); 4] = [
-    ("nasdaq100", 102),
-    ("sp500", 505),
-    ("dow30", 30),
-    ("russell3000", 3000),
-];
+pub const PEER_UNIVERSES: [(&str, usize); 4] =
+    [("nasdaq100", 102), ("sp500", 505), ("dow30", 30), ("russell3000", 3000)];
 
 /// Distinct symbols the peer set draws from (the report counts 3,757).
 pub const PEER_SYMBOLS: usize = 3757;
@@ -140,11 +120,7 @@ pub fn write_peer_dataset(dir: &Path, variant: u32) -> std::io::Result<()> {
             }
             let _ = writeln!(csv, "{t},{t} Inc,{pct:.4}");
         }
-        std::fs::write(
-            dir.join("holdings")
-                .join(format!("{}_holdings.csv", etf.to_lowercase())),
-            csv,
-        )?;
+        std::fs::write(dir.join("holdings").join(format!("{}_holdings.csv", etf.to_lowercase())), csv)?;
     }
     for (k, (name, n)) in PEER_UNIVERSES.iter().enumerate() {
         let mut csv = String::from("symbol\n");

@@ -51,35 +51,21 @@ pub fn cache_value_symbols(v: &Value) -> Option<Vec<String>> {
     let item = |x: &Value| -> Option<String> {
         match x {
             Value::String(s) => Some(s.clone()),
-            Value::Object(o) => o
-                .get("ticker")
-                .or_else(|| o.get("symbol"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            Value::Object(o) => o.get("ticker").or_else(|| o.get("symbol")).and_then(Value::as_str).map(str::to_string),
             _ => None,
         }
     };
     let list = match v {
         Value::Array(a) => a,
-        Value::Object(o) => ["symbols", "stocks", "etfs"]
-            .iter()
-            .find_map(|k| o.get(*k)?.as_array())?,
+        Value::Object(o) => ["symbols", "stocks", "etfs"].iter().find_map(|k| o.get(*k)?.as_array())?,
         _ => return None,
     };
     list.iter().map(item).collect()
 }
 
 /// Resolves a universe key.
-pub async fn resolve(
-    store: &Store,
-    env: Environment,
-    key: &str,
-) -> Result<Vec<String>, ResolveError> {
-    let parts: Vec<&str> = key
-        .split(':')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
+pub async fn resolve(store: &Store, env: Environment, key: &str) -> Result<Vec<String>, ResolveError> {
+    let parts: Vec<&str> = key.split(':').map(str::trim).filter(|p| !p.is_empty()).collect();
     if parts.is_empty() {
         return Err(ResolveError::Empty);
     }
@@ -89,18 +75,14 @@ pub async fn resolve(
         let part = parts[i];
         let lower = part.to_ascii_lowercase();
         if lower == "stock_universe" || lower == "etf_universe" {
-            let cache_key = *parts
-                .get(i + 1)
-                .ok_or_else(|| ResolveError::MissingCacheKey(lower.clone()))?;
+            let cache_key = *parts.get(i + 1).ok_or_else(|| ResolveError::MissingCacheKey(lower.clone()))?;
             let rows = store.cache_values(env, &lower, cache_key).await?;
             if rows.is_empty() {
                 return Err(ResolveError::Unknown(format!("{lower}:{cache_key}")));
             }
             for (_, v) in rows {
-                let syms = cache_value_symbols(&v).ok_or_else(|| ResolveError::BadCacheValue {
-                    kind: lower.clone(),
-                    key: cache_key.to_string(),
-                })?;
+                let syms = cache_value_symbols(&v)
+                    .ok_or_else(|| ResolveError::BadCacheValue { kind: lower.clone(), key: cache_key.to_string() })?;
                 out.extend(syms);
             }
             i += 2;
@@ -108,11 +90,7 @@ pub async fn resolve(
         }
         let found = store.find_groups_named(env, part).await?;
         let exact: Vec<&(GroupKind, String)> = found.iter().filter(|(_, n)| n == part).collect();
-        let pick: Vec<&(GroupKind, String)> = if exact.is_empty() {
-            found.iter().collect()
-        } else {
-            exact
-        };
+        let pick: Vec<&(GroupKind, String)> = if exact.is_empty() { found.iter().collect() } else { exact };
         match pick.as_slice() {
             [] => return Err(ResolveError::Unknown(part.to_string())),
             [(kind, name)] => out.extend(store.group_symbols(env, *kind, name).await?),

@@ -152,10 +152,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let config = Config::load(&cli.global);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -176,12 +173,8 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
@@ -196,27 +189,15 @@ async fn open(config: &Config) -> Result<Store> {
 async fn run(command: Command, config: &Config) -> Result<()> {
     match command {
         Command::Demo { db } => demo(&db, config).await,
-        Command::Db {
-            command: DbCommand::Migrate,
-        } => {
+        Command::Db { command: DbCommand::Migrate } => {
             let store = Store::connect(&config.database_url).await?;
             store.migrate().await?;
             if !config.json {
-                println!(
-                    "schema is up to date ({})",
-                    crate::store::redact_url(&config.database_url)
-                );
+                println!("schema is up to date ({})", crate::store::redact_url(&config.database_url));
             }
             Ok(())
         }
-        Command::Load {
-            kind,
-            paths,
-            mode,
-            prune,
-            etf,
-            name,
-        } => {
+        Command::Load { kind, paths, mode, prune, etf, name } => {
             let mut inputs = Vec::new();
             let mut problems = Vec::new();
             for p in &paths {
@@ -243,61 +224,32 @@ async fn run(command: Command, config: &Config) -> Result<()> {
             store.close().await;
             match result {
                 Ok(report) => print_report(config, &report),
-                Err(LoadError::Invalid { problems, run_id }) => {
-                    Err(problems_error(config, &problems, run_id))
-                }
+                Err(LoadError::Invalid { problems, run_id }) => Err(problems_error(config, &problems, run_id)),
                 Err(e) => Err(e.into()),
             }
         }
         Command::Runs { id: Some(id), .. } => {
             let store = open(config).await?;
-            let run = store
-                .run(id)
-                .await?
-                .with_context(|| format!("there is no run {id}"))?;
+            let run = store.run(id).await?.with_context(|| format!("there is no run {id}"))?;
             if config.json {
                 let mut v = serde_json::to_value(&run)?;
-                v["details"] = run
-                    .details
-                    .as_ref()
-                    .map(|d| d.0.clone())
-                    .unwrap_or_default();
+                v["details"] = run.details.as_ref().map(|d| d.0.clone()).unwrap_or_default();
                 return print_json(&v);
             }
             print_runs(std::slice::from_ref(&run));
             if let Some(e) = &run.error {
                 println!("\nerror:\n{e}");
             }
-            if let Some(groups) = run
-                .details
-                .as_ref()
-                .and_then(|d| d.0.get("groups"))
-                .and_then(|g| g.as_array())
-            {
+            if let Some(groups) = run.details.as_ref().and_then(|d| d.0.get("groups")).and_then(|g| g.as_array()) {
                 let mut t = TextTable::new(
-                    &[
-                        "type",
-                        "group",
-                        "action",
-                        "added",
-                        "removed",
-                        "changed",
-                        "unchanged",
-                    ],
+                    &["type", "group", "action", "added", "removed", "changed", "unchanged"],
                     &[false, false, false, true, true, true, true],
                 );
                 for g in groups {
                     let s = |k: &str| {
-                        g.get(k)
-                            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-                            .unwrap_or_default()
+                        g.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default()
                     };
-                    let c = |k: &str| {
-                        g["counts"]
-                            .get(k)
-                            .map(ToString::to_string)
-                            .unwrap_or_default()
-                    };
+                    let c = |k: &str| g["counts"].get(k).map(ToString::to_string).unwrap_or_default();
                     t.row(vec![
                         s("type"),
                         s("name"),
@@ -332,8 +284,7 @@ async fn run(command: Command, config: &Config) -> Result<()> {
         }
         Command::Universes { command } => universes(command, config).await,
         Command::BenchData { dir, variant } => {
-            crate::sample::write_peer_dataset(&dir, variant)
-                .with_context(|| format!("writing {}", dir.display()))?;
+            crate::sample::write_peer_dataset(&dir, variant).with_context(|| format!("writing {}", dir.display()))?;
             println!("wrote the peer-scale data set to {}", dir.display());
             Ok(())
         }
@@ -345,19 +296,11 @@ async fn run(command: Command, config: &Config) -> Result<()> {
 #[error("{0}")]
 struct ProblemsReported(String);
 
-fn problems_error(
-    config: &Config,
-    problems: &[load::Problem],
-    run_id: Option<i64>,
-) -> anyhow::Error {
+fn problems_error(config: &Config, problems: &[load::Problem], run_id: Option<i64>) -> anyhow::Error {
     const SHOWN: usize = 50;
-    let recorded = run_id
-        .map(|id| format!(" (recorded as failed run {id})"))
-        .unwrap_or_default();
+    let recorded = run_id.map(|id| format!(" (recorded as failed run {id})")).unwrap_or_default();
     if config.json {
-        let _ = print_json(
-            &serde_json::json!({ "status": "failed", "run_id": run_id, "problems": problems }),
-        );
+        let _ = print_json(&serde_json::json!({ "status": "failed", "run_id": run_id, "problems": problems }));
     } else {
         for p in problems.iter().take(SHOWN) {
             eprintln!("  {p}");
@@ -366,11 +309,7 @@ fn problems_error(
             eprintln!("  … and {} more", problems.len() - SHOWN);
         }
     }
-    ProblemsReported(format!(
-        "{} problem(s) in the input; nothing was loaded{recorded}",
-        problems.len()
-    ))
-    .into()
+    ProblemsReported(format!("{} problem(s) in the input; nothing was loaded{recorded}", problems.len())).into()
 }
 
 fn print_runs(runs: &[RunRow]) {
@@ -389,9 +328,7 @@ fn print_runs(runs: &[RunRow]) {
             "started (UTC)",
             "source",
         ],
-        &[
-            true, false, false, false, false, true, true, true, true, true, false, false,
-        ],
+        &[true, false, false, false, false, true, true, true, true, true, false, false],
     );
     for r in runs {
         let status = match r.rolled_back_by {
@@ -429,32 +366,16 @@ fn print_report(config: &Config, r: &LoadReport) -> Result<()> {
         "skipped" => "Nothing to do",
         _ => "Applied",
     };
-    println!(
-        "{verb}: {} {} (run {}, environment {})",
-        r.kind, r.mode, r.run_id, r.environment
-    );
+    println!("{verb}: {} {} (run {}, environment {})", r.kind, r.mode, r.run_id, r.environment);
     for n in &r.notes {
         println!("  {n}");
     }
     let mut t = TextTable::new(
-        &[
-            "type",
-            "group",
-            "action",
-            "added",
-            "removed",
-            "changed",
-            "unchanged",
-            "skipped",
-        ],
+        &["type", "group", "action", "added", "removed", "changed", "unchanged", "skipped"],
         &[false, false, false, true, true, true, true, true],
     );
-    let action = |a: load::Action| {
-        serde_json::to_value(a)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
-    };
+    let action =
+        |a: load::Action| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     for g in &r.groups {
         let c = &g.counts;
         t.row(vec![
@@ -486,10 +407,7 @@ fn print_report(config: &Config, r: &LoadReport) -> Result<()> {
             println!("  {}:{}  {:<10} {}", s.file, s.line, s.ticker, s.reason);
         }
         if r.skipped_rows.len() > 20 {
-            println!(
-                "  … and {} more (--json lists all)",
-                r.skipped_rows.len() - 20
-            );
+            println!("  … and {} more (--json lists all)", r.skipped_rows.len() - 20);
         }
     }
     Ok(())
@@ -504,10 +422,7 @@ async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
             if config.json {
                 return print_json(&groups);
             }
-            let mut t = TextTable::new(
-                &["type", "name", "members", "description"],
-                &[false, false, true, false],
-            );
+            let mut t = TextTable::new(&["type", "name", "members", "description"], &[false, false, true, false]);
             for g in &groups {
                 t.row(vec![
                     g.kind.clone(),
@@ -521,24 +436,15 @@ async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
         }
         UniversesCommand::Show { name, kind, as_of } => {
             let found = store.find_groups_named(env, &name).await?;
-            let exact: Vec<_> = found
-                .iter()
-                .filter(|(k, n)| *n == name && kind.is_none_or(|kk| kk == *k))
-                .collect();
-            let any: Vec<_> = found
-                .iter()
-                .filter(|(k, _)| kind.is_none_or(|kk| kk == *k))
-                .collect();
+            let exact: Vec<_> = found.iter().filter(|(k, n)| *n == name && kind.is_none_or(|kk| kk == *k)).collect();
+            let any: Vec<_> = found.iter().filter(|(k, _)| kind.is_none_or(|kk| kk == *k)).collect();
             let pick = if exact.is_empty() { any } else { exact };
             let (kind, name) = match pick.as_slice() {
                 [] => anyhow::bail!("no group named {name:?} in environment {env}"),
                 [one] => (*one).clone(),
                 many => anyhow::bail!(
                     "{name:?} names several groups ({}); add --type",
-                    many.iter()
-                        .map(|(k, n)| format!("{k} {n}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    many.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
                 ),
             };
             if let Some(date) = as_of {
@@ -555,9 +461,7 @@ async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
             }
             let members = store.group_member_details(env, kind, &name).await?;
             if config.json {
-                return print_json(
-                    &serde_json::json!({ "type": kind, "name": name, "members": members }),
-                );
+                return print_json(&serde_json::json!({ "type": kind, "name": name, "members": members }));
             }
             println!("{kind} {name}: {} members", members.len());
             let mut t = TextTable::new(
@@ -566,14 +470,11 @@ async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
             );
             for m in &members {
                 let sector = m.sector.as_deref().map_or_else(String::new, |k| {
-                    Sector::from_key(k)
-                        .map_or_else(|| k.to_string(), |s| s.display_name().to_string())
+                    Sector::from_key(k).map_or_else(|| k.to_string(), |s| s.display_name().to_string())
                 });
                 t.row(vec![
                     m.symbol.clone(),
-                    m.weight
-                        .map(|w| format!("{:.2}%", w * 100.0))
-                        .unwrap_or_default(),
+                    m.weight.map(|w| format!("{:.2}%", w * 100.0)).unwrap_or_default(),
                     sector,
                     m.industry.clone().unwrap_or_default(),
                     m.name.clone().unwrap_or_default(),
@@ -584,9 +485,7 @@ async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
         UniversesCommand::Resolve { key } => {
             let symbols = crate::universes::resolve(&store, env, &key).await?;
             if config.json {
-                return print_json(
-                    &serde_json::json!({ "key": key, "count": symbols.len(), "symbols": symbols }),
-                );
+                return print_json(&serde_json::json!({ "key": key, "count": symbols.len(), "symbols": symbols }));
             }
             println!("{key}: {} symbols", symbols.len());
             println!("{}", symbols.join(" "));
@@ -604,8 +503,7 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("removing the old demo database {}", db.display()));
+                return Err(e).with_context(|| format!("removing the old demo database {}", db.display()));
             }
         }
     }
@@ -627,11 +525,7 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
             LoadError::Invalid { problems, .. } => anyhow::anyhow!(
                 "bundled sample {} did not load: {}",
                 kind.as_str(),
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
             ),
             other => other.into(),
         })?;
@@ -647,16 +541,9 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
             "symbols": symbols, "memberships": memberships,
         }));
     }
-    println!(
-        "TickStock Universe demo: loaded the bundled sample data (S&P 500, Nasdaq-100, Dow 30; GICS sectors;"
-    );
-    println!(
-        "SPY, DIA, QQQ and the eleven sector SPDRs built from the constituents; 20 themes; symbol metadata).\n"
-    );
-    let mut t = TextTable::new(
-        &["load", "run", "groups", "added", "skipped rows"],
-        &[false, true, true, true, true],
-    );
+    println!("TickStock Universe demo: loaded the bundled sample data (S&P 500, Nasdaq-100, Dow 30; GICS sectors;");
+    println!("SPY, DIA, QQQ and the eleven sector SPDRs built from the constituents; 20 themes; symbol metadata).\n");
+    let mut t = TextTable::new(&["load", "run", "groups", "added", "skipped rows"], &[false, true, true, true, true]);
     for r in &reports {
         t.row(vec![
             r.kind.clone(),
@@ -679,10 +566,7 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
         }
     }
     println!("{}", by_kind.render());
-    println!(
-        "{symbols} symbols, {memberships} memberships in {}\n",
-        db.display()
-    );
+    println!("{symbols} symbols, {memberships} memberships in {}\n", db.display());
     println!("Try:");
     println!("  universe --database-url {url} universes list");
     println!("  universe --database-url {url} universes show XLK");

@@ -51,9 +51,7 @@ impl GroupKind {
 
     /// Parses the stored text (case-insensitive).
     pub fn parse(s: &str) -> Option<GroupKind> {
-        GroupKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+        GroupKind::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
     }
 }
 
@@ -85,40 +83,20 @@ impl GroupName {
     /// Parses a name for a kind: ETF names are tickers (canonicalised); others are lower-cased and must be
     /// `[a-z0-9_]`, 1–100 characters (spaces and dashes become `_`).
     pub fn parse(kind: GroupKind, raw: &str) -> Result<GroupName, GroupNameError> {
-        let err = |why: String| GroupNameError {
-            kind,
-            raw: raw.to_string(),
-            why,
-        };
+        let err = |why: String| GroupNameError { kind, raw: raw.to_string(), why };
         if kind == GroupKind::Etf {
-            return Ticker::parse(raw)
-                .map(|t| GroupName(t.as_str().to_string()))
-                .map_err(|e| err(e.to_string()));
+            return Ticker::parse(raw).map(|t| GroupName(t.as_str().to_string())).map_err(|e| err(e.to_string()));
         }
-        let key: String = raw
-            .trim()
-            .chars()
-            .map(|c| {
-                if c == ' ' || c == '-' {
-                    '_'
-                } else {
-                    c.to_ascii_lowercase()
-                }
-            })
-            .collect();
+        let key: String =
+            raw.trim().chars().map(|c| if c == ' ' || c == '-' { '_' } else { c.to_ascii_lowercase() }).collect();
         if key.is_empty() {
             return Err(err("empty name".into()));
         }
         if key.len() > 100 {
             return Err(err("longer than 100 characters".into()));
         }
-        if let Some(c) = key
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
-        {
-            return Err(err(format!(
-                "character {c:?} is not allowed (use letters, digits and _)"
-            )));
+        if let Some(c) = key.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')) {
+            return Err(err(format!("character {c:?} is not allowed (use letters, digits and _)")));
         }
         Ok(GroupName(key))
     }
@@ -180,22 +158,9 @@ mod tests {
 
     #[test]
     fn names_follow_tickstock_case() {
-        assert_eq!(
-            GroupName::parse(GroupKind::Etf, "spy").unwrap().as_str(),
-            "SPY"
-        );
-        assert_eq!(
-            GroupName::parse(GroupKind::Universe, "NASDAQ100")
-                .unwrap()
-                .as_str(),
-            "nasdaq100"
-        );
-        assert_eq!(
-            GroupName::parse(GroupKind::Theme, "Crypto Miners")
-                .unwrap()
-                .as_str(),
-            "crypto_miners"
-        );
+        assert_eq!(GroupName::parse(GroupKind::Etf, "spy").unwrap().as_str(), "SPY");
+        assert_eq!(GroupName::parse(GroupKind::Universe, "NASDAQ100").unwrap().as_str(), "nasdaq100");
+        assert_eq!(GroupName::parse(GroupKind::Theme, "Crypto Miners").unwrap().as_str(), "crypto_miners");
         assert!(GroupName::parse(GroupKind::Universe, "s&p").is_err());
         assert!(GroupName::parse(GroupKind::Universe, "").is_err());
     }

@@ -47,12 +47,7 @@ const SECTORS: [(Sector, &str, &str, &str); 12] = [
         "Health Care",
         "Pharmaceuticals, biotechnology, medical devices and health care services",
     ),
-    (
-        Sector::Financials,
-        "financials",
-        "Financials",
-        "Banks, insurance, capital markets and financial services",
-    ),
+    (Sector::Financials, "financials", "Financials", "Banks, insurance, capital markets and financial services"),
     (
         Sector::ConsumerDiscretionary,
         "consumer_discretionary",
@@ -77,30 +72,15 @@ const SECTORS: [(Sector, &str, &str, &str); 12] = [
         "Consumer Staples",
         "Food, beverages, household and personal products, and staples retail",
     ),
-    (
-        Sector::Energy,
-        "energy",
-        "Energy",
-        "Oil, gas and consumable fuels, and energy equipment and services",
-    ),
+    (Sector::Energy, "energy", "Energy", "Oil, gas and consumable fuels, and energy equipment and services"),
     (
         Sector::Utilities,
         "utilities",
         "Utilities",
         "Electric, gas, water and multi-utilities and independent power producers",
     ),
-    (
-        Sector::RealEstate,
-        "real_estate",
-        "Real Estate",
-        "REITs and real estate management and development",
-    ),
-    (
-        Sector::Materials,
-        "materials",
-        "Materials",
-        "Chemicals, construction materials, containers, metals and mining",
-    ),
+    (Sector::RealEstate, "real_estate", "Real Estate", "REITs and real estate management and development"),
+    (Sector::Materials, "materials", "Materials", "Chemicals, construction materials, containers, metals and mining"),
     (Sector::Unknown, "unknown", "Unknown", "Unclassified Stocks"),
 ];
 
@@ -151,10 +131,7 @@ impl Sector {
     }
 
     fn row(self) -> &'static (Sector, &'static str, &'static str, &'static str) {
-        SECTORS
-            .iter()
-            .find(|s| s.0 == self)
-            .expect("every sector has a row")
+        SECTORS.iter().find(|s| s.0 == self).expect("every sector has a row")
     }
 
     /// TickStock's group name (`information_technology`).
@@ -191,34 +168,13 @@ mod tests {
 
     #[test]
     fn vocabularies_map_to_keys() {
-        assert_eq!(
-            Sector::from_label("Information Technology"),
-            Some(Sector::InformationTechnology)
-        );
-        assert_eq!(
-            Sector::from_label("Technology"),
-            Some(Sector::InformationTechnology)
-        );
-        assert_eq!(
-            Sector::from_label("Consumer Cyclical"),
-            Some(Sector::ConsumerDiscretionary)
-        );
-        assert_eq!(
-            Sector::from_label("Consumer Defensive"),
-            Some(Sector::ConsumerStaples)
-        );
-        assert_eq!(
-            Sector::from_label("Basic Materials"),
-            Some(Sector::Materials)
-        );
-        assert_eq!(
-            Sector::from_label("Financial Services"),
-            Some(Sector::Financials)
-        );
-        assert_eq!(
-            Sector::from_label(" health care "),
-            Some(Sector::HealthCare)
-        );
+        assert_eq!(Sector::from_label("Information Technology"), Some(Sector::InformationTechnology));
+        assert_eq!(Sector::from_label("Technology"), Some(Sector::InformationTechnology));
+        assert_eq!(Sector::from_label("Consumer Cyclical"), Some(Sector::ConsumerDiscretionary));
+        assert_eq!(Sector::from_label("Consumer Defensive"), Some(Sector::ConsumerStaples));
+        assert_eq!(Sector::from_label("Basic Materials"), Some(Sector::Materials));
+        assert_eq!(Sector::from_label("Financial Services"), Some(Sector::Financials));
+        assert_eq!(Sector::from_label(" health care "), Some(Sector::HealthCare));
         assert_eq!(Sector::from_label(""), Some(Sector::Unknown));
         assert_eq!(Sector::from_label("Widgets"), None);
         for s in Sector::all() {

@@ -27,9 +27,7 @@ pub enum TickerError {
     #[error("empty ticker")]
     Empty,
     /// A character that no vendor uses in a symbol.
-    #[error(
-        "invalid ticker {raw:?}: character {ch:?} is not a letter, digit or class separator (. - / ^ space)"
-    )]
+    #[error("invalid ticker {raw:?}: character {ch:?} is not a letter, digit or class separator (. - / ^ space)")]
     BadChar {
         /// The input as given.
         raw: String,
@@ -54,10 +52,7 @@ impl Ticker {
         if trimmed.is_empty() {
             return Err(TickerError::Empty);
         }
-        let malformed = |why| TickerError::Malformed {
-            raw: raw.to_string(),
-            why,
-        };
+        let malformed = |why| TickerError::Malformed { raw: raw.to_string(), why };
         let mut parts: Vec<String> = vec![String::new()];
         let mut preferred_next = false;
         let mut chars = trimmed.chars().peekable();
@@ -88,10 +83,7 @@ impl Ticker {
                     preferred_next = c == '^';
                 }
                 other => {
-                    return Err(TickerError::BadChar {
-                        raw: raw.to_string(),
-                        ch: other,
-                    });
+                    return Err(TickerError::BadChar { raw: raw.to_string(), ch: other });
                 }
             }
         }
@@ -176,10 +168,7 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert_eq!(Ticker::parse("  "), Err(TickerError::Empty));
-        assert!(matches!(
-            Ticker::parse("AB*C"),
-            Err(TickerError::BadChar { ch: '*', .. })
-        ));
+        assert!(matches!(Ticker::parse("AB*C"), Err(TickerError::BadChar { ch: '*', .. })));
         assert!(Ticker::parse("BRK..B").is_err());
         assert!(Ticker::parse("-BRK").is_err());
         assert!(Ticker::parse("BRK-").is_err());

@@ -61,16 +61,11 @@ impl RawWeight {
             None => (s, false),
         };
         let cleaned: String = num.chars().filter(|c| *c != ',').collect();
-        let value: f64 = cleaned
-            .parse()
-            .map_err(|_| WeightError::NotANumber(cell.to_string()))?;
+        let value: f64 = cleaned.parse().map_err(|_| WeightError::NotANumber(cell.to_string()))?;
         if !value.is_finite() {
             return Err(WeightError::NotANumber(cell.to_string()));
         }
-        Ok(Some(RawWeight {
-            value,
-            percent_sign,
-        }))
+        Ok(Some(RawWeight { value, percent_sign }))
     }
 }
 
@@ -78,10 +73,7 @@ impl WeightUnit {
     /// Decides a file's unit from its header and all its weight cells: a `%` in the header or in any value means
     /// percent; otherwise weights summing to more than 1.5 (a full fund sums to about 100) mean percent, and
     /// weights summing to at most 1.5 (about 1) mean fractions.
-    pub fn detect(
-        header_has_percent: bool,
-        values: impl IntoIterator<Item = RawWeight>,
-    ) -> WeightUnit {
+    pub fn detect(header_has_percent: bool, values: impl IntoIterator<Item = RawWeight>) -> WeightUnit {
         if header_has_percent {
             return WeightUnit::Percent;
         }
@@ -92,11 +84,7 @@ impl WeightUnit {
             }
             sum += v.value;
         }
-        if sum > 1.5 {
-            WeightUnit::Percent
-        } else {
-            WeightUnit::Fraction
-        }
+        if sum > 1.5 { WeightUnit::Percent } else { WeightUnit::Fraction }
     }
 }
 
@@ -175,35 +163,17 @@ mod tests {
         assert_eq!(WeightUnit::detect(false, cells), WeightUnit::Percent);
         let cells = [raw("0.005"), raw("0.6"), raw("0.395")];
         assert_eq!(WeightUnit::detect(false, cells), WeightUnit::Fraction);
-        assert_eq!(
-            WeightUnit::detect(false, [raw("0.5%")]),
-            WeightUnit::Percent
-        );
+        assert_eq!(WeightUnit::detect(false, [raw("0.5%")]), WeightUnit::Percent);
         assert_eq!(WeightUnit::detect(true, [raw("0.5")]), WeightUnit::Percent);
     }
 
     #[test]
     fn out_of_range_and_garbage() {
-        assert!(matches!(
-            Weight::from_raw(raw("-1"), WeightUnit::Percent),
-            Err(WeightError::Negative(_))
-        ));
-        assert!(matches!(
-            Weight::from_raw(raw("100.5"), WeightUnit::Percent),
-            Err(WeightError::OverHundred(_))
-        ));
-        assert!(matches!(
-            Weight::from_raw(raw("1.2"), WeightUnit::Fraction),
-            Err(WeightError::OverHundred(_))
-        ));
-        assert!(matches!(
-            RawWeight::parse("abc"),
-            Err(WeightError::NotANumber(_))
-        ));
-        assert!(matches!(
-            RawWeight::parse("NaN"),
-            Err(WeightError::NotANumber(_))
-        ));
+        assert!(matches!(Weight::from_raw(raw("-1"), WeightUnit::Percent), Err(WeightError::Negative(_))));
+        assert!(matches!(Weight::from_raw(raw("100.5"), WeightUnit::Percent), Err(WeightError::OverHundred(_))));
+        assert!(matches!(Weight::from_raw(raw("1.2"), WeightUnit::Fraction), Err(WeightError::OverHundred(_))));
+        assert!(matches!(RawWeight::parse("abc"), Err(WeightError::NotANumber(_))));
+        assert!(matches!(RawWeight::parse("NaN"), Err(WeightError::NotANumber(_))));
         assert_eq!(RawWeight::parse(" ").unwrap(), None);
         assert_eq!(RawWeight::parse("-").unwrap(), None);
         assert_eq!(raw("1,234.5").value, 1234.5);

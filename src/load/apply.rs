@@ -64,7 +64,10 @@ pub(super) async fn load_groups(
     parsed: Parsed,
 ) -> Result<LoadReport, LoadError> {
     let kind = group_kind(req.kind);
-    let stored = store.groups_with_members(req.environment, kind).await?;
+    let mut stored = store.groups_of_kind(req.environment, kind).await?;
+    if !plan::all_unchanged(&stored, &parsed, req.mode, req.prune) {
+        store.load_members(req.environment, kind, &mut stored).await?;
+    }
     let plans = plan::plan(&stored, &parsed, req.mode, req.prune);
     let mut report = LoadReport {
         run_id: 0,
@@ -82,11 +85,7 @@ pub(super) async fn load_groups(
             })
             .collect(),
         totals: Counts::default(),
-        skipped_rows: parsed
-            .groups
-            .iter()
-            .flat_map(|g| g.skipped.iter().cloned())
-            .collect(),
+        skipped_rows: parsed.groups.iter().flat_map(|g| g.skipped.iter().cloned()).collect(),
         notes: parsed.notes,
     };
     for g in &report.groups {
@@ -105,10 +104,7 @@ pub(super) async fn load_groups(
         report.run_id = store.record_run(run, &outcome).await?;
         return Ok(report);
     }
-    let total_rows: usize = plans
-        .iter()
-        .map(|p| p.add.len() + p.remove.len() + p.change.len())
-        .sum();
+    let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
     let bar = progress_bar(req.progress, total_rows as u64);
     let mut tx = store.begin().await?;
     let run_id = tx.insert_run(run).await?;
@@ -131,22 +127,15 @@ pub(super) async fn load_groups(
     Ok(report)
 }
 
-async fn apply_plan(
-    tx: &mut Tx,
-    p: &GroupPlan,
-    req: &LoadRequest,
-    run_id: i64,
-) -> Result<(), StoreError> {
+async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) -> Result<(), StoreError> {
     let now = Utc::now();
     let env = req.environment;
     let removed: Vec<&str> = p.remove.iter().map(|t| t.as_str()).collect();
     match p.action {
         Action::Unchanged => return Ok(()),
         Action::Pruned => {
-            tx.close_history(env, p.kind, p.name.as_str(), &removed, now, run_id)
-                .await?;
-            tx.delete_group(p.id.expect("a pruned group exists"))
-                .await?;
+            tx.close_history(env, p.kind, p.name.as_str(), &removed, now, run_id).await?;
+            tx.delete_group(p.id.expect("a pruned group exists")).await?;
             return Ok(());
         }
         Action::Created | Action::Updated | Action::Evicted => {}
@@ -167,18 +156,11 @@ async fn apply_plan(
     };
     let mut closing = removed.clone();
     closing.extend(p.change.iter().map(|(r, _)| r.symbol.as_str()));
-    let rows: Vec<MemberRow> = p
-        .add
-        .iter()
-        .cloned()
-        .chain(p.change.iter().map(|(r, _)| r.clone()))
-        .collect();
+    let rows: Vec<MemberRow> = p.add.iter().cloned().chain(p.change.iter().map(|(r, _)| r.clone())).collect();
     tx.delete_members(id, &removed).await?;
-    tx.close_history(env, p.kind, p.name.as_str(), &closing, now, run_id)
-        .await?;
+    tx.close_history(env, p.kind, p.name.as_str(), &closing, now, run_id).await?;
     tx.upsert_members(id, &rows, now.naive_utc()).await?;
-    tx.open_history(env, p.kind, p.name.as_str(), &rows, now, run_id)
-        .await?;
+    tx.open_history(env, p.kind, p.name.as_str(), &rows, now, run_id).await?;
     Ok(())
 }
 
@@ -210,25 +192,17 @@ pub(super) async fn load_symbols(
         }
     }
     let unchanged_file = req.mode == Mode::Incremental
-        && store
-            .last_applied_checksum(run.kind, req.environment)
-            .await?
-            .as_deref()
-            == run.checksum;
+        && store.last_applied_checksum(run.kind, req.environment).await?.as_deref() == run.checksum;
     let status = match req.mode {
         Mode::DryRun => "dry_run",
         _ if unchanged_file || writes.is_empty() => "skipped",
         _ => "applied",
     };
     if unchanged_file {
-        counts = Counts {
-            unchanged: parsed.rows.len(),
-            ..Counts::default()
-        };
+        counts = Counts { unchanged: parsed.rows.len(), ..Counts::default() };
     }
     let mut outcome = counts.outcome(status);
-    outcome.details =
-        Some(json!({ "symbols": { "fields": parsed.fields, "added": added, "before": before } }));
+    outcome.details = Some(json!({ "symbols": { "fields": parsed.fields, "added": added, "before": before } }));
     let mut report = LoadReport {
         run_id: 0,
         kind: req.kind.as_str().into(),
@@ -251,8 +225,7 @@ pub(super) async fn load_symbols(
     }
     let mut tx = store.begin().await?;
     let run_id = tx.insert_run(run).await?;
-    tx.upsert_symbols(&writes, &parsed.fields, Utc::now().naive_utc())
-        .await?;
+    tx.upsert_symbols(&writes, &parsed.fields, Utc::now().naive_utc()).await?;
     tx.finish_run(run_id, &outcome).await?;
     tx.commit().await?;
     report.run_id = run_id;

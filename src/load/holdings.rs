@@ -12,20 +12,11 @@
 use serde::Serialize;
 
 use super::input::{Input, Problem, Row, Table};
-use super::parsed::{
-    GroupInput, MemberInput, MemberSet, Parsed, RawWeights, SkippedRow, apply_weights, file_name,
-    load_metadata,
-};
-use crate::domain::{GroupKind, GroupName, RawWeight, Ticker, WeightUnit};
+use super::parsed::{GroupInput, MemberInput, MemberSet, Parsed, SkippedRow, file_name, load_metadata, weight_cell};
+use crate::domain::{GroupKind, GroupName, Ticker, WeightUnit};
 
 /// Header names of a ticker column, in order of preference.
-pub(crate) const TICKER_COLUMNS: [&str; 5] = [
-    "Holding Ticker",
-    "Ticker",
-    "Ticker Symbol",
-    "Symbol",
-    "Ticker symbol",
-];
+pub(crate) const TICKER_COLUMNS: [&str; 5] = ["Holding Ticker", "Ticker", "Ticker Symbol", "Symbol", "Ticker symbol"];
 
 /// A detected holdings layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,8 +42,7 @@ impl HoldingsFormat {
         let has = |n: &str| t.col(&[n]).is_some();
         if has("Holding Ticker") && has("Fund Ticker") {
             HoldingsFormat::Invesco
-        } else if has("Ticker") && has("Asset Class") && (has("Weight (%)") || has("Market Value"))
-        {
+        } else if has("Ticker") && has("Asset Class") && (has("Weight (%)") || has("Market Value")) {
             HoldingsFormat::IShares
         } else if has("Ticker") && has("Identifier") && has("Weight") {
             HoldingsFormat::Spdr
@@ -77,23 +67,14 @@ impl HoldingsFormat {
 
 /// Whether a header row has a ticker column.
 pub(crate) fn is_ticker_header(cells: &[String]) -> bool {
-    cells
-        .iter()
-        .any(|c| TICKER_COLUMNS.iter().any(|t| c.eq_ignore_ascii_case(t)))
+    cells.iter().any(|c| TICKER_COLUMNS.iter().any(|t| c.eq_ignore_ascii_case(t)))
 }
 
 /// Asset classes that are equity positions; other values (Cash, Money Market, Futures, …) are skipped.
 fn is_equity_class(s: &str) -> bool {
     matches!(
         s.trim().to_ascii_lowercase().as_str(),
-        "equity"
-            | "equities"
-            | "stock"
-            | "stocks"
-            | "common stock"
-            | "common stocks"
-            | ""
-            | "equity etf"
+        "equity" | "equities" | "stock" | "stocks" | "common stock" | "common stocks" | "" | "equity etf"
     )
 }
 
@@ -101,10 +82,7 @@ fn is_equity_class(s: &str) -> bool {
 pub fn parse(inputs: &[Input], etf: Option<&str>, problems: &mut Vec<Problem>) -> Parsed {
     let mut out = Parsed::default();
     if etf.is_some() && inputs.len() > 1 {
-        problems.push(Problem::file(
-            &inputs[0].name,
-            "--etf names one fund, but several files were given",
-        ));
+        problems.push(Problem::file(&inputs[0].name, "--etf names one fund, but several files were given"));
         return out;
     }
     for input in inputs {
@@ -118,16 +96,10 @@ pub fn parse(inputs: &[Input], etf: Option<&str>, problems: &mut Vec<Problem>) -
 
 fn etf_from_stem(stem: &str) -> Option<String> {
     let lower = stem.to_ascii_lowercase();
-    let base = [
-        "_holdings",
-        "-holdings",
-        " holdings",
-        "_constituents",
-        "-constituents",
-    ]
-    .iter()
-    .find_map(|suffix| lower.strip_suffix(suffix))
-    .unwrap_or(&lower);
+    let base = ["_holdings", "-holdings", " holdings", "_constituents", "-constituents"]
+        .iter()
+        .find_map(|suffix| lower.strip_suffix(suffix))
+        .unwrap_or(&lower);
     Ticker::parse(base).ok().map(|t| t.as_str().to_string())
 }
 
@@ -164,9 +136,7 @@ impl Layout {
         };
         Ok(Layout {
             format,
-            ticker_col: t
-                .col(&TICKER_COLUMNS)
-                .expect("the header has a ticker column"),
+            ticker_col: t.col(&TICKER_COLUMNS).expect("the header has a ticker column"),
             weight_col,
             class_col: t.col(&["Asset Class", "Security Type", "Asset Type"]),
             fund_col: t.col(&["Fund Ticker"]),
@@ -219,114 +189,53 @@ fn parse_file(
     let ticker_field = layout.field(layout.ticker_col);
     let weight_field = layout.weight_col.map_or("weight", |c| layout.field(c));
     let mut members = MemberSet::default();
-    let mut weights = RawWeights::new();
     let mut skipped = Vec::new();
     for row in &layout.rows {
         let cell = row.get(layout.ticker_col);
         let skip_reason = match layout.class_col {
-            Some(c) if !is_equity_class(row.get(c)) => Some(format!(
-                "non-equity row ({} = {})",
-                layout.field(c),
-                row.get(c)
-            )),
-            _ if cell.is_empty() || cell == "-" || cell == "--" => {
-                Some("no ticker (non-equity row)".to_string())
+            Some(c) if !is_equity_class(row.get(c)) => {
+                Some(format!("non-equity row ({} = {})", layout.field(c), row.get(c)))
             }
+            _ if cell.is_empty() || cell == "-" || cell == "--" => Some("no ticker (non-equity row)".to_string()),
             _ => None,
         };
         if let Some(reason) = skip_reason {
-            skipped.push(SkippedRow {
-                file: input.name.clone(),
-                line: row.line,
-                ticker: cell.to_string(),
-                reason,
-            });
+            skipped.push(SkippedRow { file: input.name.clone(), line: row.line, ticker: cell.to_string(), reason });
             continue;
         }
         let ticker = match Ticker::parse(cell) {
             Ok(t) => t,
             Err(e) => {
-                problems.push(Problem::at(
-                    &input.name,
-                    row.line,
-                    Some(ticker_field),
-                    e.to_string(),
-                ));
+                problems.push(Problem::at(&input.name, row.line, Some(ticker_field), e.to_string()));
                 continue;
             }
         };
-        if let Some(c) = layout.weight_col {
-            match RawWeight::parse(row.get(c)) {
-                Ok(Some(w)) => weights.push((ticker.clone(), w, row.line)),
-                Ok(None) => {}
-                Err(e) => problems.push(Problem::at(
-                    &input.name,
-                    row.line,
-                    Some(weight_field),
-                    e.to_string(),
-                )),
-            }
-        }
-        members.add(
-            ticker,
-            MemberInput {
-                weight: None,
-                metadata: None,
-            },
-            &input.name,
-            row.line,
-            ticker_field,
-            problems,
-        );
+        let raw_weight = weight_cell(row, layout.weight_col, &input.name, weight_field, problems);
+        let member = MemberInput { weight: None, metadata: None };
+        members.add(ticker, member, raw_weight, (&input.name, row.line, ticker_field), problems);
     }
     if members.is_empty() {
-        problems.push(Problem::file(
-            &input.name,
-            format!("no holdings found ({} format)", layout.format.label()),
-        ));
+        problems.push(Problem::file(&input.name, format!("no holdings found ({} format)", layout.format.label())));
         return None;
     }
-    let mut members = members.into_members();
-    let unit = apply_weights(
-        &mut members,
-        &weights,
-        weight_field.contains('%'),
-        &input.name,
-        weight_field,
-        problems,
-    );
+    let has_weights = members.has_weights();
+    let (members, unit) = members.finish(weight_field.contains('%'), &input.name, weight_field, problems);
     let checksum = input.checksum();
-    let mut metadata = load_metadata(
-        "total_holdings",
-        members.len(),
-        &file_name(&input.name),
-        &checksum,
-    );
+    let mut metadata = load_metadata("total_holdings", members.len(), &file_name(&input.name), &checksum);
     metadata.insert("format".into(), layout.format.label().into());
-    let weights_note = match (weights.is_empty(), unit) {
-        (true, _) => "no weights",
-        (false, WeightUnit::Percent) => "weights in percent",
-        (false, WeightUnit::Fraction) => "weights as fractions",
+    let weights_note = match (has_weights, unit) {
+        (false, _) => "no weights",
+        (true, WeightUnit::Percent) => "weights in percent",
+        (true, WeightUnit::Fraction) => "weights as fractions",
     };
-    let skipped_note = if skipped.is_empty() {
-        String::new()
-    } else {
-        format!(", {} non-equity rows skipped", skipped.len())
-    };
+    let skipped_note =
+        if skipped.is_empty() { String::new() } else { format!(", {} non-equity rows skipped", skipped.len()) };
     notes.push(format!(
         "{name}: {} format, {} holdings, {weights_note}{skipped_note}",
         layout.format.label(),
         members.len()
     ));
-    Some(GroupInput {
-        kind: GroupKind::Etf,
-        description: name.to_string(),
-        name,
-        metadata,
-        members,
-        skipped,
-        checksum,
-    })
+    Some(GroupInput { kind: GroupKind::Etf, description: name.to_string(), name, metadata, members, skipped, checksum })
 }
 
 /// A headerless file of one ticker per line.
@@ -345,10 +254,7 @@ pub(crate) fn ticker_list(input: &Input, text: &str) -> Result<Vec<Row>, Problem
                 "unknown format: no header with a Symbol or Ticker column, and not one ticker per line",
             ));
         }
-        rows.push(Row {
-            line: i as u64 + 1,
-            cells: vec![cell.to_string()],
-        });
+        rows.push(Row { line: i as u64 + 1, cells: vec![cell.to_string()] });
     }
     Ok(rows)
 }

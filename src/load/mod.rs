@@ -222,9 +222,7 @@ pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadErr
     };
     let mut problems = Vec::new();
     if req.prune && req.kind == LoadKind::Symbols {
-        return Err(LoadError::Refused(
-            "--prune applies to group loads, not to symbols".into(),
-        ));
+        return Err(LoadError::Refused("--prune applies to group loads, not to symbols".into()));
     }
     if req.inputs.is_empty() {
         return Err(LoadError::Refused("no input files given".into()));
@@ -232,59 +230,35 @@ pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadErr
     let result = match req.kind {
         LoadKind::Symbols => {
             let parsed = symbols::parse(&req.inputs, &mut problems);
-            if problems.is_empty() {
-                Some(apply::load_symbols(store, req, &new_run, parsed).await)
-            } else {
-                None
-            }
+            if problems.is_empty() { Some(apply::load_symbols(store, req, &new_run, parsed).await) } else { None }
         }
         kind => {
             let parsed = match kind {
-                LoadKind::Holdings => {
-                    holdings::parse(&req.inputs, req.etf.as_deref(), &mut problems)
-                }
-                LoadKind::Universes => {
-                    universes::parse(&req.inputs, req.name.as_deref(), &mut problems)
-                }
+                LoadKind::Holdings => holdings::parse(&req.inputs, req.etf.as_deref(), &mut problems),
+                LoadKind::Universes => universes::parse(&req.inputs, req.name.as_deref(), &mut problems),
                 LoadKind::Sectors => sectors::parse(&req.inputs, &mut problems),
                 LoadKind::Themes => themes::parse(&req.inputs, &mut problems),
                 LoadKind::Symbols => unreachable!("handled above"),
             };
-            if problems.is_empty() {
-                Some(apply::load_groups(store, req, &new_run, parsed).await)
-            } else {
-                None
-            }
+            if problems.is_empty() { Some(apply::load_groups(store, req, &new_run, parsed).await) } else { None }
         }
     };
     match result {
         Some(Ok(report)) => Ok(report),
         Some(Err(e)) => {
             // The transaction rolled back; record the failure if the database still answers.
-            let outcome = RunOutcome {
-                status: "failed".into(),
-                error: Some(e.to_string()),
-                ..RunOutcome::default()
-            };
+            let outcome = RunOutcome { status: "failed".into(), error: Some(e.to_string()), ..RunOutcome::default() };
             if let Err(rec) = store.record_run(&new_run, &outcome).await {
                 tracing::warn!(error = %rec, "could not record the failed run");
             }
             Err(e)
         }
         None => {
-            let mut text: Vec<String> = problems
-                .iter()
-                .take(ERROR_PROBLEMS)
-                .map(ToString::to_string)
-                .collect();
+            let mut text: Vec<String> = problems.iter().take(ERROR_PROBLEMS).map(ToString::to_string).collect();
             if problems.len() > ERROR_PROBLEMS {
                 text.push(format!("… and {} more", problems.len() - ERROR_PROBLEMS));
             }
-            let outcome = RunOutcome {
-                status: "failed".into(),
-                error: Some(text.join("\n")),
-                ..RunOutcome::default()
-            };
+            let outcome = RunOutcome { status: "failed".into(), error: Some(text.join("\n")), ..RunOutcome::default() };
             let run_id = store.record_run(&new_run, &outcome).await.ok();
             Err(LoadError::Invalid { problems, run_id })
         }

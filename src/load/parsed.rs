@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::input::Problem;
-use crate::domain::{GroupKind, GroupName, Ticker, Weight};
+use crate::domain::{GroupKind, GroupName, RawWeight, Ticker, Weight, WeightUnit};
 
 /// A group as an input file describes it.
 #[derive(Debug, Clone)]
@@ -61,39 +61,33 @@ pub struct Parsed {
     pub exclusive: bool,
 }
 
-/// Collects members for one group, reporting duplicates (after normalisation) with both lines.
+/// Collects one file's members for one group: reports duplicates (after normalisation) with both lines, and
+/// keeps each member's raw weight until the whole file is read, so the unit is decided once per file.
 #[derive(Debug, Default)]
 pub struct MemberSet {
-    members: BTreeMap<Ticker, (MemberInput, String, u64)>,
+    members: BTreeMap<Ticker, (MemberInput, u64, Option<RawWeight>)>,
 }
 
 impl MemberSet {
-    /// Adds a member; a ticker seen before is a problem naming both places.
+    /// Adds a member read on `line`; a ticker seen before is a problem naming both lines.
     pub fn add(
         &mut self,
         ticker: Ticker,
         member: MemberInput,
-        file: &str,
-        line: u64,
-        field: &str,
+        raw_weight: Option<RawWeight>,
+        at: (&str, u64, &str),
         problems: &mut Vec<Problem>,
     ) {
-        if let Some((_, first_file, first_line)) = self.members.get(&ticker) {
-            let where_ = if first_file == file {
-                format!("line {first_line}")
-            } else {
-                format!("{first_file}:{first_line}")
-            };
-            problems.push(Problem::at(
-                file,
-                line,
-                Some(field),
-                format!("duplicate ticker {ticker} (already on {where_})"),
-            ));
-            return;
+        let (file, line, field) = at;
+        match self.members.entry(ticker) {
+            std::collections::btree_map::Entry::Occupied(e) => {
+                let reason = format!("duplicate ticker {} (already on line {})", e.key(), e.get().1);
+                problems.push(Problem::at(file, line, Some(field), reason));
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert((member, line, raw_weight));
+            }
         }
-        self.members
-            .insert(ticker, (member, file.to_string(), line));
     }
 
     /// Number of members.
@@ -106,33 +100,62 @@ impl MemberSet {
         self.members.is_empty()
     }
 
-    /// The members.
-    pub fn into_members(self) -> BTreeMap<Ticker, MemberInput> {
-        self.members
+    /// Whether any member has a weight.
+    pub fn has_weights(&self) -> bool {
+        self.members.values().any(|m| m.2.is_some())
+    }
+
+    /// Decides the file's weight unit once, then converts and range-checks every weight.
+    pub fn finish(
+        self,
+        header_has_percent: bool,
+        file: &str,
+        weight_field: &str,
+        problems: &mut Vec<Problem>,
+    ) -> (BTreeMap<Ticker, MemberInput>, WeightUnit) {
+        let unit = WeightUnit::detect(header_has_percent, self.members.values().filter_map(|m| m.2));
+        let members = self
+            .members
             .into_iter()
-            .map(|(t, (m, _, _))| (t, m))
-            .collect()
+            .map(|(t, (mut m, line, raw))| {
+                if let Some(raw) = raw {
+                    match Weight::from_raw(raw, unit) {
+                        Ok(w) => m.weight = Some(w),
+                        Err(e) => problems.push(Problem::at(file, line, Some(weight_field), e.to_string())),
+                    }
+                }
+                (t, m)
+            })
+            .collect();
+        (members, unit)
+    }
+}
+
+/// Reads a row's weight cell, if the file has a weight column; a malformed cell is a problem.
+pub fn weight_cell(
+    row: &super::input::Row,
+    col: Option<usize>,
+    file: &str,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<RawWeight> {
+    match RawWeight::parse(row.get(col?)) {
+        Ok(w) => w,
+        Err(e) => {
+            problems.push(Problem::at(file, row.line, Some(field), e.to_string()));
+            None
+        }
     }
 }
 
 /// Common group metadata: TickStock's `{total_holdings|total_symbols, data_source, last_updated, checksum}`.
-pub fn load_metadata(
-    count_key: &str,
-    count: usize,
-    data_source: &str,
-    checksum: &str,
-) -> Map<String, Value> {
+pub fn load_metadata(count_key: &str, count: usize, data_source: &str, checksum: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(count_key.to_string(), Value::from(count));
     m.insert("data_source".into(), Value::from(data_source));
     m.insert(
         "last_updated".into(),
-        Value::from(
-            chrono::Local::now()
-                .naive_local()
-                .format("%Y-%m-%dT%H:%M:%S%.6f")
-                .to_string(),
-        ),
+        Value::from(chrono::Local::now().naive_local().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
     );
     m.insert("checksum".into(), Value::from(checksum));
     m
@@ -140,47 +163,13 @@ pub fn load_metadata(
 
 /// The file name without directories, as TickStock's `data_source`.
 pub fn file_name(path: &str) -> String {
-    std::path::Path::new(path)
-        .file_name()
-        .map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
-}
-
-/// Weight cells collected while reading a file: ticker, raw cell, line.
-pub type RawWeights = Vec<(Ticker, crate::domain::RawWeight, u64)>;
-
-/// Decides the file's weight unit once, then converts and range-checks every weight into its member.
-pub fn apply_weights(
-    members: &mut BTreeMap<Ticker, MemberInput>,
-    weights: &RawWeights,
-    header_has_percent: bool,
-    file: &str,
-    field: &str,
-    problems: &mut Vec<Problem>,
-) -> crate::domain::WeightUnit {
-    let unit = crate::domain::WeightUnit::detect(header_has_percent, weights.iter().map(|w| w.1));
-    for (ticker, raw, line) in weights {
-        match Weight::from_raw(*raw, unit) {
-            Ok(w) => {
-                if let Some(m) = members.get_mut(ticker) {
-                    m.weight = Some(w);
-                }
-            }
-            Err(e) => problems.push(Problem::at(file, *line, Some(field), e.to_string())),
-        }
-    }
-    unit
+    std::path::Path::new(path).file_name().map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
 }
 
 impl Parsed {
     /// Adds a file's group unless the same group already came from another file of this load, or the file had
     /// problems (`problems_before` is the problem count before the file was read).
-    pub fn push_group(
-        &mut self,
-        group: GroupInput,
-        file: &str,
-        problems: &mut Vec<Problem>,
-        problems_before: usize,
-    ) {
+    pub fn push_group(&mut self, group: GroupInput, file: &str, problems: &mut Vec<Problem>, problems_before: usize) {
         if let Some(prev) = self.groups.iter().find(|g| g.name == group.name) {
             problems.push(Problem::file(
                 file,

@@ -101,11 +101,7 @@ fn diff_group(input: &GroupInput, stored: Option<&StoredGroup>) -> GroupPlan {
     let mut plan = GroupPlan {
         kind: input.kind,
         name: input.name.clone(),
-        action: if stored.is_some() {
-            Action::Updated
-        } else {
-            Action::Created
-        },
+        action: if stored.is_some() { Action::Updated } else { Action::Created },
         id: stored.map(|g| g.id),
         before: before_of(stored),
         write: Some((
@@ -119,25 +115,27 @@ fn diff_group(input: &GroupInput, stored: Option<&StoredGroup>) -> GroupPlan {
         skipped: input.skipped.len(),
     };
     for (ticker, m) in &input.members {
-        let row = MemberRow {
-            symbol: ticker.clone(),
-            weight: m.weight,
-            metadata: m.metadata.clone(),
-        };
+        let row = MemberRow { symbol: ticker.clone(), weight: m.weight, metadata: m.metadata.clone() };
         match current.get(ticker) {
             None => plan.add.push(row),
-            Some(old) if old.weight == m.weight && old.metadata == m.metadata => {
-                plan.unchanged += 1
-            }
+            Some(old) if old.weight == m.weight && old.metadata == m.metadata => plan.unchanged += 1,
             Some(old) => plan.change.push((row, old.clone())),
         }
     }
-    plan.remove = current
-        .keys()
-        .filter(|t| !input.members.contains_key(*t))
-        .cloned()
-        .collect();
+    plan.remove = current.keys().filter(|t| !input.members.contains_key(*t)).cloned().collect();
     plan
+}
+
+/// Whether an incremental load finds every input group stored with the same checksum (then members need not be
+/// read at all).
+pub fn all_unchanged(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) -> bool {
+    mode == Mode::Incremental
+        && !prune
+        && parsed.groups.iter().all(|input| stored.iter().any(|g| g.name == input.name && same_checksum(g, input)))
+}
+
+fn same_checksum(g: &StoredGroup, input: &GroupInput) -> bool {
+    g.metadata.as_ref().and_then(|m| m.get("checksum")).and_then(Value::as_str) == Some(input.checksum.as_str())
 }
 
 /// Plans a load of groups of one kind against the stored groups of that kind.
@@ -148,10 +146,7 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
         let existing = by_name.get(&input.name).copied();
         let unchanged_file = mode == Mode::Incremental
             && existing.is_some_and(|g| {
-                g.metadata
-                    .as_ref()
-                    .and_then(|m| m.get("checksum"))
-                    .and_then(Value::as_str)
+                g.metadata.as_ref().and_then(|m| m.get("checksum")).and_then(Value::as_str)
                     == Some(input.checksum.as_str())
             });
         if unchanged_file {
@@ -166,7 +161,7 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
                 add: Vec::new(),
                 remove: Vec::new(),
                 change: Vec::new(),
-                unchanged: g.members.len(),
+                unchanged: g.member_count,
                 skipped: input.skipped.len(),
             });
         } else {
@@ -180,13 +175,7 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
             .iter()
             .filter(|p| p.writes())
             .flat_map(|p| {
-                parsed
-                    .groups
-                    .iter()
-                    .find(|g| g.name == p.name)
-                    .map(|g| g.members.keys())
-                    .into_iter()
-                    .flatten()
+                parsed.groups.iter().find(|g| g.name == p.name).map(|g| g.members.keys()).into_iter().flatten()
             })
             .collect()
     } else {
@@ -209,12 +198,7 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
             });
             continue;
         }
-        let evict: Vec<Ticker> = g
-            .members
-            .keys()
-            .filter(|t| loaded.contains(t))
-            .cloned()
-            .collect();
+        let evict: Vec<Ticker> = g.members.keys().filter(|t| loaded.contains(t)).cloned().collect();
         if !evict.is_empty() {
             plans.push(GroupPlan {
                 kind: g.kind,

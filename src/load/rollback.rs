@@ -13,9 +13,7 @@ use serde_json::{Value, json};
 use super::plan::{Action, GroupBefore};
 use super::{Counts, GroupReport, LoadError, LoadReport};
 use crate::domain::{Environment, GroupKind, Ticker};
-use crate::store::{
-    GroupWrite, MemberRow, NewRun, RunOutcome, RunRow, Store, StoredGroup, SymbolField, SymbolRow,
-};
+use crate::store::{GroupWrite, MemberRow, NewRun, RunOutcome, RunRow, Store, StoredGroup, SymbolField, SymbolRow};
 
 /// What a run's `details` say it touched.
 #[derive(Default)]
@@ -27,32 +25,18 @@ struct Touched {
 }
 
 fn touched(run: &RunRow) -> Result<Touched, LoadError> {
-    let corrupt = || {
-        LoadError::Refused(format!(
-            "run {} has no usable change record; it cannot be rolled back",
-            run.id
-        ))
-    };
+    let corrupt =
+        || LoadError::Refused(format!("run {} has no usable change record; it cannot be rolled back", run.id));
     let details = run.details.as_ref().map(|d| &d.0).ok_or_else(corrupt)?;
     let mut t = Touched::default();
     if let Some(groups) = details.get("groups").and_then(Value::as_array) {
         for g in groups {
-            let kind = g
-                .get("type")
-                .and_then(Value::as_str)
-                .and_then(GroupKind::parse)
-                .ok_or_else(corrupt)?;
-            let name = g
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(corrupt)?
-                .to_string();
+            let kind = g.get("type").and_then(Value::as_str).and_then(GroupKind::parse).ok_or_else(corrupt)?;
+            let name = g.get("name").and_then(Value::as_str).ok_or_else(corrupt)?.to_string();
             let action: Action =
-                serde_json::from_value(g.get("action").cloned().ok_or_else(corrupt)?)
-                    .map_err(|_| corrupt())?;
+                serde_json::from_value(g.get("action").cloned().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
             let before: GroupBefore =
-                serde_json::from_value(g.get("before").cloned().ok_or_else(corrupt)?)
-                    .map_err(|_| corrupt())?;
+                serde_json::from_value(g.get("before").cloned().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
             t.groups.push((kind, name, action, before));
         }
     }
@@ -76,14 +60,9 @@ fn env_of(run: &RunRow) -> Environment {
 
 /// Rolls back an applied run.
 pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadError> {
-    let run = store
-        .run(run_id)
-        .await?
-        .ok_or_else(|| LoadError::Refused(format!("there is no run {run_id}")))?;
+    let run = store.run(run_id).await?.ok_or_else(|| LoadError::Refused(format!("there is no run {run_id}")))?;
     if let Some(by) = run.rolled_back_by {
-        return Err(LoadError::Refused(format!(
-            "run {run_id} was already rolled back by run {by}"
-        )));
+        return Err(LoadError::Refused(format!("run {run_id} was already rolled back by run {by}")));
     }
     if run.status != "applied" {
         return Err(LoadError::Refused(format!(
@@ -93,11 +72,7 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
     }
     let env = env_of(&run);
     let mine = touched(&run)?;
-    let my_groups: BTreeSet<(GroupKind, &str)> = mine
-        .groups
-        .iter()
-        .map(|(k, n, _, _)| (*k, n.as_str()))
-        .collect();
+    let my_groups: BTreeSet<(GroupKind, &str)> = mine.groups.iter().map(|(k, n, _, _)| (*k, n.as_str())).collect();
     let my_symbols = !mine.symbols_fields.is_empty() || !mine.symbols_added.is_empty();
     let mut blockers = Vec::new();
     for later in store.later_applied_runs(run_id, env).await? {
@@ -105,20 +80,13 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
         // a load, so it counts like one.)
         if let Some(undone) = later.rollback_of
             && undone > run_id
-            && store
-                .run(undone)
-                .await?
-                .is_some_and(|u| u.kind != "rollback")
+            && store.run(undone).await?.is_some_and(|u| u.kind != "rollback")
         {
             continue;
         }
         let theirs = touched(&later)?;
-        let overlap = theirs
-            .groups
-            .iter()
-            .any(|(k, n, _, _)| my_groups.contains(&(*k, n.as_str())))
-            || (my_symbols
-                && (!theirs.symbols_fields.is_empty() || !theirs.symbols_added.is_empty()));
+        let overlap = theirs.groups.iter().any(|(k, n, _, _)| my_groups.contains(&(*k, n.as_str())))
+            || (my_symbols && (!theirs.symbols_fields.is_empty() || !theirs.symbols_added.is_empty()));
         if overlap {
             blockers.push(later.id);
         }
@@ -154,9 +122,7 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
     // Each touched group goes back to its members just before the run, as history records them.
     let mut targets = Vec::new();
     for (kind, name, _action, before) in &mine.groups {
-        let wanted = store
-            .group_members_before_run(env, *kind, name, run_id)
-            .await?;
+        let wanted = store.group_members_before_run(env, *kind, name, run_id).await?;
         targets.push((*kind, name, before, wanted));
     }
 
@@ -178,11 +144,7 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
         };
         let mut counts = Counts::default();
         let action = if before.existed {
-            let removed: Vec<&str> = have
-                .keys()
-                .filter(|t| !wanted.contains_key(*t))
-                .map(Ticker::as_str)
-                .collect();
+            let removed: Vec<&str> = have.keys().filter(|t| !wanted.contains_key(*t)).map(Ticker::as_str).collect();
             let mut rows = Vec::new();
             for (t, m) in wanted.iter() {
                 match have.get(t) {
@@ -191,20 +153,12 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
                     None => counts.added += 1,
                 }
                 if have.get(t) != Some(m) {
-                    rows.push(MemberRow {
-                        symbol: t.clone(),
-                        weight: m.weight,
-                        metadata: m.metadata.clone(),
-                    });
+                    rows.push(MemberRow { symbol: t.clone(), weight: m.weight, metadata: m.metadata.clone() });
                 }
             }
             counts.removed = removed.len();
             let mut closing = removed.clone();
-            closing.extend(
-                rows.iter()
-                    .filter(|r| have.contains_key(&r.symbol))
-                    .map(|r| r.symbol.as_str()),
-            );
+            closing.extend(rows.iter().filter(|r| have.contains_key(&r.symbol)).map(|r| r.symbol.as_str()));
             let write = GroupWrite {
                 env,
                 kind: *kind,
@@ -215,15 +169,10 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
             };
             let id = tx.upsert_group(&write, now.naive_utc()).await?;
             tx.delete_members(id, &removed).await?;
-            tx.close_history(env, *kind, name, &closing, now, rb_id)
-                .await?;
+            tx.close_history(env, *kind, name, &closing, now, rb_id).await?;
             tx.upsert_members(id, &rows, now.naive_utc()).await?;
             tx.open_history(env, *kind, name, &rows, now, rb_id).await?;
-            if cur.is_some() {
-                Action::Updated
-            } else {
-                Action::Created
-            }
+            if cur.is_some() { Action::Updated } else { Action::Created }
         } else {
             // The run created the group: it goes, with its members' intervals closed.
             let all: Vec<&str> = have.keys().map(Ticker::as_str).collect();
@@ -235,13 +184,9 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
             Action::Pruned
         };
         totals.add(&counts);
-        details_groups.push(json!({ "type": kind, "name": name, "action": action, "before": now_before, "counts": counts }));
-        reports.push(GroupReport {
-            kind: kind.to_string(),
-            name: name.to_string(),
-            action,
-            counts,
-        });
+        details_groups
+            .push(json!({ "type": kind, "name": name, "action": action, "before": now_before, "counts": counts }));
+        reports.push(GroupReport { kind: kind.to_string(), name: name.to_string(), action, counts });
     }
     let mut symbols_details = Value::Null;
     if my_symbols {
@@ -256,20 +201,10 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
             .filter_map(|s| cur.get(s))
             .collect();
         tx.delete_symbols(&added).await?;
-        tx.upsert_symbols(&mine.symbols_before, &mine.symbols_fields, now.naive_utc())
-            .await?;
-        let counts = Counts {
-            removed: added.len(),
-            changed: mine.symbols_before.len(),
-            ..Counts::default()
-        };
+        tx.upsert_symbols(&mine.symbols_before, &mine.symbols_fields, now.naive_utc()).await?;
+        let counts = Counts { removed: added.len(), changed: mine.symbols_before.len(), ..Counts::default() };
         totals.add(&counts);
-        reports.push(GroupReport {
-            kind: "SYMBOLS".into(),
-            name: "symbols".into(),
-            action: Action::Updated,
-            counts,
-        });
+        reports.push(GroupReport { kind: "SYMBOLS".into(), name: "symbols".into(), action: Action::Updated, counts });
         // Undoing this rollback re-writes every field of the rows it replaced or deleted.
         symbols_details = json!({ "fields": SymbolField::ALL, "added": [], "before": replaced });
     }
@@ -291,9 +226,6 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
         groups: reports,
         totals,
         skipped_rows: Vec::new(),
-        notes: vec![format!(
-            "rolled back run {run_id} ({} from {})",
-            run.kind, run.source
-        )],
+        notes: vec![format!("rolled back run {run_id} ({} from {})", run.kind, run.source)],
     })
 }

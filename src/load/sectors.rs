@@ -13,16 +13,9 @@ use crate::domain::{GroupKind, GroupName, Sector, Ticker};
 
 const SYMBOL_COLUMNS: [&str; 3] = ["symbol", "ticker", "Holding Ticker"];
 const SECTOR_COLUMNS: [&str; 4] = ["sector", "GICS Sector", "sector_key", "gics_sector"];
-const INDUSTRY_COLUMNS: [&str; 6] = [
-    "industry",
-    "GICS Sub-Industry",
-    "sub_industry",
-    "sub-industry",
-    "gics_sub_industry",
-    "GICS Industry",
-];
-const INDUSTRY_GROUP_COLUMNS: [&str; 3] =
-    ["industry_group", "industry group", "GICS Industry Group"];
+const INDUSTRY_COLUMNS: [&str; 6] =
+    ["industry", "GICS Sub-Industry", "sub_industry", "sub-industry", "gics_sub_industry", "GICS Industry"];
+const INDUSTRY_GROUP_COLUMNS: [&str; 3] = ["industry_group", "industry group", "GICS Industry Group"];
 
 /// Combined checksum of several inputs (MD5 of one file's bytes when there is one).
 pub fn combined_checksum(inputs: &[Input]) -> String {
@@ -42,11 +35,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
             continue;
         };
         let is_header = |cells: &[String]| {
-            let has = |names: &[&str]| {
-                cells
-                    .iter()
-                    .any(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
-            };
+            let has = |names: &[&str]| cells.iter().any(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)));
             has(&SYMBOL_COLUMNS) && has(&SECTOR_COLUMNS)
         };
         let table = match Table::read(input, text, is_header) {
@@ -64,24 +53,15 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 continue;
             }
         };
-        let sym = table
-            .col(&SYMBOL_COLUMNS)
-            .expect("header has a symbol column");
-        let sec = table
-            .col(&SECTOR_COLUMNS)
-            .expect("header has a sector column");
+        let sym = table.col(&SYMBOL_COLUMNS).expect("header has a symbol column");
+        let sec = table.col(&SECTOR_COLUMNS).expect("header has a sector column");
         let ind = table.col(&INDUSTRY_COLUMNS);
         let grp = table.col(&INDUSTRY_GROUP_COLUMNS);
         for row in &table.rows {
             let ticker = match Ticker::parse(row.get(sym)) {
                 Ok(t) => t,
                 Err(e) => {
-                    problems.push(Problem::at(
-                        &input.name,
-                        row.line,
-                        Some(table.name(sym)),
-                        e.to_string(),
-                    ));
+                    problems.push(Problem::at(&input.name, row.line, Some(table.name(sym)), e.to_string()));
                     continue;
                 }
             };
@@ -99,11 +79,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 continue;
             };
             if let Some((file, line)) = seen.get(&ticker) {
-                let where_ = if *file == input.name {
-                    format!("line {line}")
-                } else {
-                    format!("{file}:{line}")
-                };
+                let where_ = if *file == input.name { format!("line {line}") } else { format!("{file}:{line}") };
                 problems.push(Problem::at(
                     &input.name,
                     row.line,
@@ -122,21 +98,12 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 }
             }
             let metadata = (!meta.is_empty()).then_some(Value::Object(meta));
-            by_sector.entry(sector).or_default().insert(
-                ticker,
-                MemberInput {
-                    weight: None,
-                    metadata,
-                },
-            );
+            by_sector.entry(sector).or_default().insert(ticker, MemberInput { weight: None, metadata });
         }
     }
     let checksum = combined_checksum(inputs);
     let sources: Vec<String> = inputs.iter().map(|i| file_name(&i.name)).collect();
-    let mut out = Parsed {
-        exclusive: true,
-        ..Parsed::default()
-    };
+    let mut out = Parsed { exclusive: true, ..Parsed::default() };
     let total: usize = by_sector.values().map(BTreeMap::len).sum();
     out.notes.push(format!(
         "{total} symbols classified into {} sectors ({} unknown)",
@@ -144,20 +111,13 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
         by_sector.get(&Sector::Unknown).map_or(0, BTreeMap::len)
     ));
     for (sector, members) in by_sector {
-        let industries: BTreeSet<&str> = members
-            .values()
-            .filter_map(|m| m.metadata.as_ref()?.get("industry")?.as_str())
-            .collect();
-        let mut metadata =
-            load_metadata("stock_count", members.len(), &sources.join(","), &checksum);
-        metadata.insert(
-            "industries".into(),
-            Value::from(industries.into_iter().collect::<Vec<_>>()),
-        );
+        let industries: BTreeSet<&str> =
+            members.values().filter_map(|m| m.metadata.as_ref()?.get("industry")?.as_str()).collect();
+        let mut metadata = load_metadata("stock_count", members.len(), &sources.join(","), &checksum);
+        metadata.insert("industries".into(), Value::from(industries.into_iter().collect::<Vec<_>>()));
         out.groups.push(GroupInput {
             kind: GroupKind::Sector,
-            name: GroupName::parse(GroupKind::Sector, sector.key())
-                .expect("sector keys are valid names"),
+            name: GroupName::parse(GroupKind::Sector, sector.key()).expect("sector keys are valid names"),
             description: sector.description().to_string(),
             metadata,
             members,

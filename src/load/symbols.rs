@@ -12,37 +12,18 @@ use crate::store::{SymbolField, SymbolRow};
 
 /// Header spellings per field.
 const COLUMNS: [(SymbolField, &[&str]); 12] = [
-    (
-        SymbolField::Name,
-        &[
-            "name",
-            "security",
-            "long_name",
-            "company",
-            "company name",
-            "description",
-        ],
-    ),
+    (SymbolField::Name, &["name", "security", "long_name", "company", "company name", "description"]),
     (SymbolField::Type, &["type", "security_type"]),
     (SymbolField::Exchange, &["exchange", "primary_exchange"]),
     (SymbolField::Market, &["market"]),
-    (
-        SymbolField::MarketCap,
-        &["market_cap", "market cap", "marketcap"],
-    ),
+    (SymbolField::MarketCap, &["market_cap", "market cap", "marketcap"]),
     (SymbolField::Sector, &["sector", "GICS Sector"]),
     (SymbolField::Industry, &["industry", "GICS Sub-Industry"]),
-    (
-        SymbolField::ListDate,
-        &["list_date", "listing_date", "ipo_date"],
-    ),
+    (SymbolField::ListDate, &["list_date", "listing_date", "ipo_date"]),
     (SymbolField::Active, &["active", "delisted"]),
     (SymbolField::Cik, &["cik"]),
     (SymbolField::CompositeFigi, &["composite_figi"]),
-    (
-        SymbolField::ShareClassFigi,
-        &["share_class_figi", "shareclass_figi"],
-    ),
+    (SymbolField::ShareClassFigi, &["share_class_figi", "shareclass_figi"]),
 ];
 
 /// Symbol rows read from files, and which fields they carry.
@@ -75,17 +56,12 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
             continue;
         };
         let is_header = |cells: &[String]| {
-            cells
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case("symbol") || c.eq_ignore_ascii_case("ticker"))
+            cells.iter().any(|c| c.eq_ignore_ascii_case("symbol") || c.eq_ignore_ascii_case("ticker"))
         };
         let table = match Table::read(input, text, is_header) {
             Ok(Some(t)) => t,
             Ok(None) => {
-                problems.push(Problem::file(
-                    &input.name,
-                    "unknown format: expected a header with a symbol column",
-                ));
+                problems.push(Problem::file(&input.name, "unknown format: expected a header with a symbol column"));
                 continue;
             }
             Err(p) => {
@@ -93,15 +69,14 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                 continue;
             }
         };
-        let sym = table
-            .col(&["symbol", "ticker"])
-            .expect("header has a symbol column");
-        let cols: Vec<(SymbolField, usize)> = COLUMNS
-            .iter()
-            .filter_map(|(f, names)| table.col(names).map(|c| (*f, c)))
-            .collect();
+        let sym = table.col(&["symbol", "ticker"]).expect("header has a symbol column");
+        let cols: Vec<(SymbolField, usize)> =
+            COLUMNS.iter().filter_map(|(f, names)| table.col(names).map(|c| (*f, c))).collect();
         if cols.is_empty() {
-            problems.push(Problem::file(&input.name, "no metadata columns besides the symbol (expected name, type, exchange, market_cap, …)"));
+            problems.push(Problem::file(
+                &input.name,
+                "no metadata columns besides the symbol (expected name, type, exchange, market_cap, …)",
+            ));
             continue;
         }
         fields_per_file.push(cols.iter().map(|c| c.0).collect());
@@ -109,21 +84,12 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
             let ticker = match Ticker::parse(row.get(sym)) {
                 Ok(t) => t,
                 Err(e) => {
-                    problems.push(Problem::at(
-                        &input.name,
-                        row.line,
-                        Some(table.name(sym)),
-                        e.to_string(),
-                    ));
+                    problems.push(Problem::at(&input.name, row.line, Some(table.name(sym)), e.to_string()));
                     continue;
                 }
             };
             if let Some((f, l)) = seen.get(&ticker) {
-                let where_ = if *f == input.name {
-                    format!("line {l}")
-                } else {
-                    format!("{f}:{l}")
-                };
+                let where_ = if *f == input.name { format!("line {l}") } else { format!("{f}:{l}") };
                 problems.push(Problem::at(
                     &input.name,
                     row.line,
@@ -133,25 +99,17 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                 continue;
             }
             seen.insert(ticker.clone(), (input.name.clone(), row.line));
-            let mut r = SymbolRow {
-                symbol: ticker.to_string(),
-                ..SymbolRow::default()
-            };
+            let mut r = SymbolRow { symbol: ticker.to_string(), ..SymbolRow::default() };
             for (field, c) in &cols {
                 let cell = row.get(*c);
                 let text = (!cell.is_empty()).then(|| cell.to_string());
-                let bad =
-                    |why: String| Problem::at(&input.name, row.line, Some(table.name(*c)), why);
+                let bad = |why: String| Problem::at(&input.name, row.line, Some(table.name(*c)), why);
                 match field {
                     SymbolField::Name => r.name = text,
                     SymbolField::Type => {
                         let t = cell.to_ascii_uppercase();
-                        if !t.is_empty()
-                            && (t.len() > 10 || !t.chars().all(|c| c.is_ascii_alphanumeric()))
-                        {
-                            problems.push(bad(format!(
-                                "type {cell:?} is not a type code such as CS, ETF, ADRC, PFD"
-                            )));
+                        if !t.is_empty() && (t.len() > 10 || !t.chars().all(|c| c.is_ascii_alphanumeric())) {
+                            problems.push(bad(format!("type {cell:?} is not a type code such as CS, ETF, ADRC, PFD")));
                         }
                         r.kind = (!t.is_empty()).then_some(t);
                     }
@@ -164,15 +122,9 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                             buckets += 1;
                         } else {
                             match cell.replace([',', '$'], "").parse::<f64>() {
-                                Ok(v) if v.is_finite() && v >= 0.0 => {
-                                    r.market_cap = Some(v.round() as i64)
-                                }
-                                Ok(_) => {
-                                    problems.push(bad(format!("market cap {cell} is negative")))
-                                }
-                                Err(_) => problems.push(bad(format!(
-                                    "market cap {cell:?} is not a number of dollars"
-                                ))),
+                                Ok(v) if v.is_finite() && v >= 0.0 => r.market_cap = Some(v.round() as i64),
+                                Ok(_) => problems.push(bad(format!("market cap {cell} is negative"))),
+                                Err(_) => problems.push(bad(format!("market cap {cell:?} is not a number of dollars"))),
                             }
                         }
                     }
@@ -182,9 +134,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                         if !cell.is_empty() {
                             match NaiveDate::parse_from_str(cell, "%Y-%m-%d") {
                                 Ok(d) => r.list_date = Some(d),
-                                Err(_) => {
-                                    problems.push(bad(format!("date {cell:?} is not YYYY-MM-DD")))
-                                }
+                                Err(_) => problems.push(bad(format!("date {cell:?} is not YYYY-MM-DD"))),
                             }
                         }
                     }
@@ -193,9 +143,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                         if !cell.is_empty() {
                             match parse_bool(cell) {
                                 Some(b) => r.active = Some(b != inverted),
-                                None => {
-                                    problems.push(bad(format!("{cell:?} is not true or false")))
-                                }
+                                None => problems.push(bad(format!("{cell:?} is not true or false"))),
                             }
                         }
                     }
@@ -215,17 +163,11 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
     if fields_per_file.len() > 1 {
         out.notes.push(format!(
             "fields common to all files: {}",
-            out.fields
-                .iter()
-                .map(|f| f.column())
-                .collect::<Vec<_>>()
-                .join(", ")
+            out.fields.iter().map(|f| f.column()).collect::<Vec<_>>().join(", ")
         ));
     }
     if buckets > 0 {
-        out.notes.push(format!(
-            "{buckets} market caps given as size buckets (e.g. \"Large Cap\") were not stored"
-        ));
+        out.notes.push(format!("{buckets} market caps given as size buckets (e.g. \"Large Cap\") were not stored"));
     }
     out.notes.push(format!("{} symbols", out.rows.len()));
     out

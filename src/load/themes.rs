@@ -43,11 +43,7 @@ struct ThemeDef {
 }
 
 fn line_of(text: &str, offset: usize) -> u64 {
-    text[..offset.min(text.len())]
-        .bytes()
-        .filter(|b| *b == b'\n')
-        .count() as u64
-        + 1
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() as u64 + 1
 }
 
 /// Parses theme files into THEME groups.
@@ -63,12 +59,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
             Ok(f) => f,
             Err(e) => {
                 let line = e.span().map_or(1, |s| line_of(text, s.start));
-                problems.push(Problem::at(
-                    &input.name,
-                    line,
-                    None,
-                    format!("invalid themes file: {}", e.message()),
-                ));
+                problems.push(Problem::at(&input.name, line, None, format!("invalid themes file: {}", e.message())));
                 continue;
             }
         };
@@ -80,12 +71,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
             let name = match GroupName::parse(GroupKind::Theme, def.key.get_ref()) {
                 Ok(n) => n,
                 Err(e) => {
-                    problems.push(Problem::at(
-                        &input.name,
-                        key_line,
-                        Some("key"),
-                        e.to_string(),
-                    ));
+                    problems.push(Problem::at(&input.name, key_line, Some("key"), e.to_string()));
                     continue;
                 }
             };
@@ -103,23 +89,11 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
             for m in &def.members {
                 let line = line_of(text, m.span().start);
                 match Ticker::parse(m.get_ref()) {
-                    Ok(t) => members.add(
-                        t,
-                        MemberInput {
-                            weight: None,
-                            metadata: None,
-                        },
-                        &input.name,
-                        line,
-                        "members",
-                        problems,
-                    ),
-                    Err(e) => problems.push(Problem::at(
-                        &input.name,
-                        line,
-                        Some("members"),
-                        e.to_string(),
-                    )),
+                    Ok(t) => {
+                        let member = MemberInput { weight: None, metadata: None };
+                        members.add(t, member, None, (&input.name, line, "members"), problems);
+                    }
+                    Err(e) => problems.push(Problem::at(&input.name, line, Some("members"), e.to_string())),
                 }
             }
             if members.is_empty() {
@@ -131,16 +105,8 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 ));
                 continue;
             }
-            let mut metadata = load_metadata(
-                "total_symbols",
-                members.len(),
-                &file_name(&input.name),
-                &checksum,
-            );
-            metadata.insert(
-                "selection_criteria".into(),
-                Value::from(def.selection_criteria.unwrap_or_default()),
-            );
+            let mut metadata = load_metadata("total_symbols", members.len(), &file_name(&input.name), &checksum);
+            metadata.insert("selection_criteria".into(), Value::from(def.selection_criteria.unwrap_or_default()));
             metadata.insert("related_themes".into(), Value::from(def.related_themes));
             if let Some(d) = def.description {
                 metadata.insert("summary".into(), Value::from(d));
@@ -151,14 +117,13 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 // TickStock keeps a theme's display name in `description`.
                 description: def.name,
                 metadata,
-                members: members.into_members(),
+                members: members.finish(false, &input.name, "members", problems).0,
                 skipped: Vec::new(),
                 checksum: checksum.clone(),
             });
         }
     }
     let total: usize = out.groups.iter().map(|g| g.members.len()).sum();
-    out.notes
-        .push(format!("{} themes, {total} memberships", out.groups.len()));
+    out.notes.push(format!("{} themes, {total} memberships", out.groups.len()));
     out
 }

@@ -6,10 +6,8 @@ use std::cell::Cell;
 
 use super::holdings::{TICKER_COLUMNS, is_ticker_header, ticker_list};
 use super::input::{Input, Problem, Table};
-use super::parsed::{
-    GroupInput, MemberInput, MemberSet, Parsed, RawWeights, apply_weights, file_name, load_metadata,
-};
-use crate::domain::{GroupKind, GroupName, RawWeight, Ticker};
+use super::parsed::{GroupInput, MemberInput, MemberSet, Parsed, file_name, load_metadata, weight_cell};
+use crate::domain::{GroupKind, GroupName, Ticker};
 
 /// Known universes: name, the spellings found in file names, and TickStock's description.
 const KNOWN: [(&str, &[&str], &str); 4] = [
@@ -28,11 +26,7 @@ const KNOWN: [(&str, &[&str], &str); 4] = [
         &["dow30", "dowjones30", "dow_30", "djia", "dowjones", "dow"],
         "Dow Jones Industrial Average - 30 blue-chip U.S. companies",
     ),
-    (
-        "russell3000",
-        &["russell3000", "russell_3000", "r3000"],
-        "Russell 3000 Index - the 3,000 largest U.S. companies",
-    ),
+    ("russell3000", &["russell3000", "russell_3000", "r3000"], "Russell 3000 Index - the 3,000 largest U.S. companies"),
 ];
 
 /// The universe a file name names: a known alias (`dowjones30_constituents.csv` → `dow30`) or the stem itself.
@@ -53,10 +47,7 @@ fn name_from_stem(stem: &str) -> String {
 pub fn parse(inputs: &[Input], name: Option<&str>, problems: &mut Vec<Problem>) -> Parsed {
     let mut out = Parsed::default();
     if name.is_some() && inputs.len() > 1 {
-        problems.push(Problem::file(
-            &inputs[0].name,
-            "--name names one universe, but several files were given",
-        ));
+        problems.push(Problem::file(&inputs[0].name, "--name names one universe, but several files were given"));
         return out;
     }
     for input in inputs {
@@ -65,10 +56,7 @@ pub fn parse(inputs: &[Input], name: Option<&str>, problems: &mut Vec<Problem>) 
         let group_name = match GroupName::parse(GroupKind::Universe, &raw_name) {
             Ok(n) => n,
             Err(e) => {
-                problems.push(Problem::file(
-                    &input.name,
-                    format!("{e}; pass --name to choose the universe name"),
-                ));
+                problems.push(Problem::file(&input.name, format!("{e}; pass --name to choose the universe name")));
                 continue;
             }
         };
@@ -88,97 +76,43 @@ fn parse_file(
     let text = input.text().map_err(|p| problems.push(p)).ok()?;
     // The header, if any, is the first line.
     let first = Cell::new(true);
-    let table = Table::read(input, text, |cells| {
-        first.replace(false) && is_ticker_header(cells)
-    })
-    .map_err(|p| problems.push(p))
-    .ok()?;
+    let table = Table::read(input, text, |cells| first.replace(false) && is_ticker_header(cells))
+        .map_err(|p| problems.push(p))
+        .ok()?;
     let (rows, ticker_col, weight_col, header) = match table {
         Some(t) => {
             let ticker_col = t.col(&TICKER_COLUMNS).expect("header has a ticker column");
             let weight_col = t.col_where(|h| h.contains("weight"));
             (t.rows, ticker_col, weight_col, t.header)
         }
-        None => (
-            ticker_list(input, text)
-                .map_err(|p| problems.push(p))
-                .ok()?,
-            0,
-            None,
-            vec!["ticker".to_string()],
-        ),
+        None => (ticker_list(input, text).map_err(|p| problems.push(p)).ok()?, 0, None, vec!["ticker".to_string()]),
     };
     let ticker_field = header[ticker_col].as_str();
     let weight_field = weight_col.map_or("weight", |c| header[c].as_str());
     let mut members = MemberSet::default();
-    let mut weights = RawWeights::new();
     for row in &rows {
-        match Ticker::parse(row.get(ticker_col)) {
-            Ok(t) => {
-                if let Some(c) = weight_col {
-                    match RawWeight::parse(row.get(c)) {
-                        Ok(Some(w)) => weights.push((t.clone(), w, row.line)),
-                        Ok(None) => {}
-                        Err(e) => problems.push(Problem::at(
-                            &input.name,
-                            row.line,
-                            Some(weight_field),
-                            e.to_string(),
-                        )),
-                    }
-                }
-                members.add(
-                    t,
-                    MemberInput {
-                        weight: None,
-                        metadata: None,
-                    },
-                    &input.name,
-                    row.line,
-                    ticker_field,
-                    problems,
-                );
+        let ticker = match Ticker::parse(row.get(ticker_col)) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem::at(&input.name, row.line, Some(ticker_field), e.to_string()));
+                continue;
             }
-            Err(e) => problems.push(Problem::at(
-                &input.name,
-                row.line,
-                Some(ticker_field),
-                e.to_string(),
-            )),
-        }
+        };
+        let raw_weight = weight_cell(row, weight_col, &input.name, weight_field, problems);
+        let member = MemberInput { weight: None, metadata: None };
+        members.add(ticker, member, raw_weight, (&input.name, row.line, ticker_field), problems);
     }
     if members.is_empty() {
         problems.push(Problem::file(&input.name, "no symbols found"));
         return None;
     }
-    let mut members = members.into_members();
-    apply_weights(
-        &mut members,
-        &weights,
-        weight_field.contains('%'),
-        &input.name,
-        weight_field,
-        problems,
-    );
+    let (members, _) = members.finish(weight_field.contains('%'), &input.name, weight_field, problems);
     let description = KNOWN
         .iter()
         .find(|(n, _, _)| *n == name.as_str())
         .map_or_else(|| format!("{name} universe"), |(_, _, d)| (*d).to_string());
     let checksum = input.checksum();
-    let metadata = load_metadata(
-        "total_symbols",
-        members.len(),
-        &file_name(&input.name),
-        &checksum,
-    );
+    let metadata = load_metadata("total_symbols", members.len(), &file_name(&input.name), &checksum);
     notes.push(format!("{name}: {} symbols", members.len()));
-    Some(GroupInput {
-        kind: GroupKind::Universe,
-        name,
-        description,
-        metadata,
-        members,
-        skipped: Vec::new(),
-        checksum,
-    })
+    Some(GroupInput { kind: GroupKind::Universe, name, description, metadata, members, skipped: Vec::new(), checksum })
 }

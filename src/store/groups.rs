@@ -26,7 +26,9 @@ pub struct StoredGroup {
     pub metadata: Option<Value>,
     /// TickStock's liquidity filter, kept as found.
     pub liquidity_filter: Option<Value>,
-    /// Members by symbol.
+    /// Number of members (known even when `members` is not loaded).
+    pub member_count: usize,
+    /// Members by symbol (empty until loaded).
     pub members: BTreeMap<Ticker, StoredMember>,
 }
 
@@ -85,68 +87,69 @@ pub struct MemberDetail {
     pub name: Option<String>,
 }
 
-type GroupTuple = (
-    i32,
-    String,
-    Option<String>,
-    Option<Json<Value>>,
-    Option<Json<Value>>,
-);
+type GroupTuple = (i32, String, Option<String>, Option<Json<Value>>, Option<Json<Value>>, i64);
 type MemberTuple = (i32, String, Option<f64>, Option<Json<Value>>);
 
 impl Store {
     /// Every group of a kind in an environment, with members.
-    pub async fn groups_with_members(
-        &self,
-        env: Environment,
-        kind: GroupKind,
-    ) -> Result<Vec<StoredGroup>, StoreError> {
-        let (groups, members): (Vec<GroupTuple>, Vec<MemberTuple>) = on_pool!(self, p => {
-            let groups = sqlx::query_as(
-                "SELECT id, name, description, metadata, liquidity_filter FROM definition_groups \
-                 WHERE environment = $1 AND type = $2 ORDER BY name",
-            )
-            .bind(env.as_str())
-            .bind(kind.as_str())
-            .fetch_all(p)
-            .await?;
-            let members = sqlx::query_as(
-                "SELECT m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), m.metadata \
-                 FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
-                 WHERE g.environment = $1 AND g.type = $2",
-            )
-            .bind(env.as_str())
-            .bind(kind.as_str())
-            .fetch_all(p)
-            .await?;
-            (groups, members)
-        });
-        let mut out: Vec<StoredGroup> = groups
+    pub async fn groups_with_members(&self, env: Environment, kind: GroupKind) -> Result<Vec<StoredGroup>, StoreError> {
+        let mut groups = self.groups_of_kind(env, kind).await?;
+        self.load_members(env, kind, &mut groups).await?;
+        Ok(groups)
+    }
+
+    /// Every group of a kind with its member count, members not loaded (see [`Store::load_members`]).
+    pub async fn groups_of_kind(&self, env: Environment, kind: GroupKind) -> Result<Vec<StoredGroup>, StoreError> {
+        let groups: Vec<GroupTuple> = on_pool!(self, p => sqlx::query_as(
+            "SELECT g.id, g.name, g.description, g.metadata, g.liquidity_filter, \
+                    (SELECT COUNT(*) FROM group_memberships m WHERE m.group_id = g.id) \
+             FROM definition_groups g WHERE g.environment = $1 AND g.type = $2 ORDER BY g.name",
+        )
+        .bind(env.as_str())
+        .bind(kind.as_str())
+        .fetch_all(p)
+        .await?);
+        Ok(groups
             .into_iter()
-            .map(|(id, name, description, metadata, lf)| StoredGroup {
+            .map(|(id, name, description, metadata, lf, count)| StoredGroup {
                 id,
                 kind,
                 name: GroupName::from_stored(name),
                 description,
                 metadata: metadata.map(|j| j.0),
                 liquidity_filter: lf.map(|j| j.0),
+                member_count: usize::try_from(count).unwrap_or(0),
                 members: BTreeMap::new(),
             })
-            .collect();
-        let index: std::collections::HashMap<i32, usize> =
-            out.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
+            .collect())
+    }
+
+    /// Fills in the members of groups read by [`Store::groups_of_kind`].
+    pub async fn load_members(
+        &self,
+        env: Environment,
+        kind: GroupKind,
+        groups: &mut [StoredGroup],
+    ) -> Result<(), StoreError> {
+        let members: Vec<MemberTuple> = on_pool!(self, p => sqlx::query_as(
+            "SELECT m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), m.metadata \
+             FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
+             WHERE g.environment = $1 AND g.type = $2",
+        )
+        .bind(env.as_str())
+        .bind(kind.as_str())
+        .fetch_all(p)
+        .await?);
+        let index: std::collections::HashMap<i32, usize> = groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
         for (gid, symbol, weight, metadata) in members {
             if let Some(&i) = index.get(&gid) {
-                out[i].members.insert(
+                groups[i].members.insert(
                     Ticker::from_stored(symbol),
-                    StoredMember {
-                        weight: weight.map(Weight::from_fraction),
-                        metadata: metadata.map(|j| j.0),
-                    },
+                    StoredMember { weight: weight.map(Weight::from_fraction), metadata: metadata.map(|j| j.0) },
                 );
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Groups with member counts, optionally of some kinds only, ordered by kind then name.
@@ -155,15 +158,7 @@ impl Store {
         env: Environment,
         kinds: &[GroupKind],
     ) -> Result<Vec<GroupSummary>, StoreError> {
-        type Row = (
-            String,
-            String,
-            Option<String>,
-            String,
-            Option<NaiveDateTime>,
-            Option<NaiveDateTime>,
-            i64,
-        );
+        type Row = (String, String, Option<String>, String, Option<NaiveDateTime>, Option<NaiveDateTime>, i64);
         let rows: Vec<Row> = on_pool!(self, p => sqlx::query_as(
             "SELECT g.name, g.type, g.description, g.environment, g.created_at, g.updated_at, COUNT(m.id) \
              FROM definition_groups g LEFT JOIN group_memberships m ON m.group_id = g.id \
@@ -176,22 +171,16 @@ impl Store {
         .await?);
         Ok(rows
             .into_iter()
-            .filter(|r| {
-                kinds.is_empty() || GroupKind::parse(&r.1).is_some_and(|k| kinds.contains(&k))
+            .filter(|r| kinds.is_empty() || GroupKind::parse(&r.1).is_some_and(|k| kinds.contains(&k)))
+            .map(|(name, kind, description, environment, created_at, updated_at, member_count)| GroupSummary {
+                name,
+                kind,
+                description,
+                member_count,
+                environment,
+                created_at,
+                updated_at,
             })
-            .map(
-                |(name, kind, description, environment, created_at, updated_at, member_count)| {
-                    GroupSummary {
-                        name,
-                        kind,
-                        description,
-                        member_count,
-                        environment,
-                        created_at,
-                        updated_at,
-                    }
-                },
-            )
             .collect())
     }
 
@@ -209,10 +198,7 @@ impl Store {
         .bind(name)
         .fetch_all(p)
         .await?);
-        Ok(rows
-            .into_iter()
-            .filter_map(|(k, n)| GroupKind::parse(&k).map(|k| (k, n)))
-            .collect())
+        Ok(rows.into_iter().filter_map(|(k, n)| GroupKind::parse(&k).map(|k| (k, n))).collect())
     }
 
     /// Members of one group with weight, sector, industry and name; heaviest first, then by symbol.
@@ -237,13 +223,7 @@ impl Store {
              WHERE g.environment = $1 AND g.type = $2 AND g.name = $3 \
              ORDER BY m.weight DESC NULLS LAST, m.symbol"
         );
-        type Row = (
-            String,
-            Option<f64>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
+        type Row = (String, Option<f64>, Option<String>, Option<String>, Option<String>);
         let rows: Vec<Row> = on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(env.as_str())
             .bind(kind.as_str())
@@ -252,13 +232,7 @@ impl Store {
             .await?);
         Ok(rows
             .into_iter()
-            .map(|(symbol, weight, sector, industry, name)| MemberDetail {
-                symbol,
-                weight,
-                sector,
-                industry,
-                name,
-            })
+            .map(|(symbol, weight, sector, industry, name)| MemberDetail { symbol, weight, sector, industry, name })
             .collect())
     }
 
@@ -307,10 +281,7 @@ impl Store {
             .map(|(s, w, m)| {
                 (
                     Ticker::from_stored(s),
-                    StoredMember {
-                        weight: w.map(Weight::from_fraction),
-                        metadata: m.map(|j| j.0),
-                    },
+                    StoredMember { weight: w.map(Weight::from_fraction), metadata: m.map(|j| j.0) },
                 )
             })
             .collect())
@@ -358,11 +329,7 @@ pub struct GroupWrite<'a> {
 
 impl Tx {
     /// Inserts or updates a group by (name, type, environment); returns its id.
-    pub async fn upsert_group(
-        &mut self,
-        g: &GroupWrite<'_>,
-        now: NaiveDateTime,
-    ) -> Result<i32, StoreError> {
+    pub async fn upsert_group(&mut self, g: &GroupWrite<'_>, now: NaiveDateTime) -> Result<i32, StoreError> {
         let id: i32 = on_conn!(self, c => sqlx::query_scalar(
             "INSERT INTO definition_groups \
                  (name, type, description, metadata, liquidity_filter, environment, created_at, updated_at, last_update) \
@@ -393,42 +360,59 @@ impl Tx {
         Ok(())
     }
 
-    /// Inserts memberships, or updates weight and metadata of existing ones, in multi-row batches.
+    /// Inserts memberships, or updates weight and metadata of existing ones. PostgreSQL gets one statement with
+    /// array parameters (`UNNEST`), prepared once; SQLite gets prepared multi-row batches.
     pub async fn upsert_members(
         &mut self,
         group_id: i32,
         rows: &[MemberRow],
         now: NaiveDateTime,
     ) -> Result<(), StoreError> {
-        for chunk in rows.chunks(BATCH_ROWS) {
-            on_conn!(self, c => {
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) ",
+        const ON_CONFLICT: &str = " ON CONFLICT (group_id, symbol) DO UPDATE SET weight = excluded.weight, \
+             metadata = excluded.metadata, updated_at = excluded.updated_at";
+        if rows.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Tx::Postgres(t) => {
+                let (symbols, weights, metadata) = columns(rows);
+                let sql = format!(
+                    "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) \
+                     SELECT $1, s, w, m, $5, $5 FROM UNNEST($2::text[], $3::float8[], $4::jsonb[]) AS u(s, w, m)\
+                     {ON_CONFLICT}"
                 );
-                qb.push_values(chunk, |mut b, r| {
-                    b.push_bind(group_id)
-                        .push_bind(r.symbol.as_str())
-                        .push_bind(r.weight.map(Weight::fraction))
-                        .push_bind(r.metadata.as_ref().map(Json))
-                        .push_bind(now)
-                        .push_bind(now);
-                });
-                qb.push(
-                    " ON CONFLICT (group_id, symbol) DO UPDATE SET weight = excluded.weight, \
-                     metadata = excluded.metadata, updated_at = excluded.updated_at",
-                );
-                qb.build().execute(&mut *c).await?;
-            });
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(group_id)
+                    .bind(symbols)
+                    .bind(weights)
+                    .bind(metadata)
+                    .bind(now)
+                    .execute(&mut **t)
+                    .await?;
+            }
+            Tx::Sqlite(t) => {
+                for chunk in rows.chunks(BATCH_ROWS) {
+                    let mut qb = QueryBuilder::new(
+                        "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) ",
+                    );
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(group_id)
+                            .push_bind(r.symbol.as_str())
+                            .push_bind(r.weight.map(Weight::fraction))
+                            .push_bind(r.metadata.as_ref().map(Json))
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    qb.push(ON_CONFLICT);
+                    qb.build().execute(&mut **t).await?;
+                }
+            }
         }
         Ok(())
     }
 
     /// Deletes memberships of a group by symbol, in batches.
-    pub async fn delete_members(
-        &mut self,
-        group_id: i32,
-        symbols: &[&str],
-    ) -> Result<(), StoreError> {
+    pub async fn delete_members(&mut self, group_id: i32, symbols: &[&str]) -> Result<(), StoreError> {
         for chunk in symbols.chunks(BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = QueryBuilder::new("DELETE FROM group_memberships WHERE group_id = ");
@@ -478,7 +462,7 @@ impl Tx {
         Ok(())
     }
 
-    /// Opens history intervals for memberships that start now.
+    /// Opens history intervals for memberships that start now (arrays on PostgreSQL, batches on SQLite).
     pub async fn open_history(
         &mut self,
         env: Environment,
@@ -488,25 +472,56 @@ impl Tx {
         at: DateTime<Utc>,
         run: i64,
     ) -> Result<(), StoreError> {
-        for chunk in rows.chunks(BATCH_ROWS) {
-            on_conn!(self, c => {
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO membership_history \
-                     (environment, group_type, group_name, symbol, weight, metadata, valid_from, opened_by_run) ",
+        const INSERT: &str = "INSERT INTO membership_history \
+             (environment, group_type, group_name, symbol, weight, metadata, valid_from, opened_by_run) ";
+        if rows.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Tx::Postgres(t) => {
+                let (symbols, weights, metadata) = columns(rows);
+                let sql = format!(
+                    "{INSERT} SELECT $1, $2, $3, s, w, m, $7, $8 \
+                     FROM UNNEST($4::text[], $5::float8[], $6::jsonb[]) AS u(s, w, m)"
                 );
-                qb.push_values(chunk, |mut b, r| {
-                    b.push_bind(env.as_str())
-                        .push_bind(kind.as_str())
-                        .push_bind(group)
-                        .push_bind(r.symbol.as_str())
-                        .push_bind(r.weight.map(Weight::fraction))
-                        .push_bind(r.metadata.as_ref().map(Json))
-                        .push_bind(at)
-                        .push_bind(run);
-                });
-                qb.build().execute(&mut *c).await?;
-            });
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(env.as_str())
+                    .bind(kind.as_str())
+                    .bind(group)
+                    .bind(symbols)
+                    .bind(weights)
+                    .bind(metadata)
+                    .bind(at)
+                    .bind(run)
+                    .execute(&mut **t)
+                    .await?;
+            }
+            Tx::Sqlite(t) => {
+                for chunk in rows.chunks(BATCH_ROWS) {
+                    let mut qb = QueryBuilder::new(INSERT);
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(env.as_str())
+                            .push_bind(kind.as_str())
+                            .push_bind(group)
+                            .push_bind(r.symbol.as_str())
+                            .push_bind(r.weight.map(Weight::fraction))
+                            .push_bind(r.metadata.as_ref().map(Json))
+                            .push_bind(at)
+                            .push_bind(run);
+                    });
+                    qb.build().execute(&mut **t).await?;
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// Member rows as column arrays, for PostgreSQL's `UNNEST`.
+fn columns(rows: &[MemberRow]) -> (Vec<&str>, Vec<Option<f64>>, Vec<Option<Json<&Value>>>) {
+    (
+        rows.iter().map(|r| r.symbol.as_str()).collect(),
+        rows.iter().map(|r| r.weight.map(Weight::fraction)).collect(),
+        rows.iter().map(|r| r.metadata.as_ref().map(Json)).collect(),
+    )
 }

@@ -122,10 +122,7 @@ impl Store {
     /// Opens a pool for the URL (`sqlite://universe.db`, `sqlite::memory:`, `postgres://…`). A SQLite file is
     /// created if missing and put in WAL mode.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let connect_err = |source| StoreError::Connect {
-            url: redact_url(url),
-            source,
-        };
+        let connect_err = |source| StoreError::Connect { url: redact_url(url), source };
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(connect_err)?
@@ -134,16 +131,10 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(opts)
-                .await
-                .map_err(connect_err)?;
+            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(connect_err)?;
             Ok(Store::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url)
-                .map_err(connect_err)?
-                .application_name("universe");
+            let opts = PgConnectOptions::from_str(url).map_err(connect_err)?.application_name("universe");
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
@@ -199,21 +190,14 @@ impl Store {
 
     /// Counts rows of a table (for tests and the demo summary). `table` must be one of ours.
     pub async fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: [&str; 6] = [
-            "definition_groups",
-            "group_memberships",
-            "cache_entries",
-            "symbols",
-            "load_runs",
-            "membership_history",
-        ];
+        const TABLES: [&str; 6] =
+            ["definition_groups", "group_memberships", "cache_entries", "symbols", "load_runs", "membership_history"];
         let table = TABLES
             .iter()
             .find(|t| **t == table)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown table {table}")))?;
         let sql = format!("SELECT COUNT(*) FROM {table}");
-        let n: i64 =
-            on_pool!(self, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?);
+        let n: i64 = on_pool!(self, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?);
         Ok(n)
     }
 }
@@ -243,10 +227,7 @@ mod tests {
 
     #[test]
     fn passwords_never_shown() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/x"),
-            "postgres://app:***@db:5432/x"
-        );
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact_url("sqlite://universe.db"), "sqlite://universe.db");
     }

@@ -105,11 +105,7 @@ const FINISH_RUN: &str = "UPDATE load_runs SET status = $2, added = $3, removed 
 
 impl Store {
     /// Records a run that wrote nothing else (dry-run, skipped, failed), in its own short transaction.
-    pub async fn record_run(
-        &self,
-        run: &NewRun<'_>,
-        outcome: &RunOutcome,
-    ) -> Result<i64, StoreError> {
+    pub async fn record_run(&self, run: &NewRun<'_>, outcome: &RunOutcome) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let id = tx.insert_run(run).await?;
         tx.finish_run(id, outcome).await?;
@@ -120,7 +116,8 @@ impl Store {
     /// Most recent runs first.
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM load_runs ORDER BY id DESC LIMIT $1");
-        let rows = on_pool!(self, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await?);
+        let rows =
+            on_pool!(self, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await?);
         Ok(rows)
     }
 
@@ -132,11 +129,7 @@ impl Store {
     }
 
     /// Applied, not rolled back runs after `id` in the same environment (for rollback's safety check).
-    pub async fn later_applied_runs(
-        &self,
-        id: i64,
-        env: Environment,
-    ) -> Result<Vec<RunRow>, StoreError> {
+    pub async fn later_applied_runs(&self, id: i64, env: Environment) -> Result<Vec<RunRow>, StoreError> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM load_runs WHERE id > $1 AND environment = $2 AND status = 'applied' \
              AND rolled_back_by IS NULL ORDER BY id"
@@ -147,11 +140,7 @@ impl Store {
     }
 
     /// Checksum of the last applied, not rolled back run of a kind (incremental skip for loads without groups).
-    pub async fn last_applied_checksum(
-        &self,
-        kind: &str,
-        env: Environment,
-    ) -> Result<Option<String>, StoreError> {
+    pub async fn last_applied_checksum(&self, kind: &str, env: Environment) -> Result<Option<String>, StoreError> {
         let row: Option<Option<String>> = on_pool!(self, p => sqlx::query_scalar(
             "SELECT checksum FROM load_runs WHERE kind = $1 AND environment = $2 AND status = 'applied' \
              AND rolled_back_by IS NULL ORDER BY id DESC LIMIT 1",

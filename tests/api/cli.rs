@@ -32,10 +32,7 @@ async fn cli_bad_input(db: &TestDb) {
     let out = universe(db, &["load", "holdings", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("qqq_holdings.csv:3: field \"Weight\": weight \"forty\" is not a number"),
-        "{err}"
-    );
+    assert!(err.contains("qqq_holdings.csv:3: field \"Weight\": weight \"forty\" is not a number"), "{err}");
     assert!(err.contains("nothing was loaded"), "{err}");
     assert_eq!(db.state().await, before);
     let missing = universe(db, &["load", "holdings", "/nonexistent/x.csv"]);
@@ -44,8 +41,7 @@ async fn cli_bad_input(db: &TestDb) {
     // --json gives the problems as data.
     let out = universe(db, &["--json", "load", "holdings", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("one JSON document on stdout");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document on stdout");
     assert_eq!(v["problems"][0]["line"], 3);
     assert_eq!(v["problems"][0]["field"], "Weight");
 }
@@ -53,51 +49,23 @@ async fn cli_bad_input(db: &TestDb) {
 /// Dry-run, runs, rollback and universes through the CLI, with JSON output.
 async fn cli_runs_and_rollback(db: &TestDb) {
     let v1 = db.write_file("dow30.csv", "AAPL\nMSFT\n");
-    assert!(
-        universe(db, &["load", "universes", v1.to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(universe(db, &["load", "universes", v1.to_str().unwrap()]).status.success());
     let v2 = db.write_file("dow30.csv", "AAPL\nNVDA\n");
-    let dry = universe(
-        db,
-        &[
-            "--json",
-            "load",
-            "universes",
-            v2.to_str().unwrap(),
-            "--mode",
-            "dry-run",
-        ],
-    );
+    let dry = universe(db, &["--json", "load", "universes", v2.to_str().unwrap(), "--mode", "dry-run"]);
     let report: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
     assert_eq!(
-        (
-            report["status"].as_str(),
-            report["totals"]["added"].as_u64(),
-            report["totals"]["removed"].as_u64()
-        ),
+        (report["status"].as_str(), report["totals"]["added"].as_u64(), report["totals"]["removed"].as_u64()),
         (Some("dry_run"), Some(1), Some(1))
     );
     let applied = universe(db, &["--json", "load", "universes", v2.to_str().unwrap()]);
     let report: serde_json::Value = serde_json::from_slice(&applied.stdout).unwrap();
     let run_id = report["run_id"].as_i64().unwrap();
-    assert_eq!(
-        db.symbols_of(GroupKind::Universe, "dow30").await,
-        ["AAPL", "NVDA"]
-    );
+    assert_eq!(db.symbols_of(GroupKind::Universe, "dow30").await, ["AAPL", "NVDA"]);
     let runs = universe(db, &["runs"]);
-    assert!(
-        text(&runs.stdout).contains("dry_run"),
-        "{}",
-        text(&runs.stdout)
-    );
+    assert!(text(&runs.stdout).contains("dry_run"), "{}", text(&runs.stdout));
     let rb = universe(db, &["rollback", &run_id.to_string()]);
     assert!(rb.status.success(), "{}", text(&rb.stderr));
-    assert_eq!(
-        db.symbols_of(GroupKind::Universe, "dow30").await,
-        ["AAPL", "MSFT"]
-    );
+    assert_eq!(db.symbols_of(GroupKind::Universe, "dow30").await, ["AAPL", "MSFT"]);
     let again = universe(db, &["rollback", &run_id.to_string()]);
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("already rolled back"));
@@ -122,19 +90,11 @@ contract!(cli_bad_input, cli_runs_and_rollback);
 fn demo_loads_the_sample_data() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
-    let out = Command::new(env!("CARGO_BIN_EXE_universe"))
-        .args(["demo", "--db", db.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_universe")).args(["demo", "--db", db.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    for expected in [
-        "UNIVERSE       3",
-        "ETF           14",
-        "SECTOR        12",
-        "THEME         20",
-        "531 symbols",
-    ] {
+    for expected in ["UNIVERSE       3", "ETF           14", "SECTOR        12", "THEME         20", "531 symbols"] {
         assert!(s.contains(expected), "{expected:?} missing from:\n{s}");
     }
     // Running it again starts fresh rather than piling up.
@@ -161,33 +121,17 @@ fn database_url_sources() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("x.db").exists());
     let out = Command::new(env!("CARGO_BIN_EXE_universe"))
-        .args([
-            "--database-url",
-            "mysql://root:hunter2@localhost/x",
-            "db",
-            "migrate",
-        ])
+        .args(["--database-url", "mysql://root:hunter2@localhost/x", "db", "migrate"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("unsupported database URL") && !err.contains("hunter2"),
-        "{err}"
-    );
+    assert!(err.contains("unsupported database URL") && !err.contains("hunter2"), "{err}");
     let out = Command::new(env!("CARGO_BIN_EXE_universe"))
-        .args([
-            "--database-url",
-            "postgres://app:hunter2@127.0.0.1:1/x",
-            "db",
-            "migrate",
-        ])
+        .args(["--database-url", "postgres://app:hunter2@127.0.0.1:1/x", "db", "migrate"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("cannot connect") && !err.contains("hunter2"),
-        "{err}"
-    );
+    assert!(err.contains("cannot connect") && !err.contains("hunter2"), "{err}");
 }

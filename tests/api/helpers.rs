@@ -36,16 +36,13 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// The PostgreSQL server for tests.
 pub fn pg_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").expect(
-        "TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts a throwaway PostgreSQL",
-    )
+    std::env::var("TEST_DATABASE_URL")
+        .expect("TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts a throwaway PostgreSQL")
 }
 
 /// The admin URL with another database name.
 pub fn url_with_db(admin: &str, db: &str) -> String {
-    let (base, query) = admin
-        .split_once('?')
-        .map_or((admin, None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
     let (scheme, rest) = base.split_once("://").expect("a postgres URL has a scheme");
     let host = rest.split('/').next().unwrap_or(rest);
     match query {
@@ -55,29 +52,21 @@ pub fn url_with_db(admin: &str, db: &str) -> String {
 }
 
 async fn admin() -> PgConnection {
-    PgConnection::connect(&pg_admin_url())
-        .await
-        .expect("connect to the test PostgreSQL server")
+    PgConnection::connect(&pg_admin_url()).await.expect("connect to the test PostgreSQL server")
 }
 
 async fn exec(c: &mut PgConnection, sql: String) {
-    sqlx::query(AssertSqlSafe(sql.clone()))
-        .execute(c)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    sqlx::query(AssertSqlSafe(sql.clone())).execute(c).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// Drops test databases left by earlier runs whose process is gone.
 async fn drop_stale(c: &mut PgConnection) {
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'ut\\_%'")
-            .fetch_all(&mut *c)
-            .await
-            .expect("list databases");
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'ut\\_%'")
+        .fetch_all(&mut *c)
+        .await
+        .expect("list databases");
     for name in names {
-        let pid = name
-            .split('_')
-            .nth(if name.starts_with("ut_tpl_") { 2 } else { 1 });
+        let pid = name.split('_').nth(if name.starts_with("ut_tpl_") { 2 } else { 1 });
         let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
         if !alive {
             exec(c, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
@@ -91,15 +80,9 @@ async fn template() -> &'static str {
             let mut c = admin().await;
             drop_stale(&mut c).await;
             let name = format!("ut_tpl_{}", std::process::id());
-            exec(
-                &mut c,
-                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            )
-            .await;
+            exec(&mut c, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
             exec(&mut c, format!("CREATE DATABASE {name}")).await;
-            let store = Store::open(&url_with_db(&pg_admin_url(), &name))
-                .await
-                .expect("migrate the template");
+            let store = Store::open(&url_with_db(&pg_admin_url(), &name)).await.expect("migrate the template");
             store.close().await;
             name
         })
@@ -125,55 +108,29 @@ impl TestDb {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
                 let store = Store::open(&url).await.expect("open sqlite");
-                TestDb {
-                    store,
-                    url,
-                    dir,
-                    pg_name: None,
-                }
+                TestDb { store, url, dir, pg_name: None }
             }
             Backend::Postgres => {
                 let tpl = template().await;
-                let name = format!(
-                    "ut_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::SeqCst)
-                );
-                exec(
-                    &mut admin().await,
-                    format!("CREATE DATABASE {name} TEMPLATE {tpl}"),
-                )
-                .await;
+                let name = format!("ut_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+                exec(&mut admin().await, format!("CREATE DATABASE {name} TEMPLATE {tpl}")).await;
                 let url = url_with_db(&pg_admin_url(), &name);
                 let store = Store::open(&url).await.expect("open postgres");
-                TestDb {
-                    store,
-                    url,
-                    dir,
-                    pg_name: Some(name),
-                }
+                TestDb { store, url, dir, pg_name: Some(name) }
             }
         }
     }
 
     /// An empty PostgreSQL database with no schema (for the in-place migration test).
     pub async fn empty_postgres() -> (String, String) {
-        let name = format!(
-            "ut_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = format!("ut_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
         exec(&mut admin().await, format!("CREATE DATABASE {name}")).await;
         (url_with_db(&pg_admin_url(), &name), name)
     }
 
     /// Drops a database made by [`TestDb::empty_postgres`].
     pub async fn drop_postgres(name: &str) {
-        exec(
-            &mut admin().await,
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        )
-        .await;
+        exec(&mut admin().await, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     }
 
     /// Closes the pool and drops the PostgreSQL database.
@@ -185,12 +142,7 @@ impl TestDb {
     }
 
     /// Loads in-memory files.
-    pub async fn load(
-        &self,
-        kind: LoadKind,
-        files: &[(&str, &str)],
-        mode: Mode,
-    ) -> Result<LoadReport, LoadError> {
+    pub async fn load(&self, kind: LoadKind, files: &[(&str, &str)], mode: Mode) -> Result<LoadReport, LoadError> {
         self.load_with(kind, files, mode, |_| {}).await
     }
 
@@ -202,10 +154,7 @@ impl TestDb {
         mode: Mode,
         adjust: impl FnOnce(&mut LoadRequest),
     ) -> Result<LoadReport, LoadError> {
-        let inputs = files
-            .iter()
-            .map(|(n, c)| Input::from_bytes(*n, c.as_bytes()))
-            .collect();
+        let inputs = files.iter().map(|(n, c)| Input::from_bytes(*n, c.as_bytes())).collect();
         let mut req = LoadRequest {
             kind,
             inputs,
@@ -259,51 +208,24 @@ impl TestDb {
 
     /// Symbols of a group, sorted.
     pub async fn symbols_of(&self, kind: GroupKind, name: &str) -> Vec<String> {
-        self.members(kind, name)
-            .await
-            .into_iter()
-            .map(|m| m.0)
-            .collect()
+        self.members(kind, name).await.into_iter().map(|m| m.0).collect()
     }
 
     /// Everything a load may write except `load_runs`: groups with metadata, memberships, history, symbols.
     pub async fn state(&self) -> Vec<String> {
         let mut out = Vec::new();
         for kind in GroupKind::ALL {
-            for g in self
-                .store
-                .groups_with_members(Environment::Default, kind)
-                .await
-                .expect("groups")
-            {
-                out.push(format!(
-                    "group {kind} {} {:?} {:?}",
-                    g.name, g.description, g.metadata
-                ));
+            for g in self.store.groups_with_members(Environment::Default, kind).await.expect("groups") {
+                out.push(format!("group {kind} {} {:?} {:?}", g.name, g.description, g.metadata));
                 for (t, m) in &g.members {
-                    out.push(format!(
-                        "member {kind} {} {t} {:?} {:?}",
-                        g.name, m.weight, m.metadata
-                    ));
+                    out.push(format!("member {kind} {} {t} {:?} {:?}", g.name, m.weight, m.metadata));
                 }
             }
         }
-        let mut symbols: Vec<_> = self
-            .store
-            .symbols()
-            .await
-            .expect("symbols")
-            .into_values()
-            .collect();
+        let mut symbols: Vec<_> = self.store.symbols().await.expect("symbols").into_values().collect();
         symbols.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         out.extend(symbols.iter().map(|s| format!("symbol {s:?}")));
-        out.push(format!(
-            "history rows {}",
-            self.store
-                .count_rows("membership_history")
-                .await
-                .expect("count")
-        ));
+        out.push(format!("history rows {}", self.store.count_rows("membership_history").await.expect("count")));
         out
     }
 
@@ -326,8 +248,6 @@ impl TestDb {
 
 /// A file from `../shared/data`.
 pub fn shared_data(name: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(name);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

@@ -28,32 +28,16 @@ Ticker,Name,Sector,Asset Class,Market Value,Weight (%),Notional Value,Quantity,P
 /// An iShares export with its preamble, cash/money-market/futures rows and legal footer loads its equities,
 /// with weights stored as fractions and share classes normalised.
 async fn ishares_export(db: &TestDb) {
-    let r = db
-        .load_ok(
-            LoadKind::Holdings,
-            &[("IWM_holdings.csv", ISHARES)],
-            Mode::Full,
-        )
-        .await;
+    let r = db.load_ok(LoadKind::Holdings, &[("IWM_holdings.csv", ISHARES)], Mode::Full).await;
     assert_eq!(r.groups.len(), 1);
     assert_eq!(r.groups[0].name, "IWM");
     assert_eq!(r.groups[0].action, Action::Created);
     assert_eq!((r.totals.added, r.totals.skipped), (3, 3));
-    assert_eq!(
-        r.skipped_rows
-            .iter()
-            .map(|s| s.ticker.as_str())
-            .collect::<Vec<_>>(),
-        ["XTSLA", "USD", "RTYU6"]
-    );
+    assert_eq!(r.skipped_rows.iter().map(|s| s.ticker.as_str()).collect::<Vec<_>>(), ["XTSLA", "USD", "RTYU6"]);
     assert!(r.notes[0].contains("iShares"), "{:?}", r.notes);
     assert_eq!(
         db.members(GroupKind::Etf, "IWM").await,
-        [
-            ("BRK.B".into(), Some(0.0045)),
-            ("CRDO".into(), Some(0.0062)),
-            ("FN".into(), Some(0.0038))
-        ]
+        [("BRK.B".into(), Some(0.0045)), ("CRDO".into(), Some(0.0062)), ("FN".into(), Some(0.0038))]
     );
 }
 
@@ -64,15 +48,10 @@ Name,Ticker,Identifier,SEDOL,Weight,Sector,Shares Held,Local Currency\n\
 NVIDIA CORP,NVDA,67066G104,2379504,14.52,Information Technology,1000,USD\n\
 MICROSOFT CORP,MSFT,594918104,2588173,12.10,Information Technology,1000,USD\n\
 APPLE INC,AAPL,037833100,2046251,12.01,Information Technology,1000,USD\n";
-    db.load_ok(LoadKind::Holdings, &[("xlk.csv", spdr)], Mode::Full)
-        .await;
+    db.load_ok(LoadKind::Holdings, &[("xlk.csv", spdr)], Mode::Full).await;
     assert_eq!(
         db.members(GroupKind::Etf, "XLK").await,
-        [
-            ("AAPL".into(), Some(0.1201)),
-            ("MSFT".into(), Some(0.121)),
-            ("NVDA".into(), Some(0.1452))
-        ]
+        [("AAPL".into(), Some(0.1201)), ("MSFT".into(), Some(0.121)), ("NVDA".into(), Some(0.1452))]
     );
 }
 
@@ -81,62 +60,26 @@ async fn invesco_padded_tickers(db: &TestDb) {
     let inv = "Fund Ticker,Security Identifier,Holding Ticker,Shares/Par Value,MarketValue,Weight,Name,Class of Shares,Sector,Date\n\
 QQQ,037833100,AAPL    ,1000,1000,8.91,Apple Inc,Common Stock,Information Technology,08/05/2026\n\
 QQQ,594918104,MSFT    ,1000,1000,8.02,Microsoft Corp,Common Stock,Information Technology,08/05/2026\n";
-    let r = db
-        .load_ok(
-            LoadKind::Holdings,
-            &[("holdings-export.csv", inv)],
-            Mode::Full,
-        )
-        .await;
+    let r = db.load_ok(LoadKind::Holdings, &[("holdings-export.csv", inv)], Mode::Full).await;
     assert_eq!(r.groups[0].name, "QQQ");
-    assert_eq!(
-        db.members(GroupKind::Etf, "QQQ").await,
-        [("AAPL".into(), Some(0.0891)), ("MSFT".into(), Some(0.0802))]
-    );
+    assert_eq!(db.members(GroupKind::Etf, "QQQ").await, [("AAPL".into(), Some(0.0891)), ("MSFT".into(), Some(0.0802))]);
 }
 
 /// Vanguard's `% of fund` column is a percent weight.
 async fn vanguard_percent_of_fund(db: &TestDb) {
     let v = "Holdings,Ticker,SEDOL,% of fund,Shares,Market value\nApple Inc.,AAPL,2046251,6.52%,100,100\nMicrosoft Corp.,MSFT,2588173,5.9%,100,100\n";
-    db.load_ok(LoadKind::Holdings, &[("VTI.csv", v)], Mode::Full)
-        .await;
-    assert_eq!(
-        db.members(GroupKind::Etf, "VTI").await,
-        [("AAPL".into(), Some(0.0652)), ("MSFT".into(), Some(0.059))]
-    );
+    db.load_ok(LoadKind::Holdings, &[("VTI.csv", v)], Mode::Full).await;
+    assert_eq!(db.members(GroupKind::Etf, "VTI").await, [("AAPL".into(), Some(0.0652)), ("MSFT".into(), Some(0.059))]);
 }
 
 /// The three spellings of a weight store the same fraction; the unit is decided once per file.
 async fn weight_units(db: &TestDb) {
-    db.load_ok(
-        LoadKind::Holdings,
-        &[(
-            "aaa.csv",
-            "Symbol,weight\nAAPL,6.52\nMSFT,0.5\nNVDA,92.98\n",
-        )],
-        Mode::Full,
-    )
-    .await;
-    db.load_ok(
-        LoadKind::Holdings,
-        &[(
-            "bbb.csv",
-            "symbol,Weight\nAAPL,0.0652\nMSFT,0.005\nNVDA,0.9298\n",
-        )],
-        Mode::Full,
-    )
-    .await;
-    db.load_ok(
-        LoadKind::Holdings,
-        &[("ccc.csv", "Ticker,weight\nAAPL,6.52%\nMSFT,0.5%\n")],
-        Mode::Full,
-    )
-    .await;
-    let expected = [
-        ("AAPL".to_string(), Some(0.0652)),
-        ("MSFT".into(), Some(0.005)),
-        ("NVDA".into(), Some(0.9298)),
-    ];
+    db.load_ok(LoadKind::Holdings, &[("aaa.csv", "Symbol,weight\nAAPL,6.52\nMSFT,0.5\nNVDA,92.98\n")], Mode::Full)
+        .await;
+    db.load_ok(LoadKind::Holdings, &[("bbb.csv", "symbol,Weight\nAAPL,0.0652\nMSFT,0.005\nNVDA,0.9298\n")], Mode::Full)
+        .await;
+    db.load_ok(LoadKind::Holdings, &[("ccc.csv", "Ticker,weight\nAAPL,6.52%\nMSFT,0.5%\n")], Mode::Full).await;
+    let expected = [("AAPL".to_string(), Some(0.0652)), ("MSFT".into(), Some(0.005)), ("NVDA".into(), Some(0.9298))];
     assert_eq!(db.members(GroupKind::Etf, "AAA").await, expected);
     assert_eq!(db.members(GroupKind::Etf, "BBB").await, expected);
     assert_eq!(db.members(GroupKind::Etf, "CCC").await, expected[..2]);
@@ -144,23 +87,12 @@ async fn weight_units(db: &TestDb) {
 
 /// A header-less list and a file named after the fund, and `--etf` overriding the file name.
 async fn ticker_list_and_etf_flag(db: &TestDb) {
-    db.load_ok(
-        LoadKind::Holdings,
-        &[("DIA.csv", "AAPL\nmsft\nBRK-B\n")],
-        Mode::Full,
-    )
-    .await;
-    assert_eq!(
-        db.symbols_of(GroupKind::Etf, "DIA").await,
-        ["AAPL", "BRK.B", "MSFT"]
-    );
+    db.load_ok(LoadKind::Holdings, &[("DIA.csv", "AAPL\nmsft\nBRK-B\n")], Mode::Full).await;
+    assert_eq!(db.symbols_of(GroupKind::Etf, "DIA").await, ["AAPL", "BRK.B", "MSFT"]);
     let r = db
-        .load_with(
-            LoadKind::Holdings,
-            &[("export (3).csv", "Symbol\nAAPL\n")],
-            Mode::Full,
-            |r| r.etf = Some("voo".into()),
-        )
+        .load_with(LoadKind::Holdings, &[("export (3).csv", "Symbol\nAAPL\n")], Mode::Full, |r| {
+            r.etf = Some("voo".into())
+        })
         .await
         .expect("load");
     assert_eq!(r.groups[0].name, "VOO");
@@ -168,12 +100,7 @@ async fn ticker_list_and_etf_flag(db: &TestDb) {
 
 /// Every kind of bad input is reported with file, line and field, and nothing but the failed run is written.
 async fn bad_input_writes_nothing(db: &TestDb) {
-    db.load_ok(
-        LoadKind::Holdings,
-        &[("spy.csv", "Symbol,Weight\nAAPL,7\nMSFT,6\n")],
-        Mode::Full,
-    )
-    .await;
+    db.load_ok(LoadKind::Holdings, &[("spy.csv", "Symbol,Weight\nAAPL,7\nMSFT,6\n")], Mode::Full).await;
     let before = db.state().await;
     let runs_before = db.store.runs(100).await.unwrap().len();
     let cases: &[(&str, &str, &str)] = &[
@@ -182,72 +109,26 @@ async fn bad_input_writes_nothing(db: &TestDb) {
             "Symbol,Weight\nAAPL,7\nBRK-B,1\nBRK.B,1\n",
             "spy.csv:4: field \"Symbol\": duplicate ticker BRK.B (already on line 3)",
         ),
-        (
-            "spy.csv",
-            "Symbol,Weight\nAAPL,7\nAB$C,1\n",
-            "spy.csv:3: field \"Symbol\": invalid ticker \"AB$C\"",
-        ),
-        (
-            "spy.csv",
-            "Symbol,Weight\nAAPL,seven\n",
-            "spy.csv:2: field \"Weight\": weight \"seven\" is not a number",
-        ),
-        (
-            "spy.csv",
-            "Symbol,Weight\nAAPL,-1\nMSFT,50\n",
-            "spy.csv:2: field \"Weight\": weight -1% is negative",
-        ),
-        (
-            "spy.csv",
-            "Symbol,Weight\nAAPL,101\nMSFT,1\n",
-            "spy.csv:2: field \"Weight\": weight 101% is over 100 %",
-        ),
+        ("spy.csv", "Symbol,Weight\nAAPL,7\nAB$C,1\n", "spy.csv:3: field \"Symbol\": invalid ticker \"AB$C\""),
+        ("spy.csv", "Symbol,Weight\nAAPL,seven\n", "spy.csv:2: field \"Weight\": weight \"seven\" is not a number"),
+        ("spy.csv", "Symbol,Weight\nAAPL,-1\nMSFT,50\n", "spy.csv:2: field \"Weight\": weight -1% is negative"),
+        ("spy.csv", "Symbol,Weight\nAAPL,101\nMSFT,1\n", "spy.csv:2: field \"Weight\": weight 101% is over 100 %"),
         ("spy.csv", "", "spy.csv: file is empty"),
-        (
-            "spy.csv",
-            "\u{0}\u{1}PK\u{3}\u{4}",
-            "spy.csv: file is binary",
-        ),
+        ("spy.csv", "\u{0}\u{1}PK\u{3}\u{4}", "spy.csv: file is binary"),
         ("spy.csv", "foo,bar\n1,2\n", "spy.csv:1: unknown format"),
-        (
-            "spy.csv",
-            "Symbol,Weight\nAAPL,1,2,3\n",
-            "spy.csv:2: expected 2 fields as in the header, found 4",
-        ),
-        (
-            "holdings.csv.bak",
-            "Symbol\nAAPL\n",
-            "cannot tell which ETF",
-        ),
+        ("spy.csv", "Symbol,Weight\nAAPL,1,2,3\n", "spy.csv:2: expected 2 fields as in the header, found 4"),
+        ("holdings.csv.bak", "Symbol\nAAPL\n", "cannot tell which ETF"),
     ];
     for (file, content, expected) in cases {
         let problems = db.load_err(LoadKind::Holdings, &[(file, content)]).await;
-        assert!(
-            problems.iter().any(|p| p.contains(expected)),
-            "{expected:?} not in {problems:#?}"
-        );
-        assert_eq!(
-            db.state().await,
-            before,
-            "a rejected file changed the database: {content:?}"
-        );
+        assert!(problems.iter().any(|p| p.contains(expected)), "{expected:?} not in {problems:#?}");
+        assert_eq!(db.state().await, before, "a rejected file changed the database: {content:?}");
     }
     // One bad file among good ones: the whole load is rejected.
-    db.load_err(
-        LoadKind::Holdings,
-        &[
-            ("qqq.csv", "Symbol\nAAPL\n"),
-            ("spy.csv", "Symbol,Weight\nAAPL,x\n"),
-        ],
-    )
-    .await;
+    db.load_err(LoadKind::Holdings, &[("qqq.csv", "Symbol\nAAPL\n"), ("spy.csv", "Symbol,Weight\nAAPL,x\n")]).await;
     assert_eq!(db.state().await, before);
     let runs = db.store.runs(100).await.unwrap();
-    assert_eq!(
-        runs.len(),
-        runs_before + cases.len() + 1,
-        "every failure is recorded"
-    );
+    assert_eq!(runs.len(), runs_before + cases.len() + 1, "every failure is recorded");
     assert!(runs[0].status == "failed" && runs[0].error.as_deref().unwrap().contains("spy.csv:2"));
 }
 
@@ -255,145 +136,66 @@ async fn bad_input_writes_nothing(db: &TestDb) {
 /// every membership change opens or closes a history interval.
 async fn modes_and_history(db: &TestDb) {
     let v1 = "Symbol,Weight\nAAPL,50\nMSFT,30\nNVDA,20\n";
-    let r = db
-        .load_ok(LoadKind::Holdings, &[("spy.csv", v1)], Mode::Full)
-        .await;
+    let r = db.load_ok(LoadKind::Holdings, &[("spy.csv", v1)], Mode::Full).await;
     assert_eq!(r.totals.added, 3);
     assert_eq!(db.open_intervals().await, 3);
 
     let before = db.state().await;
-    let r = db
-        .load_ok(LoadKind::Holdings, &[("spy.csv", v1)], Mode::Incremental)
-        .await;
+    let r = db.load_ok(LoadKind::Holdings, &[("spy.csv", v1)], Mode::Incremental).await;
     assert_eq!(r.status, "skipped");
     assert_eq!(r.groups[0].action, Action::Unchanged);
-    assert_eq!(
-        db.state().await,
-        before,
-        "an unchanged incremental load writes nothing"
-    );
+    assert_eq!(db.state().await, before, "an unchanged incremental load writes nothing");
 
     let v2 = "Symbol,Weight\nAAPL,55\nMSFT,30\nAMZN,15\n";
-    let r = db
-        .load_ok(LoadKind::Holdings, &[("spy.csv", v2)], Mode::Incremental)
-        .await;
-    assert_eq!(
-        (
-            r.totals.added,
-            r.totals.removed,
-            r.totals.changed,
-            r.totals.unchanged
-        ),
-        (1, 1, 1, 1)
-    );
+    let r = db.load_ok(LoadKind::Holdings, &[("spy.csv", v2)], Mode::Incremental).await;
+    assert_eq!((r.totals.added, r.totals.removed, r.totals.changed, r.totals.unchanged), (1, 1, 1, 1));
     assert_eq!(
         db.members(GroupKind::Etf, "SPY").await,
-        [
-            ("AAPL".into(), Some(0.55)),
-            ("AMZN".into(), Some(0.15)),
-            ("MSFT".into(), Some(0.3))
-        ]
+        [("AAPL".into(), Some(0.55)), ("AMZN".into(), Some(0.15)), ("MSFT".into(), Some(0.3))]
     );
     assert_eq!(db.open_intervals().await, 3);
-    assert_eq!(
-        db.store.count_rows("membership_history").await.unwrap(),
-        5,
-        "3 + AMZN + new AAPL interval"
-    );
+    assert_eq!(db.store.count_rows("membership_history").await.unwrap(), 5, "3 + AMZN + new AAPL interval");
 
     // Full mode with the same content: nothing changes in memberships, but the group is reprocessed.
-    let r = db
-        .load_ok(LoadKind::Holdings, &[("spy.csv", v2)], Mode::Full)
-        .await;
-    assert_eq!(
-        (r.status.as_str(), r.totals.unchanged, r.totals.added),
-        ("applied", 3, 0)
-    );
+    let r = db.load_ok(LoadKind::Holdings, &[("spy.csv", v2)], Mode::Full).await;
+    assert_eq!((r.status.as_str(), r.totals.unchanged, r.totals.added), ("applied", 3, 0));
 
     // Point in time: membership as of the first load is still answerable.
-    let first_run = db
-        .store
-        .runs(100)
-        .await
-        .unwrap()
-        .into_iter()
-        .last()
-        .unwrap();
+    let first_run = db.store.runs(100).await.unwrap().into_iter().last().unwrap();
     let at = first_run.finished_at.unwrap();
-    let then = db
-        .store
-        .group_symbols_as_of(
-            universe::domain::Environment::Default,
-            GroupKind::Etf,
-            "SPY",
-            at,
-        )
-        .await
-        .unwrap();
+    let then =
+        db.store.group_symbols_as_of(universe::domain::Environment::Default, GroupKind::Etf, "SPY", at).await.unwrap();
     assert_eq!(then, ["AAPL", "MSFT", "NVDA"]);
 }
 
 /// Dry-run prints the diff and writes only its run record.
 async fn dry_run_writes_nothing(db: &TestDb) {
-    db.load_ok(
-        LoadKind::Holdings,
-        &[("spy.csv", "Symbol\nAAPL\nMSFT\n")],
-        Mode::Full,
-    )
-    .await;
+    db.load_ok(LoadKind::Holdings, &[("spy.csv", "Symbol\nAAPL\nMSFT\n")], Mode::Full).await;
     let before = db.state().await;
     let r = db
         .load_ok(
             LoadKind::Holdings,
-            &[
-                ("spy.csv", "Symbol\nAAPL\nNVDA\n"),
-                ("qqq.csv", "Symbol\nAAPL\n"),
-            ],
+            &[("spy.csv", "Symbol\nAAPL\nNVDA\n"), ("qqq.csv", "Symbol\nAAPL\n")],
             Mode::DryRun,
         )
         .await;
     assert_eq!(r.status, "dry_run");
-    assert_eq!(
-        (r.totals.added, r.totals.removed, r.totals.unchanged),
-        (2, 1, 1)
-    );
+    assert_eq!((r.totals.added, r.totals.removed, r.totals.unchanged), (2, 1, 1));
     assert_eq!(db.state().await, before);
     let run = &db.store.runs(1).await.unwrap()[0];
-    assert_eq!(
-        (run.status.as_str(), run.mode.as_str(), run.added),
-        ("dry_run", "dry-run", 2)
-    );
+    assert_eq!((run.status.as_str(), run.mode.as_str(), run.added), ("dry_run", "dry-run", 2));
 }
 
 /// `--prune` deletes ETF groups absent from the input; without it they stay.
 async fn prune_removes_absent_groups(db: &TestDb) {
-    db.load_ok(
-        LoadKind::Holdings,
-        &[("spy.csv", "Symbol\nAAPL\n"), ("qqq.csv", "Symbol\nMSFT\n")],
-        Mode::Full,
-    )
-    .await;
-    db.load_ok(
-        LoadKind::Holdings,
-        &[("spy.csv", "Symbol\nAAPL\n")],
-        Mode::Full,
-    )
-    .await;
+    db.load_ok(LoadKind::Holdings, &[("spy.csv", "Symbol\nAAPL\n"), ("qqq.csv", "Symbol\nMSFT\n")], Mode::Full).await;
+    db.load_ok(LoadKind::Holdings, &[("spy.csv", "Symbol\nAAPL\n")], Mode::Full).await;
     assert_eq!(db.symbols_of(GroupKind::Etf, "QQQ").await, ["MSFT"]);
     let r = db
-        .load_with(
-            LoadKind::Holdings,
-            &[("spy.csv", "Symbol\nAAPL\n")],
-            Mode::Full,
-            |r| r.prune = true,
-        )
+        .load_with(LoadKind::Holdings, &[("spy.csv", "Symbol\nAAPL\n")], Mode::Full, |r| r.prune = true)
         .await
         .unwrap();
-    assert!(
-        r.groups
-            .iter()
-            .any(|g| g.name == "QQQ" && g.action == Action::Pruned)
-    );
+    assert!(r.groups.iter().any(|g| g.name == "QQQ" && g.action == Action::Pruned));
     let names: Vec<String> = db
         .store
         .group_summaries(Default::default(), &[GroupKind::Etf])
@@ -409,18 +211,8 @@ async fn prune_removes_absent_groups(db: &TestDb) {
 /// Group metadata keeps TickStock's shape, and keys written by others survive a reload.
 async fn metadata_shape(db: &TestDb) {
     let content = "Symbol\nAAPL\nMSFT\n";
-    db.load_ok(
-        LoadKind::Holdings,
-        &[("data/spy_holdings.csv", content)],
-        Mode::Full,
-    )
-    .await;
-    let g = db
-        .store
-        .groups_with_members(Default::default(), GroupKind::Etf)
-        .await
-        .unwrap()
-        .remove(0);
+    db.load_ok(LoadKind::Holdings, &[("data/spy_holdings.csv", content)], Mode::Full).await;
+    let g = db.store.groups_with_members(Default::default(), GroupKind::Etf).await.unwrap().remove(0);
     let m = g.metadata.unwrap();
     assert_eq!(m["total_holdings"], 2);
     assert_eq!(m["data_source"], "spy_holdings.csv");

@@ -7,20 +7,12 @@ use universe::store::{Backend, Store};
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 4] = [
-    "definition_groups",
-    "group_memberships",
-    "cache_entries",
-    "symbols",
-];
+const TABLES: [&str; 4] = ["definition_groups", "group_memberships", "cache_entries", "symbols"];
 
 async fn dump(c: &mut PgConnection, table: &str) -> Vec<String> {
     // Only the columns TickStock's DDL has, so columns we add do not count as changes.
     let sql = format!("SELECT row_to_json(t)::text FROM (SELECT * FROM {table}) t ORDER BY 1");
-    sqlx::query_scalar(AssertSqlSafe(sql))
-        .fetch_all(c)
-        .await
-        .unwrap()
+    sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(c).await.unwrap()
 }
 
 /// Every row survives, the type check accepts UNIVERSE, existing memberships get open history intervals, and
@@ -29,27 +21,18 @@ async fn dump(c: &mut PgConnection, table: &str) -> Vec<String> {
 async fn migrates_a_tickstock_database_in_place() {
     let (url, name) = TestDb::empty_postgres().await;
     let mut c = PgConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql(include_str!("../fixtures/tickstock_schema.sql"))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    let universe_rejected = sqlx::query("INSERT INTO definition_groups (name, type, environment) VALUES ('x', 'UNIVERSE', 'DEFAULT')")
-        .execute(&mut c)
-        .await;
-    assert!(
-        universe_rejected
-            .unwrap_err()
-            .to_string()
-            .contains("definition_groups_type_check")
-    );
+    sqlx::raw_sql(include_str!("../fixtures/tickstock_schema.sql")).execute(&mut c).await.unwrap();
+    let universe_rejected =
+        sqlx::query("INSERT INTO definition_groups (name, type, environment) VALUES ('x', 'UNIVERSE', 'DEFAULT')")
+            .execute(&mut c)
+            .await;
+    assert!(universe_rejected.unwrap_err().to_string().contains("definition_groups_type_check"));
     let mut before = Vec::new();
     for t in TABLES {
         before.push(dump(&mut c, t).await);
     }
 
-    let store = Store::open(&url)
-        .await
-        .expect("migrate a TickStock database");
+    let store = Store::open(&url).await.expect("migrate a TickStock database");
     store.migrate().await.expect("migrations are idempotent");
 
     for (t, rows) in TABLES.iter().zip(&before) {
@@ -64,17 +47,10 @@ async fn migrates_a_tickstock_database_in_place() {
             }
         }
     }
-    assert_eq!(
-        store.count_rows("membership_history").await.unwrap(),
-        8,
-        "one open interval per existing membership"
-    );
+    assert_eq!(store.count_rows("membership_history").await.unwrap(), 8, "one open interval per existing membership");
 
     // UNIVERSE is accepted now, and loads work with the existing rows.
-    let inputs = vec![universe::load::Input::from_bytes(
-        "dow30.csv",
-        "AAPL\nMSFT\n",
-    )];
+    let inputs = vec![universe::load::Input::from_bytes("dow30.csv", "AAPL\nMSFT\n")];
     let req = universe::load::LoadRequest {
         kind: LoadKind::Universes,
         inputs,
@@ -85,45 +61,24 @@ async fn migrates_a_tickstock_database_in_place() {
         environment: Environment::Default,
         progress: false,
     };
-    universe::load::run(&store, &req)
-        .await
-        .expect("load a universe");
+    universe::load::run(&store, &req).await.expect("load a universe");
     let sectors = vec![universe::load::Input::from_bytes(
         "s.csv",
         "symbol,sector,industry\nAAPL,Technology,Consumer Electronics\nMSFT,Technology,Software\n",
     )];
-    let req = universe::load::LoadRequest {
-        kind: LoadKind::Sectors,
-        inputs: sectors,
-        ..req
-    };
-    let r = universe::load::run(&store, &req)
-        .await
-        .expect("load sectors");
+    let req = universe::load::LoadRequest { kind: LoadKind::Sectors, inputs: sectors, ..req };
+    let r = universe::load::run(&store, &req).await.expect("load sectors");
     assert_eq!(
         (r.totals.added, r.totals.removed, r.totals.changed),
         (1, 1, 1),
         "MSFT in, NVDA out, AAPL's industry changed"
     );
-    let it = store
-        .groups_with_members(Environment::Default, GroupKind::Sector)
-        .await
-        .unwrap()
-        .remove(0);
+    let it = store.groups_with_members(Environment::Default, GroupKind::Sector).await.unwrap().remove(0);
     let meta = it.metadata.unwrap();
-    assert_eq!(
-        meta["representative_stocks"][0], "AAPL",
-        "TickStock's own metadata keys survive a reload"
-    );
-    assert_eq!(
-        meta["industries"],
-        serde_json::json!(["Consumer Electronics", "Software"])
-    );
+    assert_eq!(meta["representative_stocks"][0], "AAPL", "TickStock's own metadata keys survive a reload");
+    assert_eq!(meta["industries"], serde_json::json!(["Consumer Electronics", "Software"]));
     assert_eq!(store.backend(), Backend::Postgres);
-    let spy_test = store
-        .group_symbols(Environment::Test, GroupKind::Etf, "SPY")
-        .await
-        .unwrap();
+    let spy_test = store.group_symbols(Environment::Test, GroupKind::Etf, "SPY").await.unwrap();
     assert_eq!(spy_test, ["AAPL"], "other environments are untouched");
 
     store.close().await;

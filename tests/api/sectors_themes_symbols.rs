@@ -8,53 +8,22 @@ use crate::helpers::{TestDb, contract};
 /// Vocabularies map onto TickStock's keys; a stock has exactly one sector, so reclassifying moves it.
 async fn sectors_one_per_stock(db: &TestDb) {
     let gics = "Symbol,Security,GICS Sector,GICS Sub-Industry\nAAPL,Apple,Information Technology,Technology Hardware\nJPM,JPMorgan,Financials,Diversified Banks\nXOM,Exxon,Energy,Integrated Oil & Gas\n";
-    db.load_ok(LoadKind::Sectors, &[("sp.csv", gics)], Mode::Full)
-        .await;
+    db.load_ok(LoadKind::Sectors, &[("sp.csv", gics)], Mode::Full).await;
     let yahoo = "symbol,name,sector,industry\nAAPL,Apple,Technology,Consumer Electronics\nTSLA,Tesla,Consumer Cyclical,Auto Manufacturers\nZZZZ,Unclassified Co,,\n";
-    let r = db
-        .load_ok(LoadKind::Sectors, &[("fd.csv", yahoo)], Mode::Incremental)
-        .await;
+    let r = db.load_ok(LoadKind::Sectors, &[("fd.csv", yahoo)], Mode::Incremental).await;
     // financials and energy are not in the second file and keep their members; AAPL's industry changes.
     assert!(r.groups.iter().all(|g| g.action != Action::Pruned));
-    assert_eq!(
-        db.symbols_of(GroupKind::Sector, "information_technology")
-            .await,
-        ["AAPL"]
-    );
-    assert_eq!(
-        db.symbols_of(GroupKind::Sector, "consumer_discretionary")
-            .await,
-        ["TSLA"]
-    );
-    assert_eq!(
-        db.symbols_of(GroupKind::Sector, "financials").await,
-        ["JPM"]
-    );
+    assert_eq!(db.symbols_of(GroupKind::Sector, "information_technology").await, ["AAPL"]);
+    assert_eq!(db.symbols_of(GroupKind::Sector, "consumer_discretionary").await, ["TSLA"]);
+    assert_eq!(db.symbols_of(GroupKind::Sector, "financials").await, ["JPM"]);
     assert_eq!(db.symbols_of(GroupKind::Sector, "unknown").await, ["ZZZZ"]);
-    let it = db
-        .store
-        .group_member_details(
-            Environment::Default,
-            GroupKind::Sector,
-            "information_technology",
-        )
-        .await
-        .unwrap();
+    let it =
+        db.store.group_member_details(Environment::Default, GroupKind::Sector, "information_technology").await.unwrap();
     assert_eq!(it[0].industry.as_deref(), Some("Consumer Electronics"));
 
     // Moving XOM from energy to unknown removes it from energy.
-    let r = db
-        .load_ok(
-            LoadKind::Sectors,
-            &[("move.csv", "symbol,sector\nXOM,\nZZZZ,unknown\n")],
-            Mode::Full,
-        )
-        .await;
-    assert!(
-        r.groups
-            .iter()
-            .any(|g| g.name == "energy" && g.action == Action::Evicted && g.counts.removed == 1)
-    );
+    let r = db.load_ok(LoadKind::Sectors, &[("move.csv", "symbol,sector\nXOM,\nZZZZ,unknown\n")], Mode::Full).await;
+    assert!(r.groups.iter().any(|g| g.name == "energy" && g.action == Action::Evicted && g.counts.removed == 1));
     assert!(db.symbols_of(GroupKind::Sector, "energy").await.is_empty());
     let all: Vec<String> = db
         .store
@@ -65,138 +34,63 @@ async fn sectors_one_per_stock(db: &TestDb) {
         .map(|g| g.name)
         .collect();
     assert!(all.contains(&"unknown".to_string()));
-    assert_eq!(
-        db.open_intervals().await,
-        5,
-        "one open interval per membership"
-    );
+    assert_eq!(db.open_intervals().await, 5, "one open interval per membership");
 }
 
 /// Unmappable labels and a stock given two sectors are errors naming the line.
 async fn sectors_bad_input(db: &TestDb) {
+    let p = db.load_err(LoadKind::Sectors, &[("s.csv", "symbol,sector\nAAPL,Widgets\n")]).await;
+    assert!(p[0].starts_with("s.csv:2: field \"sector\": unknown sector label \"Widgets\""), "{p:?}");
     let p = db
         .load_err(
             LoadKind::Sectors,
-            &[("s.csv", "symbol,sector\nAAPL,Widgets\n")],
+            &[("a.csv", "symbol,sector\nBRK.B,Financials\n"), ("b.csv", "symbol,sector\nBRK-B,Financials\n")],
         )
         .await;
-    assert!(
-        p[0].starts_with("s.csv:2: field \"sector\": unknown sector label \"Widgets\""),
-        "{p:?}"
-    );
-    let p = db
-        .load_err(
-            LoadKind::Sectors,
-            &[
-                ("a.csv", "symbol,sector\nBRK.B,Financials\n"),
-                ("b.csv", "symbol,sector\nBRK-B,Financials\n"),
-            ],
-        )
-        .await;
-    assert!(
-        p[0].contains("b.csv:2") && p[0].contains("already on a.csv:2"),
-        "{p:?}"
-    );
-    let p = db
-        .load_err(
-            LoadKind::Sectors,
-            &[("s.csv", "symbol,industry\nAAPL,Software\n")],
-        )
-        .await;
-    assert!(
-        p[0].contains("expected a header with a symbol column and a sector column"),
-        "{p:?}"
-    );
+    assert!(p[0].contains("b.csv:2") && p[0].contains("already on a.csv:2"), "{p:?}");
+    let p = db.load_err(LoadKind::Sectors, &[("s.csv", "symbol,industry\nAAPL,Software\n")]).await;
+    assert!(p[0].contains("expected a header with a symbol column and a sector column"), "{p:?}");
     assert_eq!(db.store.count_rows("definition_groups").await.unwrap(), 0);
 }
 
 /// The shipped themes file loads 20 themes; TOML errors name the line.
 async fn themes_default_file(db: &TestDb) {
     let text = std::str::from_utf8(universe::sample::THEMES_TOML.1).unwrap();
-    let r = db
-        .load_ok(LoadKind::Themes, &[("data/themes.toml", text)], Mode::Full)
-        .await;
+    let r = db.load_ok(LoadKind::Themes, &[("data/themes.toml", text)], Mode::Full).await;
     assert_eq!(r.groups.len(), 20);
-    let themes = db
-        .store
-        .group_summaries(Environment::Default, &[GroupKind::Theme])
-        .await
-        .unwrap();
+    let themes = db.store.group_summaries(Environment::Default, &[GroupKind::Theme]).await.unwrap();
     let miners = themes.iter().find(|g| g.name == "crypto_miners").unwrap();
-    assert_eq!(
-        miners.description.as_deref(),
-        Some("Bitcoin & Cryptocurrency Miners")
-    );
+    assert_eq!(miners.description.as_deref(), Some("Bitcoin & Cryptocurrency Miners"));
     assert_eq!(themes.iter().map(|g| g.member_count).sum::<i64>(), 219);
 
     let bad = "[[theme]]\nkey = \"x\"\nname = \"X\"\nmembers = [\"AAPL\",\n  \"B@D\"]\n";
     let p = db.load_err(LoadKind::Themes, &[("t.toml", bad)]).await;
-    assert!(
-        p[0].starts_with("t.toml:5: field \"members\": invalid ticker"),
-        "{p:?}"
-    );
-    let p = db
-        .load_err(
-            LoadKind::Themes,
-            &[("t.toml", "[[theme]]\nkey = \"x\"\nname = 3\n")],
-        )
-        .await;
+    assert!(p[0].starts_with("t.toml:5: field \"members\": invalid ticker"), "{p:?}");
+    let p = db.load_err(LoadKind::Themes, &[("t.toml", "[[theme]]\nkey = \"x\"\nname = 3\n")]).await;
     assert!(p[0].starts_with("t.toml:3:"), "{p:?}");
 }
 
 /// Symbol metadata: inserts, updates only provided fields, validates types.
 async fn symbols_metadata(db: &TestDb) {
     let f1 = "symbol,name,type,exchange,market_cap,list_date,active\nAAPL,Apple Inc.,CS,XNAS,3000000000000,1980-12-12,true\nSPY,SPDR S&P 500,ETF,ARCX,,1993-01-22,true\n";
-    let r = db
-        .load_ok(LoadKind::Symbols, &[("s.csv", f1)], Mode::Full)
-        .await;
+    let r = db.load_ok(LoadKind::Symbols, &[("s.csv", f1)], Mode::Full).await;
     assert_eq!(r.totals.added, 2);
     let f2 = "symbol,name\nAAPL,Apple\nMSFT,Microsoft\n";
-    let r = db
-        .load_ok(LoadKind::Symbols, &[("n.csv", f2)], Mode::Full)
-        .await;
+    let r = db.load_ok(LoadKind::Symbols, &[("n.csv", f2)], Mode::Full).await;
     assert_eq!((r.totals.added, r.totals.changed), (1, 1));
     let s = db.store.symbols().await.unwrap();
     assert_eq!(s["AAPL"].name.as_deref(), Some("Apple"));
-    assert_eq!(
-        s["AAPL"].market_cap,
-        Some(3_000_000_000_000),
-        "a file without market_cap leaves it alone"
-    );
-    assert_eq!(
-        s["AAPL"].list_date,
-        chrono::NaiveDate::from_ymd_opt(1980, 12, 12)
-    );
+    assert_eq!(s["AAPL"].market_cap, Some(3_000_000_000_000), "a file without market_cap leaves it alone");
+    assert_eq!(s["AAPL"].list_date, chrono::NaiveDate::from_ymd_opt(1980, 12, 12));
     assert_eq!(s["SPY"].kind.as_deref(), Some("ETF"));
-    let p = db
-        .load_err(
-            LoadKind::Symbols,
-            &[(
-                "b.csv",
-                "symbol,market_cap,list_date\nAAPL,lots,2020-13-01\n",
-            )],
-        )
-        .await;
+    let p = db.load_err(LoadKind::Symbols, &[("b.csv", "symbol,market_cap,list_date\nAAPL,lots,2020-13-01\n")]).await;
+    assert!(p.iter().any(|p| p.contains("b.csv:2: field \"market_cap\"")), "{p:?}");
     assert!(
-        p.iter()
-            .any(|p| p.contains("b.csv:2: field \"market_cap\"")),
+        p.iter().any(|p| p.contains("b.csv:2: field \"list_date\": date \"2020-13-01\" is not YYYY-MM-DD")),
         "{p:?}"
     );
-    assert!(
-        p.iter()
-            .any(|p| p
-                .contains("b.csv:2: field \"list_date\": date \"2020-13-01\" is not YYYY-MM-DD")),
-        "{p:?}"
-    );
-    let r = db
-        .load_ok(LoadKind::Symbols, &[("n.csv", f2)], Mode::Incremental)
-        .await;
+    let r = db.load_ok(LoadKind::Symbols, &[("n.csv", f2)], Mode::Incremental).await;
     assert_eq!(r.status, "skipped");
 }
 
-contract!(
-    sectors_one_per_stock,
-    sectors_bad_input,
-    themes_default_file,
-    symbols_metadata
-);
+contract!(sectors_one_per_stock, sectors_bad_input, themes_default_file, symbols_metadata);
