@@ -30,6 +30,15 @@ for f in $HOLD; do
   etf=$(basename "$f" _holdings.csv)
   tail -n +2 "$f" | sed "s/^/${etf^^},/"
 done >"$OUT/holdings_all.csv"
+# ... and as (group_id, symbol, weight) rows for group_memberships, with the 24 groups they belong to.
+i=0
+echo "TRUNCATE definition_groups CASCADE;" >"$OUT/groups.sql"
+for f in $HOLD; do
+  i=$((i + 1))
+  etf=$(basename "$f" _holdings.csv)
+  echo "INSERT INTO definition_groups (id, name, type, environment) VALUES ($i, '${etf^^}', 'ETF', 'DEFAULT');" >>"$OUT/groups.sql"
+  tail -n +2 "$f" | awk -F, -v g=$i '{ printf "%d,%s,%.4f\n", g, $1, $3 / 100 }'
+done >"$OUT/memberships.csv"
 log "peer data: $(ls $HOLD | wc -l) holdings files, $(wc -l <"$OUT/holdings_all.csv") rows"
 
 if [ -z "${BENCH_DATABASE_URL:-}" ]; then
@@ -63,6 +72,9 @@ done
 # Ceilings: the same 11,778 rows into a bare table, no parsing of formats, no diff, no history.
 bench sqlite_ceiling --prepare "rm -f $OUT/ceiling.db && sqlite3 $OUT/ceiling.db 'CREATE TABLE h(etf TEXT, symbol TEXT, name TEXT, weight REAL)'" \
   -n "ceiling: sqlite3 .import of the 11,778 rows" "sqlite3 $OUT/ceiling.db '.mode csv' '.import $OUT/holdings_all.csv h'"
+bench pg_ceiling_schema --prepare "psql -q -X $PGDB -f $OUT/groups.sql" \
+  -n "ceiling: psql \\copy of the 11,778 rows into group_memberships (TickStock's indexes and foreign key)" \
+  "psql -q -X $PGDB -c '\\copy group_memberships (group_id, symbol, weight) FROM $OUT/memberships.csv CSV'"
 bench pg_ceiling --prepare "psql -q -X $PGDB -c 'DROP TABLE IF EXISTS h' -c 'CREATE TABLE h(etf text, symbol text, name text, weight numeric)'" \
   -n "ceiling: psql \\copy of the 11,778 rows" "psql -q -X $PGDB -c '\\copy h FROM $OUT/holdings_all.csv CSV'"
 

@@ -117,10 +117,8 @@ CREATE TABLE membership_history (
     metadata      TEXT,
     valid_from    TEXT NOT NULL,
     valid_to      TEXT,
-    opened_by_run INTEGER REFERENCES load_runs (id),
-    closed_by_run INTEGER REFERENCES load_runs (id)
+    -- Written in the same transaction as their run; no foreign keys, to keep bulk loads cheap.
+    opened_by_run INTEGER,
+    closed_by_run INTEGER
 );
-CREATE INDEX idx_membership_history_open
-    ON membership_history (environment, group_type, group_name, symbol) WHERE valid_to IS NULL;
-CREATE INDEX idx_membership_history_opened ON membership_history (opened_by_run);
-CREATE INDEX idx_membership_history_closed ON membership_history (closed_by_run);
+CREATE INDEX idx_membership_history_group ON membership_history (environment, group_type, group_name, symbol);
