@@ -10,7 +10,7 @@ use super::symbols::ParsedSymbols;
 use super::{Counts, GroupReport, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
 use crate::domain::GroupKind;
 use crate::store::GroupWrite;
-use crate::store::{MemberRow, NewRun, Store, StoreError, SymbolRow, Tx};
+use crate::store::{MemberRow, NewRun, RunOutcome, Store, StoreError, SymbolRow, Tx};
 
 /// Rows above which a progress bar is worth drawing.
 const PROGRESS_THRESHOLD: u64 = 5_000;
@@ -63,68 +63,103 @@ pub(super) async fn load_groups(
     run: &NewRun<'_>,
     parsed: Parsed,
 ) -> Result<LoadReport, LoadError> {
+    // Writers take the lock before reading the state they diff against.
+    let tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
+    let (mut report, plans, outcome) = match plan_groups(store, req, parsed).await {
+        Ok(p) => p,
+        Err(e) => {
+            Tx::release(tx).await;
+            return Err(e.into());
+        }
+    };
+    let tx = match tx {
+        Some(tx) if report.status == "applied" => tx,
+        other => {
+            Tx::release(other).await;
+            report.run_id = store.record_run(run, &outcome).await?;
+            return Ok(report);
+        }
+    };
+    report.run_id = commit_or_release(tx, async |tx: &mut Tx| {
+        let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
+        let bar = progress_bar(req.progress, total_rows as u64);
+        let run_id = tx.insert_run(run).await?;
+        for p in &plans {
+            bar.set_message(p.name.to_string());
+            apply_plan(tx, p, req, run_id).await?;
+            bar.inc((p.add.len() + p.remove.len() + p.change.len()) as u64);
+        }
+        tx.finish_run(run_id, &outcome).await?;
+        bar.finish_and_clear();
+        Ok(run_id)
+    })
+    .await?;
+    let t = &report.totals;
+    tracing::info!(run.id = report.run_id, added = t.added, removed = t.removed, changed = t.changed, "load applied");
+    Ok(report)
+}
+
+/// Runs the writes of an applied run, then commits; on any error rolls back explicitly (releasing the lock).
+pub(super) async fn commit_or_release<T>(
+    mut tx: Tx,
+    work: impl AsyncFnOnce(&mut Tx) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match work(&mut tx).await {
+        Ok(v) => {
+            tx.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            Tx::release(Some(tx)).await;
+            Err(e)
+        }
+    }
+}
+
+/// Reads the stored groups and plans the change; the report's status says what will happen.
+async fn plan_groups(
+    store: &Store,
+    req: &LoadRequest,
+    parsed: Parsed,
+) -> Result<(LoadReport, Vec<GroupPlan>, RunOutcome), StoreError> {
     let kind = group_kind(req.kind);
     let mut stored = store.groups_of_kind(req.environment, kind).await?;
     if !plan::all_unchanged(&stored, &parsed, req.mode, req.prune) {
         store.load_members(req.environment, kind, &mut stored).await?;
     }
     let plans = plan::plan(&stored, &parsed, req.mode, req.prune);
-    let mut report = LoadReport {
-        run_id: 0,
-        kind: req.kind.as_str().into(),
-        mode: req.mode.as_str().into(),
-        status: String::new(),
-        environment: req.environment,
-        groups: plans
-            .iter()
-            .map(|p| GroupReport {
-                kind: p.kind.to_string(),
-                name: p.name.to_string(),
-                action: p.action,
-                counts: counts_of(p),
-            })
-            .collect(),
-        totals: Counts::default(),
-        skipped_rows: parsed.groups.iter().flat_map(|g| g.skipped.iter().cloned()).collect(),
-        notes: parsed.notes,
-    };
-    for g in &report.groups {
-        report.totals.add(&g.counts);
+    let groups: Vec<GroupReport> = plans
+        .iter()
+        .map(|p| GroupReport {
+            kind: p.kind.to_string(),
+            name: p.name.to_string(),
+            action: p.action,
+            counts: counts_of(p),
+        })
+        .collect();
+    let mut totals = Counts::default();
+    for g in &groups {
+        totals.add(&g.counts);
     }
-    let writes = plans.iter().any(GroupPlan::writes);
-    let status = match (req.mode, writes) {
+    let status = match (req.mode, plans.iter().any(GroupPlan::writes)) {
         (Mode::DryRun, _) => "dry_run",
         (_, false) => "skipped",
         _ => "applied",
     };
-    report.status = status.into();
-    let mut outcome = report.totals.outcome(status);
+    let mut outcome = totals.outcome(status);
     outcome.details = Some(details(&plans));
-    if status != "applied" {
-        report.run_id = store.record_run(run, &outcome).await?;
-        return Ok(report);
-    }
-    let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
-    let bar = progress_bar(req.progress, total_rows as u64);
-    let mut tx = store.begin().await?;
-    let run_id = tx.insert_run(run).await?;
-    for p in &plans {
-        bar.set_message(p.name.to_string());
-        apply_plan(&mut tx, p, req, run_id).await?;
-        bar.inc((p.add.len() + p.remove.len() + p.change.len()) as u64);
-    }
-    tx.finish_run(run_id, &outcome).await?;
-    tx.commit().await?;
-    bar.finish_and_clear();
-    report.run_id = run_id;
-    tracing::info!(
-        run.id = run_id,
-        added = report.totals.added,
-        removed = report.totals.removed,
-        changed = report.totals.changed,
-        "load applied"
-    );
-    Ok(report)
+    let report = LoadReport {
+        run_id: 0,
+        kind: req.kind.as_str().into(),
+        mode: req.mode.as_str().into(),
+        status: status.into(),
+        environment: req.environment,
+        groups,
+        totals,
+        skipped_rows: parsed.groups.iter().flat_map(|g| g.skipped.iter().cloned()).collect(),
+        notes: parsed.notes,
+    };
+    Ok((report, plans, outcome))
 }
 
 async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) -> Result<(), StoreError> {
@@ -171,7 +206,14 @@ pub(super) async fn load_symbols(
     run: &NewRun<'_>,
     parsed: ParsedSymbols,
 ) -> Result<LoadReport, LoadError> {
-    let current = store.symbols().await?;
+    let tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
+    let current = match store.symbols().await {
+        Ok(c) => c,
+        Err(e) => {
+            Tx::release(tx).await;
+            return Err(e.into());
+        }
+    };
     let mut counts = Counts::default();
     let mut writes: Vec<SymbolRow> = Vec::new();
     let mut added: Vec<&str> = Vec::new();
@@ -191,8 +233,14 @@ pub(super) async fn load_symbols(
             }
         }
     }
-    let unchanged_file = req.mode == Mode::Incremental
-        && store.last_applied_checksum(run.kind, req.environment).await?.as_deref() == run.checksum;
+    let last = match store.last_applied_checksum(run.kind, req.environment).await {
+        Ok(c) => c,
+        Err(e) => {
+            Tx::release(tx).await;
+            return Err(e.into());
+        }
+    };
+    let unchanged_file = req.mode == Mode::Incremental && last.as_deref() == run.checksum;
     let status = match req.mode {
         Mode::DryRun => "dry_run",
         _ if unchanged_file || writes.is_empty() => "skipped",
@@ -219,15 +267,20 @@ pub(super) async fn load_symbols(
         skipped_rows: Vec::new(),
         notes: parsed.notes,
     };
-    if status != "applied" {
-        report.run_id = store.record_run(run, &outcome).await?;
-        return Ok(report);
-    }
-    let mut tx = store.begin().await?;
-    let run_id = tx.insert_run(run).await?;
-    tx.upsert_symbols(&writes, &parsed.fields, Utc::now().naive_utc()).await?;
-    tx.finish_run(run_id, &outcome).await?;
-    tx.commit().await?;
-    report.run_id = run_id;
+    let tx = match tx {
+        Some(tx) if status == "applied" => tx,
+        other => {
+            Tx::release(other).await;
+            report.run_id = store.record_run(run, &outcome).await?;
+            return Ok(report);
+        }
+    };
+    report.run_id = commit_or_release(tx, async |tx: &mut Tx| {
+        let run_id = tx.insert_run(run).await?;
+        tx.upsert_symbols(&writes, &parsed.fields, Utc::now().naive_utc()).await?;
+        tx.finish_run(run_id, &outcome).await?;
+        Ok(run_id)
+    })
+    .await?;
     Ok(report)
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::plan::{Action, GroupBefore};
 use super::{Counts, GroupReport, LoadError, LoadReport};
 use crate::domain::{Environment, GroupKind, Ticker};
-use crate::store::{GroupWrite, MemberRow, NewRun, RunOutcome, RunRow, Store, StoredGroup, SymbolField, SymbolRow};
+use crate::store::{GroupWrite, MemberRow, NewRun, RunOutcome, RunRow, Store, StoredGroup, SymbolField, SymbolRow, Tx};
 
 /// What a run's `details` say it touched.
 #[derive(Default)]
@@ -60,6 +60,21 @@ fn env_of(run: &RunRow) -> Environment {
 
 /// Rolls back an applied run.
 pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadError> {
+    // Hold the write lock while checking and reading, so nothing changes underneath the rollback.
+    let mut tx = store.begin_write().await?;
+    match rollback_locked(store, &mut tx, run_id).await {
+        Ok(report) => {
+            tx.commit().await?;
+            Ok(report)
+        }
+        Err(e) => {
+            Tx::release(Some(tx)).await;
+            Err(e)
+        }
+    }
+}
+
+async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<LoadReport, LoadError> {
     let run = store.run(run_id).await?.ok_or_else(|| LoadError::Refused(format!("there is no run {run_id}")))?;
     if let Some(by) = run.rolled_back_by {
         return Err(LoadError::Refused(format!("run {run_id} was already rolled back by run {by}")));
@@ -127,7 +142,6 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
     }
 
     let now = Utc::now();
-    let mut tx = store.begin().await?;
     let rb_id = tx.insert_run(&new_run).await?;
     let mut reports = Vec::new();
     let mut totals = Counts::default();
@@ -216,7 +230,6 @@ pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadErro
     outcome.details = Some(details);
     tx.finish_run(rb_id, &outcome).await?;
     tx.mark_rolled_back(run_id, rb_id).await?;
-    tx.commit().await?;
     Ok(LoadReport {
         run_id: rb_id,
         kind: "rollback".into(),

@@ -24,6 +24,9 @@ pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup,
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use symbols::{SymbolField, SymbolRow};
 
+/// PostgreSQL advisory lock key held by every reference-data writer ("univ" in ASCII).
+const WRITE_LOCK_KEY: i64 = 0x756e_6976;
+
 /// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters.
 pub(crate) const BATCH_ROWS: usize = 1000;
 
@@ -183,6 +186,17 @@ impl Store {
         })
     }
 
+    /// Starts a transaction that writes reference data, serialised with every other such writer (in any process):
+    /// SQLite's write lock (`BEGIN IMMEDIATE`), or a transaction-scoped advisory lock on PostgreSQL. Read the state
+    /// a change is computed from *after* this returns, so two concurrent loads never diff against the same state.
+    pub async fn begin_write(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(t) = &mut tx {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK_KEY).execute(&mut **t).await?;
+        }
+        Ok(tx)
+    }
+
     /// Closes the pool, waiting for connections to finish (flushes the SQLite WAL on the last close).
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
@@ -208,6 +222,26 @@ impl Tx {
         match self {
             Tx::Sqlite(_) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Rolls back now. Dropping a transaction only queues its rollback, which on PostgreSQL can keep the write
+    /// lock held until the pooled connection is next used; writers release explicitly.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    /// Rolls back an optional transaction, logging (not returning) a failure: for error paths that already have an
+    /// error to report.
+    pub async fn release(tx: Option<Tx>) {
+        if let Some(tx) = tx
+            && let Err(e) = tx.rollback().await
+        {
+            tracing::warn!(error = %e, "rollback failed");
         }
     }
 

@@ -221,7 +221,21 @@ async fn metadata_shape(db: &TestDb) {
     assert_eq!(g.description.as_deref(), Some("SPY"));
 }
 
+/// Two loads of the same fund at once serialise: both apply, the result is one of the two inputs, and history
+/// has exactly one open interval per membership.
+async fn concurrent_loads_serialise(db: &TestDb) {
+    db.load_ok(LoadKind::Holdings, &[("spy.csv", "Symbol\nAAPL\nMSFT\n")], Mode::Full).await;
+    let a = db.load(LoadKind::Holdings, &[("spy.csv", "Symbol\nAAPL\nNVDA\nAMZN\n")], Mode::Full);
+    let b = db.load(LoadKind::Holdings, &[("spy.csv", "Symbol\nMSFT\nTSLA\n")], Mode::Full);
+    let (a, b) = tokio::join!(a, b);
+    assert_eq!((a.unwrap().status, b.unwrap().status), ("applied".to_string(), "applied".to_string()));
+    let members = db.symbols_of(GroupKind::Etf, "SPY").await;
+    assert!(members == ["AAPL", "AMZN", "NVDA"] || members == ["MSFT", "TSLA"], "{members:?}");
+    assert_eq!(db.open_intervals().await, members.len() as i64);
+}
+
 contract!(
+    concurrent_loads_serialise,
     ishares_export,
     spdr_uses_ticker_not_identifier,
     invesco_padded_tickers,
