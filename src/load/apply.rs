@@ -10,7 +10,7 @@ use super::symbols::ParsedSymbols;
 use super::{Counts, GroupReport, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
 use crate::domain::GroupKind;
 use crate::store::GroupWrite;
-use crate::store::{MemberRow, NewRun, RunOutcome, Store, StoreError, SymbolRow, Tx};
+use crate::store::{MemberRow, NewRun, RunOutcome, Store, StoreError, SymbolField, SymbolRow, Tx};
 
 /// Rows above which a progress bar is worth drawing.
 const PROGRESS_THRESHOLD: u64 = 5_000;
@@ -56,6 +56,18 @@ fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
     bar
 }
 
+/// A planned run: its report and outcome (status decided) and what applying it writes.
+struct Planned {
+    report: LoadReport,
+    outcome: RunOutcome,
+    writes: Writes,
+}
+
+enum Writes {
+    Groups(Vec<GroupPlan>),
+    Symbols { rows: Vec<SymbolRow>, fields: Vec<SymbolField> },
+}
+
 /// Loads groups: plan, then record (dry-run, nothing to do) or apply.
 pub(super) async fn load_groups(
     store: &Store,
@@ -65,7 +77,31 @@ pub(super) async fn load_groups(
 ) -> Result<LoadReport, LoadError> {
     // Writers take the lock before reading the state they diff against.
     let tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
-    let (mut report, plans, outcome) = match plan_groups(store, req, parsed).await {
+    let planned = plan_groups(store, req, parsed).await;
+    execute(store, req, run, tx, planned).await
+}
+
+/// Loads symbol metadata: only rows that are new or differ in a provided field are written.
+pub(super) async fn load_symbols(
+    store: &Store,
+    req: &LoadRequest,
+    run: &NewRun<'_>,
+    parsed: ParsedSymbols,
+) -> Result<LoadReport, LoadError> {
+    let tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
+    let planned = plan_symbols(store, req, run, parsed).await;
+    execute(store, req, run, tx, planned).await
+}
+
+/// Records a run that writes nothing (releasing the lock first), or applies it in the locked transaction.
+async fn execute(
+    store: &Store,
+    req: &LoadRequest,
+    run: &NewRun<'_>,
+    tx: Option<Tx>,
+    planned: Result<Planned, StoreError>,
+) -> Result<LoadReport, LoadError> {
+    let Planned { mut report, outcome, writes } = match planned {
         Ok(p) => p,
         Err(e) => {
             Tx::release(tx).await;
@@ -81,16 +117,21 @@ pub(super) async fn load_groups(
         }
     };
     report.run_id = commit_or_release(tx, async |tx: &mut Tx| {
-        let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
-        let bar = progress_bar(req.progress, total_rows as u64);
         let run_id = tx.insert_run(run).await?;
-        for p in &plans {
-            bar.set_message(p.name.to_string());
-            apply_plan(tx, p, req, run_id).await?;
-            bar.inc((p.add.len() + p.remove.len() + p.change.len()) as u64);
+        match &writes {
+            Writes::Groups(plans) => {
+                let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
+                let bar = progress_bar(req.progress, total_rows as u64);
+                for p in plans {
+                    bar.set_message(p.name.to_string());
+                    apply_plan(tx, p, req, run_id).await?;
+                    bar.inc((p.add.len() + p.remove.len() + p.change.len()) as u64);
+                }
+                bar.finish_and_clear();
+            }
+            Writes::Symbols { rows, fields } => tx.upsert_symbols(rows, fields, Utc::now().naive_utc()).await?,
         }
         tx.finish_run(run_id, &outcome).await?;
-        bar.finish_and_clear();
         Ok(run_id)
     })
     .await?;
@@ -116,12 +157,16 @@ pub(super) async fn commit_or_release<T>(
     }
 }
 
+fn status_of(mode: Mode, writes: bool) -> &'static str {
+    match (mode, writes) {
+        (Mode::DryRun, _) => "dry_run",
+        (_, false) => "skipped",
+        _ => "applied",
+    }
+}
+
 /// Reads the stored groups and plans the change; the report's status says what will happen.
-async fn plan_groups(
-    store: &Store,
-    req: &LoadRequest,
-    parsed: Parsed,
-) -> Result<(LoadReport, Vec<GroupPlan>, RunOutcome), StoreError> {
+async fn plan_groups(store: &Store, req: &LoadRequest, parsed: Parsed) -> Result<Planned, StoreError> {
     let kind = group_kind(req.kind);
     let mut stored = store.groups_of_kind(req.environment, kind).await?;
     if !plan::all_unchanged(&stored, &parsed, req.mode, req.prune) {
@@ -141,11 +186,7 @@ async fn plan_groups(
     for g in &groups {
         totals.add(&g.counts);
     }
-    let status = match (req.mode, plans.iter().any(GroupPlan::writes)) {
-        (Mode::DryRun, _) => "dry_run",
-        (_, false) => "skipped",
-        _ => "applied",
-    };
+    let status = status_of(req.mode, plans.iter().any(GroupPlan::writes));
     let mut outcome = totals.outcome(status);
     outcome.details = Some(details(&plans));
     let report = LoadReport {
@@ -159,7 +200,7 @@ async fn plan_groups(
         skipped_rows: parsed.groups.iter().flat_map(|g| g.skipped.iter().cloned()).collect(),
         notes: parsed.notes,
     };
-    Ok((report, plans, outcome))
+    Ok(Planned { report, outcome, writes: Writes::Groups(plans) })
 }
 
 async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) -> Result<(), StoreError> {
@@ -199,21 +240,14 @@ async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) 
     Ok(())
 }
 
-/// Loads symbol metadata: only rows that are new or differ in a provided field are written.
-pub(super) async fn load_symbols(
+/// Diffs symbol rows against the store: only new rows and rows differing in a provided field are written.
+async fn plan_symbols(
     store: &Store,
     req: &LoadRequest,
     run: &NewRun<'_>,
     parsed: ParsedSymbols,
-) -> Result<LoadReport, LoadError> {
-    let tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
-    let current = match store.symbols().await {
-        Ok(c) => c,
-        Err(e) => {
-            Tx::release(tx).await;
-            return Err(e.into());
-        }
-    };
+) -> Result<Planned, StoreError> {
+    let current = store.symbols().await?;
     let mut counts = Counts::default();
     let mut writes: Vec<SymbolRow> = Vec::new();
     let mut added: Vec<&str> = Vec::new();
@@ -233,25 +267,15 @@ pub(super) async fn load_symbols(
             }
         }
     }
-    let last = match store.last_applied_checksum(run.kind, req.environment).await {
-        Ok(c) => c,
-        Err(e) => {
-            Tx::release(tx).await;
-            return Err(e.into());
-        }
-    };
+    let last = store.last_applied_checksum(run.kind, req.environment).await?;
     let unchanged_file = req.mode == Mode::Incremental && last.as_deref() == run.checksum;
-    let status = match req.mode {
-        Mode::DryRun => "dry_run",
-        _ if unchanged_file || writes.is_empty() => "skipped",
-        _ => "applied",
-    };
+    let status = status_of(req.mode, !unchanged_file && !writes.is_empty());
     if unchanged_file {
         counts = Counts { unchanged: parsed.rows.len(), ..Counts::default() };
     }
     let mut outcome = counts.outcome(status);
     outcome.details = Some(json!({ "symbols": { "fields": parsed.fields, "added": added, "before": before } }));
-    let mut report = LoadReport {
+    let report = LoadReport {
         run_id: 0,
         kind: req.kind.as_str().into(),
         mode: req.mode.as_str().into(),
@@ -267,20 +291,5 @@ pub(super) async fn load_symbols(
         skipped_rows: Vec::new(),
         notes: parsed.notes,
     };
-    let tx = match tx {
-        Some(tx) if status == "applied" => tx,
-        other => {
-            Tx::release(other).await;
-            report.run_id = store.record_run(run, &outcome).await?;
-            return Ok(report);
-        }
-    };
-    report.run_id = commit_or_release(tx, async |tx: &mut Tx| {
-        let run_id = tx.insert_run(run).await?;
-        tx.upsert_symbols(&writes, &parsed.fields, Utc::now().naive_utc()).await?;
-        tx.finish_run(run_id, &outcome).await?;
-        Ok(run_id)
-    })
-    .await?;
-    Ok(report)
+    Ok(Planned { report, outcome, writes: Writes::Symbols { rows: writes, fields: parsed.fields } })
 }

@@ -131,6 +131,21 @@ impl MemberSet {
     }
 }
 
+/// Tickers seen so far across all files of a load, for inputs where a symbol may appear once (sectors, symbols).
+#[derive(Debug, Default)]
+pub struct SeenTickers(std::collections::HashMap<Ticker, (String, u64)>);
+
+impl SeenTickers {
+    /// Records a ticker at `file:line`; if it was seen before, says where ("line 3" or "a.csv:3").
+    pub fn first_time(&mut self, ticker: &Ticker, file: &str, line: u64) -> Result<(), String> {
+        if let Some((f, l)) = self.0.get(ticker) {
+            return Err(if f == file { format!("line {l}") } else { format!("{f}:{l}") });
+        }
+        self.0.insert(ticker.clone(), (file.to_string(), line));
+        Ok(())
+    }
+}
+
 /// Reads a row's weight cell, if the file has a weight column; a malformed cell is a problem.
 pub fn weight_cell(
     row: &super::input::Row,

@@ -3,12 +3,12 @@
 //! Every symbol goes to exactly one SECTOR group; its industry goes in the membership metadata. An empty sector
 //! means `unknown`; a label we cannot map is an error, never a guess.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
 use super::input::{Input, Problem, Table};
-use super::parsed::{GroupInput, MemberInput, Parsed, file_name, load_metadata};
+use super::parsed::{GroupInput, MemberInput, Parsed, SeenTickers, file_name, load_metadata};
 use crate::domain::{GroupKind, GroupName, Sector, Ticker};
 
 const SYMBOL_COLUMNS: [&str; 3] = ["symbol", "ticker", "Holding Ticker"];
@@ -28,7 +28,7 @@ pub fn combined_checksum(inputs: &[Input]) -> String {
 
 /// Parses classification files into SECTOR groups.
 pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
-    let mut seen: HashMap<Ticker, (String, u64)> = HashMap::new();
+    let mut seen = SeenTickers::default();
     let mut by_sector: BTreeMap<Sector, BTreeMap<Ticker, MemberInput>> = BTreeMap::new();
     for input in inputs {
         let Some(text) = input.text().map_err(|p| problems.push(p)).ok() else {
@@ -78,8 +78,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 ));
                 continue;
             };
-            if let Some((file, line)) = seen.get(&ticker) {
-                let where_ = if *file == input.name { format!("line {line}") } else { format!("{file}:{line}") };
+            if let Err(where_) = seen.first_time(&ticker, &input.name, row.line) {
                 problems.push(Problem::at(
                     &input.name,
                     row.line,
@@ -88,7 +87,6 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 ));
                 continue;
             }
-            seen.insert(ticker.clone(), (input.name.clone(), row.line));
             let mut meta = Map::new();
             for (col, key) in [(ind, "industry"), (grp, "industry_group")] {
                 if let Some(c) = col

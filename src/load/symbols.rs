@@ -2,11 +2,10 @@
 //! list_date, active (or delisted), cik, composite_figi, share_class_figi. Only the columns present are written,
 //! so a file with names alone never blanks market caps loaded from elsewhere.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 
 use super::input::{Input, Problem, Table};
+use super::parsed::SeenTickers;
 use crate::domain::Ticker;
 use crate::store::{SymbolField, SymbolRow};
 
@@ -48,7 +47,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 /// Parses symbol metadata files.
 pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
     let mut out = ParsedSymbols::default();
-    let mut seen: HashMap<Ticker, (String, u64)> = HashMap::new();
+    let mut seen = SeenTickers::default();
     let mut fields_per_file: Vec<Vec<SymbolField>> = Vec::new();
     let mut buckets = 0usize;
     for input in inputs {
@@ -88,8 +87,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                     continue;
                 }
             };
-            if let Some((f, l)) = seen.get(&ticker) {
-                let where_ = if *f == input.name { format!("line {l}") } else { format!("{f}:{l}") };
+            if let Err(where_) = seen.first_time(&ticker, &input.name, row.line) {
                 problems.push(Problem::at(
                     &input.name,
                     row.line,
@@ -98,7 +96,6 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                 ));
                 continue;
             }
-            seen.insert(ticker.clone(), (input.name.clone(), row.line));
             let mut r = SymbolRow { symbol: ticker.to_string(), ..SymbolRow::default() };
             for (field, c) in &cols {
                 let cell = row.get(*c);

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::{BATCH_ROWS, Backend, Store, StoreError, Tx, on_conn, on_pool};
+use super::{BATCH_ROWS, Backend, Store, StoreError, Tx, on_conn, on_pool, push_in_list};
 use crate::domain::{Environment, GroupKind, GroupName, Ticker, Weight};
 
 /// A group as stored, with its members: what a loader diffs its input against.
@@ -416,12 +416,8 @@ impl Tx {
         for chunk in symbols.chunks(BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = QueryBuilder::new("DELETE FROM group_memberships WHERE group_id = ");
-                qb.push_bind(group_id).push(" AND symbol IN (");
-                let mut sep = qb.separated(", ");
-                for s in chunk {
-                    sep.push_bind(*s);
-                }
-                qb.push(")");
+                qb.push_bind(group_id).push(" AND symbol");
+                push_in_list(&mut qb, chunk);
                 qb.build().execute(&mut *c).await?;
             });
         }
@@ -450,12 +446,8 @@ impl Tx {
                     .push_bind(kind.as_str())
                     .push(" AND group_name = ")
                     .push_bind(group)
-                    .push(" AND symbol IN (");
-                let mut sep = qb.separated(", ");
-                for s in chunk {
-                    sep.push_bind(*s);
-                }
-                qb.push(")");
+                    .push(" AND symbol");
+                push_in_list(&mut qb, chunk);
                 qb.build().execute(&mut *c).await?;
             });
         }
@@ -517,8 +509,11 @@ impl Tx {
     }
 }
 
+/// Symbols, weights and metadata as parallel arrays.
+type Columns<'a> = (Vec<&'a str>, Vec<Option<f64>>, Vec<Option<Json<&'a Value>>>);
+
 /// Member rows as column arrays, for PostgreSQL's `UNNEST`.
-fn columns(rows: &[MemberRow]) -> (Vec<&str>, Vec<Option<f64>>, Vec<Option<Json<&Value>>>) {
+fn columns(rows: &[MemberRow]) -> Columns<'_> {
     (
         rows.iter().map(|r| r.symbol.as_str()).collect(),
         rows.iter().map(|r| r.weight.map(Weight::fraction)).collect(),

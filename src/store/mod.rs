@@ -110,6 +110,19 @@ macro_rules! on_conn {
 }
 pub(crate) use {on_conn, on_pool};
 
+/// Appends ` IN ($a, $b, …)` binding each item: the batched `WHERE … IN` of deletes and history updates.
+pub(crate) fn push_in_list<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, items: &[&str])
+where
+    for<'x> &'x str: sqlx::Encode<'x, DB> + sqlx::Type<DB>,
+{
+    qb.push(" IN (");
+    let mut sep = qb.separated(", ");
+    for item in items {
+        sep.push_bind(*item);
+    }
+    qb.push(")");
+}
+
 /// Replaces the password in a URL with `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://")

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use sqlx::QueryBuilder;
 
-use super::{BATCH_ROWS, Store, StoreError, Tx, on_conn, on_pool};
+use super::{BATCH_ROWS, Store, StoreError, Tx, on_conn, on_pool, push_in_list};
 
 /// A symbol's metadata as far as this service manages it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -185,12 +185,8 @@ impl Tx {
     pub async fn delete_symbols(&mut self, symbols: &[&str]) -> Result<(), StoreError> {
         for chunk in symbols.chunks(BATCH_ROWS) {
             on_conn!(self, c => {
-                let mut qb = QueryBuilder::new("DELETE FROM symbols WHERE symbol IN (");
-                let mut sep = qb.separated(", ");
-                for s in chunk {
-                    sep.push_bind(*s);
-                }
-                qb.push(")");
+                let mut qb = QueryBuilder::new("DELETE FROM symbols WHERE symbol");
+                push_in_list(&mut qb, chunk);
                 qb.build().execute(&mut *c).await?;
             });
         }
