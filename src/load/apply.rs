@@ -232,11 +232,13 @@ async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) 
     };
     let mut closing = removed.clone();
     closing.extend(p.change.iter().map(|(r, _)| r.symbol.as_str()));
-    let rows: Vec<MemberRow> = p.add.iter().cloned().chain(p.change.iter().map(|(r, _)| r.clone())).collect();
+    let changed: Vec<MemberRow> = p.change.iter().map(|(r, _)| r.clone()).collect();
     tx.delete_members(id, &removed).await?;
     tx.close_history(env, p.kind, p.name.as_str(), &closing, now, run_id).await?;
-    tx.upsert_members(id, &rows, now.naive_utc()).await?;
-    tx.open_history(env, p.kind, p.name.as_str(), &rows, now, run_id).await?;
+    tx.insert_members(id, &p.add, now.naive_utc()).await?;
+    tx.upsert_members(id, &changed, now.naive_utc()).await?;
+    let opening: Vec<MemberRow> = p.add.iter().cloned().chain(changed).collect();
+    tx.open_history(env, p.kind, p.name.as_str(), &opening, now, run_id).await?;
     Ok(())
 }
 

@@ -360,8 +360,7 @@ impl Tx {
         Ok(())
     }
 
-    /// Inserts memberships, or updates weight and metadata of existing ones. PostgreSQL gets one statement with
-    /// array parameters (`UNNEST`), prepared once; SQLite gets prepared multi-row batches.
+    /// Inserts memberships, or updates weight and metadata of existing ones.
     pub async fn upsert_members(
         &mut self,
         group_id: i32,
@@ -370,6 +369,29 @@ impl Tx {
     ) -> Result<(), StoreError> {
         const ON_CONFLICT: &str = " ON CONFLICT (group_id, symbol) DO UPDATE SET weight = excluded.weight, \
              metadata = excluded.metadata, updated_at = excluded.updated_at";
+        self.write_members(group_id, rows, now, ON_CONFLICT).await
+    }
+
+    /// Inserts memberships known to be new (read under the write lock): a plain insert, cheaper than an upsert.
+    /// A row written meanwhile by a writer that ignores our lock makes the load fail and roll back.
+    pub async fn insert_members(
+        &mut self,
+        group_id: i32,
+        rows: &[MemberRow],
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        self.write_members(group_id, rows, now, "").await
+    }
+
+    /// PostgreSQL gets one statement with array parameters (`UNNEST`), prepared once; SQLite gets prepared
+    /// multi-row batches. `suffix` is the conflict clause, if any.
+    async fn write_members(
+        &mut self,
+        group_id: i32,
+        rows: &[MemberRow],
+        now: NaiveDateTime,
+        suffix: &str,
+    ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -379,7 +401,7 @@ impl Tx {
                 let sql = format!(
                     "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) \
                      SELECT $1, s, w, m, $5, $5 FROM UNNEST($2::text[], $3::float8[], $4::jsonb[]) AS u(s, w, m)\
-                     {ON_CONFLICT}"
+                     {suffix}"
                 );
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(group_id)
@@ -403,7 +425,7 @@ impl Tx {
                             .push_bind(now)
                             .push_bind(now);
                     });
-                    qb.push(ON_CONFLICT);
+                    qb.push(suffix);
                     qb.build().execute(&mut **t).await?;
                 }
             }
