@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use super::input::{Input, Problem, Row, Table};
-use super::parsed::{GroupInput, MemberInput, MemberSet, Parsed, SkippedRow, file_name, load_metadata, weight_cell};
+use super::parsed::{GroupInput, MemberSet, Parsed, SkippedRow, file_name, load_metadata, plain_member, weight_cell};
 use crate::domain::{GroupKind, GroupName, Ticker, WeightUnit};
 
 /// Header names of a ticker column, in order of preference.
@@ -211,7 +211,7 @@ fn parse_file(
             }
         };
         let raw_weight = weight_cell(row, layout.weight_col, &input.name, weight_field, problems);
-        let member = MemberInput { weight: None, metadata: None };
+        let member = plain_member(cell, &ticker);
         members.add(ticker, member, raw_weight, (&input.name, row.line, ticker_field), problems);
     }
     if members.is_empty() {

@@ -131,6 +131,23 @@ impl MemberSet {
     }
 }
 
+/// Membership metadata keeping the ticker as the file wrote it, when it differs from the canonical form by more
+/// than case (`BRK/B` stored as `BRK.B`): `{"source_ticker": "BRK/B"}`.
+pub fn source_ticker(raw: &str, ticker: &Ticker) -> Option<Map<String, Value>> {
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case(ticker.as_str()) {
+        return None;
+    }
+    let mut m = Map::new();
+    m.insert("source_ticker".into(), Value::from(raw));
+    Some(m)
+}
+
+/// A member with no weight, keeping the source spelling of its ticker where it differs.
+pub fn plain_member(raw: &str, ticker: &Ticker) -> MemberInput {
+    MemberInput { weight: None, metadata: source_ticker(raw, ticker).map(Value::Object) }
+}
+
 /// Tickers seen so far across all files of a load, for inputs where a symbol may appear once (sectors, symbols).
 #[derive(Debug, Default)]
 pub struct SeenTickers(std::collections::HashMap<Ticker, (String, u64)>);

@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::input::{Input, Problem, Table};
-use super::parsed::{GroupInput, MemberInput, Parsed, SeenTickers, file_name, load_metadata};
+use super::parsed::{GroupInput, MemberInput, Parsed, SeenTickers, file_name, load_metadata, source_ticker};
 use crate::domain::{GroupKind, GroupName, Sector, Ticker};
 
 const SYMBOL_COLUMNS: [&str; 3] = ["symbol", "ticker", "Holding Ticker"];
@@ -87,7 +87,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 ));
                 continue;
             }
-            let mut meta = Map::new();
+            let mut meta = source_ticker(row.get(sym), &ticker).unwrap_or_default();
             for (col, key) in [(ind, "industry"), (grp, "industry_group")] {
                 if let Some(c) = col
                     && !row.get(c).is_empty()

@@ -17,7 +17,7 @@ use serde_json::Value;
 use toml::Spanned;
 
 use super::input::{Input, Problem};
-use super::parsed::{GroupInput, MemberInput, MemberSet, Parsed, file_name, load_metadata};
+use super::parsed::{GroupInput, MemberSet, Parsed, file_name, load_metadata, plain_member};
 use super::sectors::combined_checksum;
 use crate::domain::{GroupKind, GroupName, Ticker};
 
@@ -90,7 +90,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 let line = line_of(text, m.span().start);
                 match Ticker::parse(m.get_ref()) {
                     Ok(t) => {
-                        let member = MemberInput { weight: None, metadata: None };
+                        let member = plain_member(m.get_ref(), &t);
                         members.add(t, member, None, (&input.name, line, "members"), problems);
                     }
                     Err(e) => problems.push(Problem::at(&input.name, line, Some("members"), e.to_string())),

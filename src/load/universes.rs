@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use super::holdings::{TICKER_COLUMNS, is_ticker_header, ticker_list};
 use super::input::{Input, Problem, Table};
-use super::parsed::{GroupInput, MemberInput, MemberSet, Parsed, file_name, load_metadata, weight_cell};
+use super::parsed::{GroupInput, MemberSet, Parsed, file_name, load_metadata, plain_member, weight_cell};
 use crate::domain::{GroupKind, GroupName, Ticker};
 
 /// Known universes: name, the spellings found in file names, and TickStock's description.
@@ -99,7 +99,7 @@ fn parse_file(
             }
         };
         let raw_weight = weight_cell(row, weight_col, &input.name, weight_field, problems);
-        let member = MemberInput { weight: None, metadata: None };
+        let member = plain_member(row.get(ticker_col), &ticker);
         members.add(ticker, member, raw_weight, (&input.name, row.line, ticker_field), problems);
     }
     if members.is_empty() {

@@ -39,6 +39,11 @@ async fn ishares_export(db: &TestDb) {
         db.members(GroupKind::Etf, "IWM").await,
         [("BRK.B".into(), Some(0.0045)), ("CRDO".into(), Some(0.0062)), ("FN".into(), Some(0.0038))]
     );
+    // The file's own spelling is kept where normalisation changed it.
+    let g = db.store.groups_with_members(Default::default(), GroupKind::Etf).await.unwrap().remove(0);
+    let brk = &g.members[&universe::domain::Ticker::parse("BRK.B").unwrap()];
+    assert_eq!(brk.metadata, Some(serde_json::json!({"source_ticker": "BRK/B"})));
+    assert_eq!(g.members[&universe::domain::Ticker::parse("FN").unwrap()].metadata, None);
 }
 
 /// SPDR files carry a CUSIP-like `Identifier` column; the ticker is `Ticker`, and weights are percent.
