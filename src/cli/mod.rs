@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::{Config, GlobalArgs};
 use crate::domain::{GroupKind, Sector};
 use crate::load::{self, Input, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
+use crate::quality::{self, Level};
 use crate::store::{RunRow, Store};
 use table::TextTable;
 
@@ -76,6 +77,23 @@ enum Command {
         /// The universe a single universe file defines (default: from the file name, e.g. sp500.csv → sp500).
         #[arg(long)]
         name: Option<String>,
+        /// Skip the structural checks run inside the load's transaction (recorded in the run).
+        #[arg(long)]
+        no_validate: bool,
+    },
+    /// Check the data's integrity: each check PASS, WARN or FAIL with the offending items.
+    /// Exit code 0 when nothing fails, 1 when something does, 2 when validation could not run.
+    #[command(after_help = "Examples:\n  universe validate\n  universe validate --strict --stale-days 7 --json")]
+    Validate {
+        /// Count WARN as FAIL.
+        #[arg(long)]
+        strict: bool,
+        /// Largest acceptable share of classified stocks in `unknown`, in percent.
+        #[arg(long, default_value_t = 13.5)]
+        unknown_max: f64,
+        /// Rows not updated for more days than this are stale.
+        #[arg(long, default_value_t = 30)]
+        stale_days: i64,
     },
     /// List load runs, newest first, or show one.
     #[command(after_help = "Examples:\n  universe runs --limit 5\n  universe runs 12")]
@@ -160,7 +178,7 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command, &config)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // Problems were already printed as JSON data; everything else becomes {"error": …}.
             if config.json && e.downcast_ref::<ProblemsReported>().is_none() {
@@ -186,7 +204,83 @@ async fn open(config: &Config) -> Result<Store> {
     Ok(Store::open(&config.database_url).await?)
 }
 
-async fn run(command: Command, config: &Config) -> Result<()> {
+async fn run(command: Command, config: &Config) -> Result<ExitCode> {
+    match command {
+        Command::Validate { strict, unknown_max, stale_days } => {
+            let opts = quality::Options { unknown_max: unknown_max / 100.0, stale_days, strict };
+            validate_command(config, opts).await
+        }
+        other => run_command(other, config).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// `universe validate`: exit 0 when nothing fails, 1 when something does, 2 when validation could not run.
+async fn validate_command(config: &Config, opts: quality::Options) -> Result<ExitCode> {
+    let validation = match Store::open(&config.database_url).await {
+        Ok(store) => {
+            let v = quality::validate(&store, config.environment, opts).await;
+            store.close().await;
+            v.map_err(anyhow::Error::from)
+        }
+        Err(e) => Err(e.into()),
+    };
+    match validation {
+        Ok(v) => {
+            print_validation(config, &v)?;
+            Ok(if v.worst() == Level::Fail { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Err(e) => {
+            if config.json {
+                println!("{}", serde_json::json!({ "error": format!("validation could not run: {e:#}") }));
+            }
+            eprintln!("error: validation could not run: {e:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn level_label(l: Level) -> &'static str {
+    match l {
+        Level::Pass => "PASS",
+        Level::Warn => "WARN",
+        Level::Fail => "FAIL",
+    }
+}
+
+fn print_validation(config: &Config, v: &quality::Validation) -> Result<()> {
+    if config.json {
+        let mut value = serde_json::to_value(v)?;
+        value["result"] = serde_json::Value::from(level_label(v.worst()));
+        return print_json(&value);
+    }
+    println!(
+        "Validation, environment {}{}",
+        v.environment,
+        if v.strict { " (strict: WARN counts as FAIL)" } else { "" }
+    );
+    for c in &v.checks {
+        println!("{:<5} {:<18} {} — {}", level_label(c.level), c.id, c.title, c.detail);
+        if c.level != Level::Pass && !c.items.is_empty() {
+            let more = if c.count > c.items.len() {
+                format!(" … and {} more", c.count - c.items.len())
+            } else {
+                String::new()
+            };
+            println!("      {}{more}", c.items.join(", "));
+        }
+    }
+    let n = |l| v.checks.iter().filter(|c| c.level == l).count();
+    println!(
+        "Result: {} ({} FAIL, {} WARN, {} PASS)",
+        level_label(v.worst()),
+        n(Level::Fail),
+        n(Level::Warn),
+        n(Level::Pass)
+    );
+    Ok(())
+}
+
+async fn run_command(command: Command, config: &Config) -> Result<()> {
     match command {
         Command::Demo { db } => demo(&db, config).await,
         Command::Db { command: DbCommand::Migrate } => {
@@ -197,7 +291,7 @@ async fn run(command: Command, config: &Config) -> Result<()> {
             }
             Ok(())
         }
-        Command::Load { kind, paths, mode, prune, etf, name } => {
+        Command::Load { kind, paths, mode, prune, etf, name, no_validate } => {
             let mut inputs = Vec::new();
             let mut problems = Vec::new();
             for p in &paths {
@@ -219,11 +313,24 @@ async fn run(command: Command, config: &Config) -> Result<()> {
                 name,
                 environment: config.environment,
                 progress: !config.json,
+                validate: !no_validate,
             };
             let result = load::run(&store, &req).await;
+            // Coverage, orphans and staleness after a load: information, never a reason to fail it.
+            let quality = match &result {
+                Ok(r) if r.status == "applied" => {
+                    quality::validate(&store, config.environment, quality::Options::default()).await.ok()
+                }
+                _ => None,
+            };
             store.close().await;
             match result {
-                Ok(report) => print_report(config, &report),
+                Ok(mut report) => {
+                    report.quality = quality
+                        .map(|q| q.checks.into_iter().filter(|c| c.level != Level::Pass).collect())
+                        .unwrap_or_default();
+                    print_report(config, &report)
+                }
                 Err(LoadError::Invalid { problems, run_id }) => Err(problems_error(config, &problems, run_id)),
                 Err(e) => Err(e.into()),
             }
@@ -283,6 +390,7 @@ async fn run(command: Command, config: &Config) -> Result<()> {
             print_report(config, &report)
         }
         Command::Universes { command } => universes(command, config).await,
+        Command::Validate { .. } => unreachable!("validate is dispatched by run"),
         Command::BenchData { dir, variant } => {
             crate::sample::write_peer_dataset(&dir, variant).with_context(|| format!("writing {}", dir.display()))?;
             println!("wrote the peer-scale data set to {}", dir.display());
@@ -401,6 +509,12 @@ fn print_report(config: &Config, r: &LoadReport) -> Result<()> {
         c.skipped.to_string(),
     ]);
     println!("\n{}", t.render());
+    for c in &r.quality {
+        println!("{:<5} {} — {}", level_label(c.level), c.title, c.detail);
+    }
+    if !r.quality.is_empty() {
+        println!("(information after the load; `universe validate` lists the items)\n");
+    }
     if !r.skipped_rows.is_empty() {
         println!("skipped rows (not equity positions):");
         for s in r.skipped_rows.iter().take(20) {
@@ -520,6 +634,7 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
             name: None,
             environment: config.environment,
             progress: false,
+            validate: true,
         };
         let report = load::run(&store, &req).await.map_err(|e| match e {
             LoadError::Invalid { problems, .. } => anyhow::anyhow!(

@@ -1,5 +1,7 @@
 //! Applying a plan: one transaction holding the run row, every membership change and its history interval.
 
+use std::collections::BTreeSet;
+
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -9,6 +11,8 @@ use super::plan::{self, Action, GroupPlan};
 use super::symbols::ParsedSymbols;
 use super::{Counts, GroupReport, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
 use crate::domain::GroupKind;
+use crate::quality;
+use crate::store::GroupKey;
 use crate::store::GroupWrite;
 use crate::store::{MemberRow, NewRun, RunOutcome, Store, StoreError, SymbolField, SymbolRow, Tx};
 
@@ -116,10 +120,18 @@ async fn execute(
             return Ok(report);
         }
     };
-    report.run_id = commit_or_release(tx, async |tx: &mut Tx| {
+    report.run_id = commit_or_release(tx, async |tx: &mut Tx| -> Result<i64, LoadError> {
         let run_id = tx.insert_run(run).await?;
         match &writes {
             Writes::Groups(plans) => {
+                // What the load touches (deleted groups excepted), checked before and after the writes.
+                let touched: BTreeSet<GroupKey> = plans
+                    .iter()
+                    .filter(|p| p.writes() && p.action != Action::Pruned)
+                    .map(|p| (p.kind.to_string(), p.name.to_string()))
+                    .collect();
+                let before =
+                    if req.validate { Some(quality::structural(tx, req.environment, &touched).await?) } else { None };
                 let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
                 let bar = progress_bar(req.progress, total_rows as u64);
                 for p in plans {
@@ -128,6 +140,13 @@ async fn execute(
                     bar.inc((p.add.len() + p.remove.len() + p.change.len()) as u64);
                 }
                 bar.finish_and_clear();
+                if let Some(before) = before {
+                    let after = quality::structural(tx, req.environment, &touched).await?;
+                    let broken = quality::newly_broken(&before, &after);
+                    if !broken.is_empty() {
+                        return Err(LoadError::BreaksValidation(broken));
+                    }
+                }
             }
             Writes::Symbols { rows, fields } => tx.upsert_symbols(rows, fields, Utc::now().naive_utc()).await?,
         }
@@ -141,10 +160,10 @@ async fn execute(
 }
 
 /// Runs the writes of an applied run, then commits; on any error rolls back explicitly (releasing the lock).
-pub(super) async fn commit_or_release<T>(
+pub(super) async fn commit_or_release<T, E: From<StoreError>>(
     mut tx: Tx,
-    work: impl AsyncFnOnce(&mut Tx) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+    work: impl AsyncFnOnce(&mut Tx) -> Result<T, E>,
+) -> Result<T, E> {
     match work(&mut tx).await {
         Ok(v) => {
             tx.commit().await?;
@@ -199,6 +218,7 @@ async fn plan_groups(store: &Store, req: &LoadRequest, parsed: Parsed) -> Result
         totals,
         skipped_rows: parsed.groups.iter().flat_map(|g| g.skipped.iter().cloned()).collect(),
         notes: parsed.notes,
+        quality: Vec::new(),
     };
     Ok(Planned { report, outcome, writes: Writes::Groups(plans) })
 }
@@ -292,6 +312,7 @@ async fn plan_symbols(
         totals: counts,
         skipped_rows: Vec::new(),
         notes: parsed.notes,
+        quality: Vec::new(),
     };
     Ok(Planned { report, outcome, writes: Writes::Symbols { rows: writes, fields: parsed.fields } })
 }

@@ -104,6 +104,8 @@ pub struct LoadRequest {
     pub environment: Environment,
     /// Show a progress bar on stderr (hidden anyway when stderr is not a terminal).
     pub progress: bool,
+    /// Run the structural checks inside the load's transaction and roll back what breaks them.
+    pub validate: bool,
 }
 
 /// Counts per group, as printed and as `--json`.
@@ -179,6 +181,9 @@ pub struct LoadReport {
     pub skipped_rows: Vec<SkippedRow>,
     /// Notes on what was detected.
     pub notes: Vec<String>,
+    /// Checks that did not pass after the load (information only; filled in by the caller).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<crate::quality::Check>,
 }
 
 /// Why a load did not apply.
@@ -192,12 +197,26 @@ pub enum LoadError {
         /// The failed run's id, when it could be recorded.
         run_id: Option<i64>,
     },
+    /// The load would have broken a structural check; it was rolled back.
+    #[error("the load was rolled back because it would break {}", describe_checks(.0))]
+    BreaksValidation(Vec<crate::quality::Check>),
     /// The request itself cannot be carried out (unknown run, refused rollback).
     #[error("{0}")]
     Refused(String),
     /// Storage failed; the transaction was rolled back.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn describe_checks(checks: &[crate::quality::Check]) -> String {
+    let parts: Vec<String> = checks
+        .iter()
+        .map(|c| {
+            let items: Vec<&str> = c.items.iter().take(crate::quality::MAX_ITEMS).map(String::as_str).collect();
+            format!("{} ({}: {})", c.id, c.title, items.join("; "))
+        })
+        .collect();
+    parts.join(", ")
 }
 
 /// How many problems go into the failed run's `error` text.
@@ -216,7 +235,7 @@ pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadErr
         mode: req.mode.as_str(),
         environment: req.environment,
         checksum: Some(&checksum),
-        validated: true,
+        validated: req.validate,
         rollback_of: None,
         started_at,
     };

@@ -240,5 +240,6 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
         totals,
         skipped_rows: Vec::new(),
         notes: vec![format!("rolled back run {run_id} ({} from {})", run.kind, run.source)],
+        quality: Vec::new(),
     })
 }

@@ -10,6 +10,7 @@
 
 mod cache;
 mod groups;
+mod quality;
 mod runs;
 mod symbols;
 
@@ -21,6 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
+pub use quality::GroupKey;
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use symbols::{SymbolField, SymbolRow};
 

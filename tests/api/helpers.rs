@@ -164,6 +164,7 @@ impl TestDb {
             name: None,
             environment: Environment::Default,
             progress: false,
+            validate: true,
         };
         adjust(&mut req);
         load::run(&self.store, &req).await
@@ -236,6 +237,16 @@ impl TestDb {
             Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.expect("count"),
             Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.expect("count"),
         }
+    }
+
+    /// Runs raw SQL (to build states our loaders refuse to create).
+    pub async fn exec(&self, sql: &str) {
+        let q = sqlx::AssertSqlSafe(sql.to_string());
+        match &self.store {
+            Store::Sqlite(p) => sqlx::raw_sql(q).execute(p).await.map(|_| ()),
+            Store::Postgres(p) => sqlx::raw_sql(q).execute(p).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// Writes a file into the test's temp folder and returns its path.

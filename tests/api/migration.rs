@@ -60,6 +60,7 @@ async fn migrates_a_tickstock_database_in_place() {
         name: None,
         environment: Environment::Default,
         progress: false,
+        validate: true,
     };
     universe::load::run(&store, &req).await.expect("load a universe");
     let sectors = vec![universe::load::Input::from_bytes(
