@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod load;
+pub mod organize;
 pub mod quality;
 pub mod sample;
 pub mod store;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::{Config, GlobalArgs};
 use crate::domain::{GroupKind, Sector};
 use crate::load::{self, Input, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
+use crate::organize;
 use crate::quality::{self, Level};
 use crate::store::{RunRow, Store};
 use table::TextTable;
@@ -80,6 +81,27 @@ enum Command {
         /// Skip the structural checks run inside the load's transaction (recorded in the run).
         #[arg(long)]
         no_validate: bool,
+    },
+    /// Build TickStock's cache_entries universe rows (stock_universe, etf_universe, stock_stats) from the groups
+    /// and symbol metadata. Replace mode (default) makes those rows exactly what the definitions describe, in one
+    /// transaction; other row types are never touched.
+    #[command(after_help = "Examples:
+  universe organize --dry-run                      show what would change
+  universe organize --yes                          replace the universe rows (no prompt)
+  universe organize --preserve --definitions my.toml")]
+    Organize {
+        /// Definitions file (default: the shipped data/organize.toml).
+        #[arg(long)]
+        definitions: Option<PathBuf>,
+        /// Only insert and update rows; remove nothing.
+        #[arg(long)]
+        preserve: bool,
+        /// Print the diff; write only the run record.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace without asking (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
     },
     /// Check the data's integrity: each check PASS, WARN or FAIL with the offending items.
     /// Exit code 0 when nothing fails, 1 when something does, 2 when validation could not run.
@@ -391,6 +413,22 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
         }
         Command::Universes { command } => universes(command, config).await,
         Command::Validate { .. } => unreachable!("validate is dispatched by run"),
+        Command::Organize { definitions, preserve, dry_run, yes } => {
+            let input = match &definitions {
+                Some(p) => Input::read(p).map_err(|p| problems_error(config, &[p], None))?,
+                None => Input::from_bytes(organize::DEFAULT_DEFINITIONS.0, organize::DEFAULT_DEFINITIONS.1),
+            };
+            let defs = organize::definitions::parse(&input).map_err(|p| problems_error(config, &p, None))?;
+            if !preserve && !dry_run && !yes {
+                confirm_replace(config)?;
+            }
+            let store = open(config).await?;
+            let req =
+                organize::OrganizeRequest { definitions: defs, preserve, dry_run, environment: config.environment };
+            let report = organize::run(&store, &req).await;
+            store.close().await;
+            print_organize(config, &report?)
+        }
         Command::BenchData { dir, variant } => {
             crate::sample::write_peer_dataset(&dir, variant).with_context(|| format!("writing {}", dir.display()))?;
             println!("wrote the peer-scale data set to {}", dir.display());
@@ -403,6 +441,62 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct ProblemsReported(String);
+
+/// Replace mode asks on a terminal and refuses without `--yes` otherwise.
+fn confirm_replace(config: &Config) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let question = format!(
+        "Replace the stock_universe / etf_universe / stock_stats rows of environment {} (and remove stock_etf_combo)? [y/N] ",
+        config.environment
+    );
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "organize replaces rows: pass --yes to confirm (stdin is not a terminal), or use --dry-run or --preserve"
+        );
+    }
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
+        Ok(())
+    } else {
+        anyhow::bail!("not confirmed; nothing was written")
+    }
+}
+
+/// How a run's status reads in a headline.
+fn status_verb(status: &str) -> &'static str {
+    match status {
+        "dry_run" => "Dry run (nothing written)",
+        "skipped" => "Nothing to change",
+        _ => "Applied",
+    }
+}
+
+fn print_organize(config: &Config, r: &organize::OrganizeReport) -> Result<()> {
+    if config.json {
+        return print_json(r);
+    }
+    let verb = status_verb(&r.status);
+    println!("{verb}: organize {} (run {}, environment {})", r.mode, r.run_id, r.environment);
+    let mut t = TextTable::new(
+        &["type", "name", "key", "action", "before", "after"],
+        &[false, false, false, false, true, true],
+    );
+    let opt = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    for row in r.rows.iter().filter(|row| row.action != organize::RowAction::Unchanged) {
+        let action = serde_json::to_value(row.action)?.as_str().unwrap_or_default().to_string();
+        t.row(vec![row.kind.clone(), row.name.clone(), row.key.clone(), action, opt(row.before), opt(row.after)]);
+    }
+    println!("\n{}", t.render());
+    let totals: Vec<String> = r.totals.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    println!("rows: {}", totals.join(", "));
+    for n in &r.notes {
+        println!("  note: {n}");
+    }
+    Ok(())
+}
 
 fn problems_error(config: &Config, problems: &[load::Problem], run_id: Option<i64>) -> anyhow::Error {
     const SHOWN: usize = 50;
@@ -469,11 +563,7 @@ fn print_report(config: &Config, r: &LoadReport) -> Result<()> {
     if config.json {
         return print_json(r);
     }
-    let verb = match r.status.as_str() {
-        "dry_run" => "Dry run (nothing written)",
-        "skipped" => "Nothing to do",
-        _ => "Applied",
-    };
+    let verb = status_verb(&r.status);
     println!("{verb}: {} {} (run {}, environment {})", r.kind, r.mode, r.run_id, r.environment);
     for n in &r.notes {
         println!("  {n}");
@@ -646,6 +736,27 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
         })?;
         reports.push(report);
     }
+    let defs = organize::definitions::parse(&Input::from_bytes(
+        organize::DEFAULT_DEFINITIONS.0,
+        organize::DEFAULT_DEFINITIONS.1,
+    ))
+    .map_err(|p| {
+        anyhow::anyhow!(
+            "bundled organize definitions: {}",
+            p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        )
+    })?;
+    let organized = organize::run(
+        &store,
+        &organize::OrganizeRequest {
+            definitions: defs,
+            preserve: false,
+            dry_run: false,
+            environment: config.environment,
+        },
+    )
+    .await?;
+    let validation = quality::validate(&store, config.environment, quality::Options::default()).await?;
     let groups = store.group_summaries(config.environment, &[]).await?;
     let symbols = store.count_rows("symbols").await?;
     let memberships = store.count_rows("group_memberships").await?;
@@ -653,7 +764,7 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
     if config.json {
         return print_json(&serde_json::json!({
             "database": db.display().to_string(), "database_url": url, "loads": reports, "groups": groups,
-            "symbols": symbols, "memberships": memberships,
+            "symbols": symbols, "memberships": memberships, "organize": organized, "validation": validation,
         }));
     }
     println!("TickStock Universe demo: loaded the bundled sample data (S&P 500, Nasdaq-100, Dow 30; GICS sectors;");
@@ -682,10 +793,30 @@ async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
     }
     println!("{}", by_kind.render());
     println!("{symbols} symbols, {memberships} memberships in {}\n", db.display());
+    println!(
+        "Organized cache_entries: {} universe rows written (run {}); {} left out for lack of data (e.g. market caps)",
+        organized.rows.len(),
+        organized.run_id,
+        organized.notes.len()
+    );
+    let n = |l| validation.checks.iter().filter(|c| c.level == l).count();
+    println!(
+        "Validation: {} ({} PASS, {} WARN, {} FAIL)",
+        level_label(validation.worst()),
+        n(Level::Pass),
+        n(Level::Warn),
+        n(Level::Fail)
+    );
+    for c in validation.checks.iter().filter(|c| c.level != Level::Pass) {
+        println!("  {:<5} {} — {}", level_label(c.level), c.title, c.detail);
+    }
+    println!();
     println!("Try:");
     println!("  universe --database-url {url} universes list");
     println!("  universe --database-url {url} universes show XLK");
     println!("  universe --database-url {url} universes resolve nasdaq100:dow30");
+    println!("  universe --database-url {url} universes resolve stock_universe:index_dow30");
+    println!("  universe --database-url {url} validate");
     println!("  universe --database-url {url} runs");
     Ok(())
 }

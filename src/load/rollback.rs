@@ -79,6 +79,12 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
     if let Some(by) = run.rolled_back_by {
         return Err(LoadError::Refused(format!("run {run_id} was already rolled back by run {by}")));
     }
+    if run.kind == "organize" {
+        return Err(LoadError::Refused(format!(
+            "run {run_id} is an organize run: cache rows are rebuilt from the groups, so run organize again \
+             (after rolling back the load that changed the groups)"
+        )));
+    }
     if run.status != "applied" {
         return Err(LoadError::Refused(format!(
             "run {run_id} is {} and wrote no changes; only applied runs can be rolled back",

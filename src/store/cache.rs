@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, Tx, on_conn, on_pool};
 use crate::domain::Environment;
 
 impl Store {
@@ -24,5 +24,69 @@ impl Store {
         .fetch_all(p)
         .await?);
         Ok(rows.into_iter().map(|(n, v)| (n, v.0)).collect())
+    }
+}
+
+/// A stored `cache_entries` row: (type, name, key) and its value (`None` when the stored text is not JSON).
+pub type CacheRow = (String, String, String, Option<Value>);
+
+impl Store {
+    /// Rows of some types in an environment, ordered by type, key, name.
+    pub async fn cache_rows(&self, env: Environment, kinds: &[&str]) -> Result<Vec<CacheRow>, StoreError> {
+        let value = match self.backend() {
+            super::Backend::Postgres => "value::text",
+            super::Backend::Sqlite => "value",
+        };
+        let rows: Vec<(String, String, String, String)> = on_pool!(self, p => {
+            let mut qb = sqlx::QueryBuilder::new(format!("SELECT type, name, key, {value} FROM cache_entries WHERE environment = "));
+            qb.push_bind(env.as_str()).push(" AND type");
+            super::push_in_list(&mut qb, kinds);
+            qb.push(" ORDER BY type, key, name");
+            qb.build_query_as().fetch_all(p).await?
+        });
+        Ok(rows.into_iter().map(|(t, n, k, v)| (t, n, k, serde_json::from_str(&v).ok())).collect())
+    }
+}
+
+impl Tx {
+    /// Inserts or replaces rows by their four-column key, in batches.
+    pub async fn upsert_cache_rows(
+        &mut self,
+        env: Environment,
+        rows: &[(&str, &str, &str, &Value)],
+        now: chrono::NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(super::BATCH_ROWS) {
+            on_conn!(self, c => {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO cache_entries (type, name, key, value, environment, created_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, (t, n, k, v)| {
+                    b.push_bind(*t).push_bind(*n).push_bind(*k).push_bind(Json(*v)).push_bind(env.as_str()).push_bind(now).push_bind(now);
+                });
+                qb.push(
+                    " ON CONFLICT (type, name, key, environment) DO UPDATE SET value = excluded.value, \
+                     updated_at = excluded.updated_at",
+                );
+                qb.build().execute(&mut *c).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes rows by their (type, name, key) in an environment.
+    pub async fn delete_cache_rows(&mut self, env: Environment, rows: &[(&str, &str, &str)]) -> Result<(), StoreError> {
+        for (t, n, k) in rows {
+            on_conn!(self, c => {
+                sqlx::query("DELETE FROM cache_entries WHERE environment = $1 AND type = $2 AND name = $3 AND key = $4")
+                    .bind(env.as_str())
+                    .bind(*t)
+                    .bind(*n)
+                    .bind(*k)
+                    .execute(&mut *c)
+                    .await?;
+            });
+        }
+        Ok(())
     }
 }

@@ -21,6 +21,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use cache::CacheRow;
 pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
 pub use quality::GroupKey;
 pub use runs::{NewRun, RunOutcome, RunRow};

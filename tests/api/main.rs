@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod holdings;
 mod migration;
+mod organize;
 mod quality;
 mod real_data;
 mod rollback;

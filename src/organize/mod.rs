@@ -1,0 +1,278 @@
+//! `universe organize`: builds TickStock's `cache_entries` universe rows from the relational groups and symbol
+//! metadata, as a definitions file describes them.
+//!
+//! Only rows of the managed types (`stock_universe`, `etf_universe`, `stock_stats`) are written, and rows of the
+//! obsolete `stock_etf_combo` type are removed; every other type (`app_settings`, `cache_config`, …) is never
+//! touched. Replace mode (the default) makes the managed rows exactly the definitions' output; `--preserve` only
+//! inserts and updates. Either way the change is one transaction under the writers' lock, so readers see the old
+//! rows or the new ones — never a mix, never an empty table — and two runs at once are serialised.
+
+pub mod build;
+pub mod definitions;
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::domain::{Environment, GroupKind};
+use crate::load::Problem;
+use crate::store::{NewRun, RunOutcome, Store, StoreError, Tx};
+use crate::universes::cache_value_symbols;
+pub use definitions::{Definitions, MANAGED_TYPES, OBSOLETE_TYPE};
+
+/// The default definitions (`data/organize.toml`).
+pub const DEFAULT_DEFINITIONS: (&str, &[u8]) =
+    ("data/organize.toml", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/organize.toml")));
+
+/// What happens to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowAction {
+    /// New row.
+    Added,
+    /// Value changes.
+    Changed,
+    /// Same value.
+    Unchanged,
+    /// No longer defined (replace mode), or of the obsolete type.
+    Removed,
+    /// Stored but not defined; kept because of `--preserve`.
+    Kept,
+}
+
+/// One row's line in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowChange {
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Key.
+    pub key: String,
+    /// What happens.
+    pub action: RowAction,
+    /// Symbols before (`None`: no row, or not a symbol list).
+    pub before: Option<usize>,
+    /// Symbols after.
+    pub after: Option<usize>,
+}
+
+/// The result of an organize run.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganizeReport {
+    /// The `load_runs` id.
+    pub run_id: i64,
+    /// `replace` or `preserve`.
+    pub mode: &'static str,
+    /// `applied`, `dry_run` or `skipped` (nothing to change).
+    pub status: String,
+    /// Environment.
+    pub environment: Environment,
+    /// Every row, in order.
+    pub rows: Vec<RowChange>,
+    /// Counts per action.
+    pub totals: BTreeMap<String, usize>,
+    /// Notes (rows left out because empty, missing groups).
+    pub notes: Vec<String>,
+}
+
+/// Why organize did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum OrganizeError {
+    /// The definitions file is invalid.
+    #[error("{} problem(s) in the definitions file; nothing was written", .0.len())]
+    Definitions(Vec<Problem>),
+    /// Storage failed; the transaction was rolled back.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An organize run.
+#[derive(Debug, Clone)]
+pub struct OrganizeRequest {
+    /// What to build.
+    pub definitions: Definitions,
+    /// Only insert and update; remove nothing.
+    pub preserve: bool,
+    /// Print the diff; write only the run record.
+    pub dry_run: bool,
+    /// Environment of the rows.
+    pub environment: Environment,
+}
+
+/// Values are the same when they differ at most in the stats row's `last_updated` stamp, so an organize run over
+/// unchanged data changes nothing.
+fn same_value(stored: &Value, built: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(o) = v.get_mut("overview").and_then(Value::as_object_mut) {
+            o.remove("last_updated");
+        }
+        v
+    };
+    stored == built || strip(stored) == strip(built)
+}
+
+fn count(v: Option<&Value>) -> Option<usize> {
+    v.and_then(cache_value_symbols).map(|s| s.len())
+}
+
+/// Builds the rows and applies the difference (or, with `dry_run`, only reports it).
+#[tracing::instrument(skip_all, fields(preserve = req.preserve, dry_run = req.dry_run))]
+pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport, OrganizeError> {
+    let started_at = Utc::now();
+    let mode = if req.preserve { "preserve" } else { "replace" };
+    let new_run = NewRun {
+        kind: "organize",
+        source: &req.definitions.source,
+        mode: if req.dry_run { "dry-run" } else { mode },
+        environment: req.environment,
+        checksum: Some(&req.definitions.checksum),
+        validated: false,
+        rollback_of: None,
+        started_at,
+    };
+    let tx = if req.dry_run { None } else { Some(store.begin_write().await?) };
+    let planned = plan(store, req).await;
+    let (mut report, upserts, removals, details) = match planned {
+        Ok(p) => p,
+        Err(e) => {
+            Tx::release(tx).await;
+            return Err(e.into());
+        }
+    };
+    let mut outcome = RunOutcome {
+        status: report.status.clone(),
+        added: report.totals.get("added").copied().unwrap_or(0) as i64,
+        removed: report.totals.get("removed").copied().unwrap_or(0) as i64,
+        changed: report.totals.get("changed").copied().unwrap_or(0) as i64,
+        unchanged: report.totals.get("unchanged").copied().unwrap_or(0) as i64,
+        details: Some(details),
+        ..RunOutcome::default()
+    };
+    let mut tx = match tx {
+        Some(tx) if report.status == "applied" => tx,
+        other => {
+            Tx::release(other).await;
+            report.run_id = store.record_run(&new_run, &outcome).await?;
+            return Ok(report);
+        }
+    };
+    let result = async {
+        let run_id = tx.insert_run(&new_run).await?;
+        let removals: Vec<(&str, &str, &str)> =
+            removals.iter().map(|(t, n, k)| (t.as_str(), n.as_str(), k.as_str())).collect();
+        tx.delete_cache_rows(req.environment, &removals).await?;
+        let rows: Vec<(&str, &str, &str, &Value)> =
+            upserts.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.key.as_str(), &r.value)).collect();
+        tx.upsert_cache_rows(req.environment, &rows, Utc::now().naive_utc()).await?;
+        outcome.status = "applied".into();
+        tx.finish_run(run_id, &outcome).await?;
+        Ok::<i64, StoreError>(run_id)
+    }
+    .await;
+    match result {
+        Ok(id) => {
+            tx.commit().await?;
+            report.run_id = id;
+            Ok(report)
+        }
+        Err(e) => {
+            Tx::release(Some(tx)).await;
+            Err(e.into())
+        }
+    }
+}
+
+type Plan = (OrganizeReport, Vec<build::BuiltRow>, Vec<(String, String, String)>, Value);
+
+async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> {
+    let env = req.environment;
+    let mut groups = Vec::new();
+    for kind in [GroupKind::Universe, GroupKind::Etf, GroupKind::Sector, GroupKind::Theme] {
+        groups.extend(store.groups_with_members(env, kind).await?);
+    }
+    let snapshot = build::Snapshot { symbols: store.symbols().await?, groups };
+    let mut notes = Vec::new();
+    let built = build::build(&req.definitions, &snapshot, &mut notes);
+    let mut managed: Vec<&str> = MANAGED_TYPES.to_vec();
+    managed.push(OBSOLETE_TYPE);
+    let current = store.cache_rows(env, &managed).await?;
+    let mut current_by_key: BTreeMap<(String, String, String), Option<Value>> =
+        current.into_iter().map(|(t, n, k, v)| ((t, n, k), v)).collect();
+
+    let mut rows = Vec::new();
+    let mut upserts = Vec::new();
+    // Every built row and the group it mirrors (validate compares their counts).
+    let mut built_details = Vec::new();
+    for b in built {
+        let mut d = json!({ "type": b.kind, "name": b.name, "key": b.key, "count": b.count });
+        if let Some((gt, gn)) = &b.source {
+            d["group_type"] = Value::from(gt.as_str());
+            d["group_name"] = Value::from(gn.as_str());
+        }
+        built_details.push(d);
+        let id = (b.kind.clone(), b.name.clone(), b.key.clone());
+        let before = current_by_key.remove(&id);
+        let action = match &before {
+            None => RowAction::Added,
+            Some(Some(v)) if same_value(v, &b.value) => RowAction::Unchanged,
+            Some(_) => RowAction::Changed,
+        };
+        rows.push(RowChange {
+            kind: b.kind.clone(),
+            name: b.name.clone(),
+            key: b.key.clone(),
+            action,
+            before: before.as_ref().and_then(|v| count(v.as_ref())),
+            after: count(Some(&b.value)),
+        });
+        if action != RowAction::Unchanged {
+            upserts.push(b);
+        }
+    }
+    // What is stored but not built (every stock_etf_combo row among them) goes in replace mode.
+    let mut removals = Vec::new();
+    for ((t, n, k), v) in current_by_key {
+        let remove = !req.preserve;
+        rows.push(RowChange {
+            kind: t.clone(),
+            name: n.clone(),
+            key: k.clone(),
+            action: if remove { RowAction::Removed } else { RowAction::Kept },
+            before: count(v.as_ref()),
+            after: None,
+        });
+        if remove {
+            removals.push((t, n, k));
+        }
+    }
+    let mut totals: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &rows {
+        let label =
+            serde_json::to_value(r.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        *totals.entry(label).or_default() += 1;
+    }
+    let writes = !upserts.is_empty() || !removals.is_empty();
+    let status = if req.dry_run {
+        "dry_run"
+    } else if writes {
+        "applied"
+    } else {
+        "skipped"
+    };
+    let details = json!({ "rows": built_details });
+    let report = OrganizeReport {
+        run_id: 0,
+        mode: if req.preserve { "preserve" } else { "replace" },
+        status: status.into(),
+        environment: req.environment,
+        rows,
+        totals,
+        notes,
+    };
+    Ok((report, upserts, removals, details))
+}
