@@ -67,6 +67,14 @@ for backend in sqlite postgres; do
   $u load holdings $HOLD >/dev/null
   bench "${backend}_holdings_incremental" -n "$backend holdings incremental, nothing changed" "$u load holdings --mode incremental $HOLD"
   bench "${backend}_holdings_reload" -n "$backend holdings full reload, nothing changed" "$u load holdings $HOLD"
+  # Issue #3 scale: the same data plus metadata for 10,000 symbols and sectors for the group members.
+  $u load universes $UNIV >/dev/null
+  $u load symbols "$DATA/symbols.csv" >/dev/null
+  $u load sectors "$DATA/sectors.csv" >/dev/null
+  if [ $backend = sqlite ]; then clear_cache="sqlite3 $SQ 'DELETE FROM cache_entries'"; else clear_cache="psql -q -X $PGDB -c 'DELETE FROM cache_entries'"; fi
+  bench "${backend}_organize_build" --prepare "$clear_cache" -n "$backend organize, building every row (empty cache_entries)" "$u organize --yes"
+  bench "${backend}_organize_unchanged" -n "$backend organize, nothing changed" "$u organize --yes"
+  bench "${backend}_validate" -n "$backend validate (exit 1 expected: synthetic data has findings)" -i "$u validate"
 done
 
 # Ceilings: the same 11,778 rows into a bare table, no parsing of formats, no diff, no history.

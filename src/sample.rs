@@ -88,6 +88,32 @@ pub const PEER_UNIVERSES: [(&str, usize); 4] =
 /// Distinct symbols the peer set draws from (the report counts 3,757).
 pub const PEER_SYMBOLS: usize = 3757;
 
+/// Symbols with metadata in the peer set (issue #3's scale).
+pub const PEER_METADATA_SYMBOLS: usize = 10_000;
+
+const GICS: [&str; 11] = [
+    "Information Technology",
+    "Health Care",
+    "Financials",
+    "Consumer Discretionary",
+    "Communication Services",
+    "Industrials",
+    "Consumer Staples",
+    "Energy",
+    "Utilities",
+    "Real Estate",
+    "Materials",
+];
+
+/// A deterministic pseudo-random number in [0, 1) for index `i` (splitmix64), so the data set is the same bytes
+/// on every run without a random-number dependency.
+fn unit(i: u64) -> f64 {
+    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// Deterministic synthetic ticker number `i` (`AAAA`, `AAAB`, …): four letters, never a real-data collision
 /// concern because only the structure matters for benchmarks.
 fn synthetic_ticker(i: usize) -> String {
@@ -129,6 +155,25 @@ pub fn write_peer_dataset(dir: &Path, variant: u32) -> std::io::Result<()> {
         }
         std::fs::write(dir.join("universes").join(format!("{name}.csv")), csv)?;
     }
+    // Symbol metadata for 10,000 symbols (the first 3,757 are the group members): 5 % ETFs, market caps spread
+    // log-uniformly from $20M to $4T, a GICS sector and one of 60 industries each.
+    let mut csv = String::from("symbol,name,type,exchange,market_cap,sector,industry\n");
+    let mut sectors = String::from("symbol,sector,industry\n");
+    for i in 0..PEER_METADATA_SYMBOLS {
+        let t = synthetic_ticker(i);
+        let kind = if i % 20 == 7 { "ETF" } else { "CS" };
+        let cap = (20e6f64.ln() + unit(i as u64) * (4e12f64.ln() - 20e6f64.ln())).exp().round();
+        let sector = GICS[i % GICS.len()];
+        let industry = format!("{sector} industry {}", (i / GICS.len()) % 6);
+        let exchange = if i % 3 == 0 { "XNYS" } else { "XNAS" };
+        let _ = writeln!(csv, "{t},{t} Inc,{kind},{exchange},{cap},{sector},{industry}");
+        if i < PEER_SYMBOLS && kind == "CS" {
+            let s = if i % 7 == 0 { "" } else { sector };
+            let _ = writeln!(sectors, "{t},{s},{industry}");
+        }
+    }
+    std::fs::write(dir.join("symbols.csv"), csv)?;
+    std::fs::write(dir.join("sectors.csv"), sectors)?;
     Ok(())
 }
 

@@ -45,22 +45,92 @@ pub enum ResolveError {
     Store(#[from] StoreError),
 }
 
-/// Symbols in a `cache_entries` value: a JSON array of tickers, `{symbols:[…]}`, `{stocks:[{ticker}]}` or
-/// `{etfs:[{symbol}|"T"]}` — the shapes TickStock readers accept.
-pub fn cache_value_symbols(v: &Value) -> Option<Vec<String>> {
-    let item = |x: &Value| -> Option<String> {
-        match x {
-            Value::String(s) => Some(s.clone()),
-            Value::Object(o) => o.get("ticker").or_else(|| o.get("symbol")).and_then(Value::as_str).map(str::to_string),
-            _ => None,
+/// The symbols of a `cache_entries` universe value, in any shape TickStock readers accept: a JSON array of
+/// tickers, `{symbols:[…]}`, `{count, stocks:[{ticker, …}]}` or `{etfs:[{symbol}|"T"]}`. Deserialised as a stream
+/// that keeps only the tickers and `count` (detailed rows carry thousands of entries we do not need to build).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSymbols {
+    /// The value's own `count`, when it has one.
+    pub count: Option<u64>,
+    /// The tickers, in order.
+    pub symbols: Vec<String>,
+}
+
+/// One entry of a list: a ticker string, or an object with `ticker` or `symbol`.
+struct Item(String);
+
+impl<'de> serde::Deserialize<'de> for Item {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Item;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a ticker or an object with a ticker")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Item, E> {
+                Ok(Item(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+                let mut found = None;
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if (k == "ticker" || (k == "symbol" && found.is_none())) && found.is_none() {
+                        found = Some(map.next_value::<String>()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                found.map(Item).ok_or_else(|| serde::de::Error::missing_field("ticker"))
+            }
         }
-    };
-    let list = match v {
-        Value::Array(a) => a,
-        Value::Object(o) => ["symbols", "stocks", "etfs"].iter().find_map(|k| o.get(*k)?.as_array())?,
-        _ => return None,
-    };
-    list.iter().map(item).collect()
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CacheSymbols {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CacheSymbols;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of tickers, or an object with symbols, stocks or etfs")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<CacheSymbols, A::Error> {
+                let mut symbols = Vec::new();
+                while let Some(Item(t)) = seq.next_element()? {
+                    symbols.push(t);
+                }
+                Ok(CacheSymbols { count: None, symbols })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CacheSymbols, A::Error> {
+                let (mut count, mut symbols) = (None, None);
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match k.as_ref() {
+                        "count" => count = map.next_value::<Option<u64>>()?,
+                        "symbols" | "stocks" | "etfs" if symbols.is_none() => {
+                            let items: Vec<Item> = map.next_value()?;
+                            symbols = Some(items.into_iter().map(|i| i.0).collect());
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let symbols = symbols.ok_or_else(|| serde::de::Error::missing_field("symbols"))?;
+                Ok(CacheSymbols { count, symbols })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Symbols in a parsed `cache_entries` value (see [`CacheSymbols`]); `None` when it holds no symbol list.
+pub fn cache_value_symbols(v: &Value) -> Option<Vec<String>> {
+    <CacheSymbols as serde::Deserialize>::deserialize(v).ok().map(|c| c.symbols)
+}
+
+/// Symbols and count of a `cache_entries` value given as JSON text; `None` when it is not a symbol list.
+pub fn cache_text_symbols(text: &str) -> Option<CacheSymbols> {
+    serde_json::from_str(text).ok()
 }
 
 /// Resolves a universe key.

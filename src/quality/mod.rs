@@ -6,14 +6,14 @@
 //! memberships without history — and a FAIL among them rolls the load back. Coverage, orphans and staleness are
 //! information: they never stop a load (a first load into an empty database must succeed).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{Environment, Ticker};
-use crate::store::{GroupKey, Store, StoreError, Tx};
-use crate::universes::cache_value_symbols;
+use crate::store::{GroupKey, GroupList, Store, StoreError, Tx};
+use crate::universes::{CacheSymbols, cache_text_symbols};
 
 /// How many offending items a check lists.
 pub const MAX_ITEMS: usize = 20;
@@ -92,24 +92,31 @@ fn in_scope(scope: Option<&BTreeSet<GroupKey>>, kind: &str, name: &str) -> bool 
     scope.is_none_or(|s| s.contains(&(kind.to_string(), name.to_string())))
 }
 
+/// What the checks read: every group with its members, and the open history intervals per group.
+struct Snapshot {
+    groups: Vec<GroupList>,
+    open_history: HashMap<(String, String), HashSet<String>>,
+}
+
+async fn snapshot(tx: &mut Tx, env: Environment) -> Result<Snapshot, StoreError> {
+    let groups = tx.group_lists(env).await?;
+    let open_history = tx
+        .open_history_lists(env)
+        .await?
+        .into_iter()
+        .map(|(k, n, symbols)| ((k, n), symbols.into_iter().collect()))
+        .collect();
+    Ok(Snapshot { groups, open_history })
+}
+
 /// The checks a load can break, limited to the groups in `scope` (all groups when `None`).
-async fn structural_checks(
-    tx: &mut Tx,
-    env: Environment,
-    scope: Option<&BTreeSet<GroupKey>>,
-) -> Result<Vec<Check>, StoreError> {
-    let empty = tx.empty_groups(env).await?;
-    let mut empty_by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (kind, name) in &empty {
-        if in_scope(scope, kind, name) {
-            empty_by_kind.entry(kind.as_str()).or_default().push(name.clone());
-        }
-    }
-    let mut take = |k: &str| empty_by_kind.remove(k).unwrap_or_default();
-    let etf = take("ETF");
-    let themes = take("THEME");
-    let universes = take("UNIVERSE");
+fn structural_checks(snap: &Snapshot, scope: Option<&BTreeSet<GroupKey>>, symbols: &[String]) -> Vec<Check> {
+    let scoped = || snap.groups.iter().filter(|g| in_scope(scope, &g.kind, &g.name));
+    let empty = |kind: &str| -> Vec<String> {
+        scoped().filter(|g| g.kind == kind && g.symbols.is_empty()).map(|g| g.name.clone()).collect()
+    };
     let n = |v: &Vec<String>, what: &str| format!("{} {what}", v.len());
+    let (etf, themes, universes) = (empty("ETF"), empty("THEME"), empty("UNIVERSE"));
     let mut out = vec![
         check("etf_empty", "ETF groups with no holdings", Level::Fail, etf.clone(), n(&etf, "empty ETF groups")),
         check("theme_empty", "Themes with no members", Level::Fail, themes.clone(), n(&themes, "empty themes")),
@@ -122,20 +129,12 @@ async fn structural_checks(
         ),
     ];
 
-    let memberships = tx.memberships(env).await?;
+    let canonical = |s: &str| Ticker::parse(s).is_ok_and(|t| t.as_str() == s);
     let mut invalid: BTreeSet<String> = BTreeSet::new();
-    for (kind, name, symbol) in &memberships {
-        if in_scope(scope, kind, name) && Ticker::parse(symbol).map(|t| t.as_str() != symbol).unwrap_or(true) {
-            invalid.insert(format!("{symbol} (in {kind} {name})"));
-        }
+    for g in scoped() {
+        invalid.extend(g.symbols.iter().filter(|s| !canonical(s)).map(|s| format!("{s} (in {} {})", g.kind, g.name)));
     }
-    if scope.is_none() {
-        for s in tx.symbol_keys().await? {
-            if Ticker::parse(&s).map(|t| t.as_str() != s).unwrap_or(true) {
-                invalid.insert(format!("{s} (in symbols)"));
-            }
-        }
-    }
+    invalid.extend(symbols.iter().filter(|s| !canonical(s)).map(|s| format!("{s} (in symbols)")));
     let invalid: Vec<String> = invalid.into_iter().collect();
     out.push(check(
         "invalid_tickers",
@@ -145,15 +144,13 @@ async fn structural_checks(
         n(&invalid, "invalid tickers"),
     ));
 
-    let groups = tx.group_rows(env).await?;
-    let mut by_lower: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for (kind, name, _) in &groups {
-        by_lower.entry((kind.clone(), name.to_lowercase())).or_default().push(name.clone());
+    let mut by_lower: BTreeMap<(&str, String), Vec<&str>> = BTreeMap::new();
+    for g in &snap.groups {
+        by_lower.entry((g.kind.as_str(), g.name.to_lowercase())).or_default().push(&g.name);
     }
     let dups: Vec<String> = by_lower
         .into_iter()
-        .filter(|(_, names)| names.len() > 1)
-        .filter(|((kind, _), names)| names.iter().any(|nm| in_scope(scope, kind, nm)))
+        .filter(|((kind, _), names)| names.len() > 1 && names.iter().any(|nm| in_scope(scope, kind, nm)))
         .map(|((kind, _), names)| format!("{kind} {}", names.join(" / ")))
         .collect();
     out.push(check(
@@ -164,13 +161,14 @@ async fn structural_checks(
         n(&dups, "sets of names"),
     ));
 
-    let no_history: Vec<String> = tx
-        .memberships_without_history(env)
-        .await?
-        .into_iter()
-        .filter(|(k, g, _)| in_scope(scope, k, g))
-        .map(|(k, g, s)| format!("{k} {g}: {s}"))
-        .collect();
+    let none = HashSet::new();
+    let mut no_history = Vec::new();
+    for g in scoped() {
+        let open = snap.open_history.get(&(g.kind.clone(), g.name.clone())).unwrap_or(&none);
+        no_history
+            .extend(g.symbols.iter().filter(|s| !open.contains(*s)).map(|s| format!("{} {}: {s}", g.kind, g.name)));
+    }
+    no_history.sort();
     out.push(check(
         "history",
         "Memberships without a history interval",
@@ -178,12 +176,12 @@ async fn structural_checks(
         no_history.clone(),
         n(&no_history, "memberships"),
     ));
-    Ok(out)
+    out
 }
 
 /// Structural checks for the groups a load touches, run inside the load's transaction (items not truncated).
 pub async fn structural(tx: &mut Tx, env: Environment, touched: &BTreeSet<GroupKey>) -> Result<Vec<Check>, StoreError> {
-    structural_checks(tx, env, Some(touched)).await
+    Ok(structural_checks(&snapshot(tx, env).await?, Some(touched), &[]))
 }
 
 /// The FAIL items in `after` that were not already in `before`: what a load broke, as opposed to what it found.
@@ -216,13 +214,16 @@ pub async fn validate(store: &Store, env: Environment, opts: Options) -> Result<
 }
 
 async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<Check>, StoreError> {
-    let mut out = structural_checks(tx, env, None).await?;
+    let snap = snapshot(tx, env).await?;
+    let symbol_keys = tx.symbol_keys().await?;
+    let mut out = structural_checks(&snap, None, &symbol_keys);
 
     // Sectors: one per stock, and coverage.
-    let sectors = tx.sector_memberships(env).await?;
     let mut per_symbol: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (sym, sector) in &sectors {
-        per_symbol.entry(sym.as_str()).or_default().push(sector.as_str());
+    for g in snap.groups.iter().filter(|g| g.kind == "SECTOR") {
+        for s in &g.symbols {
+            per_symbol.entry(s.as_str()).or_default().push(g.name.as_str());
+        }
     }
     let multi: Vec<String> =
         per_symbol.iter().filter(|(_, s)| s.len() > 1).map(|(sym, s)| format!("{sym}: {}", s.join(", "))).collect();
@@ -237,7 +238,7 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
     let unknown: Vec<String> =
         per_symbol.iter().filter(|(_, s)| s.contains(&"unknown")).map(|(sym, _)| (*sym).to_string()).collect();
     let share = if total == 0 { 0.0 } else { unknown.len() as f64 / total as f64 };
-    let coverage = Check {
+    out.push(Check {
         id: "sector_coverage",
         title: "Share of classified stocks in `unknown`",
         level: if total == 0 || share > opts.unknown_max { Level::Warn } else { Level::Pass },
@@ -254,44 +255,44 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
         },
         count: unknown.len(),
         items: unknown,
-    };
-    out.push(coverage);
+    });
 
-    let orphans = tx.orphans(env).await?;
+    let orphans: BTreeSet<&str> = snap
+        .groups
+        .iter()
+        .filter(|g| g.kind == "ETF" || g.kind == "UNIVERSE")
+        .flat_map(|g| g.symbols.iter().map(String::as_str))
+        .filter(|s| !per_symbol.contains_key(s))
+        .collect();
+    let orphans: Vec<String> = orphans.into_iter().map(str::to_string).collect();
     let detail = format!("{} index/ETF members with no sector", orphans.len());
     out.push(check("orphans", "Index and ETF members with no sector", Level::Warn, orphans, detail));
 
-    let symbols: HashSet<String> = tx.symbol_keys().await?.into_iter().collect();
-    let members: BTreeSet<String> = tx.memberships(env).await?.into_iter().map(|(_, _, s)| s).collect();
-    let absent: Vec<String> = members.iter().filter(|s| !symbols.contains(*s)).cloned().collect();
+    let known: HashSet<&str> = symbol_keys.iter().map(String::as_str).collect();
+    let members: BTreeSet<&str> = snap.groups.iter().flat_map(|g| g.symbols.iter().map(String::as_str)).collect();
+    let absent: Vec<String> = members.iter().filter(|s| !known.contains(*s)).map(|s| (*s).to_string()).collect();
     let detail = format!("{} of {} member symbols have no row in symbols", absent.len(), members.len());
     out.push(check("unknown_symbols", "Members absent from `symbols`", Level::Warn, absent, detail));
 
     // cache_entries universe rows: parse, non-empty, count agrees with the group they were built from.
     let built_from = organize_sources(tx, env).await?;
-    let group_counts: BTreeMap<(String, String), usize> = {
-        let mut m = BTreeMap::new();
-        for (k, g, _) in tx.memberships(env).await? {
-            *m.entry((k, g)).or_insert(0) += 1;
-        }
-        m
-    };
+    let group_counts: HashMap<(&str, &str), usize> =
+        snap.groups.iter().map(|g| ((g.kind.as_str(), g.name.as_str()), g.symbols.len())).collect();
     let cache_rows = tx.cache_universe_rows(env).await?;
     let mut bad = Vec::new();
     for (kind, name, key, value, _) in &cache_rows {
         let label = format!("{kind}:{key} ({name})");
-        let parsed: Option<serde_json::Value> = serde_json::from_str(value).ok();
-        match parsed.as_ref().and_then(cache_value_symbols) {
+        match cache_text_symbols(value) {
             None => bad.push(format!("{label}: value is not a symbol list")),
-            Some(list) if list.is_empty() => bad.push(format!("{label}: empty")),
-            Some(list) => {
-                if let Some(count) = parsed.as_ref().and_then(|v| v.get("count")).and_then(serde_json::Value::as_u64)
+            Some(c) if c.symbols.is_empty() => bad.push(format!("{label}: empty")),
+            Some(CacheSymbols { count, symbols: list }) => {
+                if let Some(count) = count
                     && count as usize != list.len()
                 {
                     bad.push(format!("{label}: count {count} but {} symbols", list.len()));
                 }
                 if let Some(source) = built_from.get(&(kind.clone(), key.clone()))
-                    && let Some(n) = group_counts.get(source)
+                    && let Some(n) = group_counts.get(&(source.0.as_str(), source.1.as_str()))
                     && *n != list.len()
                 {
                     bad.push(format!("{label}: {} symbols but {} {} has {n}", list.len(), source.0, source.1));
@@ -311,7 +312,7 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
     let cutoff = Utc::now().naive_utc() - Duration::days(opts.stale_days);
     let stale_at = |t: &Option<NaiveDateTime>| t.is_none_or(|t| t < cutoff);
     let mut stale: Vec<String> =
-        tx.group_rows(env).await?.into_iter().filter(|r| stale_at(&r.2)).map(|(k, n, _)| format!("{k} {n}")).collect();
+        snap.groups.iter().filter(|g| stale_at(&g.updated_at)).map(|g| format!("{} {}", g.kind, g.name)).collect();
     stale.extend(cache_rows.iter().filter(|r| stale_at(&r.4)).map(|(k, _, key, _, _)| format!("{k}:{key}")));
     let detail = format!("{} rows not updated in {} days", stale.len(), opts.stale_days);
     out.push(check("stale", "Rows not updated recently", Level::Warn, stale, detail));

@@ -23,7 +23,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use cache::CacheRow;
 pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
-pub use quality::GroupKey;
+pub use quality::{GroupKey, GroupList};
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use symbols::{SymbolField, SymbolRow};
 

@@ -1,5 +1,8 @@
-//! The queries behind `universe validate`, run inside a transaction so they see one consistent state — a read
+//! The reads behind `universe validate`, run inside a transaction so they see one consistent state — a read
 //! transaction for the command, or a load's own write transaction for its structural checks.
+//!
+//! Lists come back aggregated per group (`GROUP_CONCAT` / `string_agg`), so validating tens of thousands of
+//! memberships transfers tens of rows; the checks themselves run in Rust.
 
 use chrono::NaiveDateTime;
 use serde_json::Value;
@@ -10,6 +13,26 @@ use crate::domain::Environment;
 
 /// (type, name) of a group.
 pub type GroupKey = (String, String);
+
+/// A group, its last change, and its member symbols.
+#[derive(Debug, Clone)]
+pub struct GroupList {
+    /// Type.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// `updated_at`.
+    pub updated_at: Option<NaiveDateTime>,
+    /// Member symbols as stored.
+    pub symbols: Vec<String>,
+}
+
+/// Separator for aggregated lists: ASCII unit separator, which no stored symbol contains.
+const SEP: char = '\u{1f}';
+
+fn split(list: Option<String>) -> Vec<String> {
+    list.map(|l| l.split(SEP).map(str::to_string).collect()).unwrap_or_default()
+}
 
 impl Store {
     /// Starts a read-only transaction over one consistent snapshot (no write lock).
@@ -25,85 +48,51 @@ impl Store {
     }
 }
 
-const MEMBERS: &str = "group_memberships m JOIN definition_groups g ON g.id = m.group_id";
-
 impl Tx {
-    /// Groups with no members.
-    pub async fn empty_groups(&mut self, env: Environment) -> Result<Vec<GroupKey>, StoreError> {
-        let rows = on_conn!(self, c => sqlx::query_as(
-            "SELECT g.type, g.name FROM definition_groups g WHERE g.environment = $1 \
-             AND NOT EXISTS (SELECT 1 FROM group_memberships m WHERE m.group_id = g.id) ORDER BY g.type, g.name",
-        )
-        .bind(env.as_str())
-        .fetch_all(&mut *c)
-        .await?);
-        Ok(rows)
+    fn agg(&self, column: &str) -> String {
+        match self.backend() {
+            Backend::Postgres => format!("string_agg({column}, chr(31))"),
+            Backend::Sqlite => format!("GROUP_CONCAT({column}, char(31))"),
+        }
     }
 
-    /// Members of index and ETF groups that are in no sector.
-    pub async fn orphans(&mut self, env: Environment) -> Result<Vec<String>, StoreError> {
+    /// Every group with its members (empty groups included).
+    pub async fn group_lists(&mut self, env: Environment) -> Result<Vec<GroupList>, StoreError> {
         let sql = format!(
-            "SELECT DISTINCT m.symbol FROM {MEMBERS} WHERE g.environment = $1 AND g.type IN ('ETF', 'UNIVERSE') \
-             AND NOT EXISTS (SELECT 1 FROM group_memberships sm JOIN definition_groups sg ON sg.id = sm.group_id \
-                             WHERE sg.environment = $1 AND sg.type = 'SECTOR' AND sm.symbol = m.symbol) \
-             ORDER BY m.symbol"
+            "SELECT g.type, g.name, g.updated_at, {} FROM definition_groups g \
+             LEFT JOIN group_memberships m ON m.group_id = g.id WHERE g.environment = $1 \
+             GROUP BY g.id, g.type, g.name, g.updated_at ORDER BY g.type, g.name",
+            self.agg("m.symbol")
         );
-        let rows = on_conn!(self, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch_all(&mut *c).await?);
-        Ok(rows)
+        let rows: Vec<(String, String, Option<NaiveDateTime>, Option<String>)> =
+            on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch_all(&mut *c).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(kind, name, updated_at, list)| GroupList { kind, name, updated_at, symbols: split(list) })
+            .collect())
     }
 
-    /// (symbol, sector) for every sector membership, ordered by symbol.
-    pub async fn sector_memberships(&mut self, env: Environment) -> Result<Vec<(String, String)>, StoreError> {
+    /// Symbols with an open history interval, per group.
+    pub async fn open_history_lists(
+        &mut self,
+        env: Environment,
+    ) -> Result<Vec<(String, String, Vec<String>)>, StoreError> {
         let sql = format!(
-            "SELECT m.symbol, g.name FROM {MEMBERS} WHERE g.environment = $1 AND g.type = 'SECTOR' \
-             ORDER BY m.symbol, g.name"
+            "SELECT group_type, group_name, {} FROM membership_history WHERE environment = $1 AND valid_to IS NULL \
+             GROUP BY group_type, group_name",
+            self.agg("symbol")
         );
-        let rows =
+        let rows: Vec<(String, String, Option<String>)> =
             on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch_all(&mut *c).await?);
-        Ok(rows)
-    }
-
-    /// Every (type, name, symbol) membership.
-    pub async fn memberships(&mut self, env: Environment) -> Result<Vec<(String, String, String)>, StoreError> {
-        let sql = format!("SELECT g.type, g.name, m.symbol FROM {MEMBERS} WHERE g.environment = $1");
-        let rows =
-            on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch_all(&mut *c).await?);
-        Ok(rows)
+        Ok(rows.into_iter().map(|(k, n, l)| (k, n, split(l))).collect())
     }
 
     /// Every symbol in the `symbols` table.
     pub async fn symbol_keys(&mut self) -> Result<Vec<String>, StoreError> {
-        let rows = on_conn!(self, c => sqlx::query_scalar("SELECT symbol FROM symbols").fetch_all(&mut *c).await?);
-        Ok(rows)
-    }
-
-    /// All groups with their last change.
-    pub async fn group_rows(
-        &mut self,
-        env: Environment,
-    ) -> Result<Vec<(String, String, Option<NaiveDateTime>)>, StoreError> {
-        let rows = on_conn!(self, c => sqlx::query_as(
-            "SELECT type, name, updated_at FROM definition_groups WHERE environment = $1 ORDER BY type, name",
-        )
-        .bind(env.as_str())
-        .fetch_all(&mut *c)
-        .await?);
-        Ok(rows)
-    }
-
-    /// Memberships with no open history interval.
-    pub async fn memberships_without_history(
-        &mut self,
-        env: Environment,
-    ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let sql = format!(
-            "SELECT g.type, g.name, m.symbol FROM {MEMBERS} WHERE g.environment = $1 AND NOT EXISTS \
-             (SELECT 1 FROM membership_history h WHERE h.environment = g.environment AND h.group_type = g.type \
-              AND h.group_name = g.name AND h.symbol = m.symbol AND h.valid_to IS NULL) ORDER BY 1, 2, 3"
-        );
-        let rows =
-            on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch_all(&mut *c).await?);
-        Ok(rows)
+        let sql = format!("SELECT {} FROM symbols", self.agg("symbol"));
+        let list: Option<String> =
+            on_conn!(self, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *c).await?);
+        Ok(split(list))
     }
 
     /// `cache_entries` universe rows: (type, name, key, value text, updated_at). The value comes back as text so a
