@@ -341,16 +341,15 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             // Coverage, orphans and staleness after a load: information, never a reason to fail it.
             let quality = match &result {
                 Ok(r) if r.status == "applied" => {
-                    quality::validate(&store, config.environment, quality::Options::default()).await.ok()
+                    quality::after_load(&store, config.environment, quality::Options::default()).await.ok()
                 }
                 _ => None,
             };
             store.close().await;
             match result {
                 Ok(mut report) => {
-                    report.quality = quality
-                        .map(|q| q.checks.into_iter().filter(|c| c.level != Level::Pass).collect())
-                        .unwrap_or_default();
+                    report.quality =
+                        quality.map(|q| q.into_iter().filter(|c| c.level != Level::Pass).collect()).unwrap_or_default();
                     print_report(config, &report)
                 }
                 Err(LoadError::Invalid { problems, run_id }) => Err(problems_error(config, &problems, run_id)),

@@ -130,8 +130,12 @@ async fn execute(
                     .filter(|p| p.writes() && p.action != Action::Pruned)
                     .map(|p| (p.kind.to_string(), p.name.to_string()))
                     .collect();
-                let before =
-                    if req.validate { Some(quality::structural(tx, req.environment, &touched).await?) } else { None };
+                let kind = group_kind(req.kind).as_str();
+                let before = if req.validate {
+                    Some(quality::structural(tx, req.environment, kind, &touched).await?)
+                } else {
+                    None
+                };
                 let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
                 let bar = progress_bar(req.progress, total_rows as u64);
                 for p in plans {
@@ -141,7 +145,7 @@ async fn execute(
                 }
                 bar.finish_and_clear();
                 if let Some(before) = before {
-                    let after = quality::structural(tx, req.environment, &touched).await?;
+                    let after = quality::structural(tx, req.environment, kind, &touched).await?;
                     let broken = quality::newly_broken(&before, &after);
                     if !broken.is_empty() {
                         return Err(LoadError::BreaksValidation(broken));

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{Duration, Utc};
 use serde::Serialize;
 
 use crate::domain::{Environment, Ticker};
@@ -98,10 +98,10 @@ struct Snapshot {
     open_history: HashMap<(String, String), HashSet<String>>,
 }
 
-async fn snapshot(tx: &mut Tx, env: Environment) -> Result<Snapshot, StoreError> {
-    let groups = tx.group_lists(env).await?;
+async fn snapshot(tx: &mut Tx, env: Environment, kind: Option<&str>) -> Result<Snapshot, StoreError> {
+    let groups = tx.group_lists(env, kind).await?;
     let open_history = tx
-        .open_history_lists(env)
+        .open_history_lists(env, kind)
         .await?
         .into_iter()
         .map(|(k, n, symbols)| ((k, n), symbols.into_iter().collect()))
@@ -179,9 +179,82 @@ fn structural_checks(snap: &Snapshot, scope: Option<&BTreeSet<GroupKey>>, symbol
     out
 }
 
-/// Structural checks for the groups a load touches, run inside the load's transaction (items not truncated).
-pub async fn structural(tx: &mut Tx, env: Environment, touched: &BTreeSet<GroupKey>) -> Result<Vec<Check>, StoreError> {
-    Ok(structural_checks(&snapshot(tx, env).await?, Some(touched), &[]))
+/// Structural checks for the groups a load touches (all of one kind), run inside the load's transaction (items
+/// not truncated).
+pub async fn structural(
+    tx: &mut Tx,
+    env: Environment,
+    kind: &str,
+    touched: &BTreeSet<GroupKey>,
+) -> Result<Vec<Check>, StoreError> {
+    Ok(structural_checks(&snapshot(tx, env, Some(kind)).await?, Some(touched), &[]))
+}
+
+/// What is reported after a load, as information: sector coverage, orphans and staleness of the groups.
+pub async fn after_load(store: &Store, env: Environment, opts: Options) -> Result<Vec<Check>, StoreError> {
+    let mut tx = store.begin_read().await?;
+    let groups = tx.group_lists(env, None).await;
+    Tx::release(Some(tx)).await;
+    let groups = groups?;
+    let (_, coverage, orphans) = sector_checks(&groups, opts);
+    Ok(truncate(vec![coverage, orphans, stale_groups(&groups, opts)]))
+}
+
+/// Groups not updated within the staleness window.
+fn stale_groups(groups: &[GroupList], opts: Options) -> Check {
+    let cutoff = Utc::now().naive_utc() - Duration::days(opts.stale_days);
+    let stale: Vec<String> = groups
+        .iter()
+        .filter(|g| g.updated_at.is_none_or(|t| t < cutoff))
+        .map(|g| format!("{} {}", g.kind, g.name))
+        .collect();
+    let detail = format!("{} rows not updated in {} days", stale.len(), opts.stale_days);
+    check("stale", "Rows not updated recently", Level::Warn, stale, detail)
+}
+
+/// Multi-sector, coverage and orphan checks from the group lists.
+fn sector_checks(groups: &[GroupList], opts: Options) -> (Check, Check, Check) {
+    let mut per_symbol: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for g in groups.iter().filter(|g| g.kind == "SECTOR") {
+        for s in &g.symbols {
+            per_symbol.entry(s.as_str()).or_default().push(g.name.as_str());
+        }
+    }
+    let multi: Vec<String> =
+        per_symbol.iter().filter(|(_, s)| s.len() > 1).map(|(sym, s)| format!("{sym}: {}", s.join(", "))).collect();
+    let total = per_symbol.len();
+    let detail = format!("{} of {total} classified stocks", multi.len());
+    let multi = check("multi_sector", "Stocks in more than one sector", Level::Fail, multi, detail);
+    let unknown: Vec<String> =
+        per_symbol.iter().filter(|(_, s)| s.contains(&"unknown")).map(|(sym, _)| (*sym).to_string()).collect();
+    let share = if total == 0 { 0.0 } else { unknown.len() as f64 / total as f64 };
+    let coverage = Check {
+        id: "sector_coverage",
+        title: "Share of classified stocks in `unknown`",
+        level: if total == 0 || share > opts.unknown_max { Level::Warn } else { Level::Pass },
+        detail: if total == 0 {
+            "no sector classification loaded".to_string()
+        } else {
+            format!(
+                "{} of {total} stocks unknown ({:.2} %, threshold {:.2} %); coverage {:.2} %",
+                unknown.len(),
+                share * 100.0,
+                opts.unknown_max * 100.0,
+                (1.0 - share) * 100.0
+            )
+        },
+        count: unknown.len(),
+        items: unknown,
+    };
+    let orphans: BTreeSet<&str> = groups
+        .iter()
+        .filter(|g| g.kind == "ETF" || g.kind == "UNIVERSE")
+        .flat_map(|g| g.symbols.iter().map(String::as_str))
+        .filter(|s| !per_symbol.contains_key(s))
+        .collect();
+    let orphans: Vec<String> = orphans.into_iter().map(str::to_string).collect();
+    let detail = format!("{} index/ETF members with no sector", orphans.len());
+    (multi, coverage, check("orphans", "Index and ETF members with no sector", Level::Warn, orphans, detail))
 }
 
 /// The FAIL items in `after` that were not already in `before`: what a load broke, as opposed to what it found.
@@ -214,59 +287,12 @@ pub async fn validate(store: &Store, env: Environment, opts: Options) -> Result<
 }
 
 async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<Check>, StoreError> {
-    let snap = snapshot(tx, env).await?;
+    let snap = snapshot(tx, env, None).await?;
     let symbol_keys = tx.symbol_keys().await?;
     let mut out = structural_checks(&snap, None, &symbol_keys);
 
-    // Sectors: one per stock, and coverage.
-    let mut per_symbol: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for g in snap.groups.iter().filter(|g| g.kind == "SECTOR") {
-        for s in &g.symbols {
-            per_symbol.entry(s.as_str()).or_default().push(g.name.as_str());
-        }
-    }
-    let multi: Vec<String> =
-        per_symbol.iter().filter(|(_, s)| s.len() > 1).map(|(sym, s)| format!("{sym}: {}", s.join(", "))).collect();
-    let total = per_symbol.len();
-    out.push(check(
-        "multi_sector",
-        "Stocks in more than one sector",
-        Level::Fail,
-        multi.clone(),
-        format!("{} of {total} classified stocks", multi.len()),
-    ));
-    let unknown: Vec<String> =
-        per_symbol.iter().filter(|(_, s)| s.contains(&"unknown")).map(|(sym, _)| (*sym).to_string()).collect();
-    let share = if total == 0 { 0.0 } else { unknown.len() as f64 / total as f64 };
-    out.push(Check {
-        id: "sector_coverage",
-        title: "Share of classified stocks in `unknown`",
-        level: if total == 0 || share > opts.unknown_max { Level::Warn } else { Level::Pass },
-        detail: if total == 0 {
-            "no sector classification loaded".to_string()
-        } else {
-            format!(
-                "{} of {total} stocks unknown ({:.2} %, threshold {:.2} %); coverage {:.2} %",
-                unknown.len(),
-                share * 100.0,
-                opts.unknown_max * 100.0,
-                (1.0 - share) * 100.0
-            )
-        },
-        count: unknown.len(),
-        items: unknown,
-    });
-
-    let orphans: BTreeSet<&str> = snap
-        .groups
-        .iter()
-        .filter(|g| g.kind == "ETF" || g.kind == "UNIVERSE")
-        .flat_map(|g| g.symbols.iter().map(String::as_str))
-        .filter(|s| !per_symbol.contains_key(s))
-        .collect();
-    let orphans: Vec<String> = orphans.into_iter().map(str::to_string).collect();
-    let detail = format!("{} index/ETF members with no sector", orphans.len());
-    out.push(check("orphans", "Index and ETF members with no sector", Level::Warn, orphans, detail));
+    let (multi, coverage, orphans) = sector_checks(&snap.groups, opts);
+    out.extend([multi, coverage, orphans]);
 
     let known: HashSet<&str> = symbol_keys.iter().map(String::as_str).collect();
     let members: BTreeSet<&str> = snap.groups.iter().flat_map(|g| g.symbols.iter().map(String::as_str)).collect();
@@ -309,13 +335,15 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
         detail,
     ));
 
+    let mut stale = stale_groups(&snap.groups, opts);
     let cutoff = Utc::now().naive_utc() - Duration::days(opts.stale_days);
-    let stale_at = |t: &Option<NaiveDateTime>| t.is_none_or(|t| t < cutoff);
-    let mut stale: Vec<String> =
-        snap.groups.iter().filter(|g| stale_at(&g.updated_at)).map(|g| format!("{} {}", g.kind, g.name)).collect();
-    stale.extend(cache_rows.iter().filter(|r| stale_at(&r.4)).map(|(k, _, key, _, _)| format!("{k}:{key}")));
-    let detail = format!("{} rows not updated in {} days", stale.len(), opts.stale_days);
-    out.push(check("stale", "Rows not updated recently", Level::Warn, stale, detail));
+    stale.items.extend(
+        cache_rows.iter().filter(|r| r.4.is_none_or(|t| t < cutoff)).map(|(k, _, key, _, _)| format!("{k}:{key}")),
+    );
+    stale.count = stale.items.len();
+    stale.level = if stale.count == 0 { Level::Pass } else { Level::Warn };
+    stale.detail = format!("{} rows not updated in {} days", stale.count, opts.stale_days);
+    out.push(stale);
     Ok(out)
 }
 

@@ -56,34 +56,35 @@ impl Tx {
         }
     }
 
-    /// Every group with its members (empty groups included).
-    pub async fn group_lists(&mut self, env: Environment) -> Result<Vec<GroupList>, StoreError> {
+    /// Every group (of one kind, or all) with its members, empty groups included.
+    pub async fn group_lists(&mut self, env: Environment, kind: Option<&str>) -> Result<Vec<GroupList>, StoreError> {
         let sql = format!(
             "SELECT g.type, g.name, g.updated_at, {} FROM definition_groups g \
-             LEFT JOIN group_memberships m ON m.group_id = g.id WHERE g.environment = $1 \
+             LEFT JOIN group_memberships m ON m.group_id = g.id WHERE g.environment = $1 AND ($2 IS NULL OR g.type = $2) \
              GROUP BY g.id, g.type, g.name, g.updated_at ORDER BY g.type, g.name",
             self.agg("m.symbol")
         );
-        let rows: Vec<(String, String, Option<NaiveDateTime>, Option<String>)> =
-            on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch_all(&mut *c).await?);
+        let rows: Vec<(String, String, Option<NaiveDateTime>, Option<String>)> = on_conn!(self, c =>
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).bind(kind).fetch_all(&mut *c).await?);
         Ok(rows
             .into_iter()
             .map(|(kind, name, updated_at, list)| GroupList { kind, name, updated_at, symbols: split(list) })
             .collect())
     }
 
-    /// Symbols with an open history interval, per group.
+    /// Symbols with an open history interval, per group (of one kind, or all).
     pub async fn open_history_lists(
         &mut self,
         env: Environment,
+        kind: Option<&str>,
     ) -> Result<Vec<(String, String, Vec<String>)>, StoreError> {
         let sql = format!(
             "SELECT group_type, group_name, {} FROM membership_history WHERE environment = $1 AND valid_to IS NULL \
-             GROUP BY group_type, group_name",
+             AND ($2 IS NULL OR group_type = $2) GROUP BY group_type, group_name",
             self.agg("symbol")
         );
-        let rows: Vec<(String, String, Option<String>)> =
-            on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch_all(&mut *c).await?);
+        let rows: Vec<(String, String, Option<String>)> = on_conn!(self, c =>
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).bind(kind).fetch_all(&mut *c).await?);
         Ok(rows.into_iter().map(|(k, n, l)| (k, n, split(l))).collect())
     }
 
