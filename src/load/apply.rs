@@ -131,7 +131,11 @@ async fn execute(
                     .map(|p| (p.kind.to_string(), p.name.to_string()))
                     .collect();
                 let kind = group_kind(req.kind).as_str();
-                let before = if req.validate {
+                // A run that creates no group and changes no membership cannot break a structural check.
+                let can_break = plans.iter().any(|p| {
+                    p.action == Action::Created || !p.add.is_empty() || !p.remove.is_empty() || !p.change.is_empty()
+                });
+                let before = if req.validate && can_break {
                     Some(quality::structural(tx, req.environment, kind, &touched).await?)
                 } else {
                     None
