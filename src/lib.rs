@@ -18,4 +18,5 @@ pub mod organize;
 pub mod quality;
 pub mod sample;
 pub mod store;
+pub mod transfer;
 pub mod universes;

@@ -15,6 +15,7 @@ use crate::load::{self, Input, LoadError, LoadKind, LoadReport, LoadRequest, Mod
 use crate::organize;
 use crate::quality::{self, Level};
 use crate::store::{RunRow, Store};
+use crate::transfer;
 use table::TextTable;
 
 /// TickStock Universe: reference data (symbols, index universes, ETF holdings with weights, sectors, themes) on
@@ -99,6 +100,30 @@ enum Command {
         /// Print the diff; write only the run record.
         #[arg(long)]
         dry_run: bool,
+        /// Replace without asking (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write everything this tool owns (symbols, groups, memberships with weights, history, the managed
+    /// cache_entries rows) as one versioned JSON document.
+    #[command(
+        after_help = "Examples:\n  universe export --output universe.json\n  universe --environment TEST export > test.json"
+    )]
+    Export {
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Read a document written by `export`: validate all of it, then apply it in one transaction.
+    #[command(
+        after_help = "Examples:\n  universe import universe.json --yes\n  universe import extra.json --mode merge"
+    )]
+    Import {
+        /// The document.
+        path: PathBuf,
+        /// replace: the environment's data becomes the document's; merge: insert and update only.
+        #[arg(long, value_enum, default_value_t = transfer::ImportMode::Replace)]
+        mode: transfer::ImportMode,
         /// Replace without asking (required when stdin is not a terminal).
         #[arg(long)]
         yes: bool,
@@ -412,6 +437,47 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
         }
         Command::Universes { command } => universes(command, config).await,
         Command::Validate { .. } => unreachable!("validate is dispatched by run"),
+        Command::Export { output } => {
+            let store = open(config).await?;
+            let doc = transfer::export(&store, config.environment).await;
+            store.close().await;
+            let text = serde_json::to_string_pretty(&doc?)? + "\n";
+            match output {
+                Some(p) => std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        Command::Import { path, mode, yes } => {
+            let input = Input::read(&path).map_err(|p| problems_error(config, &[p], None))?;
+            let doc = transfer::parse(&input).map_err(|p| problems_error(config, &p, None))?;
+            if mode == transfer::ImportMode::Replace && !yes {
+                confirm(&format!(
+                    "Replace the groups, history, symbols and universe cache rows of environment {} with {}?",
+                    config.environment,
+                    path.display()
+                ))?;
+            }
+            let store = open(config).await?;
+            let result = transfer::import(&store, &doc, &input.name, config.environment, mode).await;
+            store.close().await;
+            let run_id = result?;
+            let members: usize = doc.groups.iter().map(|g| g.members.len()).sum();
+            if config.json {
+                return print_json(&serde_json::json!({ "run_id": run_id, "mode": mode, "symbols": doc.symbols.len(),
+                    "groups": doc.groups.len(), "memberships": members, "history": doc.history.len(),
+                    "cache_entries": doc.cache_entries.len() }));
+            }
+            println!(
+                "Imported {} ({mode:?}, run {run_id}): {} symbols, {} groups, {members} memberships, {} history intervals, {} cache rows",
+                input.name,
+                doc.symbols.len(),
+                doc.groups.len(),
+                doc.history.len(),
+                doc.cache_entries.len()
+            );
+            Ok(())
+        }
         Command::Organize { definitions, preserve, dry_run, yes } => {
             let input = match &definitions {
                 Some(p) => Input::read(p).map_err(|p| problems_error(config, &[p], None))?,
@@ -419,7 +485,10 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             };
             let defs = organize::definitions::parse(&input).map_err(|p| problems_error(config, &p, None))?;
             if !preserve && !dry_run && !yes {
-                confirm_replace(config)?;
+                confirm(&format!(
+                    "Replace the stock_universe / etf_universe / stock_stats rows of environment {} (and remove stock_etf_combo)?",
+                    config.environment
+                ))?;
             }
             let store = open(config).await?;
             let req =
@@ -441,19 +510,13 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
 #[error("{0}")]
 struct ProblemsReported(String);
 
-/// Replace mode asks on a terminal and refuses without `--yes` otherwise.
-fn confirm_replace(config: &Config) -> Result<()> {
+/// A replacing command asks on a terminal and refuses without `--yes` otherwise.
+fn confirm(question: &str) -> Result<()> {
     use std::io::{BufRead, IsTerminal, Write};
-    let question = format!(
-        "Replace the stock_universe / etf_universe / stock_stats rows of environment {} (and remove stock_etf_combo)? [y/N] ",
-        config.environment
-    );
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "organize replaces rows: pass --yes to confirm (stdin is not a terminal), or use --dry-run or --preserve"
-        );
+        anyhow::bail!("this replaces data: pass --yes to confirm (stdin is not a terminal)");
     }
-    eprint!("{question}");
+    eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

@@ -119,7 +119,7 @@ impl fmt::Display for GroupName {
 }
 
 /// TickStock's `environment` column: every group and cache row belongs to one.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "UPPERCASE")]
 #[value(rename_all = "UPPERCASE")]
 pub enum Environment {

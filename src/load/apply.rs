@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
@@ -156,7 +155,9 @@ async fn execute(
                     }
                 }
             }
-            Writes::Symbols { rows, fields } => tx.upsert_symbols(rows, fields, Utc::now().naive_utc()).await?,
+            Writes::Symbols { rows, fields } => {
+                tx.upsert_symbols(rows, fields, crate::store::now().naive_utc()).await?
+            }
         }
         tx.finish_run(run_id, &outcome).await?;
         Ok(run_id)
@@ -232,7 +233,7 @@ async fn plan_groups(store: &Store, req: &LoadRequest, parsed: Parsed) -> Result
 }
 
 async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) -> Result<(), StoreError> {
-    let now = Utc::now();
+    let now = crate::store::now();
     let env = req.environment;
     let removed: Vec<&str> = p.remove.iter().map(|t| t.as_str()).collect();
     match p.action {

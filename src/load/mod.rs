@@ -20,7 +20,6 @@ mod symbols;
 mod themes;
 mod universes;
 
-use chrono::Utc;
 use serde::Serialize;
 
 pub use holdings::HoldingsFormat;
@@ -225,7 +224,7 @@ const ERROR_PROBLEMS: usize = 20;
 /// Runs a load: parse and validate everything, diff, then apply in one transaction (or just record a dry-run).
 #[tracing::instrument(skip_all, fields(kind = req.kind.as_str(), mode = req.mode.as_str(), files = req.inputs.len()))]
 pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadError> {
-    let started_at = Utc::now();
+    let started_at = crate::store::now();
     let source: Vec<&str> = req.inputs.iter().map(|i| i.name.as_str()).collect();
     let source = source.join(", ");
     let checksum = sectors::combined_checksum(&req.inputs);

@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::plan::{Action, GroupBefore};
@@ -85,6 +84,11 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
              (after rolling back the load that changed the groups)"
         )));
     }
+    if run.kind == "import" {
+        return Err(LoadError::Refused(format!(
+            "run {run_id} is an import: restore the export taken before it with `universe import FILE`"
+        )));
+    }
     if run.status != "applied" {
         return Err(LoadError::Refused(format!(
             "run {run_id} is {} and wrote no changes; only applied runs can be rolled back",
@@ -121,7 +125,7 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
         )));
     }
 
-    let started_at = Utc::now();
+    let started_at = crate::store::now();
     let source = format!("run {run_id}");
     let new_run = NewRun {
         kind: "rollback",
@@ -147,7 +151,7 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
         targets.push((*kind, name, before, wanted));
     }
 
-    let now = Utc::now();
+    let now = crate::store::now();
     let rb_id = tx.insert_run(&new_run).await?;
     let mut reports = Vec::new();
     let mut totals = Counts::default();

@@ -159,7 +159,8 @@ fn stats(snap: &Snapshot, f: &Facts<'_>) -> (Value, usize) {
         snap.symbols.values().filter(|s| s.kind.as_deref() == Some("CS") && s.active != Some(false)).collect();
     let exchanges: BTreeSet<&str> = stocks.iter().filter_map(|s| s.exchange.as_deref()).collect();
     let markets: BTreeSet<&str> = stocks.iter().filter_map(|s| s.market.as_deref()).collect();
-    let total: f64 = f.ranked.iter().filter_map(|s| s.market_cap).map(|c| c as f64).sum();
+    // fold from +0.0: an empty f64 `sum()` is -0.0, which PostgreSQL's jsonb would store as 0.
+    let total: f64 = f.ranked.iter().filter_map(|s| s.market_cap).fold(0.0, |a, c| a + c as f64);
     let average = if f.ranked.is_empty() { 0.0 } else { total / f.ranked.len() as f64 };
     let value = json!({ "overview": {
         "total_stocks": stocks.len(), "unique_exchanges": exchanges.len(), "unique_markets": markets.len(),

@@ -12,7 +12,6 @@ pub mod definitions;
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -123,7 +122,7 @@ fn count(v: Option<&Value>) -> Option<usize> {
 /// Builds the rows and applies the difference (or, with `dry_run`, only reports it).
 #[tracing::instrument(skip_all, fields(preserve = req.preserve, dry_run = req.dry_run))]
 pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport, OrganizeError> {
-    let started_at = Utc::now();
+    let started_at = crate::store::now();
     let mode = if req.preserve { "preserve" } else { "replace" };
     let new_run = NewRun {
         kind: "organize",
@@ -168,7 +167,7 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         tx.delete_cache_rows(req.environment, &removals).await?;
         let rows: Vec<(&str, &str, &str, &Value)> =
             upserts.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.key.as_str(), &r.value)).collect();
-        tx.upsert_cache_rows(req.environment, &rows, Utc::now().naive_utc()).await?;
+        tx.upsert_cache_rows(req.environment, &rows, crate::store::now().naive_utc()).await?;
         outcome.status = "applied".into();
         tx.finish_run(run_id, &outcome).await?;
         Ok::<i64, StoreError>(run_id)

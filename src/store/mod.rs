@@ -13,6 +13,7 @@ mod groups;
 mod quality;
 mod runs;
 mod symbols;
+mod transfer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup,
 pub use quality::{GroupKey, GroupList};
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use symbols::{SymbolField, SymbolRow};
+pub use transfer::HistoryInterval;
 
 /// PostgreSQL advisory lock key held by every reference-data writer ("univ" in ASCII).
 const WRITE_LOCK_KEY: i64 = 0x756e_6976;
@@ -124,6 +126,13 @@ where
         sep.push_bind(*item);
     }
     qb.push(")");
+}
+
+/// The current time at microsecond precision — PostgreSQL's — so a timestamp reads back the same from either
+/// backend (and exports compare equal across them).
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
 }
 
 /// Replaces the password in a URL with `***`, for messages and logs.

@@ -183,7 +183,7 @@ impl Tx {
             .bind(outcome.rejected)
             .bind(outcome.error.as_deref())
             .bind(outcome.details.as_ref().map(Json))
-            .bind(Utc::now())
+            .bind(super::now())
             .execute(&mut *c)
             .await?;
         });

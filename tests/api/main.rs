@@ -11,4 +11,5 @@ mod quality;
 mod real_data;
 mod rollback;
 mod sectors_themes_symbols;
+mod transfer;
 mod universes;

@@ -203,7 +203,7 @@ fn replace_needs_yes_when_not_a_terminal() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes to confirm"));
     let out = Command::new(env!("CARGO_BIN_EXE_universe"))
         .args(["--database-url", &url, "organize", "--yes"])
         .output()
