@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test, including those against a real PostgreSQL.
+# Runs every test, including those against a real PostgreSQL and the HTML report in headless Chromium.
 #
 # With TEST_DATABASE_URL set (a superuser URL, e.g. postgres://postgres@127.0.0.1:5432/postgres) the tests use
 # that server. Otherwise this script starts a throwaway PostgreSQL cluster on a free loopback port (installing
-# PostgreSQL with apt-get if it is missing), runs the tests against it, and removes it afterwards.
+# PostgreSQL with apt-get if it is missing), runs the tests against it, and removes it afterwards. Chromium is
+# installed with apt-get when missing.
 # Extra arguments go to `cargo test` (e.g. scripts/test.sh holdings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib-pg.sh
+
+# The HTML report test opens the report in headless Chromium.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  apt_install chromium
+fi
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   start_throwaway_pg

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod load;
 pub mod organize;
 pub mod quality;
+pub mod report;
 pub mod sample;
 pub mod store;
 pub mod transfer;

@@ -104,6 +104,26 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// The relationship breakdown: counts, sector distribution, data quality, load activity; with --detail also
+    /// per-ETF top holdings, universes and sector coverage over time.
+    #[command(after_help = "Examples:
+  universe report
+  universe report --detail --format html --output report.html
+  universe report --format json")]
+    Report {
+        /// Summary only (the default).
+        #[arg(long, conflicts_with = "detail")]
+        summary: bool,
+        /// Add per-ETF and per-universe detail and coverage over time.
+        #[arg(long)]
+        detail: bool,
+        /// Output format (`--json` also selects JSON).
+        #[arg(long, value_enum, default_value_t = crate::report::Format::Console)]
+        format: crate::report::Format,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Write everything this tool owns (symbols, groups, memberships with weights, history, the managed
     /// cache_entries rows) as one versioned JSON document.
     #[command(
@@ -437,6 +457,21 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
         }
         Command::Universes { command } => universes(command, config).await,
         Command::Validate { .. } => unreachable!("validate is dispatched by run"),
+        Command::Report { summary: _, detail, format, output } => {
+            let format = if config.json { crate::report::Format::Json } else { format };
+            let store = open(config).await?;
+            let report = crate::report::gather(&store, config.environment, detail).await;
+            store.close().await;
+            let text = crate::report::render(&report?, format);
+            match output {
+                Some(p) => {
+                    std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+                    eprintln!("wrote {}", p.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
         Command::Export { output } => {
             let store = open(config).await?;
             let doc = transfer::export(&store, config.environment).await;

@@ -9,6 +9,7 @@ mod migration;
 mod organize;
 mod quality;
 mod real_data;
+mod report;
 mod rollback;
 mod sectors_themes_symbols;
 mod transfer;
