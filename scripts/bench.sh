@@ -75,6 +75,8 @@ for backend in sqlite postgres; do
   bench "${backend}_organize_build" --prepare "$clear_cache" -n "$backend organize, building every row (empty cache_entries)" "$u organize --yes"
   bench "${backend}_organize_unchanged" -n "$backend organize, nothing changed" "$u organize --yes"
   bench "${backend}_validate" -n "$backend validate (exit 1 expected: synthetic data has findings)" -i "$u validate"
+  bench "${backend}_report_console" -n "$backend report (console)" "$u report"
+  bench "${backend}_report_json" -n "$backend report (JSON)" "$u report --format json"
 done
 
 # Ceilings: the same 11,778 rows into a bare table, no parsing of formats, no diff, no history.
