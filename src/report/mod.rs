@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::domain::{Environment, GroupKind, Sector};
-use crate::store::{RunRow, Store, StoreError};
+use crate::store::{RunRow, Store, StoreError, Tx};
 pub use render::{Format, render};
 
 /// Sector coverage is flagged when more stocks than this sit in `unknown` (TickStock's rule).
@@ -173,20 +173,21 @@ fn pct(part: usize, whole: usize) -> f64 {
 
 /// Gathers a report. `detail` adds per-ETF and per-universe detail and coverage over time.
 pub async fn gather(store: &Store, env: Environment, detail: bool) -> Result<Report, StoreError> {
-    let mut groups = Vec::new();
-    for kind in GroupKind::ALL {
-        groups.extend(store.groups_with_members(env, kind).await?);
-    }
-    let of = |k: GroupKind| groups.iter().filter(move |g| g.kind == k);
-    let rel = |k: GroupKind| of(k).map(|g| g.members.len()).sum::<usize>();
-    let symbols: BTreeSet<&str> = groups.iter().flat_map(|g| g.members.keys().map(|t| t.as_str())).collect();
+    // One snapshot of every group's members (aggregated per group) and of the symbol keys.
+    let mut tx = store.begin_read().await?;
+    let read = async { Ok::<_, StoreError>((tx.group_lists(env, None).await?, tx.symbol_keys().await?)) }.await;
+    Tx::release(Some(tx)).await;
+    let (groups, symbol_keys) = read?;
+    let of = |k: GroupKind| groups.iter().filter(move |g| g.kind == k.as_str());
+    let rel = |k: GroupKind| of(k).map(|g| g.symbols.len()).sum::<usize>();
+    let symbols: BTreeSet<&str> = groups.iter().flat_map(|g| g.symbols.iter().map(String::as_str)).collect();
     let summary = Summary {
         total_etfs: of(GroupKind::Etf).count(),
         total_unique_symbols: symbols.len(),
         total_sectors: of(GroupKind::Sector).count(),
         total_themes: of(GroupKind::Theme).count(),
         total_universes: of(GroupKind::Universe).count(),
-        total_relationships: groups.iter().map(|g| g.members.len()).sum(),
+        total_relationships: groups.iter().map(|g| g.symbols.len()).sum(),
         etf_relationships: rel(GroupKind::Etf),
         sector_relationships: rel(GroupKind::Sector),
         theme_relationships: rel(GroupKind::Theme),
@@ -197,8 +198,8 @@ pub async fn gather(store: &Store, env: Environment, detail: bool) -> Result<Rep
     let mut sectors_of: BTreeMap<&str, usize> = BTreeMap::new();
     let mut distribution: Vec<(String, usize)> = Vec::new();
     for g in of(GroupKind::Sector) {
-        distribution.push((g.name.to_string(), g.members.len()));
-        for t in g.members.keys() {
+        distribution.push((g.name.clone(), g.symbols.len()));
+        for t in &g.symbols {
             *sectors_of.entry(t.as_str()).or_default() += 1;
         }
     }
@@ -209,17 +210,15 @@ pub async fn gather(store: &Store, env: Environment, detail: bool) -> Result<Rep
         .take(15)
         .map(|(sector, n)| SectorShare { percentage: pct(n, classified), sector, stock_count: n })
         .collect();
-    let unknown =
-        of(GroupKind::Sector).find(|g| g.name.as_str() == Sector::Unknown.key()).map_or(0, |g| g.members.len());
+    let unknown = of(GroupKind::Sector).find(|g| g.name == Sector::Unknown.key()).map_or(0, |g| g.symbols.len());
 
-    let known_symbols: HashSet<String> = store.symbols().await?.into_keys().collect();
+    let known_symbols: HashSet<&str> = symbol_keys.iter().map(String::as_str).collect();
     let members: BTreeSet<&str> =
-        of(GroupKind::Etf).chain(of(GroupKind::Universe)).flat_map(|g| g.members.keys().map(|t| t.as_str())).collect();
+        of(GroupKind::Etf).chain(of(GroupKind::Universe)).flat_map(|g| g.symbols.iter().map(String::as_str)).collect();
     let resolved = members.iter().filter(|s| known_symbols.contains(**s) && sectors_of.get(**s) == Some(&1)).count();
-    let etfs_total = summary.total_etfs;
-    let etfs_nonempty = of(GroupKind::Etf).filter(|g| !g.members.is_empty()).count();
+    let etfs_nonempty = of(GroupKind::Etf).filter(|g| !g.symbols.is_empty()).count();
     let data_quality = DataQuality {
-        etf_coverage: pct(etfs_nonempty, etfs_total),
+        etf_coverage: pct(etfs_nonempty, summary.total_etfs),
         sector_coverage: pct(classified - unknown.min(classified), classified),
         unknown_stocks: unknown,
         bidirectional_integrity: pct(resolved, members.len()),
@@ -230,36 +229,36 @@ pub async fn gather(store: &Store, env: Environment, detail: bool) -> Result<Rep
     let (activity, last_loads) = activity(&runs);
 
     let (etfs, universes, coverage_over_time) = if detail {
-        let etfs = of(GroupKind::Etf)
+        let etfs = store
+            .groups_with_members(env, GroupKind::Etf)
+            .await?
+            .into_iter()
             .map(|g| {
                 let mut top: Vec<(String, Option<f64>)> =
                     g.members.iter().map(|(t, m)| (t.to_string(), m.weight.map(|w| w.fraction()))).collect();
                 top.sort_by(|a, b| {
-                    b.1.unwrap_or(-1.0)
-                        .partial_cmp(&a.1.unwrap_or(-1.0))
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                        .then_with(|| a.0.cmp(&b.0))
+                    let (wa, wb) = (a.1.unwrap_or(-1.0), b.1.unwrap_or(-1.0));
+                    wb.partial_cmp(&wa).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(&b.0))
                 });
                 top.truncate(10);
                 EtfDetail {
                     symbol: g.name.to_string(),
-                    description: g.description.clone(),
                     metadata_count: g
                         .metadata
                         .as_ref()
                         .and_then(|m| m.get("total_holdings"))
                         .and_then(serde_json::Value::as_u64),
+                    description: g.description,
                     actual_count: g.members.len(),
                     top_10: top,
                 }
             })
             .collect();
-        let universes = of(GroupKind::Universe)
-            .map(|g| UniverseDetail {
-                name: g.name.to_string(),
-                description: g.description.clone(),
-                member_count: g.members.len(),
-            })
+        let universes = store
+            .group_summaries(env, &[GroupKind::Universe])
+            .await?
+            .into_iter()
+            .map(|g| UniverseDetail { name: g.name, description: g.description, member_count: g.member_count as usize })
             .collect();
         (Some(etfs), Some(universes), Some(coverage_over_time(store, env, &activity).await?))
     } else {

@@ -113,9 +113,10 @@ impl Store {
         Ok(id)
     }
 
-    /// Most recent runs first.
+    /// Most recent runs first, without their `details` (which can be large; see [`Store::run`]).
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM load_runs ORDER BY id DESC LIMIT $1");
+        let columns = RUN_COLUMNS.replace("details", "NULL AS details");
+        let sql = format!("SELECT {columns} FROM load_runs ORDER BY id DESC LIMIT $1");
         let rows =
             on_pool!(self, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await?);
         Ok(rows)
