@@ -130,16 +130,20 @@ enum Command {
         after_help = "Examples:\n  universe export --output universe.json\n  universe --environment TEST export > test.json"
     )]
     Export {
-        /// Output file (default: standard output).
+        /// Output file, or folder with `--format csv` (default: standard output for JSON).
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// json: one document; csv: a folder of CSV files (manifest.json, symbols.csv, groups.csv, …).
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
     },
-    /// Read a document written by `export`: validate all of it, then apply it in one transaction.
+    /// Read a document written by `export` (a JSON file or a CSV folder): validate all of it, then apply it in one
+    /// transaction.
     #[command(
         after_help = "Examples:\n  universe import universe.json --yes\n  universe import extra.json --mode merge"
     )]
     Import {
-        /// The document.
+        /// The document: a JSON file or a folder written by `export --format csv`.
         path: PathBuf,
         /// replace: the environment's data becomes the document's; merge: insert and update only.
         #[arg(long, value_enum, default_value_t = transfer::ImportMode::Replace)]
@@ -191,6 +195,15 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         variant: u32,
     },
+}
+
+/// Export layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    /// One JSON document.
+    Json,
+    /// A folder of CSV files.
+    Csv,
 }
 
 #[derive(Subcommand, Debug)]
@@ -472,20 +485,29 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             }
             Ok(())
         }
-        Command::Export { output } => {
+        Command::Export { output, format } => {
             let store = open(config).await?;
             let doc = transfer::export(&store, config.environment).await;
             store.close().await;
-            let text = serde_json::to_string_pretty(&doc?)? + "\n";
-            match output {
-                Some(p) => std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?,
-                None => print!("{text}"),
+            let doc = doc?;
+            match (format, output) {
+                (ExportFormat::Csv, Some(dir)) => {
+                    transfer::csv_folder::write(&doc, &dir).with_context(|| format!("writing {}", dir.display()))?;
+                }
+                (ExportFormat::Csv, None) => anyhow::bail!("--format csv writes a folder: give it with --output DIR"),
+                (ExportFormat::Json, out) => {
+                    let text = serde_json::to_string_pretty(&doc)? + "\n";
+                    match out {
+                        Some(p) => std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?,
+                        None => print!("{text}"),
+                    }
+                }
             }
             Ok(())
         }
         Command::Import { path, mode, yes } => {
-            let input = Input::read(&path).map_err(|p| problems_error(config, &[p], None))?;
-            let doc = transfer::parse(&input).map_err(|p| problems_error(config, &p, None))?;
+            let doc = transfer::read(&path).map_err(|p| problems_error(config, &p, None))?;
+            let source = path.display().to_string();
             if mode == transfer::ImportMode::Replace && !yes {
                 confirm(&format!(
                     "Replace the groups, history, symbols and universe cache rows of environment {} with {}?",
@@ -494,7 +516,7 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
                 ))?;
             }
             let store = open(config).await?;
-            let result = transfer::import(&store, &doc, &input.name, config.environment, mode).await;
+            let result = transfer::import(&store, &doc, &source, config.environment, mode).await;
             store.close().await;
             let run_id = result?;
             let members: usize = doc.groups.iter().map(|g| g.members.len()).sum();
@@ -505,7 +527,7 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             }
             println!(
                 "Imported {} ({mode:?}, run {run_id}): {} symbols, {} groups, {members} memberships, {} history intervals, {} cache rows",
-                input.name,
+                source,
                 doc.symbols.len(),
                 doc.groups.len(),
                 doc.history.len(),

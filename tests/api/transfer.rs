@@ -100,7 +100,32 @@ async fn invalid_documents(db: &TestDb) {
     assert_eq!(db.state().await, before);
 }
 
-contract!(round_trip, replace_and_merge, invalid_documents);
+/// The CSV-folder form carries the same document: export as CSV → import → export as JSON gives the original.
+async fn csv_folder_round_trip(db: &TestDb) {
+    seed(db).await;
+    let json = export_text(db).await;
+    let doc = transfer::export(&db.store, Environment::Default).await.unwrap();
+    let dir = db.dir.path().join("export");
+    transfer::csv_folder::write(&doc, &dir).unwrap();
+    let backend = match &db.store {
+        universe::store::Store::Sqlite(_) => Backend::Sqlite,
+        universe::store::Store::Postgres(_) => Backend::Postgres,
+    };
+    let other = TestDb::new(backend).await;
+    let read = transfer::read(&dir).unwrap_or_else(|p| panic!("{p:#?}"));
+    transfer::import(&other.store, &read, "export", Environment::Default, ImportMode::Replace).await.unwrap();
+    assert_eq!(export_text(&other).await, json);
+    other.cleanup().await;
+    // A broken cell is named by file, line and field.
+    let groups = std::fs::read_to_string(dir.join("groups.csv")).unwrap();
+    let broken = groups.replacen("\"{\"\"checksum", "\"{not json", 1);
+    assert_ne!(broken, groups, "the fixture has a metadata cell to break");
+    std::fs::write(dir.join("groups.csv"), broken).unwrap();
+    let p = transfer::read(&dir).unwrap_err();
+    assert!(p[0].to_string().contains("groups.csv:2: field \"metadata\": not JSON"), "{p:?}");
+}
+
+contract!(round_trip, replace_and_merge, invalid_documents, csv_folder_round_trip);
 
 /// SQLite → PostgreSQL → SQLite gives the same document.
 #[tokio::test]

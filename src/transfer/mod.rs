@@ -7,6 +7,8 @@
 //! document before writing, then applies it in one transaction under the writers' lock: `replace` makes the
 //! environment's data exactly the document's, `merge` adds and updates without removing anything.
 
+pub mod csv_folder;
+
 use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -161,9 +163,23 @@ pub fn parse(input: &Input) -> Result<Document, Vec<Problem>> {
     let text = input.text().map_err(|p| vec![p])?;
     let doc: Document = serde_json::from_str(text)
         .map_err(|e| vec![Problem::at(&input.name, e.line() as u64, None, format!("not a {FORMAT} document: {e}"))])?;
+    check(doc, &input.name)
+}
+
+/// Reads a document from a JSON file or a folder written by `export --format csv`, and checks it.
+pub fn read(path: &std::path::Path) -> Result<Document, Vec<Problem>> {
+    if path.is_dir() {
+        check(csv_folder::read(path)?, &path.display().to_string())
+    } else {
+        parse(&Input::read(path).map_err(|p| vec![p])?)
+    }
+}
+
+/// Checks a document's contents before anything is written; problems name their place.
+pub fn check(doc: Document, source: &str) -> Result<Document, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut bad = |field: String, reason: String| {
-        problems.push(Problem { file: input.name.clone(), line: None, field: Some(field), reason })
+        problems.push(Problem { file: source.to_string(), line: None, field: Some(field), reason })
     };
     if doc.format != FORMAT {
         bad("format".into(), format!("{:?} is not {FORMAT:?}", doc.format));
