@@ -121,4 +121,6 @@ CREATE TABLE membership_history (
     opened_by_run INTEGER,
     closed_by_run INTEGER
 );
-CREATE INDEX idx_membership_history_group ON membership_history (environment, group_type, group_name, symbol);
+-- Open intervals only: closing them (every load) and the validate check; small as history grows.
+CREATE INDEX idx_membership_history_open ON membership_history (environment, group_type, group_name, symbol)
+    WHERE valid_to IS NULL;
