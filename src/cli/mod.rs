@@ -1,6 +1,11 @@
 //! The command line: clap definitions, dispatch, and human/JSON output. The only place `anyhow` is used.
 
+mod demo;
+mod print;
 mod table;
+
+use demo::demo;
+use print::*;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,10 +16,10 @@ use serde::Serialize;
 
 use crate::config::{Config, GlobalArgs};
 use crate::domain::{GroupKind, Sector};
-use crate::load::{self, Input, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
+use crate::load::{self, Input, LoadError, LoadKind, LoadRequest, Mode};
 use crate::organize;
 use crate::quality::{self, Level};
-use crate::store::{RunRow, Store};
+use crate::store::Store;
 use crate::transfer;
 use table::TextTable;
 
@@ -319,47 +324,6 @@ async fn validate_command(config: &Config, opts: quality::Options) -> Result<Exi
     }
 }
 
-fn level_label(l: Level) -> &'static str {
-    match l {
-        Level::Pass => "PASS",
-        Level::Warn => "WARN",
-        Level::Fail => "FAIL",
-    }
-}
-
-fn print_validation(config: &Config, v: &quality::Validation) -> Result<()> {
-    if config.json {
-        let mut value = serde_json::to_value(v)?;
-        value["result"] = serde_json::Value::from(level_label(v.worst()));
-        return print_json(&value);
-    }
-    println!(
-        "Validation, environment {}{}",
-        v.environment,
-        if v.strict { " (strict: WARN counts as FAIL)" } else { "" }
-    );
-    for c in &v.checks {
-        println!("{:<5} {:<18} {} — {}", level_label(c.level), c.id, c.title, c.detail);
-        if c.level != Level::Pass && !c.items.is_empty() {
-            let more = if c.count > c.items.len() {
-                format!(" … and {} more", c.count - c.items.len())
-            } else {
-                String::new()
-            };
-            println!("      {}{more}", c.items.join(", "));
-        }
-    }
-    let n = |l| v.checks.iter().filter(|c| c.level == l).count();
-    println!(
-        "Result: {} ({} FAIL, {} WARN, {} PASS)",
-        level_label(v.worst()),
-        n(Level::Fail),
-        n(Level::Warn),
-        n(Level::Pass)
-    );
-    Ok(())
-}
-
 async fn run_command(command: Command, config: &Config) -> Result<()> {
     match command {
         Command::Demo { db } => demo(&db, config).await,
@@ -562,180 +526,6 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
     }
 }
 
-/// An input rejected with its problems already printed.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct ProblemsReported(String);
-
-/// A replacing command asks on a terminal and refuses without `--yes` otherwise.
-fn confirm(question: &str) -> Result<()> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        anyhow::bail!("this replaces data: pass --yes to confirm (stdin is not a terminal)");
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
-        Ok(())
-    } else {
-        anyhow::bail!("not confirmed; nothing was written")
-    }
-}
-
-/// How a run's status reads in a headline.
-fn status_verb(status: &str) -> &'static str {
-    match status {
-        "dry_run" => "Dry run (nothing written)",
-        "skipped" => "Nothing to change",
-        _ => "Applied",
-    }
-}
-
-fn print_organize(config: &Config, r: &organize::OrganizeReport) -> Result<()> {
-    if config.json {
-        return print_json(r);
-    }
-    let verb = status_verb(&r.status);
-    println!("{verb}: organize {} (run {}, environment {})", r.mode, r.run_id, r.environment);
-    let mut t = TextTable::new(
-        &["type", "name", "key", "action", "before", "after"],
-        &[false, false, false, false, true, true],
-    );
-    let opt = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
-    for row in r.rows.iter().filter(|row| row.action != organize::RowAction::Unchanged) {
-        let action = serde_json::to_value(row.action)?.as_str().unwrap_or_default().to_string();
-        t.row(vec![row.kind.clone(), row.name.clone(), row.key.clone(), action, opt(row.before), opt(row.after)]);
-    }
-    println!("\n{}", t.render());
-    let totals: Vec<String> = r.totals.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    println!("rows: {}", totals.join(", "));
-    for n in &r.notes {
-        println!("  note: {n}");
-    }
-    Ok(())
-}
-
-fn problems_error(config: &Config, problems: &[load::Problem], run_id: Option<i64>) -> anyhow::Error {
-    const SHOWN: usize = 50;
-    let recorded = run_id.map(|id| format!(" (recorded as failed run {id})")).unwrap_or_default();
-    if config.json {
-        let _ = print_json(&serde_json::json!({ "status": "failed", "run_id": run_id, "problems": problems }));
-    } else {
-        for p in problems.iter().take(SHOWN) {
-            eprintln!("  {p}");
-        }
-        if problems.len() > SHOWN {
-            eprintln!("  … and {} more", problems.len() - SHOWN);
-        }
-    }
-    ProblemsReported(format!("{} problem(s) in the input; nothing was loaded{recorded}", problems.len())).into()
-}
-
-fn print_runs(runs: &[RunRow]) {
-    let mut t = TextTable::new(
-        &[
-            "id",
-            "kind",
-            "mode",
-            "status",
-            "env",
-            "added",
-            "removed",
-            "changed",
-            "unchanged",
-            "skipped",
-            "started (UTC)",
-            "source",
-        ],
-        &[true, false, false, false, false, true, true, true, true, true, false, false],
-    );
-    for r in runs {
-        let status = match r.rolled_back_by {
-            Some(by) => format!("rolled back by {by}"),
-            None => r.status.clone(),
-        };
-        let mut source = r.source.clone();
-        if source.len() > 60 {
-            source = format!("{}…", &source[..source.floor_char_boundary(59)]);
-        }
-        t.row(vec![
-            r.id.to_string(),
-            r.kind.clone(),
-            r.mode.clone(),
-            status,
-            r.environment.clone(),
-            r.added.to_string(),
-            r.removed.to_string(),
-            r.changed.to_string(),
-            r.unchanged.to_string(),
-            r.rejected.to_string(),
-            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            source,
-        ]);
-    }
-    print!("{}", t.render());
-}
-
-fn print_report(config: &Config, r: &LoadReport) -> Result<()> {
-    if config.json {
-        return print_json(r);
-    }
-    let verb = status_verb(&r.status);
-    println!("{verb}: {} {} (run {}, environment {})", r.kind, r.mode, r.run_id, r.environment);
-    for n in &r.notes {
-        println!("  {n}");
-    }
-    let mut t = TextTable::new(
-        &["type", "group", "action", "added", "removed", "changed", "unchanged", "skipped"],
-        &[false, false, false, true, true, true, true, true],
-    );
-    let action =
-        |a: load::Action| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    for g in &r.groups {
-        let c = &g.counts;
-        t.row(vec![
-            g.kind.clone(),
-            g.name.clone(),
-            action(g.action),
-            c.added.to_string(),
-            c.removed.to_string(),
-            c.changed.to_string(),
-            c.unchanged.to_string(),
-            c.skipped.to_string(),
-        ]);
-    }
-    let c = &r.totals;
-    t.row(vec![
-        "total".into(),
-        String::new(),
-        String::new(),
-        c.added.to_string(),
-        c.removed.to_string(),
-        c.changed.to_string(),
-        c.unchanged.to_string(),
-        c.skipped.to_string(),
-    ]);
-    println!("\n{}", t.render());
-    for c in &r.quality {
-        println!("{:<5} {} — {}", level_label(c.level), c.title, c.detail);
-    }
-    if !r.quality.is_empty() {
-        println!("(information after the load; `universe validate` lists the items)\n");
-    }
-    if !r.skipped_rows.is_empty() {
-        println!("skipped rows (not equity positions):");
-        for s in r.skipped_rows.iter().take(20) {
-            println!("  {}:{}  {:<10} {}", s.file, s.line, s.ticker, s.reason);
-        }
-        if r.skipped_rows.len() > 20 {
-            println!("  … and {} more (--json lists all)", r.skipped_rows.len() - 20);
-        }
-    }
-    Ok(())
-}
-
 async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
     let store = open(config).await?;
     let env = config.environment;
@@ -814,128 +604,5 @@ async fn universes(command: UniversesCommand, config: &Config) -> Result<()> {
             println!("{}", symbols.join(" "));
         }
     }
-    Ok(())
-}
-
-async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
-    // A fresh database each time: remove the file and its WAL companions.
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = db.as_os_str().to_owned();
-        p.push(suffix);
-        match std::fs::remove_file(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(e).with_context(|| format!("removing the old demo database {}", db.display()));
-            }
-        }
-    }
-    let url = format!("sqlite://{}", db.display());
-    let store = Store::open(&url).await?;
-    let mut reports = Vec::new();
-    for (kind, inputs) in crate::sample::demo_loads() {
-        let req = LoadRequest {
-            kind,
-            inputs,
-            mode: Mode::Full,
-            prune: false,
-            etf: None,
-            name: None,
-            environment: config.environment,
-            progress: false,
-            validate: true,
-        };
-        let report = load::run(&store, &req).await.map_err(|e| match e {
-            LoadError::Invalid { problems, .. } => anyhow::anyhow!(
-                "bundled sample {} did not load: {}",
-                kind.as_str(),
-                problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-            ),
-            other => other.into(),
-        })?;
-        reports.push(report);
-    }
-    let defs = organize::definitions::parse(&Input::from_bytes(
-        organize::DEFAULT_DEFINITIONS.0,
-        organize::DEFAULT_DEFINITIONS.1,
-    ))
-    .map_err(|p| {
-        anyhow::anyhow!(
-            "bundled organize definitions: {}",
-            p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-        )
-    })?;
-    let organized = organize::run(
-        &store,
-        &organize::OrganizeRequest {
-            definitions: defs,
-            preserve: false,
-            dry_run: false,
-            environment: config.environment,
-        },
-    )
-    .await?;
-    let validation = quality::validate(&store, config.environment, quality::Options::default()).await?;
-    let groups = store.group_summaries(config.environment, &[]).await?;
-    let symbols = store.count_rows("symbols").await?;
-    let memberships = store.count_rows("group_memberships").await?;
-    store.close().await;
-    if config.json {
-        return print_json(&serde_json::json!({
-            "database": db.display().to_string(), "database_url": url, "loads": reports, "groups": groups,
-            "symbols": symbols, "memberships": memberships, "organize": organized, "validation": validation,
-        }));
-    }
-    println!("TickStock Universe demo: loaded the bundled sample data (S&P 500, Nasdaq-100, Dow 30; GICS sectors;");
-    println!("SPY, DIA, QQQ and the eleven sector SPDRs built from the constituents; 20 themes; symbol metadata).\n");
-    let mut t = TextTable::new(&["load", "run", "groups", "added", "skipped rows"], &[false, true, true, true, true]);
-    for r in &reports {
-        t.row(vec![
-            r.kind.clone(),
-            r.run_id.to_string(),
-            r.groups.len().to_string(),
-            r.totals.added.to_string(),
-            r.totals.skipped.to_string(),
-        ]);
-    }
-    println!("{}", t.render());
-    let mut by_kind = TextTable::new(&["type", "groups", "memberships"], &[false, true, true]);
-    for k in GroupKind::ALL {
-        let gs: Vec<_> = groups.iter().filter(|g| g.kind == k.as_str()).collect();
-        if !gs.is_empty() {
-            by_kind.row(vec![
-                k.to_string(),
-                gs.len().to_string(),
-                gs.iter().map(|g| g.member_count).sum::<i64>().to_string(),
-            ]);
-        }
-    }
-    println!("{}", by_kind.render());
-    println!("{symbols} symbols, {memberships} memberships in {}\n", db.display());
-    println!(
-        "Organized cache_entries: {} universe rows written (run {}); {} left out for lack of data (e.g. market caps)",
-        organized.rows.len(),
-        organized.run_id,
-        organized.notes.len()
-    );
-    let n = |l| validation.checks.iter().filter(|c| c.level == l).count();
-    println!(
-        "Validation: {} ({} PASS, {} WARN, {} FAIL)",
-        level_label(validation.worst()),
-        n(Level::Pass),
-        n(Level::Warn),
-        n(Level::Fail)
-    );
-    for c in validation.checks.iter().filter(|c| c.level != Level::Pass) {
-        println!("  {:<5} {} — {}", level_label(c.level), c.title, c.detail);
-    }
-    println!();
-    println!("Try:");
-    println!("  universe --database-url {url} universes list");
-    println!("  universe --database-url {url} universes show XLK");
-    println!("  universe --database-url {url} universes resolve nasdaq100:dow30");
-    println!("  universe --database-url {url} universes resolve stock_universe:index_dow30");
-    println!("  universe --database-url {url} validate");
-    println!("  universe --database-url {url} runs");
     Ok(())
 }

@@ -1,0 +1,136 @@
+//! `universe demo`: a fresh embedded database with the bundled sample data, organized and validated.
+
+use anyhow::{Context, Result};
+
+use super::print::level_label;
+use super::print_json;
+use super::table::TextTable;
+use crate::config::Config;
+use crate::domain::GroupKind;
+use crate::load::{self, Input, LoadError, LoadRequest, Mode};
+use crate::organize;
+use crate::quality::{self, Level};
+use crate::store::Store;
+
+pub(super) async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
+    // A fresh database each time: remove the file and its WAL companions.
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("removing the old demo database {}", db.display()));
+            }
+        }
+    }
+    let url = format!("sqlite://{}", db.display());
+    let store = Store::open(&url).await?;
+    let mut reports = Vec::new();
+    for (kind, inputs) in crate::sample::demo_loads() {
+        let req = LoadRequest {
+            kind,
+            inputs,
+            mode: Mode::Full,
+            prune: false,
+            etf: None,
+            name: None,
+            environment: config.environment,
+            progress: false,
+            validate: true,
+        };
+        let report = load::run(&store, &req).await.map_err(|e| match e {
+            LoadError::Invalid { problems, .. } => anyhow::anyhow!(
+                "bundled sample {} did not load: {}",
+                kind.as_str(),
+                problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            ),
+            other => other.into(),
+        })?;
+        reports.push(report);
+    }
+    let defs = organize::definitions::parse(&Input::from_bytes(
+        organize::DEFAULT_DEFINITIONS.0,
+        organize::DEFAULT_DEFINITIONS.1,
+    ))
+    .map_err(|p| {
+        anyhow::anyhow!(
+            "bundled organize definitions: {}",
+            p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        )
+    })?;
+    let organized = organize::run(
+        &store,
+        &organize::OrganizeRequest {
+            definitions: defs,
+            preserve: false,
+            dry_run: false,
+            environment: config.environment,
+        },
+    )
+    .await?;
+    let validation = quality::validate(&store, config.environment, quality::Options::default()).await?;
+    let groups = store.group_summaries(config.environment, &[]).await?;
+    let symbols = store.count_rows("symbols").await?;
+    let memberships = store.count_rows("group_memberships").await?;
+    store.close().await;
+    if config.json {
+        return print_json(&serde_json::json!({
+            "database": db.display().to_string(), "database_url": url, "loads": reports, "groups": groups,
+            "symbols": symbols, "memberships": memberships, "organize": organized, "validation": validation,
+        }));
+    }
+    println!("TickStock Universe demo: loaded the bundled sample data (S&P 500, Nasdaq-100, Dow 30; GICS sectors;");
+    println!("SPY, DIA, QQQ and the eleven sector SPDRs built from the constituents; 20 themes; symbol metadata).\n");
+    let mut t = TextTable::new(&["load", "run", "groups", "added", "skipped rows"], &[false, true, true, true, true]);
+    for r in &reports {
+        t.row(vec![
+            r.kind.clone(),
+            r.run_id.to_string(),
+            r.groups.len().to_string(),
+            r.totals.added.to_string(),
+            r.totals.skipped.to_string(),
+        ]);
+    }
+    println!("{}", t.render());
+    let mut by_kind = TextTable::new(&["type", "groups", "memberships"], &[false, true, true]);
+    for k in GroupKind::ALL {
+        let gs: Vec<_> = groups.iter().filter(|g| g.kind == k.as_str()).collect();
+        if !gs.is_empty() {
+            by_kind.row(vec![
+                k.to_string(),
+                gs.len().to_string(),
+                gs.iter().map(|g| g.member_count).sum::<i64>().to_string(),
+            ]);
+        }
+    }
+    println!("{}", by_kind.render());
+    println!("{symbols} symbols, {memberships} memberships in {}\n", db.display());
+    println!(
+        "Organized cache_entries: {} universe rows written (run {}); {} left out for lack of data (e.g. market caps)",
+        organized.rows.len(),
+        organized.run_id,
+        organized.notes.len()
+    );
+    let n = |l| validation.checks.iter().filter(|c| c.level == l).count();
+    println!(
+        "Validation: {} ({} PASS, {} WARN, {} FAIL)",
+        level_label(validation.worst()),
+        n(Level::Pass),
+        n(Level::Warn),
+        n(Level::Fail)
+    );
+    for c in validation.checks.iter().filter(|c| c.level != Level::Pass) {
+        println!("  {:<5} {} — {}", level_label(c.level), c.title, c.detail);
+    }
+    println!();
+    println!("Try:");
+    println!("  universe --database-url {url} universes list");
+    println!("  universe --database-url {url} universes show XLK");
+    println!("  universe --database-url {url} universes resolve nasdaq100:dow30");
+    println!("  universe --database-url {url} universes resolve stock_universe:index_dow30");
+    println!("  universe --database-url {url} validate");
+    println!("  universe --database-url {url} runs");
+    Ok(())
+}
