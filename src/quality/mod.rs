@@ -287,6 +287,12 @@ pub async fn validate(store: &Store, env: Environment, opts: Options) -> Result<
 }
 
 async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<Check>, StoreError> {
+    // The cache values (several MB) are read first and parsed on another thread while the other reads run.
+    let cache_rows = tx.cache_universe_rows(env).await?;
+    let parsing = tokio::task::spawn_blocking(move || {
+        let parsed: Vec<Option<CacheSymbols>> = cache_rows.iter().map(|r| cache_text_symbols(&r.3)).collect();
+        (cache_rows, parsed)
+    });
     let snap = snapshot(tx, env, None).await?;
     let symbol_keys = tx.symbol_keys().await?;
     let mut out = structural_checks(&snap, None, &symbol_keys);
@@ -304,11 +310,11 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
     let built_from = organize_sources(tx, env).await?;
     let group_counts: HashMap<(&str, &str), usize> =
         snap.groups.iter().map(|g| ((g.kind.as_str(), g.name.as_str()), g.symbols.len())).collect();
-    let cache_rows = tx.cache_universe_rows(env).await?;
+    let (cache_rows, parsed) = parsing.await.map_err(|e| StoreError::Corrupt(format!("parsing cache values: {e}")))?;
     let mut bad = Vec::new();
-    for (kind, name, key, value, _) in &cache_rows {
+    for ((kind, name, key, _, _), parsed) in cache_rows.iter().zip(parsed) {
         let label = format!("{kind}:{key} ({name})");
-        match cache_text_symbols(value) {
+        match parsed {
             None => bad.push(format!("{label}: value is not a symbol list")),
             Some(c) if c.symbols.is_empty() => bad.push(format!("{label}: empty")),
             Some(CacheSymbols { count, symbols: list }) => {
