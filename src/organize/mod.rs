@@ -199,8 +199,8 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
     let built = build::build(&req.definitions, &snapshot, &mut notes);
     let mut managed: Vec<&str> = MANAGED_TYPES.to_vec();
     managed.push(OBSOLETE_TYPE);
-    let current = store.cache_rows(env, &managed).await?;
-    let mut current_by_key: BTreeMap<(String, String, String), Option<Value>> =
+    let current = store.cache_rows_text(env, &managed).await?;
+    let mut current_by_key: BTreeMap<(String, String, String), String> =
         current.into_iter().map(|(t, n, k, v)| ((t, n, k), v)).collect();
 
     let mut rows = Vec::new();
@@ -215,19 +215,27 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
         }
         built_details.push(d);
         let id = (b.kind.clone(), b.name.clone(), b.key.clone());
-        let before = current_by_key.remove(&id);
-        let action = match &before {
-            None => RowAction::Added,
-            Some(Some(v)) if same_value(v, &b.value) => RowAction::Unchanged,
-            Some(_) => RowAction::Changed,
+        // The stored text is compared with our own serialisation first (SQLite keeps exactly what we wrote);
+        // only a mismatch is parsed and compared as JSON.
+        let stored = current_by_key.remove(&id);
+        let parsed = |t: &String| serde_json::from_str::<Value>(t).ok();
+        let (action, before) = match &stored {
+            None => (RowAction::Added, None),
+            Some(t) if *t == serde_json::to_string(&b.value).unwrap_or_default() => {
+                (RowAction::Unchanged, Some(b.count))
+            }
+            Some(t) => match parsed(t) {
+                Some(v) if same_value(&v, &b.value) => (RowAction::Unchanged, Some(b.count)),
+                v => (RowAction::Changed, count(v.as_ref())),
+            },
         };
         rows.push(RowChange {
             kind: b.kind.clone(),
             name: b.name.clone(),
             key: b.key.clone(),
             action,
-            before: before.as_ref().and_then(|v| count(v.as_ref())),
-            after: count(Some(&b.value)),
+            before,
+            after: Some(b.count),
         });
         if action != RowAction::Unchanged {
             upserts.push(b);
@@ -242,7 +250,7 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
             name: n.clone(),
             key: k.clone(),
             action: if remove { RowAction::Removed } else { RowAction::Kept },
-            before: count(v.as_ref()),
+            before: count(serde_json::from_str::<Value>(&v).ok().as_ref()),
             after: None,
         });
         if remove {

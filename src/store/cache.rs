@@ -33,6 +33,17 @@ pub type CacheRow = (String, String, String, Option<Value>);
 impl Store {
     /// Rows of some types in an environment, ordered by type, key, name.
     pub async fn cache_rows(&self, env: Environment, kinds: &[&str]) -> Result<Vec<CacheRow>, StoreError> {
+        let rows = self.cache_rows_text(env, kinds).await?;
+        Ok(rows.into_iter().map(|(t, n, k, v)| (t, n, k, serde_json::from_str(&v).ok())).collect())
+    }
+
+    /// Rows of some types with their values as stored text (SQLite keeps the exact text we wrote, so an
+    /// unchanged value can be recognised without parsing it).
+    pub async fn cache_rows_text(
+        &self,
+        env: Environment,
+        kinds: &[&str],
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
         let value = match self.backend() {
             super::Backend::Postgres => "value::text",
             super::Backend::Sqlite => "value",
@@ -44,7 +55,7 @@ impl Store {
             qb.push(" ORDER BY type, key, name");
             qb.build_query_as().fetch_all(p).await?
         });
-        Ok(rows.into_iter().map(|(t, n, k, v)| (t, n, k, serde_json::from_str(&v).ok())).collect())
+        Ok(rows)
     }
 }
 

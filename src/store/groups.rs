@@ -87,6 +87,7 @@ pub struct MemberDetail {
     pub name: Option<String>,
 }
 
+type MemberTuple = (i32, String, Option<f64>, Option<Json<Value>>);
 type GroupTuple = (i32, String, Option<String>, Option<Json<Value>>, Option<Json<Value>>, i64);
 
 impl Store {
@@ -131,22 +132,33 @@ impl Store {
         kind: GroupKind,
         groups: &mut [StoredGroup],
     ) -> Result<(), StoreError> {
-        let sql = match self.backend() {
-            Backend::Sqlite => {
-                "SELECT json_group_array(json_array(m.group_id, m.symbol, m.weight, json(m.metadata))) \
-                 FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
-                 WHERE g.environment = $1 AND g.type = $2"
+        // One JSON document on SQLite (its rows decode slowly through sqlx); plain rows on PostgreSQL.
+        let members: Vec<(i32, String, Option<f64>, Option<Value>)> = match self {
+            Store::Sqlite(p) => {
+                let text: String = sqlx::query_scalar(
+                    "SELECT json_group_array(json_array(m.group_id, m.symbol, m.weight, json(m.metadata))) \
+                     FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
+                     WHERE g.environment = $1 AND g.type = $2",
+                )
+                .bind(env.as_str())
+                .bind(kind.as_str())
+                .fetch_one(p)
+                .await?;
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("membership rows: {e}")))?
             }
-            Backend::Postgres => {
-                "SELECT COALESCE(json_agg(json_build_array(m.group_id, m.symbol, m.weight::float8, m.metadata)), '[]')::text \
-                 FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
-                 WHERE g.environment = $1 AND g.type = $2"
+            Store::Postgres(p) => {
+                let rows: Vec<MemberTuple> = sqlx::query_as(
+                    "SELECT m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), m.metadata \
+                     FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
+                     WHERE g.environment = $1 AND g.type = $2",
+                )
+                .bind(env.as_str())
+                .bind(kind.as_str())
+                .fetch_all(p)
+                .await?;
+                rows.into_iter().map(|(g, s, w, m)| (g, s, w, m.map(|j| j.0))).collect()
             }
         };
-        let text: String =
-            on_pool!(self, p => sqlx::query_scalar(sql).bind(env.as_str()).bind(kind.as_str()).fetch_one(p).await?);
-        let members: Vec<(i32, String, Option<f64>, Option<Value>)> =
-            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("membership rows: {e}")))?;
         let index: std::collections::HashMap<i32, usize> = groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
         for (gid, symbol, weight, metadata) in members {
             if let Some(&i) = index.get(&gid) {

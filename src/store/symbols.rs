@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use sqlx::QueryBuilder;
 
-use super::{BATCH_ROWS, Store, StoreError, Tx, on_conn, on_pool, push_in_list};
+use super::{BATCH_ROWS, Store, StoreError, Tx, on_conn, push_in_list};
 
 /// A symbol's metadata as far as this service manages it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -127,24 +127,30 @@ impl SymbolField {
 impl Store {
     /// Every symbol row, by symbol. The rows come back as one JSON array (one round trip, one parse).
     pub async fn symbols(&self) -> Result<HashMap<String, SymbolRow>, StoreError> {
-        let sql = match self.backend() {
-            super::Backend::Sqlite => {
-                "SELECT json_group_array(json_object('symbol', symbol, 'name', name, 'type', type, 'exchange', exchange, \
-                 'market', market, 'market_cap', market_cap, 'sector', sector, 'industry', industry, \
-                 'list_date', list_date, 'active', json(CASE WHEN active IS NULL THEN 'null' WHEN active THEN 'true' \
-                 ELSE 'false' END), 'cik', cik, 'composite_figi', composite_figi, 'share_class_figi', share_class_figi)) \
-                 FROM symbols"
+        let rows: Vec<SymbolRow> = match self {
+            // sqlx decodes SQLite rows one at a time through a worker thread (microseconds each): one JSON
+            // document is far cheaper there. PostgreSQL rows decode fast, and building JSON server-side is not.
+            Store::Sqlite(p) => {
+                let text: String = sqlx::query_scalar(
+                    "SELECT json_group_array(json_object('symbol', symbol, 'name', name, 'type', type, 'exchange', \
+                     exchange, 'market', market, 'market_cap', market_cap, 'sector', sector, 'industry', industry, \
+                     'list_date', list_date, 'active', json(CASE WHEN active IS NULL THEN 'null' WHEN active THEN \
+                     'true' ELSE 'false' END), 'cik', cik, 'composite_figi', composite_figi, 'share_class_figi', \
+                     share_class_figi)) FROM symbols",
+                )
+                .fetch_one(p)
+                .await?;
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("symbols rows: {e}")))?
             }
-            super::Backend::Postgres => {
-                "SELECT COALESCE(json_agg(json_build_object('symbol', symbol, 'name', name, 'type', type, 'exchange', \
-                 exchange, 'market', market, 'market_cap', market_cap, 'sector', sector, 'industry', industry, \
-                 'list_date', list_date, 'active', active, 'cik', cik, 'composite_figi', composite_figi, \
-                 'share_class_figi', share_class_figi)), '[]')::text FROM symbols"
+            Store::Postgres(p) => {
+                sqlx::query_as(
+                    "SELECT symbol, name, type, exchange, market, market_cap, sector, industry, list_date, active, \
+                     cik, composite_figi, share_class_figi FROM symbols",
+                )
+                .fetch_all(p)
+                .await?
             }
         };
-        let text: String = on_pool!(self, p => sqlx::query_scalar(sql).fetch_one(p).await?);
-        let rows: Vec<SymbolRow> =
-            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("symbols rows: {e}")))?;
         Ok(rows.into_iter().map(|r| (r.symbol.clone(), r)).collect())
     }
 }
