@@ -168,6 +168,9 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         let rows: Vec<(&str, &str, &str, &Value)> =
             upserts.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.key.as_str(), &r.value)).collect();
         tx.upsert_cache_rows(req.environment, &rows, crate::store::now().naive_utc()).await?;
+        // Fingerprint every row as it now stands, so validate can trust rows nobody has touched since.
+        let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;
+        record_fingerprints(outcome.details.as_mut(), &fingerprints);
         outcome.status = "applied".into();
         tx.finish_run(run_id, &outcome).await?;
         Ok::<i64, StoreError>(run_id)
@@ -182,6 +185,21 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         Err(e) => {
             Tx::release(Some(tx)).await;
             Err(e.into())
+        }
+    }
+}
+
+/// Adds each row's fingerprint (`size`, `updated_at`) to the run details.
+fn record_fingerprints(details: Option<&mut Value>, fingerprints: &[crate::store::CacheFingerprint]) {
+    let Some(rows) = details.and_then(|d| d.get_mut("rows")).and_then(Value::as_array_mut) else { return };
+    let by_key: BTreeMap<(&str, &str, &str), &crate::store::CacheFingerprint> =
+        fingerprints.iter().map(|f| ((f.kind.as_str(), f.name.as_str(), f.key.as_str()), f)).collect();
+    for row in rows {
+        let key = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let id = (key("type"), key("name"), key("key"));
+        if let Some(f) = by_key.get(&(id.0.as_str(), id.1.as_str(), id.2.as_str())) {
+            row["size"] = Value::from(f.size);
+            row["updated_at"] = serde_json::to_value(f.updated_at).unwrap_or(Value::Null);
         }
     }
 }

@@ -287,12 +287,28 @@ pub async fn validate(store: &Store, env: Environment, opts: Options) -> Result<
 }
 
 async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<Check>, StoreError> {
-    // The cache values (several MB) are read first and parsed on another thread while the other reads run.
-    let cache_rows = tx.cache_universe_rows(env).await?;
-    let parsing = tokio::task::spawn_blocking(move || {
-        let parsed: Vec<Option<CacheSymbols>> = cache_rows.iter().map(|r| cache_text_symbols(&r.3)).collect();
-        (cache_rows, parsed)
-    });
+    // cache_entries universe rows: a row organize wrote and nobody has touched since (same size and updated_at as
+    // recorded) is known to hold the list it built. Only other rows are read — several MB at most — and parsed on
+    // another thread while the remaining reads run.
+    let fingerprints = tx.cache_fingerprints(env, &UNIVERSE_TYPES).await?;
+    let recorded = organize_records(tx, env).await?;
+    let trusted: Vec<Option<usize>> = fingerprints
+        .iter()
+        .map(|f| {
+            let r = recorded.get(&(f.kind.clone(), f.name.clone(), f.key.clone()))?;
+            (r.size == Some(f.size) && r.updated_at == f.updated_at).then_some(r.count).flatten()
+        })
+        .collect();
+    let parsing = if trusted.iter().any(Option::is_none) {
+        let rows = tx.cache_universe_rows(env).await?;
+        Some(tokio::task::spawn_blocking(move || {
+            rows.into_iter()
+                .map(|(k, n, key, value, _)| ((k, n, key), cache_text_symbols(&value)))
+                .collect::<HashMap<(String, String, String), Option<CacheSymbols>>>()
+        }))
+    } else {
+        None
+    };
     let snap = snapshot(tx, env, None).await?;
     let symbol_keys = tx.symbol_keys().await?;
     let mut out = structural_checks(&snap, None, &symbol_keys);
@@ -307,32 +323,43 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
     out.push(check("unknown_symbols", "Members absent from `symbols`", Level::Warn, absent, detail));
 
     // cache_entries universe rows: parse, non-empty, count agrees with the group they were built from.
-    let built_from = organize_sources(tx, env).await?;
     let group_counts: HashMap<(&str, &str), usize> =
         snap.groups.iter().map(|g| ((g.kind.as_str(), g.name.as_str()), g.symbols.len())).collect();
-    let (cache_rows, parsed) = parsing.await.map_err(|e| StoreError::Corrupt(format!("parsing cache values: {e}")))?;
+    let mut parsed = match parsing {
+        Some(p) => p.await.map_err(|e| StoreError::Corrupt(format!("parsing cache values: {e}")))?,
+        None => HashMap::new(),
+    };
     let mut bad = Vec::new();
-    for ((kind, name, key, _, _), parsed) in cache_rows.iter().zip(parsed) {
-        let label = format!("{kind}:{key} ({name})");
-        match parsed {
-            None => bad.push(format!("{label}: value is not a symbol list")),
-            Some(c) if c.symbols.is_empty() => bad.push(format!("{label}: empty")),
-            Some(CacheSymbols { count, symbols: list }) => {
-                if let Some(count) = count
-                    && count as usize != list.len()
-                {
-                    bad.push(format!("{label}: count {count} but {} symbols", list.len()));
+    for (f, trusted) in fingerprints.iter().zip(&trusted) {
+        let id = (f.kind.clone(), f.name.clone(), f.key.clone());
+        let label = format!("{}:{} ({})", f.kind, f.key, f.name);
+        let (own_count, len) = match trusted {
+            Some(n) => (None, *n),
+            None => match parsed.remove(&id).flatten() {
+                None => {
+                    bad.push(format!("{label}: value is not a symbol list"));
+                    continue;
                 }
-                if let Some(source) = built_from.get(&(kind.clone(), key.clone()))
-                    && let Some(n) = group_counts.get(&(source.0.as_str(), source.1.as_str()))
-                    && *n != list.len()
-                {
-                    bad.push(format!("{label}: {} symbols but {} {} has {n}", list.len(), source.0, source.1));
-                }
-            }
+                Some(CacheSymbols { count, symbols }) => (count, symbols.len()),
+            },
+        };
+        if len == 0 {
+            bad.push(format!("{label}: empty"));
+            continue;
+        }
+        if let Some(count) = own_count
+            && count as usize != len
+        {
+            bad.push(format!("{label}: count {count} but {len} symbols"));
+        }
+        if let Some((gt, gn)) = recorded.get(&id).and_then(|r| r.source.as_ref())
+            && let Some(n) = group_counts.get(&(gt.as_str(), gn.as_str()))
+            && *n != len
+        {
+            bad.push(format!("{label}: {len} symbols but {gt} {gn} has {n}"));
         }
     }
-    let detail = format!("{} of {} universe rows", bad.len(), cache_rows.len());
+    let detail = format!("{} of {} universe rows", bad.len(), fingerprints.len());
     out.push(check(
         "cache_universes",
         "cache_entries universe rows that are unusable or disagree",
@@ -344,7 +371,10 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
     let mut stale = stale_groups(&snap.groups, opts);
     let cutoff = Utc::now().naive_utc() - Duration::days(opts.stale_days);
     stale.items.extend(
-        cache_rows.iter().filter(|r| r.4.is_none_or(|t| t < cutoff)).map(|(k, _, key, _, _)| format!("{k}:{key}")),
+        fingerprints
+            .iter()
+            .filter(|f| f.updated_at.is_none_or(|t| t < cutoff))
+            .map(|f| format!("{}:{}", f.kind, f.key)),
     );
     stale.count = stale.items.len();
     stale.level = if stale.count == 0 { Level::Pass } else { Level::Warn };
@@ -353,18 +383,38 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
     Ok(out)
 }
 
-/// Which group each `cache_entries` universe row was built from, per the last organize run.
-async fn organize_sources(
+/// The `cache_entries` row types validate checks.
+const UNIVERSE_TYPES: [&str; 2] = ["stock_universe", "etf_universe"];
+
+/// What the last organize run recorded about a row it built.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Recorded {
+    /// Symbols in the row.
+    count: Option<usize>,
+    /// Stored size right after organize wrote it.
+    size: Option<i64>,
+    /// `updated_at` right after organize wrote it.
+    updated_at: Option<chrono::NaiveDateTime>,
+    /// The group it mirrors.
+    #[serde(skip)]
+    source: Option<(String, String)>,
+    group_type: Option<String>,
+    group_name: Option<String>,
+}
+
+/// Rows of the last applied organize run, by (type, name, key).
+async fn organize_records(
     tx: &mut Tx,
     env: Environment,
-) -> Result<BTreeMap<(String, String), (String, String)>, StoreError> {
-    let mut out = BTreeMap::new();
+) -> Result<HashMap<(String, String, String), Recorded>, StoreError> {
+    let mut out = HashMap::new();
     let Some(details) = tx.last_organize_details(env).await? else { return Ok(out) };
     for row in details.get("rows").and_then(serde_json::Value::as_array).into_iter().flatten() {
         let s = |k: &str| row.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
-        if let (Some(t), Some(key), Some(gt), Some(gn)) = (s("type"), s("key"), s("group_type"), s("group_name")) {
-            out.insert((t, key), (gt, gn));
-        }
+        let (Some(t), Some(n), Some(k)) = (s("type"), s("name"), s("key")) else { continue };
+        let mut r: Recorded = serde_json::from_value(row.clone()).unwrap_or_default();
+        r.source = r.group_type.take().zip(r.group_name.take());
+        out.insert((t, n, k), r);
     }
     Ok(out)
 }

@@ -101,3 +101,46 @@ impl Tx {
         Ok(())
     }
 }
+
+/// A `cache_entries` row identified without reading its value: its last change and its stored size. Organize
+/// records these for the rows it writes, so validate can tell a row nobody has touched since from one that
+/// changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+pub struct CacheFingerprint {
+    /// Type.
+    #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Key.
+    pub key: String,
+    /// `updated_at`.
+    pub updated_at: Option<chrono::NaiveDateTime>,
+    /// Stored size of the value in bytes (`pg_column_size` / `octet_length`; neither reads the value).
+    pub size: i64,
+}
+
+impl Tx {
+    /// Fingerprints of the rows of some types in an environment, ordered by type, key, name.
+    pub async fn cache_fingerprints(
+        &mut self,
+        env: Environment,
+        kinds: &[&str],
+    ) -> Result<Vec<CacheFingerprint>, StoreError> {
+        let size = match self.backend() {
+            super::Backend::Postgres => "pg_column_size(value)::bigint",
+            super::Backend::Sqlite => "octet_length(value)",
+        };
+        let rows = on_conn!(self, c => {
+            let mut qb = sqlx::QueryBuilder::new(format!(
+                "SELECT type, name, key, updated_at, {size} AS size FROM cache_entries WHERE environment = "
+            ));
+            qb.push_bind(env.as_str()).push(" AND type");
+            super::push_in_list(&mut qb, kinds);
+            qb.push(" ORDER BY type, key, name");
+            qb.build_query_as().fetch_all(&mut *c).await?
+        });
+        Ok(rows)
+    }
+}

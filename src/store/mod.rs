@@ -22,7 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use cache::CacheRow;
+pub use cache::{CacheFingerprint, CacheRow};
 pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
 pub use quality::{GroupKey, GroupList};
 pub use runs::{NewRun, RunOutcome, RunRow};

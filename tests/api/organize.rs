@@ -108,6 +108,11 @@ async fn builds_the_rows(db: &TestDb) {
     let r = organize(db, default_defs(), false, false).await;
     let dow = r.rows.iter().find(|r| r.key == "index_dow30").unwrap();
     assert_eq!((dow.action, dow.before, dow.after), (RowAction::Changed, Some(3), Some(4)));
+    // A value changed behind organize's back (updated_at untouched) is still read and caught.
+    db.exec("UPDATE cache_entries SET value = '[]' WHERE type = 'stock_universe' AND key = 'index_dow30'").await;
+    let v = quality::validate(&db.store, Environment::Default, Options::default()).await.unwrap();
+    let c = v.checks.iter().find(|c| c.id == "cache_universes").unwrap();
+    assert_eq!(c.items, ["stock_universe:index_dow30 (Dow Jones 30): empty"]);
 }
 
 /// `--preserve` only upserts; `--dry-run` reports and writes only its run record.
