@@ -208,16 +208,21 @@ type Plan = (OrganizeReport, Vec<build::BuiltRow>, Vec<(String, String, String)>
 
 async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> {
     let env = req.environment;
-    let mut groups = Vec::new();
-    for kind in [GroupKind::Universe, GroupKind::Etf, GroupKind::Sector, GroupKind::Theme] {
-        groups.extend(store.groups_with_members(env, kind).await?);
-    }
-    let snapshot = build::Snapshot { symbols: store.symbols().await?, groups };
-    let mut notes = Vec::new();
-    let built = build::build(&req.definitions, &snapshot, &mut notes);
     let mut managed: Vec<&str> = MANAGED_TYPES.to_vec();
     managed.push(OBSOLETE_TYPE);
-    let current = store.cache_rows_text(env, &managed).await?;
+    // Independent reads of committed state, run at once on separate pool connections (the writers' lock,
+    // held by the caller, keeps it from changing meanwhile).
+    let groups = async {
+        let mut groups = Vec::new();
+        for kind in [GroupKind::Universe, GroupKind::Etf, GroupKind::Sector, GroupKind::Theme] {
+            groups.extend(store.groups_with_members(env, kind).await?);
+        }
+        Ok::<_, StoreError>(groups)
+    };
+    let (groups, symbols, current) = tokio::try_join!(groups, store.symbols(), store.cache_rows_text(env, &managed))?;
+    let snapshot = build::Snapshot { symbols, groups };
+    let mut notes = Vec::new();
+    let built = build::build(&req.definitions, &snapshot, &mut notes);
     let mut current_by_key: BTreeMap<(String, String, String), String> =
         current.into_iter().map(|(t, n, k, v)| ((t, n, k), v)).collect();
 
