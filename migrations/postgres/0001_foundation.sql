@@ -74,6 +74,11 @@ BEGIN
     END IF;
 END $$;
 
+-- Universe values are JSON up to a few hundred kB each, written and read whole: storing them uncompressed
+-- (EXTERNAL) makes organize's writes and every read cheaper. A catalog-only change: no rewrite, no data touched;
+-- it applies to values written from now on.
+ALTER TABLE cache_entries ALTER COLUMN value SET STORAGE EXTERNAL;
+
 -- TickStock: symbols (base, SIC and ETF blocks).
 CREATE TABLE IF NOT EXISTS symbols (
     symbol                      VARCHAR(20) PRIMARY KEY,
