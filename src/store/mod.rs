@@ -177,11 +177,27 @@ impl Store {
         }
     }
 
-    /// Connects and brings the schema up to date.
+    /// Connects and brings the schema up to date. When the latest migration is already applied (one query) the
+    /// full migration run — table check, lock, checksum comparison — is skipped; `universe db migrate` always
+    /// does it.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         let store = Store::connect(url).await?;
-        store.migrate().await?;
+        if !store.schema_is_current().await {
+            store.migrate().await?;
+        }
         Ok(store)
+    }
+
+    /// Whether the newest embedded migration has been applied successfully.
+    async fn schema_is_current(&self) -> bool {
+        let migrator = match self {
+            Store::Sqlite(_) => &SQLITE_MIGRATOR,
+            Store::Postgres(_) => &POSTGRES_MIGRATOR,
+        };
+        let Some(latest) = migrator.iter().map(|m| m.version).max() else { return true };
+        let sql = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
+        let applied: Result<Option<i64>, sqlx::Error> = on_pool!(self, p => sqlx::query_scalar(sql).fetch_one(p).await);
+        matches!(applied, Ok(Some(v)) if v == latest)
     }
 
     /// Applies pending migrations (idempotent; safe on an existing TickStock PostgreSQL database).
