@@ -7,7 +7,7 @@ use super::print_json;
 use super::table::TextTable;
 use crate::config::Config;
 use crate::domain::GroupKind;
-use crate::load::{self, Input, LoadError, LoadRequest, Mode};
+use crate::load::{self, Input, LoadError, LoadRequest};
 use crate::organize;
 use crate::quality::{self, Level};
 use crate::store::Store;
@@ -29,17 +29,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
     let store = Store::open(&url).await?;
     let mut reports = Vec::new();
     for (kind, inputs) in crate::sample::demo_loads() {
-        let req = LoadRequest {
-            kind,
-            inputs,
-            mode: Mode::Full,
-            prune: false,
-            etf: None,
-            name: None,
-            environment: config.environment,
-            progress: false,
-            validate: true,
-        };
+        let req = LoadRequest::new(kind, inputs, config.environment);
         let report = load::run(&store, &req).await.map_err(|e| match e {
             LoadError::Invalid { problems, .. } => anyhow::anyhow!(
                 "bundled sample {} did not load: {}",

@@ -107,6 +107,23 @@ pub struct LoadRequest {
     pub validate: bool,
 }
 
+impl LoadRequest {
+    /// A full load of these inputs with structural validation and no progress bar; adjust the fields as needed.
+    pub fn new(kind: LoadKind, inputs: Vec<Input>, environment: Environment) -> LoadRequest {
+        LoadRequest {
+            kind,
+            inputs,
+            mode: Mode::Full,
+            prune: false,
+            etf: None,
+            name: None,
+            environment,
+            progress: false,
+            validate: true,
+        }
+    }
+}
+
 /// Counts per group, as printed and as `--json`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Counts {

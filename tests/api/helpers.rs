@@ -155,17 +155,7 @@ impl TestDb {
         adjust: impl FnOnce(&mut LoadRequest),
     ) -> Result<LoadReport, LoadError> {
         let inputs = files.iter().map(|(n, c)| Input::from_bytes(*n, c.as_bytes())).collect();
-        let mut req = LoadRequest {
-            kind,
-            inputs,
-            mode,
-            prune: false,
-            etf: None,
-            name: None,
-            environment: Environment::Default,
-            progress: false,
-            validate: true,
-        };
+        let mut req = LoadRequest { mode, ..LoadRequest::new(kind, inputs, Environment::Default) };
         adjust(&mut req);
         load::run(&self.store, &req).await
     }

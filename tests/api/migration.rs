@@ -2,7 +2,7 @@
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use universe::domain::{Environment, GroupKind};
-use universe::load::{LoadKind, Mode};
+use universe::load::LoadKind;
 use universe::store::{Backend, Store};
 
 use crate::helpers::TestDb;
@@ -51,17 +51,7 @@ async fn migrates_a_tickstock_database_in_place() {
 
     // UNIVERSE is accepted now, and loads work with the existing rows.
     let inputs = vec![universe::load::Input::from_bytes("dow30.csv", "AAPL\nMSFT\n")];
-    let req = universe::load::LoadRequest {
-        kind: LoadKind::Universes,
-        inputs,
-        mode: Mode::Full,
-        prune: false,
-        etf: None,
-        name: None,
-        environment: Environment::Default,
-        progress: false,
-        validate: true,
-    };
+    let req = universe::load::LoadRequest::new(LoadKind::Universes, inputs, Environment::Default);
     universe::load::run(&store, &req).await.expect("load a universe");
     let sectors = vec![universe::load::Input::from_bytes(
         "s.csv",
