@@ -58,3 +58,51 @@ impl fmt::Debug for Config {
             .finish()
     }
 }
+
+/// Options of the HTTP server (`universe serve`, and `universe demo` when it serves).
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "UNIVERSE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Key that admin and mutating endpoints require in the X-API-Key header. Without one they are disabled.
+    #[arg(long, env = "UNIVERSE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Rebuild the relationship cache when it is older than this many seconds, even if nothing changed.
+    #[arg(long, env = "UNIVERSE_CACHE_MAX_AGE", default_value_t = 3600, value_name = "SECONDS")]
+    pub cache_max_age: u64,
+    /// How often to poll the store's data version, in milliseconds [default: 1000 on SQLite, 5000 on PostgreSQL,
+    /// where notifications do the fast path].
+    #[arg(long, env = "UNIVERSE_CACHE_POLL_MS", value_name = "MS")]
+    pub cache_poll_ms: Option<u64>,
+    /// Do not LISTEN for PostgreSQL change notifications (polling alone; for tests of that path).
+    #[arg(long, hide = true)]
+    pub no_cache_listen: bool,
+    /// Serve the benchmark's static ceiling routes (/bench/static/etf, /bench/static/universe).
+    #[arg(long, hide = true)]
+    pub bench_routes: bool,
+}
+
+impl ServeArgs {
+    /// The server options for a store backend.
+    pub fn options(&self, backend: crate::store::Backend) -> crate::api::ServeOptions {
+        let mut watch = crate::cache::WatchOptions::for_backend(backend);
+        watch.max_age = std::time::Duration::from_secs(self.cache_max_age);
+        if let Some(ms) = self.cache_poll_ms {
+            watch.poll = std::time::Duration::from_millis(ms.max(10));
+        }
+        watch.listen = !self.no_cache_listen;
+        crate::api::ServeOptions { api_key: self.api_key.clone(), watch, bench_routes: self.bench_routes }
+    }
+}
+
+impl fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("bind", &self.bind)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("cache_max_age", &self.cache_max_age)
+            .field("cache_poll_ms", &self.cache_poll_ms)
+            .finish()
+    }
+}

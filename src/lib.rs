@@ -7,9 +7,13 @@
 //! - [`store`]: the two storage backends behind one interface, with embedded migrations.
 //! - [`load`]: loaders for holdings, universes, sectors, themes and symbols; diff, apply, rollback.
 //! - [`universes`]: listing, showing and resolving universe keys.
+//! - [`cache`]: the relationship cache, one immutable snapshot of the graph swapped atomically on refresh.
+//! - [`api`]: the HTTP API (`universe serve`) over the cache.
 //! - [`sample`]: the sample data bundled for `universe demo`, and the benchmark data generator.
-//! - [`config`] and [`cli`]: the command line (the only place that uses `anyhow`).
+//! - [`config`] and [`cli`]: the command line (with the server's entry point, the places that use `anyhow`).
 
+pub mod api;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -9,15 +9,15 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::domain::{Environment, GroupKind};
+use crate::domain::{Environment, GroupKind, KeyPart, Picked, UniverseKey, UniverseKeyError, pick_named};
 use crate::store::{Store, StoreError};
 
 /// Why a key does not resolve.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    /// No part at all.
-    #[error("empty universe key")]
-    Empty,
+    /// The key does not parse.
+    #[error(transparent)]
+    Key(#[from] UniverseKeyError),
     /// A part names nothing.
     #[error("unknown universe key part {0:?}: no group or cache_entries universe has that name")]
     Unknown(String),
@@ -29,9 +29,6 @@ pub enum ResolveError {
         /// `TYPE name` of each match.
         candidates: Vec<String>,
     },
-    /// `stock_universe` or `etf_universe` with no key after it.
-    #[error("{0} must be followed by a key, as in {0}:KEY")]
-    MissingCacheKey(String),
     /// A cache row whose value is not a list of symbols.
     #[error("cache_entries row {kind}:{key} does not hold a symbol list")]
     BadCacheValue {
@@ -43,6 +40,16 @@ pub enum ResolveError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ResolveError {
+    /// The error for a group part that matched several groups.
+    pub fn ambiguous<'a>(part: &str, many: impl IntoIterator<Item = (GroupKind, &'a str)>) -> ResolveError {
+        ResolveError::Ambiguous {
+            part: part.to_string(),
+            candidates: many.into_iter().map(|(k, n)| format!("{k} {n}")).collect(),
+        }
+    }
 }
 
 /// The symbols of a `cache_entries` universe value, in any shape TickStock readers accept: a JSON array of
@@ -133,45 +140,36 @@ pub fn cache_text_symbols(text: &str) -> Option<CacheSymbols> {
     serde_json::from_str(text).ok()
 }
 
-/// Resolves a universe key.
+/// Resolves a universe key against the store (the CLI's path; the server resolves against its snapshot).
 pub async fn resolve(store: &Store, env: Environment, key: &str) -> Result<Vec<String>, ResolveError> {
-    let parts: Vec<&str> = key.split(':').map(str::trim).filter(|p| !p.is_empty()).collect();
-    if parts.is_empty() {
-        return Err(ResolveError::Empty);
-    }
+    let key = UniverseKey::parse(key)?;
     let mut out = BTreeSet::new();
-    let mut i = 0;
-    while i < parts.len() {
-        let part = parts[i];
-        let lower = part.to_ascii_lowercase();
-        if lower == "stock_universe" || lower == "etf_universe" {
-            let cache_key = *parts.get(i + 1).ok_or_else(|| ResolveError::MissingCacheKey(lower.clone()))?;
-            let rows = store.cache_values(env, &lower, cache_key).await?;
-            if rows.is_empty() {
-                return Err(ResolveError::Unknown(format!("{lower}:{cache_key}")));
+    for part in key.parts() {
+        match part {
+            KeyPart::Cache(kind, cache_key) => {
+                let rows = store.cache_values(env, kind.as_str(), cache_key).await?;
+                if rows.is_empty() {
+                    return Err(ResolveError::Unknown(part.to_string()));
+                }
+                for (_, v) in rows {
+                    let syms = cache_value_symbols(&v).ok_or_else(|| ResolveError::BadCacheValue {
+                        kind: kind.as_str().to_string(),
+                        key: cache_key.clone(),
+                    })?;
+                    out.extend(syms);
+                }
             }
-            for (_, v) in rows {
-                let syms = cache_value_symbols(&v)
-                    .ok_or_else(|| ResolveError::BadCacheValue { kind: lower.clone(), key: cache_key.to_string() })?;
-                out.extend(syms);
-            }
-            i += 2;
-            continue;
-        }
-        let found = store.find_groups_named(env, part).await?;
-        let exact: Vec<&(GroupKind, String)> = found.iter().filter(|(_, n)| n == part).collect();
-        let pick: Vec<&(GroupKind, String)> = if exact.is_empty() { found.iter().collect() } else { exact };
-        match pick.as_slice() {
-            [] => return Err(ResolveError::Unknown(part.to_string())),
-            [(kind, name)] => out.extend(store.group_symbols(env, *kind, name).await?),
-            many => {
-                return Err(ResolveError::Ambiguous {
-                    part: part.to_string(),
-                    candidates: many.iter().map(|(k, n)| format!("{k} {n}")).collect(),
-                });
+            KeyPart::Group(name) => {
+                let found = store.find_groups_named(env, name).await?;
+                match pick_named(name, &found, |(_, n)| n) {
+                    Picked::None => return Err(ResolveError::Unknown(name.clone())),
+                    Picked::One((kind, exact)) => out.extend(store.group_symbols(env, *kind, exact).await?),
+                    Picked::Many(many) => {
+                        return Err(ResolveError::ambiguous(name, many.iter().map(|(k, n)| (*k, n.as_str()))));
+                    }
+                }
             }
         }
-        i += 1;
     }
     Ok(out.into_iter().collect())
 }

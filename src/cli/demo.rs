@@ -5,14 +5,14 @@ use anyhow::{Context, Result};
 use super::print::level_label;
 use super::print_json;
 use super::table::TextTable;
-use crate::config::Config;
+use crate::config::{Config, ServeArgs};
 use crate::domain::GroupKind;
 use crate::load::{self, Input, LoadError, LoadRequest};
 use crate::organize;
 use crate::quality::{self, Level};
 use crate::store::Store;
 
-pub(super) async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
+pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<ServeArgs>) -> Result<()> {
     // A fresh database each time: remove the file and its WAL companions.
     for suffix in ["", "-wal", "-shm"] {
         let mut p = db.as_os_str().to_owned();
@@ -64,12 +64,15 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
     let groups = store.group_summaries(config.environment, &[]).await?;
     let symbols = store.count_rows("symbols").await?;
     let memberships = store.count_rows("group_memberships").await?;
-    store.close().await;
+    if serve.is_none() {
+        store.close().await;
+    }
     if config.json {
-        return print_json(&serde_json::json!({
+        print_json(&serde_json::json!({
             "database": db.display().to_string(), "database_url": url, "loads": reports, "groups": groups,
             "symbols": symbols, "memberships": memberships, "organize": organized, "validation": validation,
-        }));
+        }))?;
+        return serve_demo(store, db, config, serve).await;
     }
     println!("TickStock Universe demo: loaded the bundled sample data (S&P 500, Nasdaq-100, Dow 30; GICS sectors;");
     println!("SPY, DIA, QQQ and the eleven sector SPDRs built from the constituents; 20 themes; symbol metadata).\n");
@@ -122,5 +125,19 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config) -> Result<()> {
     println!("  universe --database-url {url} universes resolve stock_universe:index_dow30");
     println!("  universe --database-url {url} validate");
     println!("  universe --database-url {url} runs");
-    Ok(())
+    serve_demo(store, db, config, serve).await
+}
+
+/// Serves the API on the demo database, with a key made up for this run when none is configured.
+async fn serve_demo(store: Store, db: &std::path::Path, config: &Config, serve: Option<ServeArgs>) -> Result<()> {
+    let Some(mut args) = serve else { return Ok(()) };
+    let mut intro = String::new();
+    if args.api_key.is_none() {
+        let seed = format!("{:?}{}{}", std::time::SystemTime::now(), std::process::id(), db.display());
+        let key = format!("{:x}", md5::compute(seed));
+        intro = format!("\nAdmin API key for this demo: {key}  (set UNIVERSE_API_KEY to choose one)");
+        args.api_key = Some(key);
+    }
+    let config = Config { database_url: format!("sqlite://{}", db.display()), ..config.clone() };
+    super::serve_api(store, &config, &args, Some(&intro)).await
 }

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-use crate::config::{Config, GlobalArgs};
+use crate::config::{Config, GlobalArgs, ServeArgs};
 use crate::domain::{GroupKind, Sector};
 use crate::load::{self, Input, LoadError, LoadKind, LoadRequest, Mode};
 use crate::organize;
@@ -50,6 +50,21 @@ enum Command {
         /// The SQLite file to (re)create.
         #[arg(long, default_value = "universe-demo.db")]
         db: PathBuf,
+        /// Stop after loading (for scripts); by default the demo then serves the HTTP API on the sample data.
+        #[arg(long)]
+        no_serve: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Serve the HTTP API (relationships, universes, TickStock's routes, admin, OpenAPI docs, metrics) from the
+    /// relationship cache, kept fresh as loads commit. Stops gracefully on SIGINT or SIGTERM.
+    #[command(after_help = "Examples:
+  universe serve                                            http://127.0.0.1:8080/api/docs/
+  UNIVERSE_API_KEY=secret universe serve --bind 0.0.0.0:8080
+  DATABASE_URL=postgres://app@db/tickstock universe serve --cache-max-age 600")]
+    Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
     },
     /// Database maintenance.
     Db {
@@ -255,7 +270,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let config = Config::load(&cli.global);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // The server uses every core; one-shot commands are sequential and start faster on one thread.
+    let runtime = match &cli.command {
+        Command::Serve { .. } | Command::Demo { no_serve: false, .. } => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -278,6 +300,54 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Binds, prints where the API is, and serves until SIGINT or SIGTERM.
+async fn serve_api(store: Store, config: &Config, args: &ServeArgs, intro: Option<&str>) -> Result<()> {
+    let listener =
+        tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let options = args.options(store.backend());
+    if let Some(intro) = intro {
+        println!("{intro}");
+    }
+    println!("Serving {} on http://{addr}", crate::store::redact_url(&config.database_url));
+    println!("  API docs      http://{addr}/api/docs/");
+    println!("  ETF holdings  http://{addr}/api/relationships/etf/SPY/holdings?limit=10");
+    println!("  stock info    http://{addr}/api/relationships/stock/AAPL/info");
+    println!("  universes     http://{addr}/api/universes");
+    println!("  union         http://{addr}/api/universes/nasdaq100:dow30/symbols");
+    println!("  metrics       http://{addr}/metrics");
+    match &options.api_key {
+        Some(_) => println!("  admin         curl -H 'X-API-Key: …' http://{addr}/admin/cache/stats"),
+        None => println!("  admin endpoints are disabled: set UNIVERSE_API_KEY or --api-key to enable them"),
+    }
+    println!("Press Ctrl-C to stop.");
+    crate::api::serve(listener, store, config.environment, options, shutdown_signal()).await?;
+    println!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
@@ -326,7 +396,11 @@ async fn validate_command(config: &Config, opts: quality::Options) -> Result<Exi
 
 async fn run_command(command: Command, config: &Config) -> Result<()> {
     match command {
-        Command::Demo { db } => demo(&db, config).await,
+        Command::Demo { db, no_serve, serve } => demo(&db, config, (!no_serve).then_some(serve)).await,
+        Command::Serve { serve } => {
+            let store = open(config).await?;
+            serve_api(store, config, &serve, None).await
+        }
         Command::Db { command: DbCommand::Migrate } => {
             let store = Store::connect(&config.database_url).await?;
             store.migrate().await?;

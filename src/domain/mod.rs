@@ -1,11 +1,13 @@
-//! Domain types, parsed once at the edge: tickers, weights, group kinds and names, environments, sectors.
+//! Domain types, parsed once at the edge: tickers, weights, group kinds and names, environments, sectors, universe keys.
 
 mod group;
 mod sector;
 mod ticker;
+mod universe_key;
 mod weight;
 
 pub use group::{Environment, GroupKind, GroupName, GroupNameError};
 pub use sector::Sector;
 pub use ticker::{MAX_TICKER_LEN, Ticker, TickerError};
+pub use universe_key::{CacheKind, KeyPart, Picked, UniverseKey, UniverseKeyError, pick_named};
 pub use weight::{RawWeight, Weight, WeightError, WeightUnit};

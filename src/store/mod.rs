@@ -12,6 +12,7 @@ mod cache;
 mod groups;
 mod quality;
 mod runs;
+mod snapshot;
 mod symbols;
 mod transfer;
 
@@ -26,6 +27,7 @@ pub use cache::{CacheFingerprint, CacheRow};
 pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
 pub use quality::{GroupKey, GroupList};
 pub use runs::{NewRun, RunOutcome, RunRow};
+pub use snapshot::{SnapshotGroup, SnapshotMember, SnapshotRows, SnapshotSymbol, UPDATED_CHANNEL};
 pub use symbols::{SymbolField, SymbolRow};
 pub use transfer::HistoryInterval;
 
@@ -247,8 +249,15 @@ impl Store {
 
     /// Counts rows of a table (for tests and the demo summary). `table` must be one of ours.
     pub async fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: [&str; 6] =
-            ["definition_groups", "group_memberships", "cache_entries", "symbols", "load_runs", "membership_history"];
+        const TABLES: [&str; 7] = [
+            "definition_groups",
+            "group_memberships",
+            "cache_entries",
+            "symbols",
+            "load_runs",
+            "membership_history",
+            "universe_data_version",
+        ];
         let table = TABLES
             .iter()
             .find(|t| **t == table)

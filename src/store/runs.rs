@@ -171,8 +171,12 @@ impl Tx {
         Ok(id)
     }
 
-    /// Stores a run's outcome.
+    /// Stores a run's outcome. An applied run also moves the data version on (see [`Tx::bump_data_version`]), in
+    /// the same transaction: a change and the signal that it happened commit together or not at all.
     pub async fn finish_run(&mut self, id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
+        if outcome.status == "applied" {
+            self.bump_data_version(id).await?;
+        }
         on_conn!(self, c => {
             sqlx::query(FINISH_RUN)
             .bind(id)

@@ -90,8 +90,10 @@ contract!(cli_bad_input, cli_runs_and_rollback);
 fn demo_loads_the_sample_data() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_universe")).args(["demo", "--db", db.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["demo", "--no-serve", "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     for expected in ["UNIVERSE       3", "ETF           14", "SECTOR        12", "THEME         20", "531 symbols"] {
@@ -99,7 +101,7 @@ fn demo_loads_the_sample_data() {
     }
     // Running it again starts fresh rather than piling up.
     let again = Command::new(env!("CARGO_BIN_EXE_universe"))
-        .args(["--json", "demo", "--db", db.to_str().unwrap()])
+        .args(["--json", "demo", "--no-serve", "--db", db.to_str().unwrap()])
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();

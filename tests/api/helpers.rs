@@ -160,6 +160,22 @@ impl TestDb {
         load::run(&self.store, &req).await
     }
 
+    /// Loads the sample data `universe demo` bundles, and organizes it with the default definitions.
+    pub async fn seed_sample(&self) {
+        for (kind, inputs) in universe::sample::demo_loads() {
+            load::run(&self.store, &LoadRequest::new(kind, inputs, Environment::Default)).await.expect("sample loads");
+        }
+        let (name, bytes) = universe::organize::DEFAULT_DEFINITIONS;
+        let definitions = universe::organize::definitions::parse(&Input::from_bytes(name, bytes)).expect("definitions");
+        let req = universe::organize::OrganizeRequest {
+            definitions,
+            preserve: false,
+            dry_run: false,
+            environment: Environment::Default,
+        };
+        universe::organize::run(&self.store, &req).await.expect("organize");
+    }
+
     /// Loads and expects success.
     pub async fn load_ok(&self, kind: LoadKind, files: &[(&str, &str)], mode: Mode) -> LoadReport {
         match self.load(kind, files, mode).await {

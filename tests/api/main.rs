@@ -12,5 +12,6 @@ mod real_data;
 mod report;
 mod rollback;
 mod sectors_themes_symbols;
+mod server;
 mod transfer;
 mod universes;

@@ -1,6 +1,6 @@
 //! Universe loads and universe-key resolution.
 
-use universe::domain::{Environment, GroupKind};
+use universe::domain::{Environment, GroupKind, UniverseKeyError};
 use universe::load::{LoadKind, Mode};
 use universe::universes::{ResolveError, resolve};
 
@@ -49,7 +49,7 @@ async fn resolve_keys(db: &TestDb) {
         Err(ResolveError::Unknown(p)) => assert_eq!(p, "nope"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(resolve(&db.store, env, " : ").await, Err(ResolveError::Empty)));
+    assert!(matches!(resolve(&db.store, env, " : ").await, Err(ResolveError::Key(UniverseKeyError::Empty))));
 
     let insert = "INSERT INTO cache_entries (type, name, key, value, environment) VALUES ($1, $2, $3, $4, 'DEFAULT')";
     let rows = [
@@ -73,7 +73,10 @@ async fn resolve_keys(db: &TestDb) {
     }
     assert_eq!(resolve(&db.store, env, "etf_universe:etf_core:dow30").await.unwrap(), ["AAPL", "MSFT", "QQQ", "SPY"]);
     assert_eq!(resolve(&db.store, env, "stock_universe:mega_cap").await.unwrap(), ["NVDA"]);
-    assert!(matches!(resolve(&db.store, env, "etf_universe").await, Err(ResolveError::MissingCacheKey(_))));
+    assert!(matches!(
+        resolve(&db.store, env, "etf_universe").await,
+        Err(ResolveError::Key(UniverseKeyError::MissingCacheKey(_)))
+    ));
     assert!(matches!(resolve(&db.store, env, "etf_universe:nope").await, Err(ResolveError::Unknown(_))));
 }
 

@@ -1,0 +1,107 @@
+//! Relationship-cache lookups at peer scale (24 ETFs / 11,778 holdings, 4 universes, 10,000 symbols, sectors,
+//! 20 themes, organized cache rows) against a bare `HashMap` probe measured in the same run, plus the snapshot
+//! build (index only, and read + index from SQLite). Run: `cargo bench --bench cache`.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use universe::cache::{self, Snapshot};
+use universe::domain::{Environment, GroupKind, UniverseKey};
+use universe::load::{self, Input, LoadKind, LoadRequest};
+use universe::store::Store;
+
+fn inputs(dir: &Path) -> Vec<Input> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir).expect("data folder").map(|e| e.expect("entry").path()).collect();
+    paths.sort();
+    paths.iter().map(|p| Input::read(p).expect("readable")).collect()
+}
+
+/// A SQLite store holding the peer-scale data set, organized.
+async fn peer_store(dir: &Path) -> Store {
+    universe::sample::write_peer_dataset(dir, 0).expect("write the data set");
+    let store = Store::open(&format!("sqlite://{}", dir.join("bench.db").display())).await.expect("open");
+    let env = Environment::Default;
+    let one = |p: &str| vec![Input::read(&dir.join(p)).expect("readable")];
+    for (kind, files) in [
+        (LoadKind::Symbols, one("symbols.csv")),
+        (LoadKind::Holdings, inputs(&dir.join("holdings"))),
+        (LoadKind::Universes, inputs(&dir.join("universes"))),
+        (LoadKind::Sectors, one("sectors.csv")),
+    ] {
+        load::run(&store, &LoadRequest::new(kind, files, env)).await.expect("load");
+    }
+    let (themes, bytes) = ("themes.toml", include_bytes!("../data/themes.toml"));
+    load::run(&store, &LoadRequest::new(LoadKind::Themes, vec![Input::from_bytes(themes, &bytes[..])], env))
+        .await
+        .expect("themes");
+    let (name, bytes) = universe::organize::DEFAULT_DEFINITIONS;
+    let definitions = universe::organize::definitions::parse(&Input::from_bytes(name, bytes)).expect("definitions");
+    let req = universe::organize::OrganizeRequest { definitions, preserve: false, dry_run: false, environment: env };
+    universe::organize::run(&store, &req).await.expect("organize");
+    store
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = rt.block_on(peer_store(dir.path()));
+    let rows = rt.block_on(store.snapshot_rows(Environment::Default)).expect("rows");
+    let snap = Snapshot::build(rows.clone(), Environment::Default, Duration::ZERO);
+    let c0 = snap.counts();
+    println!(
+        "peer-scale snapshot: {} symbols, {} memberships, {} ETFs, {} universes, {} sectors, {} themes, {} cache \
+         universes; approx {:.2} MB; indexed in {:.1} ms",
+        c0.symbols,
+        c0.memberships,
+        c0.etfs,
+        c0.universes,
+        c0.sectors,
+        c0.themes,
+        c0.cache_universes,
+        snap.approx_bytes as f64 / 1e6,
+        snap.index_time.as_secs_f64() * 1e3
+    );
+
+    // The ceiling: a bare HashMap<String, Vec<u32>> from ticker to group ids, probed with the same key.
+    let bare: HashMap<String, Vec<u32>> =
+        snap.symbols.iter().enumerate().map(|(i, s)| (s.ticker.to_string(), vec![i as u32])).collect();
+    let etf = "SPY";
+    let top = snap.group_named(GroupKind::Etf, etf).expect("SPY").members[0].symbol;
+    let stock = snap.symbol(top).ticker.to_string();
+    let union = UniverseKey::parse("sp500:nasdaq100:dow30").expect("key");
+
+    let mut g = c.benchmark_group("lookup");
+    g.bench_function("bare_hashmap_probe", |b| b.iter(|| black_box(bare.get(black_box(stock.as_str())).map(Vec::len))));
+    g.bench_function("etf_holdings", |b| {
+        b.iter(|| black_box(snap.group_named(GroupKind::Etf, black_box(etf)).map(|g| g.members.len())))
+    });
+    g.bench_function("stock_info", |b| {
+        b.iter(|| {
+            let s = snap.symbol(snap.symbol_id(black_box(&stock)).expect("known"));
+            black_box((snap.sector_of(s).map(|g| g.members.len()), s.memberships.len()))
+        })
+    });
+    g.bench_function("universe_union_3_parts", |b| {
+        b.iter(|| {
+            let r = snap.resolve(black_box(&union)).expect("resolves");
+            black_box(snap.tickers(&r).len())
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("snapshot");
+    g.sample_size(20);
+    g.bench_function("index_only", |b| {
+        b.iter(|| black_box(Snapshot::build(rows.clone(), Environment::Default, Duration::ZERO).approx_bytes))
+    });
+    g.bench_function("read_and_index_sqlite", |b| {
+        b.iter(|| black_box(rt.block_on(cache::build(&store, Environment::Default)).expect("build").version))
+    });
+    g.finish();
+}
+
+criterion_group!(cache_benches, benches);
+criterion_main!(cache_benches);

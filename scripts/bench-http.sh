@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# HTTP benchmarks of `universe serve` with wrk (2 threads, 64 connections, DURATION seconds per route, default
+# 10), on SQLite and PostgreSQL loaded with the peer-scale data set. Each API route is measured next to its
+# ceiling in the same run and the same binary: /bench/static/* serves the very same bytes and headers from a
+# handler that does nothing else, behind the same middleware. Also records the snapshot's build time and
+# memory as the server reports them. Then runs the criterion cache benchmarks (`cargo bench --bench cache`).
+#
+# Uses BENCH_DATABASE_URL (a superuser URL) if set, else a throwaway PostgreSQL. Installs wrk with apt-get when
+# missing. Results: target/bench-http/summary.md. Loopback only; every wrk run is bounded by DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib-pg.sh
+
+command -v wrk >/dev/null || apt_install wrk
+command -v psql >/dev/null || apt_install postgresql-client
+DURATION=${DURATION:-10}
+OUT=$PWD/target/bench-http
+rm -rf "$OUT" && mkdir -p "$OUT"
+cargo build --release --locked >&2
+BIN=$PWD/target/release/universe
+DATA=$OUT/peer
+"$BIN" bench-data "$DATA" >/dev/null
+
+if [ -z "${BENCH_DATABASE_URL:-}" ]; then
+  start_throwaway_pg
+  BENCH_DATABASE_URL=$PG_URL
+fi
+PGDB="${BENCH_DATABASE_URL%/*}/universe_bench_http"
+psql -q -X "$BENCH_DATABASE_URL" -c 'DROP DATABASE IF EXISTS universe_bench_http WITH (FORCE)' -c 'CREATE DATABASE universe_bench_http' >/dev/null
+
+load() {
+  local u="$BIN --database-url $1"
+  $u load symbols "$DATA/symbols.csv" >/dev/null
+  $u load holdings "$DATA"/holdings/*.csv >/dev/null
+  $u load universes "$DATA"/universes/*.csv >/dev/null
+  $u load sectors "$DATA/sectors.csv" >/dev/null
+  $u load themes data/themes.toml >/dev/null
+  $u organize --yes >/dev/null
+}
+
+# wrk's requests/s and p99 latency (ms) for a URL.
+measure() {
+  local out
+  out=$(wrk -t2 -c64 -d"${DURATION}s" --latency "$1")
+  echo "$out" >>"$OUT/wrk.log"
+  local rps p99
+  rps=$(echo "$out" | awk '/^Requests\/sec/ { print $2 }')
+  p99=$(echo "$out" | awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 } print v }')
+  echo "$rps $p99"
+}
+
+{
+  echo "# universe HTTP benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores: wrk -t2 -c64 -d${DURATION}s"
+  echo
+  echo "| backend | route | req/s | p99 [ms] | ceiling req/s | ceiling p99 [ms] | share of ceiling |"
+  echo "|:---|:---|---:|---:|---:|---:|---:|"
+} >"$OUT/summary.md"
+stats=""
+for backend in sqlite postgres; do
+  if [ $backend = sqlite ]; then url="sqlite://$OUT/bench.db"; else url=$PGDB; fi
+  load "$url"
+  port=$(free_port)
+  "$BIN" --database-url "$url" serve --bind "127.0.0.1:$port" --bench-routes >"$OUT/serve-$backend.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+  base="http://127.0.0.1:$port"
+  # Same bytes check: the API and its ceiling must answer identically.
+  cmp <(curl -s "$base/api/relationships/etf/SPY/holdings") <(curl -s "$base/bench/static/etf")
+  cmp <(curl -s "$base/api/universes/sp500/symbols") <(curl -s "$base/bench/static/universe")
+  for pair in "/api/relationships/etf/SPY/holdings /bench/static/etf" "/api/universes/sp500/symbols /bench/static/universe"; do
+    set -- $pair
+    read -r crps cp99 < <(measure "$base$2")
+    read -r rps p99 < <(measure "$base$1")
+    share=$(awk -v a="$rps" -v b="$crps" 'BEGIN { printf "%.0f %%", 100 * a / b }')
+    echo "| $backend | \`$1\` ($(curl -s "$base$1" | wc -c) bytes) | $rps | $p99 | $crps | $cp99 | $share |" >>"$OUT/summary.md"
+  done
+  s=$(curl -s "$base/api/relationships/stats")
+  stats+="| $backend | $(echo "$s" | python3 -c 'import json,sys; s=json.load(sys.stdin); e=s["entries"]; print(f"{s[\"read_ms\"]:.1f} | {s[\"index_ms\"]:.1f} | {s[\"read_ms\"]+s[\"index_ms\"]:.1f} | {s[\"approx_bytes\"]/1e6:.2f} | {e[\"symbols\"]} symbols, {e[\"memberships\"]} memberships, {e[\"cache_universes\"]} cache universes")') |"$'\n'
+  kill -TERM $pid
+  wait $pid || true
+done
+{
+  echo
+  echo "Snapshot as built by the server at start (peer scale):"
+  echo
+  echo "| backend | read [ms] | index [ms] | total [ms] | approx memory [MB] | entries |"
+  echo "|:---|---:|---:|---:|---:|:---|"
+  printf '%s' "$stats"
+} >>"$OUT/summary.md"
+
+cargo bench --locked --bench cache -- --warm-up-time 1 --measurement-time 5 2>&1 | tee "$OUT/criterion.log" | grep -E 'peer-scale|time:' >&2
+{
+  echo
+  echo "Criterion (\`cargo bench --bench cache\`), mean per call:"
+  echo
+  echo "| benchmark | mean |"
+  echo "|:---|---:|"
+  for d in target/criterion/lookup/* target/criterion/snapshot/*; do
+    [ -f "$d/new/estimates.json" ] || continue
+    python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["mean"]["point_estimate"]; n=sys.argv[2]; print(f"| {n} | {m:.1f} ns |" if m < 1e4 else (f"| {n} | {m/1e3:.2f} µs |" if m < 1e7 else f"| {n} | {m/1e6:.2f} ms |"))' "$d/new/estimates.json" "$(basename "$(dirname "$d")")/$(basename "$d")"
+  done
+  grep 'peer-scale' "$OUT/criterion.log" || true
+} >>"$OUT/summary.md"
+cat "$OUT/summary.md"

@@ -1,0 +1,131 @@
+//! The one HTTP error type, rendered as `application/problem+json` (RFC 9457) in one place. Internal errors are
+//! logged here, once, and never leaked to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+use crate::universes::ResolveError;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The thing named does not exist (the detail names it).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed (the detail says what and why).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request body is over the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// No or a wrong `X-API-Key`.
+    #[error("this endpoint requires a valid X-API-Key header")]
+    Unauthorized,
+    /// Admin endpoints are off because no key is configured.
+    #[error("admin endpoints are disabled: no API key is configured (set UNIVERSE_API_KEY or --api-key)")]
+    AdminDisabled,
+    /// A dependency (the store) is not reachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else: logged, reported as 500 without details.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status code says it all.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The status's reason phrase.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What went wrong, for a human.
+    pub detail: String,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::AdminDisabled => StatusCode::FORBIDDEN,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let detail = match &self {
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "request failed");
+                "internal error; the server log has the details".to_string()
+            }
+            ApiError::Unavailable(d) => {
+                tracing::warn!(detail = %d, "dependency unavailable");
+                d.clone()
+            }
+            other => other.to_string(),
+        };
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail,
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("ApiKey header=\"X-API-Key\""));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::Unknown(_) => ApiError::NotFound(e.to_string()),
+            ResolveError::Key(_) | ResolveError::Ambiguous { .. } | ResolveError::BadCacheValue { .. } => {
+                ApiError::BadRequest(e.to_string())
+            }
+            ResolveError::Store(s) => s.into(),
+        }
+    }
+}
+
+macro_rules! bad_request_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::TooLarge(e.body_text())
+                } else {
+                    ApiError::BadRequest(e.body_text())
+                }
+            }
+        }
+    )*};
+}
+bad_request_from!(
+    axum::extract::rejection::QueryRejection,
+    axum::extract::rejection::PathRejection,
+    axum::extract::rejection::JsonRejection
+);

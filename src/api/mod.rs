@@ -1,0 +1,224 @@
+//! The HTTP API (`universe serve`): JSON over axum, served from the relationship cache.
+//!
+//! One router per resource (`relationships`, `universes`, `stock_groups` for TickStock's shapes, `admin`,
+//! `ops`), merged here with the OpenAPI document (`/api/openapi.json`) and its docs page (`/api/docs/`, assets
+//! compiled into the binary), request metrics, a body-size limit and the problem+json fallback.
+//!
+//! [`serve`] takes a bound listener and a shutdown future, so tests bind port 0 and stop the server at will.
+
+mod admin;
+mod error;
+mod ops;
+mod relationships;
+mod stock_groups;
+mod universes;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::{ApiError, Problem};
+pub use ops::{BENCH_ETF, BENCH_UNIVERSE};
+
+use crate::cache::{RelationshipCache, Snapshot, WatchOptions};
+
+/// Largest request body accepted (the admin endpoints take small JSON documents).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How the server runs (no `Debug`: it holds the API key).
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// Key required in `X-API-Key` by admin and mutating endpoints; `None` disables them.
+    pub api_key: Option<String>,
+    /// Cache refresh policy.
+    pub watch: WatchOptions,
+    /// Also serve `/bench/static`: the same bytes as SPY's holdings from a handler that does nothing, the ceiling
+    /// the HTTP benchmark compares against.
+    pub bench_routes: bool,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The relationship cache.
+    pub cache: Arc<RelationshipCache>,
+    /// The admin key.
+    api_key: Option<Arc<str>>,
+    /// The Prometheus exposition.
+    metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// State over a loaded cache.
+    pub fn new(cache: Arc<RelationshipCache>, api_key: Option<String>) -> AppState {
+        AppState { cache, api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from), metrics: metrics_handle() }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "TickStock Universe",
+        description = "Reference data of the TickStock platform: symbols, index universes, ETF holdings, sectors, \
+                       industries and themes, served from an in-memory snapshot. Errors are application/problem+json; \
+                       JSON responses carry the snapshot's ETag and honour If-None-Match."
+    ),
+    tags(
+        (name = "relationships", description = "ETF holdings, stock info, sector and theme members"),
+        (name = "universes", description = "Universe keys and their symbols"),
+        (name = "tickstock", description = "Shapes TickStock's web app calls unchanged"),
+        (name = "admin", description = "Cache administration (X-API-Key)"),
+        (name = "ops", description = "Health, readiness, metrics"),
+    ),
+    modifiers(&ApiKeyScheme)
+)]
+struct ApiDoc;
+
+/// Declares the `X-API-Key` security scheme.
+struct ApiKeyScheme;
+
+impl utoipa::Modify for ApiKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components
+            .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    }
+}
+
+/// The OpenAPI document and the router, built together from the handlers' annotations.
+fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(relationships::router())
+        .merge(universes::router())
+        .merge(stock_groups::router())
+        .merge(admin::router())
+        .merge(ops::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document (as served at `/api/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    parts().1
+}
+
+/// The whole application.
+pub fn app(state: AppState, bench_routes: bool) -> Router {
+    let (mut router, api) = parts();
+    if bench_routes {
+        router = router.merge(ops::bench_router(&state));
+    }
+    router
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
+        .fallback(|| async { ApiError::NotFound("no such route; the API is described at /api/openapi.json".into()) })
+        .layer(middleware::from_fn(track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Loads the cache, keeps it fresh and serves until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: crate::store::Store,
+    environment: crate::domain::Environment,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let cache = RelationshipCache::load(store, environment).await.context("building the relationship cache")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    let watcher = tokio::spawn(crate::cache::watch(cache.clone(), options.watch, {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.changed().await;
+        }
+    }));
+    let app = app(AppState::new(cache, options.api_key), options.bench_routes);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            drop(stop_tx);
+        })
+        .await;
+    let _ = watcher.await;
+    result.context("serving HTTP")
+}
+
+/// The process's Prometheus recorder, installed on first use (the recorder is global).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            const BUCKETS: [f64; 12] =
+                [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+            let builder = PrometheusBuilder::new().set_buckets(&BUCKETS).expect("non-empty buckets");
+            match builder.install_recorder() {
+                Ok(handle) => handle,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a metrics recorder is already installed; /metrics will be empty");
+                    PrometheusBuilder::new().build_recorder().handle()
+                }
+            }
+        })
+        .clone()
+}
+
+/// Counts requests and times them per route (the matched pattern, not the raw path, so label sets stay bounded).
+async fn track(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let elapsed = started.elapsed().as_secs_f64();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route).record(elapsed);
+    response
+}
+
+/// Whether the request's `If-None-Match` already names this snapshot.
+fn fresh(headers: &HeaderMap, snapshot: &Snapshot) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == snapshot.etag))
+}
+
+/// A JSON response carrying the snapshot's ETag, or 304 when the client already has this version.
+fn conditional(headers: &HeaderMap, snapshot: &Snapshot, body: impl FnOnce() -> Bytes) -> Response {
+    let etag = HeaderValue::from_str(&snapshot.etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+    if fresh(headers, snapshot) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    json_bytes(body(), Some(etag))
+}
+
+/// Pre-serialised JSON with an optional ETag.
+fn json_bytes(body: Bytes, etag: Option<HeaderValue>) -> Response {
+    let mut r = Response::new(Body::from(body));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(etag) = etag {
+        h.insert(header::ETAG, etag);
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    r
+}
+
+/// Serialises a response body.
+fn to_bytes(value: &impl serde::Serialize) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).expect("response types serialise"))
+}

@@ -1,0 +1,379 @@
+//! `/api/relationships/...`: ETF holdings, stock info, sector stocks, theme members and cache stats, each a hash
+//! probe into the current snapshot. Unpaginated answers are serialised once per snapshot and reused.
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, AppState, Problem, conditional, to_bytes};
+use crate::cache::{CacheStats, Group, Snapshot, Symbol};
+use crate::domain::GroupKind;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(etf_holdings))
+        .routes(routes!(stock_info))
+        .routes(routes!(sector_stocks))
+        .routes(routes!(theme_members))
+        .routes(routes!(stats))
+}
+
+/// Pagination of a member list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Page {
+    /// At most this many rows (1 or more; all when absent).
+    limit: Option<usize>,
+    /// Skip this many rows first (default 0).
+    offset: Option<usize>,
+}
+
+impl Page {
+    fn is_default(&self) -> bool {
+        self.limit.is_none() && self.offset.unwrap_or(0) == 0
+    }
+
+    fn check(query: Result<Query<Page>, QueryRejection>) -> Result<Page, ApiError> {
+        let Query(page) = query?;
+        if page.limit == Some(0) {
+            return Err(ApiError::BadRequest("limit must be at least 1".into()));
+        }
+        Ok(page)
+    }
+
+    fn slice<'a, T>(&self, items: &'a [T]) -> &'a [T] {
+        let start = self.offset.unwrap_or(0).min(items.len());
+        let end = self.limit.map_or(items.len(), |l| start.saturating_add(l).min(items.len()));
+        &items[start..end]
+    }
+}
+
+/// A response body: memoised in `slot` for the default page, built each time otherwise.
+fn paged(
+    headers: &HeaderMap,
+    snap: &Snapshot,
+    page: &Page,
+    slot: &OnceLock<Bytes>,
+    build: impl Fn(&Page) -> Bytes,
+) -> Response {
+    conditional(
+        headers,
+        snap,
+        || if page.is_default() { slot.get_or_init(|| build(page)).clone() } else { build(page) },
+    )
+}
+
+/// Looks a group up, counting the lookup; 404 names what was asked for.
+fn find<'a>(
+    state: &AppState,
+    snap: &'a Snapshot,
+    kind: GroupKind,
+    key: &str,
+    what: &str,
+) -> Result<&'a Group, ApiError> {
+    let found = snap.group_named(kind, key);
+    state.cache.record_lookup(found.is_some());
+    found.ok_or_else(|| ApiError::NotFound(format!("unknown {what} {key:?}")))
+}
+
+fn sector_key<'a>(snap: &'a Snapshot, s: &'a Symbol) -> Option<&'a str> {
+    snap.sector_of(s).map(|g| &*g.name).or(s.sector_text.as_deref())
+}
+
+/// One ETF holding.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Holding<'a> {
+    /// Ticker.
+    symbol: &'a str,
+    /// Company name.
+    name: Option<&'a str>,
+    /// Weight in the fund as a fraction (0.0652 = 6.52 %).
+    weight: Option<f64>,
+    /// Sector key.
+    sector: Option<&'a str>,
+}
+
+/// An ETF's holdings, heaviest first.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Holdings<'a> {
+    /// The ETF as stored.
+    etf: &'a str,
+    /// Its description.
+    name: Option<&'a str>,
+    /// Snapshot data version.
+    version: i64,
+    /// Holdings in all.
+    total: usize,
+    /// First row returned.
+    offset: usize,
+    /// Rows returned.
+    count: usize,
+    /// The rows.
+    holdings: Vec<Holding<'a>>,
+}
+
+/// An ETF's holdings with weights and sectors, heaviest first.
+#[utoipa::path(get, path = "/api/relationships/etf/{symbol}/holdings", tag = "relationships",
+    params(("symbol" = String, Path, description = "ETF ticker (case-insensitive)"), Page),
+    responses((status = 200, body = Holdings), (status = 304, description = "Not modified"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn etf_holdings(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<Page>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(symbol) = path?;
+    let page = Page::check(query)?;
+    let snap = state.cache.snapshot();
+    let etf = find(&state, &snap, GroupKind::Etf, &symbol, "ETF")?;
+    Ok(paged(&headers, &snap, &page, &etf.memo.members, |page| holdings_body(&snap, etf, page)))
+}
+
+/// The holdings response of an ETF.
+pub(super) fn holdings_body(snap: &Snapshot, etf: &Group, page: &Page) -> Bytes {
+    let rows = page.slice(&etf.members);
+    to_bytes(&Holdings {
+        etf: &etf.name,
+        name: etf.description.as_deref(),
+        version: snap.version,
+        total: etf.members.len(),
+        offset: page.offset.unwrap_or(0),
+        count: rows.len(),
+        holdings: rows
+            .iter()
+            .map(|m| {
+                let s = snap.symbol(m.symbol);
+                Holding {
+                    symbol: &s.ticker,
+                    name: s.name.as_deref(),
+                    weight: m.weight.map(|w| w.fraction()),
+                    sector: sector_key(snap, s),
+                }
+            })
+            .collect(),
+    })
+}
+
+/// A group a stock belongs to.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Membership<'a> {
+    /// Group name (the ETF ticker, theme key, universe key).
+    key: &'a str,
+    /// Its description.
+    name: Option<&'a str>,
+    /// The stock's weight in it (ETFs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight: Option<f64>,
+}
+
+/// Everything known about a stock.
+#[derive(Serialize, ToSchema)]
+pub(super) struct StockInfo<'a> {
+    /// Canonical ticker.
+    symbol: &'a str,
+    /// Company name.
+    name: Option<&'a str>,
+    /// `symbols.type`.
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    /// Primary exchange.
+    exchange: Option<&'a str>,
+    /// Market cap in dollars.
+    market_cap: Option<i64>,
+    /// Sector key (`unknown` when unclassified).
+    sector: &'a str,
+    /// Sector name.
+    sector_name: Option<&'a str>,
+    /// Industry (`Unknown` when unclassified).
+    industry: &'a str,
+    /// ETFs holding it, heaviest weight first.
+    etfs: Vec<Membership<'a>>,
+    /// Themes.
+    themes: Vec<Membership<'a>>,
+    /// Index universes.
+    universes: Vec<Membership<'a>>,
+    /// Snapshot data version.
+    version: i64,
+}
+
+fn memberships<'a>(snap: &'a Snapshot, s: &'a Symbol, kind: GroupKind) -> Vec<Membership<'a>> {
+    snap.memberships_of(s, kind)
+        .map(|(g, w)| Membership { key: &g.name, name: g.description.as_deref(), weight: w.map(|w| w.fraction()) })
+        .collect()
+}
+
+/// A stock's name, type, sector, industry, ETFs (with weights), themes and universes.
+#[utoipa::path(get, path = "/api/relationships/stock/{symbol}/info", tag = "relationships",
+    params(("symbol" = String, Path, description = "Ticker (case-insensitive; BRK-B and BRK.B are the same)")),
+    responses((status = 200, body = StockInfo), (status = 304, description = "Not modified"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn stock_info(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(symbol) = path?;
+    let snap = state.cache.snapshot();
+    let id = snap.symbol_id(&symbol);
+    state.cache.record_lookup(id.is_some());
+    let s = snap.symbol(id.ok_or_else(|| ApiError::NotFound(format!("unknown symbol {symbol:?}")))?);
+    Ok(conditional(&headers, &snap, || {
+        let sector = snap.sector_of(s);
+        let mut etfs = memberships(&snap, s, GroupKind::Etf);
+        etfs.sort_by(|a, b| {
+            b.weight.partial_cmp(&a.weight).unwrap_or(std::cmp::Ordering::Equal).then(a.key.cmp(b.key))
+        });
+        to_bytes(&StockInfo {
+            symbol: &s.ticker,
+            name: s.name.as_deref(),
+            kind: s.kind.as_deref(),
+            exchange: s.exchange.as_deref(),
+            market_cap: s.market_cap,
+            sector: sector_key(&snap, s).unwrap_or("unknown"),
+            sector_name: sector.and_then(|g| g.description.as_deref()),
+            industry: s.industry.as_deref().unwrap_or("Unknown"),
+            etfs,
+            themes: memberships(&snap, s, GroupKind::Theme),
+            universes: memberships(&snap, s, GroupKind::Universe),
+            version: snap.version,
+        })
+    }))
+}
+
+/// A member of a sector or theme.
+#[derive(Serialize, ToSchema)]
+pub(super) struct GroupMember<'a> {
+    /// Ticker.
+    symbol: &'a str,
+    /// Company name.
+    name: Option<&'a str>,
+    /// Sector key.
+    sector: Option<&'a str>,
+    /// Industry.
+    industry: Option<&'a str>,
+    /// Market cap in dollars.
+    market_cap: Option<i64>,
+}
+
+/// The members of a sector or theme, by ticker.
+#[derive(Serialize, ToSchema)]
+pub(super) struct GroupMembers<'a> {
+    /// Sector or theme key as stored.
+    key: &'a str,
+    /// Its name.
+    name: Option<&'a str>,
+    /// Snapshot data version.
+    version: i64,
+    /// Members in all.
+    total: usize,
+    /// First row returned.
+    offset: usize,
+    /// Rows returned.
+    count: usize,
+    /// The rows.
+    members: Vec<GroupMember<'a>>,
+}
+
+fn group_members(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: GroupKind,
+    key: &str,
+    page: &Page,
+    what: &str,
+) -> Result<Response, ApiError> {
+    let snap = state.cache.snapshot();
+    let g = find(state, &snap, kind, key, what)?;
+    Ok(paged(headers, &snap, page, &g.memo.members, |page| members_body(&snap, g, page)))
+}
+
+/// The members response of a sector or theme.
+pub(super) fn members_body(snap: &Snapshot, g: &Group, page: &Page) -> Bytes {
+    let rows = page.slice(&g.sorted);
+    to_bytes(&GroupMembers {
+        key: &g.name,
+        name: g.description.as_deref(),
+        version: snap.version,
+        total: g.sorted.len(),
+        offset: page.offset.unwrap_or(0),
+        count: rows.len(),
+        members: rows
+            .iter()
+            .map(|id| {
+                let s = snap.symbol(*id);
+                GroupMember {
+                    symbol: &s.ticker,
+                    name: s.name.as_deref(),
+                    sector: sector_key(snap, s),
+                    industry: s.industry.as_deref(),
+                    market_cap: s.market_cap,
+                }
+            })
+            .collect(),
+    })
+}
+
+/// Serialises every memoisable response of a snapshot ahead of the first request (those not done yet); returns
+/// how many the snapshot now holds.
+pub(super) fn warm(snap: &Snapshot) -> usize {
+    let all = Page::default();
+    let mut n = 0;
+    for g in &snap.groups {
+        let build: fn(&Snapshot, &Group, &Page) -> Bytes = match g.kind {
+            GroupKind::Etf => holdings_body,
+            GroupKind::Sector | GroupKind::Theme => members_body,
+            _ => continue,
+        };
+        g.memo.members.get_or_init(|| build(snap, g, &all));
+        n += 1;
+    }
+    n + super::universes::warm(snap)
+}
+
+/// The stocks of a sector (`information_technology`, …), by ticker.
+#[utoipa::path(get, path = "/api/relationships/sector/{key}/stocks", tag = "relationships",
+    params(("key" = String, Path, description = "Sector key (case-insensitive)"), Page),
+    responses((status = 200, body = GroupMembers), (status = 304, description = "Not modified"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn sector_stocks(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<Page>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(key) = path?;
+    group_members(&state, &headers, GroupKind::Sector, &key, &Page::check(query)?, "sector")
+}
+
+/// The members of a theme, by ticker.
+#[utoipa::path(get, path = "/api/relationships/theme/{key}/members", tag = "relationships",
+    params(("key" = String, Path, description = "Theme key (case-insensitive)"), Page),
+    responses((status = 200, body = GroupMembers), (status = 304, description = "Not modified"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn theme_members(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<Page>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(key) = path?;
+    group_members(&state, &headers, GroupKind::Theme, &key, &Page::check(query)?, "theme")
+}
+
+/// Cache statistics: lookups, misses, refreshes, snapshot version, age, entry counts and memory.
+#[utoipa::path(get, path = "/api/relationships/stats", tag = "relationships",
+    responses((status = 200, body = CacheStats)))]
+async fn stats(State(state): State<AppState>) -> Json<CacheStats> {
+    Json(state.cache.stats())
+}

@@ -1,0 +1,300 @@
+//! The relationship cache: the whole relationship graph as one immutable [`Snapshot`] behind an atomic pointer.
+//!
+//! Readers take the current snapshot with one atomic load and never wait, never touch the database and always
+//! see one consistent version. A refresh reads the store in one transaction, builds a new snapshot off the
+//! request path and swaps it in. What triggers a refresh ([`watch`]):
+//! - the data version moving: every applied load, organize, rollback and import bumps it in its own
+//!   transaction. PostgreSQL also `NOTIFY`s it on commit, so replicas hear within milliseconds; the version is
+//!   polled too, because a notification can be missed (a dropped listener connection);
+//! - an in-process signal ([`RelationshipCache::changed`]), for writes made by the serving process itself;
+//! - a maximum age, so edits made behind the tool's back are picked up eventually;
+//! - an explicit [`RelationshipCache::refresh`] (`POST /admin/cache/refresh`).
+
+mod snapshot;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use tokio::sync::{Mutex, Notify};
+
+pub use snapshot::{CacheUniverse, Group, GroupId, Member, Memo, Resolved, Snapshot, SnapshotCounts, Symbol, SymbolId};
+
+use crate::domain::Environment;
+use crate::store::{Backend, Store, StoreError};
+
+/// Counters an operator watches.
+#[derive(Debug, Default)]
+struct Counters {
+    lookups: AtomicU64,
+    not_found: AtomicU64,
+    refreshes: AtomicU64,
+    refresh_failures: AtomicU64,
+    last_refresh_ms: AtomicU64,
+}
+
+/// The cache: the current snapshot and how to build the next one.
+#[derive(Debug)]
+pub struct RelationshipCache {
+    current: ArcSwap<Snapshot>,
+    store: Store,
+    environment: Environment,
+    /// One rebuild at a time; a trigger that arrives during a rebuild waits and then finds nothing to do.
+    rebuild: Mutex<()>,
+    changed: Notify,
+    counters: Counters,
+}
+
+/// What `GET /admin/cache/stats` and `/api/relationships/stats` report.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CacheStats {
+    /// Data version of the snapshot being served.
+    pub version: i64,
+    /// Its entity tag.
+    pub etag: String,
+    /// Environment it holds.
+    #[schema(value_type = String)]
+    pub environment: Environment,
+    /// When it was built (RFC 3339).
+    pub built_at: String,
+    /// Its age in seconds.
+    pub age_seconds: f64,
+    /// Lookups served.
+    pub lookups: u64,
+    /// Lookups that named nothing.
+    pub not_found: u64,
+    /// Share of lookups that found something, in percent (2 dp).
+    pub hit_rate: f64,
+    /// Snapshots built since start (the first included).
+    pub refreshes: u64,
+    /// Rebuilds that failed (the previous snapshot kept serving).
+    pub refresh_failures: u64,
+    /// Duration of the last rebuild (read + index), in milliseconds.
+    pub last_refresh_ms: u64,
+    /// Of which reading the store.
+    pub read_ms: f64,
+    /// Of which indexing.
+    pub index_ms: f64,
+    /// Approximate memory held by the snapshot, in bytes.
+    pub approx_bytes: usize,
+    /// Entry counts.
+    pub entries: SnapshotCounts,
+}
+
+/// How the background task keeps the snapshot fresh.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// How often to compare the store's data version with the snapshot's.
+    pub poll: Duration,
+    /// Rebuild a snapshot older than this even when the version has not moved.
+    pub max_age: Duration,
+    /// Listen for PostgreSQL notifications (off only to test that polling alone converges).
+    pub listen: bool,
+}
+
+impl WatchOptions {
+    /// Defaults for a backend: poll every second on SQLite (a local read; nothing notifies other processes),
+    /// every 5 s on PostgreSQL (notifications do the fast path); rebuild after an hour regardless.
+    pub fn for_backend(backend: Backend) -> WatchOptions {
+        let poll = match backend {
+            Backend::Sqlite => Duration::from_secs(1),
+            Backend::Postgres => Duration::from_secs(5),
+        };
+        WatchOptions { poll, max_age: Duration::from_secs(3600), listen: true }
+    }
+}
+
+impl RelationshipCache {
+    /// Builds the first snapshot.
+    pub async fn load(store: Store, environment: Environment) -> Result<Arc<RelationshipCache>, StoreError> {
+        let first = build(&store, environment).await?;
+        let cache = RelationshipCache {
+            current: ArcSwap::from_pointee(first),
+            store,
+            environment,
+            rebuild: Mutex::new(()),
+            changed: Notify::new(),
+            counters: Counters::default(),
+        };
+        cache.note_refresh(&cache.current.load());
+        Ok(Arc::new(cache))
+    }
+
+    /// The snapshot being served. Hold the `Arc` for as long as one request needs a consistent view.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// The store it reads.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Counts a lookup and whether it found anything.
+    pub fn record_lookup(&self, found: bool) {
+        self.counters.lookups.fetch_add(1, Ordering::Relaxed);
+        if !found {
+            self.counters.not_found.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Tells the watcher that this process changed the data (embedded mode's in-process notification).
+    pub fn changed(&self) {
+        self.changed.notify_one();
+    }
+
+    /// Rebuilds now and swaps the new snapshot in. On failure the current snapshot keeps serving.
+    pub async fn refresh(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let _one = self.rebuild.lock().await;
+        self.rebuild_locked().await
+    }
+
+    /// Rebuilds if the store's data version differs from the snapshot's or the snapshot is older than `max_age`.
+    /// Returns whether it rebuilt.
+    pub async fn refresh_if_stale(&self, max_age: Duration) -> Result<bool, StoreError> {
+        let _one = self.rebuild.lock().await;
+        let current = self.current.load_full();
+        let version = self.store.data_version().await?;
+        let age = (chrono::Utc::now() - current.built_at).to_std().unwrap_or_default();
+        if version == current.version && age < max_age {
+            return Ok(false);
+        }
+        self.rebuild_locked().await?;
+        Ok(true)
+    }
+
+    async fn rebuild_locked(&self) -> Result<Arc<Snapshot>, StoreError> {
+        match build(&self.store, self.environment).await {
+            Ok(next) => {
+                let next = Arc::new(next);
+                self.current.store(next.clone());
+                self.note_refresh(&next);
+                tracing::info!(
+                    cache.version = next.version,
+                    read_ms = next.read_time.as_secs_f64() * 1e3,
+                    index_ms = next.index_time.as_secs_f64() * 1e3,
+                    "relationship cache refreshed"
+                );
+                Ok(next)
+            }
+            Err(e) => {
+                self.counters.refresh_failures.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("universe_cache_refresh_failures_total").increment(1);
+                Err(e)
+            }
+        }
+    }
+
+    fn note_refresh(&self, s: &Snapshot) {
+        self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
+        let ms = (s.read_time + s.index_time).as_millis() as u64;
+        self.counters.last_refresh_ms.store(ms, Ordering::Relaxed);
+        metrics::counter!("universe_cache_refreshes_total").increment(1);
+        metrics::gauge!("universe_cache_snapshot_version").set(s.version as f64);
+        metrics::gauge!("universe_cache_snapshot_bytes").set(s.approx_bytes as f64);
+        metrics::gauge!("universe_cache_snapshot_built_timestamp_seconds").set(s.built_at.timestamp() as f64);
+        metrics::histogram!("universe_cache_refresh_seconds").record((s.read_time + s.index_time).as_secs_f64());
+    }
+
+    /// Current statistics.
+    pub fn stats(&self) -> CacheStats {
+        let s = self.current.load();
+        let c = &self.counters;
+        let lookups = c.lookups.load(Ordering::Relaxed);
+        let not_found = c.not_found.load(Ordering::Relaxed);
+        let hit_rate =
+            if lookups == 0 { 0.0 } else { ((lookups - not_found) as f64 * 10000.0 / lookups as f64).round() / 100.0 };
+        CacheStats {
+            version: s.version,
+            etag: s.etag.clone(),
+            environment: s.environment,
+            built_at: s.built_at.to_rfc3339(),
+            age_seconds: (chrono::Utc::now() - s.built_at).num_milliseconds() as f64 / 1000.0,
+            lookups,
+            not_found,
+            hit_rate,
+            refreshes: c.refreshes.load(Ordering::Relaxed),
+            refresh_failures: c.refresh_failures.load(Ordering::Relaxed),
+            last_refresh_ms: c.last_refresh_ms.load(Ordering::Relaxed),
+            read_ms: s.read_time.as_secs_f64() * 1e3,
+            index_ms: s.index_time.as_secs_f64() * 1e3,
+            approx_bytes: s.approx_bytes,
+            entries: s.counts(),
+        }
+    }
+}
+
+/// Reads and indexes a snapshot.
+pub async fn build(store: &Store, environment: Environment) -> Result<Snapshot, StoreError> {
+    let started = Instant::now();
+    let rows = store.snapshot_rows(environment).await?;
+    Ok(Snapshot::build(rows, environment, started.elapsed()))
+}
+
+/// Keeps the cache fresh until `shutdown` resolves: polls the data version, rebuilds past the maximum age, reacts
+/// to in-process signals and (on PostgreSQL) to notifications. Errors are logged and retried on the next tick;
+/// the current snapshot keeps serving meanwhile.
+pub async fn watch(cache: Arc<RelationshipCache>, options: WatchOptions, shutdown: impl Future<Output = ()>) {
+    let (notified_tx, mut notified) = tokio::sync::mpsc::channel::<()>(1);
+    let listener = match (&cache.store, options.listen) {
+        (Store::Postgres(pool), true) => Some(tokio::spawn(listen(pool.clone(), notified_tx))),
+        _ => None,
+    };
+    let mut tick = tokio::time::interval(options.poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = tick.tick() => {}
+            Some(()) = notified.recv() => {}
+            () = cache.changed.notified() => {}
+        }
+        if let Err(e) = cache.refresh_if_stale(options.max_age).await {
+            tracing::warn!(error = %e, "relationship cache refresh failed; still serving the previous snapshot");
+        }
+    }
+    if let Some(l) = listener {
+        l.abort();
+    }
+}
+
+/// Forwards PostgreSQL notifications on [`crate::store::UPDATED_CHANNEL`]. On a lost connection sqlx reconnects
+/// and re-listens; anything sent meanwhile is caught by polling, which the reconnect also triggers.
+async fn listen(pool: sqlx::PgPool, notified: tokio::sync::mpsc::Sender<()>) {
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the notification listener; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(crate::store::UPDATED_CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed; retrying in 1 s");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        // Catch up on anything committed before LISTEN took effect.
+        let _ = notified.try_send(());
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => {
+                    tracing::debug!(payload = n.payload(), "data version notification");
+                    let _ = notified.try_send(());
+                }
+                Ok(None) => {
+                    // The connection was lost and sqlx reconnected: poll in case we missed something.
+                    let _ = notified.try_send(());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "notification listener failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! What the relationship cache is built from, read in one consistent transaction, and the data version that
+//! tells serving processes when to rebuild it.
+
+use chrono::NaiveDateTime;
+use serde::de::DeserializeOwned;
+use sqlx::postgres::PgRow;
+
+use super::{Backend, Store, StoreError, Tx, on_conn, on_pool};
+use crate::domain::Environment;
+
+/// The PostgreSQL `NOTIFY` channel (TickStock's event name) that carries each new data version.
+pub const UPDATED_CHANNEL: &str = "tickstock:universe:updated";
+
+/// A group row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SnapshotGroup {
+    /// `definition_groups.id`.
+    pub id: i32,
+    /// Name as stored.
+    pub name: String,
+    /// Type as stored.
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Created.
+    pub created_at: Option<NaiveDateTime>,
+    /// Last changed.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A membership: group id, symbol, weight as a fraction, and the industry a sector membership records.
+pub type SnapshotMember = (i32, String, Option<f64>, Option<String>);
+
+/// A symbol's metadata: symbol, name, type, exchange, sector, industry, market cap.
+pub type SnapshotSymbol =
+    (String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>);
+
+/// Everything the cache holds, as of one data version.
+#[derive(Debug, Default, Clone)]
+pub struct SnapshotRows {
+    /// The data version these rows belong to.
+    pub version: i64,
+    /// Groups of the environment.
+    pub groups: Vec<SnapshotGroup>,
+    /// Their memberships.
+    pub members: Vec<SnapshotMember>,
+    /// The `symbols` table.
+    pub symbols: Vec<SnapshotSymbol>,
+    /// `stock_universe` / `etf_universe` rows: type, name, key, value as JSON text.
+    pub cache_rows: Vec<(String, String, String, String)>,
+}
+
+impl Store {
+    /// The current data version.
+    pub async fn data_version(&self) -> Result<i64, StoreError> {
+        let v: i64 = on_pool!(self, p => sqlx::query_scalar("SELECT version FROM universe_data_version WHERE id = 1")
+            .fetch_one(p)
+            .await?);
+        Ok(v)
+    }
+
+    /// Reads the whole relationship graph of an environment in one read transaction, so groups, memberships,
+    /// symbols, cache rows and the version all belong to the same committed state.
+    pub async fn snapshot_rows(&self, env: Environment) -> Result<SnapshotRows, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let version: i64 = on_conn!(&mut tx, c => sqlx::query_scalar(
+            "SELECT version FROM universe_data_version WHERE id = 1").fetch_one(&mut *c).await?);
+        let groups: Vec<SnapshotGroup> = on_conn!(&mut tx, c => sqlx::query_as(
+            "SELECT id, name, type, description, created_at, updated_at FROM definition_groups \
+             WHERE environment = $1 ORDER BY type, name")
+            .bind(env.as_str())
+            .fetch_all(&mut *c)
+            .await?);
+        let industry = match tx.backend() {
+            Backend::Postgres => "m.metadata->>'industry'",
+            Backend::Sqlite => "json_extract(m.metadata, '$.industry')",
+        };
+        let members = tx
+            .rows(
+                &format!("m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), {industry}"),
+                "group_memberships m JOIN definition_groups g ON g.id = m.group_id WHERE g.environment = $1",
+                Some(env.as_str()),
+            )
+            .await?;
+        let symbols = tx.rows("symbol, name, type, exchange, sector, industry, market_cap", "symbols", None).await?;
+        let value = match tx.backend() {
+            Backend::Postgres => "value::text",
+            Backend::Sqlite => "value",
+        };
+        let sql = format!(
+            "SELECT type, name, key, {value} FROM cache_entries WHERE environment = $1 \
+             AND type IN ('stock_universe', 'etf_universe') ORDER BY type, key, name"
+        );
+        let cache_rows = on_conn!(&mut tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(env.as_str())
+            .fetch_all(&mut *c)
+            .await?);
+        tx.rollback().await?;
+        Ok(SnapshotRows { version, groups, members, symbols, cache_rows })
+    }
+}
+
+impl Tx {
+    /// `SELECT columns FROM from` (with `$1` bound to `param` when given), decoded as tuples. SQLite returns the
+    /// rows as one JSON array — sqlx decodes SQLite rows one at a time through a worker thread, a JSON document
+    /// costs one parse — PostgreSQL as plain rows, which decode fast there.
+    async fn rows<T>(&mut self, columns: &str, from: &str, param: Option<&str>) -> Result<Vec<T>, StoreError>
+    where
+        T: DeserializeOwned + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        match self {
+            Tx::Sqlite(t) => {
+                let sql = format!("SELECT json_group_array(json_array({columns})) FROM {from}");
+                let text: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(param).fetch_one(&mut **t).await?;
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("rows of {from}: {e}")))
+            }
+            Tx::Postgres(t) => {
+                let sql = format!("SELECT {columns} FROM {from}");
+                let q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                let q = match param {
+                    Some(p) => q.bind(p),
+                    None => q,
+                };
+                Ok(q.fetch_all(&mut **t).await?)
+            }
+        }
+    }
+
+    /// Moves the data version on, inside the writing transaction, and on PostgreSQL queues the notification
+    /// (delivered to listeners only if and when the transaction commits). Returns the new version.
+    pub async fn bump_data_version(&mut self, run_id: i64) -> Result<i64, StoreError> {
+        let version: i64 = on_conn!(self, c => sqlx::query_scalar(
+            "UPDATE universe_data_version SET version = version + 1, run_id = $1, changed_at = $2 \
+             WHERE id = 1 RETURNING version")
+            .bind(run_id)
+            .bind(super::now().naive_utc())
+            .fetch_one(&mut *c)
+            .await?);
+        if let Tx::Postgres(t) = self {
+            let payload = serde_json::json!({ "version": version, "run_id": run_id }).to_string();
+            sqlx::query("SELECT pg_notify($1, $2)").bind(UPDATED_CHANNEL).bind(payload).execute(&mut **t).await?;
+        }
+        Ok(version)
+    }
+}
