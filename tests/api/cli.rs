@@ -137,3 +137,36 @@ fn database_url_sources() {
     let err = text(&out.stderr);
     assert!(err.contains("cannot connect") && !err.contains("hunter2"), "{err}");
 }
+
+/// `universe serve` on port 0: says where it listens, answers, and stops cleanly on SIGTERM.
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut addr = None;
+    let mut line = String::new();
+    while addr.is_none() && out.read_line(&mut line).unwrap() > 0 {
+        addr = line.trim().strip_prefix("Serving ").and_then(|l| l.split("http://").nth(1)).map(str::to_string);
+        line.clear();
+    }
+    let addr = addr.expect("the server prints its address");
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200") && response.contains("\"ok\""), "{response}");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "exit {status:?}");
+    assert!(rest.contains("stopped"), "{rest}");
+}
