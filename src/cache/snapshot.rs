@@ -41,6 +41,23 @@ pub struct Symbol {
     pub memberships: Box<[(GroupId, Option<Weight>)]>,
 }
 
+impl Symbol {
+    /// A symbol known only by its ticker (a member with no `symbols` row).
+    fn bare(ticker: Box<str>) -> Symbol {
+        Symbol {
+            ticker,
+            name: None,
+            kind: None,
+            exchange: None,
+            market_cap: None,
+            industry: None,
+            sector_text: None,
+            sector: None,
+            memberships: Box::new([]),
+        }
+    }
+}
+
 /// A member of a group.
 #[derive(Debug, Clone, Copy)]
 pub struct Member {
@@ -167,15 +184,13 @@ impl Snapshot {
             let ticker = ticker.into_boxed_str();
             by_ticker.insert(ticker.clone(), symbols.len() as SymbolId);
             symbols.push(Symbol {
-                ticker,
                 name: boxed(name),
                 kind: boxed(kind),
                 exchange: boxed(exchange),
                 market_cap,
                 industry: boxed(industry),
                 sector_text: boxed(sector),
-                sector: None,
-                memberships: Box::new([]),
+                ..Symbol::bare(ticker)
             });
         }
 
@@ -208,17 +223,7 @@ impl Snapshot {
                     let id = symbols.len() as SymbolId;
                     let ticker = ticker.into_boxed_str();
                     by_ticker.insert(ticker.clone(), id);
-                    symbols.push(Symbol {
-                        ticker,
-                        name: None,
-                        kind: None,
-                        exchange: None,
-                        market_cap: None,
-                        industry: None,
-                        sector_text: None,
-                        sector: None,
-                        memberships: Box::new([]),
-                    });
+                    symbols.push(Symbol::bare(ticker));
                     id
                 }
             };

@@ -308,23 +308,29 @@ async fn serve_api(store: Store, config: &Config, args: &ServeArgs, intro: Optio
         tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     let options = args.options(store.backend());
+    // With --json, stdout carries only data: where the server is goes to stderr.
+    macro_rules! say {
+        ($($arg:tt)*) => {
+            if config.json { eprintln!($($arg)*) } else { println!($($arg)*) }
+        };
+    }
     if let Some(intro) = intro {
-        println!("{intro}");
+        say!("{intro}");
     }
-    println!("Serving {} on http://{addr}", crate::store::redact_url(&config.database_url));
-    println!("  API docs      http://{addr}/api/docs/");
-    println!("  ETF holdings  http://{addr}/api/relationships/etf/SPY/holdings?limit=10");
-    println!("  stock info    http://{addr}/api/relationships/stock/AAPL/info");
-    println!("  universes     http://{addr}/api/universes");
-    println!("  union         http://{addr}/api/universes/nasdaq100:dow30/symbols");
-    println!("  metrics       http://{addr}/metrics");
+    say!("Serving {} on http://{addr}", crate::store::redact_url(&config.database_url));
+    say!("  API docs      http://{addr}/api/docs/");
+    say!("  ETF holdings  http://{addr}/api/relationships/etf/SPY/holdings?limit=10");
+    say!("  stock info    http://{addr}/api/relationships/stock/AAPL/info");
+    say!("  universes     http://{addr}/api/universes");
+    say!("  union         http://{addr}/api/universes/nasdaq100:dow30/symbols");
+    say!("  metrics       http://{addr}/metrics");
     match &options.api_key {
-        Some(_) => println!("  admin         curl -H 'X-API-Key: …' http://{addr}/admin/cache/stats"),
-        None => println!("  admin endpoints are disabled: set UNIVERSE_API_KEY or --api-key to enable them"),
+        Some(_) => say!("  admin         curl -H 'X-API-Key: …' http://{addr}/admin/cache/stats"),
+        None => say!("  admin endpoints are disabled: set UNIVERSE_API_KEY or --api-key to enable them"),
     }
-    println!("Press Ctrl-C to stop.");
+    say!("Press Ctrl-C to stop.");
     crate::api::serve(listener, store, config.environment, options, shutdown_signal()).await?;
-    println!("stopped");
+    say!("stopped");
     Ok(())
 }
 
