@@ -73,3 +73,16 @@ with open(out / "symbols.csv", "w", newline="", encoding="utf-8") as f:
         w.writerow([s, names[s], "CS", r["sector"] if r else "", r["industry"] if r else ""])
     for s, n in ETFS.items():
         w.writerow([s, n, "ETF", "", ""])
+
+# Daily bars: the Dow 30 members present in the 2013-2018 S&P 500 OHLCV file, over its last 252 trading days.
+dow_symbols = {r["Symbol"] for r in dow}
+with open(src / "sp500_daily_ohlcv_2013-2018_all_stocks_5yr.csv", newline="", encoding="utf-8") as f:
+    rows = [r for r in csv.DictReader(f) if r["Name"] in dow_symbols and r["open"]]
+last_days = sorted({r["date"] for r in rows})[-252:]
+keep = set(last_days)
+(out / "bars" / "day").mkdir(parents=True, exist_ok=True)
+with open(out / "bars" / "day" / "dow30.csv", "w", newline="", encoding="utf-8") as f:
+    w = csv.writer(f)
+    w.writerow(["symbol", "date", "open", "high", "low", "close", "volume"])
+    for r in sorted((r for r in rows if r["date"] in keep), key=lambda r: (r["Name"], r["date"])):
+        w.writerow([r["Name"], r["date"], r["open"], r["high"], r["low"], r["close"], r["volume"]])

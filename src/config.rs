@@ -106,3 +106,67 @@ impl fmt::Debug for ServeArgs {
             .finish()
     }
 }
+
+/// Where bars come from and how to reach Massive (`bars load`, `symbols refresh`, the worker).
+#[derive(Args, Clone)]
+pub struct MarketArgs {
+    /// Bar source: `massive` (the API), `sample` (the bundled Dow 30 daily bars) or a folder of CSV bars
+    /// [default: massive when an API key is configured, else the bundled sample].
+    #[arg(long, value_name = "massive|sample|DIR")]
+    pub source: Option<String>,
+    /// Massive API key, sent as `Authorization: Bearer`. Also read from MASSIVE_API_KEY or POLYGON_API_KEY.
+    #[arg(long, env = "MASSIVE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Massive base URL.
+    #[arg(long, env = "MASSIVE_BASE_URL", default_value = crate::market::DEFAULT_BASE_URL)]
+    pub massive_url: String,
+    /// Request budget of your plan: 5/min on the free plan; paid plans e.g. 100/s.
+    #[arg(long, env = "MASSIVE_RATE", default_value = "5/min")]
+    pub rate: crate::market::RateSpec,
+    /// Requests in flight at once.
+    #[arg(long, env = "MASSIVE_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Whole-request timeout, seconds.
+    #[arg(long, env = "MASSIVE_TIMEOUT_SECS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Connect timeout, seconds.
+    #[arg(long, env = "MASSIVE_CONNECT_TIMEOUT_SECS", default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// Retries of a request that hit 429, 5xx or a timeout.
+    #[arg(long, env = "MASSIVE_RETRIES", default_value_t = 5)]
+    pub retries: usize,
+    /// First retry delay in milliseconds (doubles each retry).
+    #[arg(long, env = "MASSIVE_MIN_BACKOFF_MS", default_value_t = 500, hide = true)]
+    pub min_backoff_ms: u64,
+}
+
+impl MarketArgs {
+    /// The API key: the flag or MASSIVE_API_KEY (via clap), else TickStock-era POLYGON_API_KEY.
+    pub fn api_key(&self) -> Option<String> {
+        self.api_key.clone().or_else(|| std::env::var("POLYGON_API_KEY").ok()).filter(|k| !k.trim().is_empty())
+    }
+
+    /// The Massive client configuration, if a key is configured.
+    pub fn massive(&self) -> Option<crate::market::MassiveConfig> {
+        let mut c = crate::market::MassiveConfig::new(self.api_key()?);
+        c.base_url = self.massive_url.clone();
+        c.rate = self.rate;
+        c.concurrency = self.concurrency.max(1);
+        c.timeout = std::time::Duration::from_secs(self.timeout.max(1));
+        c.connect_timeout = std::time::Duration::from_secs(self.connect_timeout.max(1));
+        c.retries = self.retries;
+        c.min_backoff = std::time::Duration::from_millis(self.min_backoff_ms.max(1));
+        Some(c)
+    }
+}
+
+impl fmt::Debug for MarketArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MarketArgs")
+            .field("source", &self.source)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("massive_url", &self.massive_url)
+            .field("rate", &self.rate.to_string())
+            .finish_non_exhaustive()
+    }
+}

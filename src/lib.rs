@@ -6,6 +6,8 @@
 //! - [`domain`]: newtypes parsed once at the edge (`Ticker`, `Weight`, `GroupKind`, `GroupName`, `Sector`).
 //! - [`store`]: the two storage backends behind one interface, with embedded migrations.
 //! - [`load`]: loaders for holdings, universes, sectors, themes and symbols; diff, apply, rollback.
+//! - [`market`]: the Massive (ex-Polygon) REST client: rate-limited, retried, paginated.
+//! - [`bars`]: OHLCV bars: sources (Massive or CSV folders), CSV import, the loader, the trading calendar.
 //! - [`universes`]: listing, showing and resolving universe keys.
 //! - [`cache`]: the relationship cache, one immutable snapshot of the graph swapped atomically on refresh.
 //! - [`api`]: the HTTP API (`universe serve`) over the cache.
@@ -13,11 +15,13 @@
 //! - [`config`] and [`cli`]: the command line (with the server's entry point, the places that use `anyhow`).
 
 pub mod api;
+pub mod bars;
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod load;
+pub mod market;
 pub mod organize;
 pub mod quality;
 pub mod report;

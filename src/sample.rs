@@ -15,6 +15,10 @@ macro_rules! embedded {
 /// The default themes file (`data/themes.toml`).
 pub const THEMES_TOML: (&str, &[u8]) = embedded!("themes.toml");
 
+/// Sample daily bars (`data/sample/bars/day/dow30.csv`): the Dow 30 over the last 252 sessions of the shared
+/// 2013–2018 OHLCV file, for the offline bar source.
+pub const SAMPLE_BARS: &[(&str, &[u8])] = &[embedded!("sample/bars/day/dow30.csv")];
+
 /// Sample loads in the order the demo runs them.
 pub fn demo_loads() -> Vec<(LoadKind, Vec<Input>)> {
     let inputs =

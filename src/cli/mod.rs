@@ -1,5 +1,6 @@
 //! The command line: clap definitions, dispatch, and human/JSON output. The only place `anyhow` is used.
 
+mod bars;
 mod demo;
 mod print;
 mod table;
@@ -65,6 +66,11 @@ enum Command {
     Serve {
         #[command(flatten)]
         serve: ServeArgs,
+    },
+    /// OHLCV bars: load from Massive (or CSV folders) and import CSV files.
+    Bars {
+        #[command(subcommand)]
+        command: bars::BarsCommand,
     },
     /// Database maintenance.
     Db {
@@ -371,6 +377,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode> {
             let opts = quality::Options { unknown_max: unknown_max / 100.0, stale_days, strict };
             validate_command(config, opts).await
         }
+        Command::Bars { command } => bars::run(command, config).await,
         other => run_command(other, config).await.map(|()| ExitCode::SUCCESS),
     }
 }
@@ -513,7 +520,7 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             print_report(config, &report)
         }
         Command::Universes { command } => universes(command, config).await,
-        Command::Validate { .. } => unreachable!("validate is dispatched by run"),
+        Command::Validate { .. } | Command::Bars { .. } => unreachable!("dispatched by run"),
         Command::Report { summary: _, detail, format, output } => {
             let format = if config.json { crate::report::Format::Json } else { format };
             let store = open(config).await?;

@@ -3,11 +3,13 @@
 mod group;
 mod sector;
 mod ticker;
+mod timeframe;
 mod universe_key;
 mod weight;
 
 pub use group::{Environment, GroupKind, GroupName, GroupNameError};
 pub use sector::Sector;
 pub use ticker::{MAX_TICKER_LEN, Ticker, TickerError};
+pub use timeframe::{Timeframe, TimeframeError};
 pub use universe_key::{CacheKind, KeyPart, Picked, UniverseKey, UniverseKeyError, pick_named};
 pub use weight::{RawWeight, Weight, WeightError, WeightUnit};

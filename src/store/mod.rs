@@ -8,6 +8,7 @@
 //!
 //! Each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`), embedded in the binary.
 
+mod bars;
 mod cache;
 mod groups;
 mod quality;
@@ -23,6 +24,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use bars::dedupe_bars;
 pub use cache::{CacheFingerprint, CacheRow};
 pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
 pub use quality::{GroupKey, GroupList};

@@ -113,6 +113,22 @@ impl Store {
         Ok(id)
     }
 
+    /// Records the start of a long run (status `running`) in its own transaction, so the row is visible while
+    /// the run works; [`Store::end_run`] stores the outcome.
+    pub async fn start_run(&self, run: &NewRun<'_>) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = tx.insert_run(run).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Stores the outcome of a run started with [`Store::start_run`].
+    pub async fn end_run(&self, id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.finish_run(id, outcome).await?;
+        tx.commit().await
+    }
+
     /// Most recent runs first, without their `details` (which can be large; see [`Store::run`]).
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
         let columns = RUN_COLUMNS.replace("details", "NULL AS details");

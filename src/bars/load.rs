@@ -1,0 +1,456 @@
+//! The bar loader: symbols × timeframes × a date range → tasks → a bar source → bulk upserts, with a summary
+//! and a `load_runs` record. Shared by `universe bars load` and the jobs worker.
+//!
+//! One task is one symbol × timeframe (per-symbol strategy) or one trading day of the whole market (grouped
+//! strategy, daily bars only). A task failing does not stop the others; its reason is kept. A failure every
+//! further request would repeat (a rejected API key, a broken local file) stops the load. Each per-symbol task
+//! commits its own bars, so a load that dies keeps what it finished and a re-run upserts the rest.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use super::Bar;
+use super::calendar::{last_completed_session, today_new_york, trading_days};
+use super::source::{BarSource, SourceError};
+use crate::domain::{Environment, Ticker, Timeframe};
+use crate::store::{NewRun, RunOutcome, Store, StoreError};
+
+/// Bars buffered from grouped-daily answers before they are written.
+const GROUPED_FLUSH_ROWS: usize = 100_000;
+
+/// How far back to load.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RangeSpec {
+    /// The last N years (fractional allowed), ending at the timeframe's natural end.
+    Years(f64),
+    /// Explicit dates, both inclusive; `to` defaults to (and is capped at) the natural end.
+    Dates {
+        /// First date.
+        from: NaiveDate,
+        /// Last date.
+        to: Option<NaiveDate>,
+    },
+}
+
+/// How daily history is fetched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Whichever needs fewer requests.
+    Auto,
+    /// One aggregates walk per symbol.
+    PerSymbol,
+    /// One grouped-daily request per trading day, keeping the wanted symbols.
+    Grouped,
+}
+
+impl Strategy {
+    /// The flag's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Auto => "auto",
+            Strategy::PerSymbol => "per-symbol",
+            Strategy::Grouped => "grouped",
+        }
+    }
+}
+
+/// What to load.
+#[derive(Clone, Debug)]
+pub struct LoadRequest {
+    /// Symbols (de-duplicated by the loader).
+    pub symbols: Vec<Ticker>,
+    /// Timeframes.
+    pub timeframes: Vec<Timeframe>,
+    /// Range.
+    pub range: RangeSpec,
+    /// Daily strategy.
+    pub strategy: Strategy,
+    /// "Now", for range ends (injected so tests are reproducible).
+    pub now: DateTime<Utc>,
+    /// What the run is recorded as (`load_runs.source` gets the bar source appended).
+    pub label: String,
+}
+
+/// A failed task.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskFailure {
+    /// `AAPL` or, for a grouped day, the date.
+    pub what: String,
+    /// Timeframe.
+    pub timeframe: Timeframe,
+    /// Why.
+    pub reason: String,
+}
+
+/// Per-table counts.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TableCount {
+    /// Bars received and upserted.
+    pub bars: u64,
+    /// Of those, rows inserted or changed (the rest were already stored with the same values).
+    pub changed: u64,
+}
+
+/// The outcome of a load.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadSummary {
+    /// `load_runs` id.
+    pub run_id: i64,
+    /// Bar source.
+    pub source: String,
+    /// Strategy used for daily bars.
+    pub daily_strategy: Strategy,
+    /// Date range per timeframe.
+    pub ranges: BTreeMap<Timeframe, (NaiveDate, NaiveDate)>,
+    /// Symbols asked for.
+    pub symbols: usize,
+    /// Tasks planned and run.
+    pub tasks: usize,
+    /// Tasks finished (successfully or not).
+    pub tasks_done: usize,
+    /// HTTP requests sent (0 for a folder).
+    pub requests: u64,
+    /// Per table.
+    pub tables: BTreeMap<&'static str, TableCount>,
+    /// `SYMBOL timeframe` pairs the source had no bars for.
+    pub no_data: Vec<String>,
+    /// Failed tasks.
+    pub failures: Vec<TaskFailure>,
+    /// The load stopped early (fatal error) with this reason.
+    pub stopped: Option<String>,
+    /// Cancelled by the observer.
+    pub cancelled: bool,
+}
+
+impl LoadSummary {
+    /// Whether every task succeeded and nothing stopped the load.
+    pub fn is_complete(&self) -> bool {
+        self.failures.is_empty() && self.stopped.is_none() && !self.cancelled
+    }
+
+    /// Bars upserted over all tables.
+    pub fn total_bars(&self) -> u64 {
+        self.tables.values().map(|t| t.bars).sum()
+    }
+
+    /// Symbols with at least one failed task.
+    pub fn failed_symbols(&self) -> BTreeSet<&str> {
+        self.failures.iter().map(|f| f.what.as_str()).collect()
+    }
+}
+
+/// A finished task, as an observer sees it.
+#[derive(Debug)]
+pub struct TaskDone<'a> {
+    /// Symbol, or a grouped day's date.
+    pub what: &'a str,
+    /// Timeframe.
+    pub timeframe: Timeframe,
+    /// Bars upserted by this task.
+    pub bars: u64,
+    /// Failure reason.
+    pub error: Option<&'a str>,
+}
+
+/// Watches a load (progress bars, job status) and may cancel it between tasks.
+pub trait LoadObserver: Send + Sync {
+    /// The plan: how many tasks.
+    fn planned(&self, _tasks: usize) {}
+    /// A task started.
+    fn started(&self, _what: &str, _timeframe: Timeframe) {}
+    /// A task finished.
+    fn finished(&self, _task: &TaskDone<'_>) {}
+    /// Checked before each task starts: true stops the load at that boundary.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// An observer that does nothing.
+pub struct Quiet;
+impl LoadObserver for Quiet {}
+
+/// A load that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Bad request (no symbols, grouped with a folder, inverted range).
+    #[error("{0}")]
+    Invalid(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The inclusive date range a timeframe loads: daily, weekly and monthly end at the last completed session,
+/// minute and hourly at today (New York).
+pub fn date_range(range: RangeSpec, tf: Timeframe, now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let end = if tf.is_intraday() { today_new_york(now) } else { last_completed_session(now) };
+    match range {
+        RangeSpec::Years(y) => (end - Duration::days((y * 365.25).round() as i64), end),
+        RangeSpec::Dates { from, to } => (from, to.map_or(end, |t| t.min(end))),
+    }
+}
+
+/// Picks the daily strategy: grouped when the source has it and the range has fewer trading days than there are
+/// symbols (each symbol's daily history fits one aggregates page of 50,000 bars).
+pub fn choose_strategy(wanted: Strategy, source: &BarSource, symbols: usize, trading_days: usize) -> Strategy {
+    match wanted {
+        Strategy::Auto if source.has_grouped_daily() && trading_days < symbols => Strategy::Grouped,
+        Strategy::Auto => Strategy::PerSymbol,
+        other => other,
+    }
+}
+
+enum Task {
+    Symbol(Ticker, Timeframe, NaiveDate, NaiveDate),
+    Day(NaiveDate),
+}
+
+enum TaskResult {
+    Symbol { symbol: Ticker, tf: Timeframe, outcome: Result<(u64, u64), SourceOrStore> },
+    Day { date: NaiveDate, outcome: Result<Vec<Bar>, SourceOrStore> },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SourceOrStore {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SourceOrStore {
+    fn is_fatal(&self) -> bool {
+        match self {
+            SourceOrStore::Source(e) => e.is_fatal(),
+            // The database being unreachable is not something the next task will fix.
+            SourceOrStore::Store(_) => true,
+        }
+    }
+}
+
+async fn run_task(task: Task, store: Store, source: BarSource) -> TaskResult {
+    match task {
+        Task::Symbol(symbol, tf, from, to) => {
+            let outcome = async {
+                let bars = source.bars(&symbol, tf, from, to).await?;
+                let n = bars.len() as u64;
+                let changed = store.upsert_bars(tf, bars).await?;
+                Ok((n, changed))
+            }
+            .await;
+            TaskResult::Symbol { symbol, tf, outcome }
+        }
+        Task::Day(date) => TaskResult::Day { date, outcome: source.grouped_daily(date).await.map_err(Into::into) },
+    }
+}
+
+/// Runs a load. Errors only if it cannot start; task failures are in the summary.
+pub async fn load_bars(
+    store: &Store,
+    source: &BarSource,
+    request: &LoadRequest,
+    observer: &dyn LoadObserver,
+) -> Result<LoadSummary, LoadError> {
+    let mut symbols = request.symbols.clone();
+    symbols.sort();
+    symbols.dedup();
+    if symbols.is_empty() {
+        return Err(LoadError::Invalid("no symbols to load".to_string()));
+    }
+    if request.timeframes.is_empty() {
+        return Err(LoadError::Invalid("no timeframes to load".to_string()));
+    }
+    let mut ranges = BTreeMap::new();
+    for &tf in &request.timeframes {
+        let (from, to) = date_range(request.range, tf, request.now);
+        if from > to {
+            return Err(LoadError::Invalid(format!("{tf}: the range {from}..{to} is empty (from is after to)")));
+        }
+        ranges.insert(tf, (from, to));
+    }
+    if request.strategy == Strategy::Grouped && !source.has_grouped_daily() {
+        return Err(LoadError::Invalid(
+            "--strategy grouped needs the Massive source (a bar folder is read per symbol)".to_string(),
+        ));
+    }
+    let days = ranges.get(&Timeframe::Day).map(|(f, t)| trading_days(*f, *t)).unwrap_or_default();
+    let daily_strategy = choose_strategy(request.strategy, source, symbols.len(), days.len());
+
+    let mut tasks = Vec::new();
+    for (&tf, &(from, to)) in &ranges {
+        if tf == Timeframe::Day && daily_strategy == Strategy::Grouped {
+            tasks.extend(days.iter().map(|d| Task::Day(*d)));
+        } else {
+            tasks.extend(symbols.iter().map(|s| Task::Symbol(s.clone(), tf, from, to)));
+        }
+    }
+
+    let mode = daily_strategy.as_str();
+    let source_label = format!("{} via {}", request.label, source.describe());
+    let run = NewRun {
+        kind: "bars",
+        source: &source_label,
+        mode,
+        environment: Environment::Default,
+        checksum: None,
+        validated: false,
+        rollback_of: None,
+        started_at: crate::store::now(),
+    };
+    let run_id = store.start_run(&run).await?;
+    let requests_before = source.requests_sent();
+    tracing::info!(run_id, symbols = symbols.len(), tasks = tasks.len(), strategy = mode, source = %source.describe(), "bar load started");
+
+    let mut summary = LoadSummary {
+        run_id,
+        source: source.describe(),
+        daily_strategy,
+        ranges: ranges.clone(),
+        symbols: symbols.len(),
+        tasks: tasks.len(),
+        tasks_done: 0,
+        requests: 0,
+        tables: BTreeMap::new(),
+        no_data: Vec::new(),
+        failures: Vec::new(),
+        stopped: None,
+        cancelled: false,
+    };
+    observer.planned(tasks.len());
+
+    let concurrency = match source {
+        BarSource::Massive(c) => c.config().concurrency.max(1),
+        BarSource::Local(_) => 2,
+    };
+    let wanted: HashSet<&Ticker> = symbols.iter().collect();
+    let mut grouped_buffer: Vec<Bar> = Vec::new();
+    let mut grouped_seen: HashSet<Ticker> = HashSet::new();
+    let mut pending = tasks.into_iter();
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < concurrency && summary.stopped.is_none() && !summary.cancelled {
+            if observer.cancelled() {
+                summary.cancelled = true;
+                break;
+            }
+            let Some(task) = pending.next() else { break };
+            match &task {
+                Task::Symbol(s, tf, ..) => observer.started(s.as_str(), *tf),
+                Task::Day(d) => observer.started(&d.to_string(), Timeframe::Day),
+            }
+            running.spawn(run_task(task, store.clone(), source.clone()));
+        }
+        let Some(joined) = running.join_next().await else { break };
+        summary.tasks_done += 1;
+        let result = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                summary.stopped = Some(format!("a load task panicked: {e}"));
+                continue;
+            }
+        };
+        let (what, tf, bars, error) = match result {
+            TaskResult::Symbol { symbol, tf, outcome } => match outcome {
+                Ok((n, changed)) => {
+                    let t = summary.tables.entry(tf.table()).or_default();
+                    t.bars += n;
+                    t.changed += changed;
+                    if n == 0 {
+                        summary.no_data.push(format!("{symbol} {tf}"));
+                    }
+                    (symbol.to_string(), tf, n, None)
+                }
+                Err(e) => {
+                    if e.is_fatal() {
+                        summary.stopped = Some(e.to_string());
+                    }
+                    (symbol.to_string(), tf, 0, Some(e.to_string()))
+                }
+            },
+            TaskResult::Day { date, outcome } => match outcome {
+                Ok(all) => {
+                    let kept: Vec<Bar> = all.into_iter().filter(|b| wanted.contains(&b.symbol)).collect();
+                    let n = kept.len() as u64;
+                    grouped_seen.extend(kept.iter().map(|b| b.symbol.clone()));
+                    grouped_buffer.extend(kept);
+                    if grouped_buffer.len() >= GROUPED_FLUSH_ROWS {
+                        flush(store, &mut grouped_buffer, &mut summary).await;
+                    }
+                    (date.to_string(), Timeframe::Day, n, None)
+                }
+                Err(e) => {
+                    if e.is_fatal() {
+                        summary.stopped = Some(e.to_string());
+                    }
+                    (date.to_string(), Timeframe::Day, 0, Some(e.to_string()))
+                }
+            },
+        };
+        if let Some(reason) = &error {
+            tracing::warn!(run_id, what = %what, timeframe = %tf, error = %reason, "bar task failed");
+            summary.failures.push(TaskFailure { what: what.clone(), timeframe: tf, reason: reason.clone() });
+        }
+        observer.finished(&TaskDone { what: &what, timeframe: tf, bars, error: error.as_deref() });
+    }
+    flush(store, &mut grouped_buffer, &mut summary).await;
+    if daily_strategy == Strategy::Grouped && ranges.contains_key(&Timeframe::Day) {
+        summary.no_data.extend(symbols.iter().filter(|s| !grouped_seen.contains(*s)).map(|s| format!("{s} day")));
+    }
+    summary.requests = source.requests_sent() - requests_before;
+
+    let status = if summary.cancelled {
+        "cancelled"
+    } else if summary.stopped.is_some() {
+        "failed"
+    } else if summary.failures.is_empty() {
+        "loaded"
+    } else {
+        "partial"
+    };
+    let outcome = RunOutcome {
+        status: status.to_string(),
+        added: summary.tables.values().map(|t| t.changed).sum::<u64>() as i64,
+        unchanged: summary.tables.values().map(|t| t.bars - t.changed).sum::<u64>() as i64,
+        rejected: summary.failures.len() as i64,
+        error: summary
+            .stopped
+            .clone()
+            .or_else(|| summary.failures.first().map(|f| format!("{}: {}", f.what, f.reason))),
+        details: serde_json::to_value(&summary).ok(),
+        ..RunOutcome::default()
+    };
+    store.end_run(run_id, &outcome).await?;
+    tracing::info!(
+        run_id,
+        status,
+        bars = summary.total_bars(),
+        failures = summary.failures.len(),
+        requests = summary.requests,
+        "bar load finished"
+    );
+    Ok(summary)
+}
+
+/// Writes buffered grouped-daily bars; a storage failure stops the load (the bars stay unwritten and a re-run
+/// fetches them again).
+async fn flush(store: &Store, buffer: &mut Vec<Bar>, summary: &mut LoadSummary) {
+    if buffer.is_empty() {
+        return;
+    }
+    let bars = std::mem::take(buffer);
+    let n = bars.len() as u64;
+    match store.upsert_bars(Timeframe::Day, bars).await {
+        Ok(changed) => {
+            let t = summary.tables.entry(Timeframe::Day.table()).or_default();
+            t.bars += n;
+            t.changed += changed;
+        }
+        Err(e) => summary.stopped = Some(format!("writing grouped daily bars: {e}")),
+    }
+}

@@ -1,0 +1,241 @@
+//! `universe bars load` and `universe bars import`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::print_json;
+use super::table::TextTable;
+use crate::bars::load::{LoadObserver, TaskDone};
+use crate::bars::{self, BarSource, LoadRequest, LoadSummary, RangeSpec, Strategy};
+use crate::config::{Config, MarketArgs};
+use crate::domain::{Ticker, Timeframe};
+use crate::market::MassiveClient;
+use crate::store::Store;
+
+#[derive(Subcommand, Debug)]
+pub(super) enum BarsCommand {
+    /// Load OHLCV bars for a universe or a list of symbols from Massive (or a folder of CSV bars) into the
+    /// five OHLCV tables. Idempotent: loading a range again changes nothing. Exit code 1 if any symbol failed
+    /// (unless --allow-partial).
+    #[command(after_help = "Examples:
+  MASSIVE_API_KEY=… universe bars load --universe dow30 --years 1
+  MASSIVE_API_KEY=… universe bars load --universe sp500 --years 1 --strategy grouped --rate 100/s
+  universe bars load --symbols AAPL,MSFT --timeframes 1min,hour --from 2026-11-01 --rate 100/s
+  universe bars load --universe dow30 --source sample --timeframes day,week,month   (offline)
+  universe bars load --symbols AAPL --source ./my-bars --from 2017-01-01 --to 2017-12-31")]
+    Load {
+        /// Universe key (`dow30`, `nasdaq100:SPY`, `stock_universe:…`).
+        #[arg(long, required_unless_present = "symbols", conflicts_with = "symbols")]
+        universe: Option<String>,
+        /// Comma-separated symbols.
+        #[arg(long, value_delimiter = ',')]
+        symbols: Vec<String>,
+        /// Comma-separated: 1min, hour, day, week, month.
+        #[arg(long, default_value = "day")]
+        timeframes: String,
+        /// How many years back (fractional allowed) [default: 1 unless --from is given].
+        #[arg(long, conflicts_with = "from")]
+        years: Option<f64>,
+        /// First date (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last date [default: the last completed session for day/week/month, today for 1min/hour].
+        #[arg(long, requires = "from")]
+        to: Option<chrono::NaiveDate>,
+        /// Daily bars: per symbol, one grouped-daily request per trading day, or whichever needs fewer requests.
+        #[arg(long, value_enum, default_value_t = Strategy::Auto)]
+        strategy: Strategy,
+        /// Exit 0 even if some symbols failed (they are still listed).
+        #[arg(long)]
+        allow_partial: bool,
+        #[command(flatten)]
+        market: Box<MarketArgs>,
+    },
+    /// Import a CSV file of bars (`symbol,date|timestamp,open,high,low,close,volume`, or the shared S&P 500
+    /// file's `date,open,high,low,close,volume,Name`) in one transaction. Rows with a missing price are left out
+    /// and listed by line; a malformed value refuses the whole file.
+    #[command(after_help = "Examples:
+  universe bars import sp500_daily_ohlcv_2013-2018_all_stocks_5yr.csv
+  universe bars import aapl_minutes.csv --timeframe 1min --strict")]
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Which table: 1min, hour, day, week or month.
+        #[arg(long, default_value = "day")]
+        timeframe: Timeframe,
+        /// Refuse the file if any row has a missing value.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+/// The bar source the flags ask for. With no key and no `--source`, the bundled sample — said on stderr.
+pub(super) fn bar_source(market: &MarketArgs, quiet: bool) -> Result<BarSource> {
+    match market.source.as_deref() {
+        Some("massive") => {
+            let config = market.massive().context(
+                "--source massive needs an API key: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --api-key",
+            )?;
+            Ok(BarSource::massive(MassiveClient::new(config)?))
+        }
+        Some("sample") => Ok(BarSource::sample()),
+        Some(dir) => {
+            let path = PathBuf::from(dir);
+            if !path.is_dir() {
+                bail!("--source {dir}: not a folder (use massive, sample, or a folder of CSV bar files)");
+            }
+            Ok(BarSource::local(path))
+        }
+        None => match market.massive() {
+            Some(config) => Ok(BarSource::massive(MassiveClient::new(config)?)),
+            None => {
+                if !quiet {
+                    eprintln!(
+                        "note: no MASSIVE_API_KEY configured, so bars come from the bundled sample (Dow 30, daily, \
+                         2017-02-08..2018-02-07); set MASSIVE_API_KEY for real data or --source DIR for your files"
+                    );
+                }
+                Ok(BarSource::sample())
+            }
+        },
+    }
+}
+
+/// A progress bar over tasks (hidden when stderr is not a terminal or output is JSON).
+struct Progress(ProgressBar);
+
+impl LoadObserver for Progress {
+    fn planned(&self, tasks: usize) {
+        self.0.set_length(tasks as u64);
+    }
+    fn started(&self, what: &str, timeframe: Timeframe) {
+        self.0.set_message(format!("{what} {timeframe}"));
+    }
+    fn finished(&self, task: &TaskDone<'_>) {
+        self.0.inc(1);
+        if let Some(e) = task.error {
+            self.0.suspend(|| eprintln!("failed: {} {}: {e}", task.what, task.timeframe));
+        }
+    }
+}
+
+pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCode> {
+    match command {
+        BarsCommand::Load { universe, symbols, timeframes, years, from, to, strategy, allow_partial, market } => {
+            let timeframes = Timeframe::parse_list(&timeframes)?;
+            let range = match (years, from) {
+                (Some(y), _) if !(y > 0.0 && y <= 100.0) => bail!("--years must be between 0 and 100, got {y}"),
+                (Some(y), _) => RangeSpec::Years(y),
+                (None, Some(from)) => RangeSpec::Dates { from, to },
+                (None, None) => RangeSpec::Years(1.0),
+            };
+            let source = bar_source(&market, config.json)?;
+            let store = Store::open(&config.database_url).await?;
+            let (tickers, label) = match &universe {
+                Some(key) => {
+                    let resolved = crate::universes::resolve(&store, config.environment, key).await?;
+                    let tickers = resolved.iter().filter_map(|s| Ticker::parse(s).ok()).collect::<Vec<_>>();
+                    (tickers, format!("universe {key}"))
+                }
+                None => {
+                    let tickers = symbols
+                        .iter()
+                        .map(|s| Ticker::parse(s).with_context(|| format!("--symbols: {s:?}")))
+                        .collect::<Result<Vec<_>>>()?;
+                    (tickers, format!("symbols {}", symbols.join(",")))
+                }
+            };
+            let request = LoadRequest { symbols: tickers, timeframes, range, strategy, now: chrono::Utc::now(), label };
+            let bar = if config.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} tasks {msg}")
+                    .expect("static template"),
+            );
+            let progress = Progress(bar);
+            let summary = bars::load_bars(&store, &source, &request, &progress).await;
+            progress.0.finish_and_clear();
+            store.close().await;
+            let summary = summary?;
+            if config.json {
+                print_json(&summary)?;
+            } else {
+                print_load_summary(&summary);
+            }
+            let ok = summary.stopped.is_none() && !summary.cancelled && (summary.failures.is_empty() || allow_partial);
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        BarsCommand::Import { file, timeframe, strict } => {
+            let store = Store::open(&config.database_url).await?;
+            let report = bars::import::import_file(&store, &file, timeframe, strict).await;
+            store.close().await;
+            let report = report?;
+            if config.json {
+                print_json(&report)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "Imported {} into {} (run {}): {} rows read, {} bars upserted ({} new or changed) for {} symbols",
+                report.file.display(),
+                report.timeframe.table(),
+                report.run_id,
+                report.rows,
+                report.imported,
+                report.changed,
+                report.symbols
+            );
+            if report.duplicates > 0 {
+                println!("{} rows repeated an earlier symbol and time; the last one was kept", report.duplicates);
+            }
+            if !report.rejected.is_empty() {
+                println!("{} rows rejected for missing values:", report.rejected.len());
+                for r in report.rejected.iter().take(50) {
+                    println!("  line {}: {}", r.line, r.reason);
+                }
+                if report.rejected.len() > 50 {
+                    println!("  … and {} more (--json lists all)", report.rejected.len() - 50);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_load_summary(s: &LoadSummary) {
+    println!(
+        "Bar load (run {}) from {}: {} symbols, {} of {} tasks, {} requests, daily strategy {}",
+        s.run_id,
+        s.source,
+        s.symbols,
+        s.tasks_done,
+        s.tasks,
+        s.requests,
+        s.daily_strategy.as_str()
+    );
+    for (tf, (from, to)) in &s.ranges {
+        println!("  {tf}: {from} .. {to}");
+    }
+    let mut t = TextTable::new(&["table", "bars", "new or changed"], &[false, true, true]);
+    for (table, c) in &s.tables {
+        t.row(vec![table.to_string(), c.bars.to_string(), c.changed.to_string()]);
+    }
+    print!("{}", t.render());
+    if !s.no_data.is_empty() {
+        println!("no data ({}): {}", s.no_data.len(), s.no_data.join(", "));
+    }
+    if !s.failures.is_empty() {
+        println!("failed ({}):", s.failures.len());
+        for f in &s.failures {
+            println!("  {} {}: {}", f.what, f.timeframe, f.reason);
+        }
+    }
+    if let Some(reason) = &s.stopped {
+        println!("stopped early: {reason}");
+    }
+    if s.cancelled {
+        println!("cancelled");
+    }
+}
