@@ -74,7 +74,8 @@ pub(super) enum BarsCommand {
 }
 
 /// The bar source the flags ask for. With no key and no `--source`, the bundled sample — said on stderr.
-pub(super) fn bar_source(market: &MarketArgs, quiet: bool) -> Result<BarSource> {
+/// The note goes to stderr, so it never mixes with `--json` data on stdout.
+pub(super) fn bar_source(market: &MarketArgs) -> Result<BarSource> {
     match market.source.as_deref() {
         Some("massive") => {
             let config = market.massive().context(
@@ -93,12 +94,10 @@ pub(super) fn bar_source(market: &MarketArgs, quiet: bool) -> Result<BarSource> 
         None => match market.massive() {
             Some(config) => Ok(BarSource::massive(MassiveClient::new(config)?)),
             None => {
-                if !quiet {
-                    eprintln!(
-                        "note: no MASSIVE_API_KEY configured, so bars come from the bundled sample (Dow 30, daily, \
-                         2017-02-08..2018-02-07); set MASSIVE_API_KEY for real data or --source DIR for your files"
-                    );
-                }
+                eprintln!(
+                    "note: no MASSIVE_API_KEY configured, so bars come from the bundled sample (Dow 30, daily, \
+                     2017-02-08..2018-02-07); set MASSIVE_API_KEY for real data or --source DIR for your files"
+                );
                 Ok(BarSource::sample())
             }
         },
@@ -133,7 +132,7 @@ pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCod
                 (None, Some(from)) => RangeSpec::Dates { from, to },
                 (None, None) => RangeSpec::Years(1.0),
             };
-            let source = bar_source(&market, config.json)?;
+            let source = bar_source(&market)?;
             let store = Store::open(&config.database_url).await?;
             let (tickers, label) = match &universe {
                 Some(key) => {

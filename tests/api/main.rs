@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod bars;
 mod cli;
 mod holdings;
+mod market;
 mod migration;
 mod organize;
 mod quality;
