@@ -8,6 +8,7 @@
 //! - [`load`]: loaders for holdings, universes, sectors, themes and symbols; diff, apply, rollback.
 //! - [`market`]: the Massive (ex-Polygon) REST client: rate-limited, retried, paginated.
 //! - [`bars`]: OHLCV bars: sources (Massive or CSV folders), CSV import, the loader, the trading calendar.
+//! - [`sync`]: symbol metadata refreshed from the market API.
 //! - [`universes`]: listing, showing and resolving universe keys.
 //! - [`cache`]: the relationship cache, one immutable snapshot of the graph swapped atomically on refresh.
 //! - [`api`]: the HTTP API (`universe serve`) over the cache.
@@ -27,5 +28,6 @@ pub mod quality;
 pub mod report;
 pub mod sample;
 pub mod store;
+pub mod sync;
 pub mod transfer;
 pub mod universes;

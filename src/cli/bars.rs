@@ -1,4 +1,4 @@
-//! `universe bars load` and `universe bars import`.
+//! The market-data commands: `bars load`, `bars import`, `symbols refresh`, `enrich sectors --from-sic`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -237,4 +237,112 @@ fn print_load_summary(s: &LoadSummary) {
     if s.cancelled {
         println!("cancelled");
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum SymbolsCommand {
+    /// Refresh symbol metadata from Massive's reference tickers: name, type, exchange, active, list date,
+    /// delisting, market cap, shares outstanding, SIC code and description, CIK, FIGIs. Values Massive leaves out
+    /// never erase stored ones.
+    #[command(after_help = "Examples:
+  universe symbols refresh                       update every stored symbol from the active-tickers list
+  universe symbols refresh --symbols AAPL,MSFT   full overview (SIC, market cap, …), one request each
+  universe symbols refresh --all                 also add every active stock and fund Massive lists")]
+    Refresh {
+        /// Only these symbols, from the ticker overview endpoint (includes SIC code and market cap).
+        #[arg(long, value_delimiter = ',', conflicts_with = "all")]
+        symbols: Vec<String>,
+        /// Insert every active listed stock and fund, not only update the stored ones.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        market: Box<MarketArgs>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum EnrichCommand {
+    /// Give stocks without a sector (or in `unknown`) the sector of their SIC code (from `symbols refresh`).
+    /// Never moves a stock a classification file or sector ETF already placed; prints coverage before and after.
+    #[command(
+        after_help = "Examples:\n  universe enrich sectors --from-sic --dry-run\n  universe enrich sectors --from-sic"
+    )]
+    Sectors {
+        /// Use SIC codes (the only source this command applies; files go through `load sectors`).
+        #[arg(long, required = true)]
+        from_sic: bool,
+        /// Show what would change; write only the run record.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub(super) async fn symbols(command: SymbolsCommand, config: &Config) -> Result<ExitCode> {
+    let SymbolsCommand::Refresh { symbols, all, market } = command;
+    let massive = market.massive().context(
+        "symbols refresh needs a Massive API key: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --api-key",
+    )?;
+    let client = MassiveClient::new(massive)?;
+    let scope = if all {
+        crate::sync::Scope::All
+    } else if symbols.is_empty() {
+        crate::sync::Scope::Stored
+    } else {
+        crate::sync::Scope::Symbols(
+            symbols
+                .iter()
+                .map(|s| Ticker::parse(s).with_context(|| format!("--symbols: {s:?}")))
+                .collect::<Result<Vec<_>>>()?,
+        )
+    };
+    let store = Store::open(&config.database_url).await?;
+    let report = crate::sync::refresh_symbols(&store, &client, &scope).await;
+    store.close().await;
+    let report = report?;
+    if config.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "Refreshed symbols (run {}): {} records from Massive in {} requests, {} rows written ({} new)",
+            report.run_id, report.received, report.requests, report.written, report.inserted
+        );
+        if !report.not_found.is_empty() {
+            println!("not found at Massive ({}): {}", report.not_found.len(), report.not_found.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn enrich(command: EnrichCommand, config: &Config) -> Result<ExitCode> {
+    let EnrichCommand::Sectors { from_sic: _, dry_run } = command;
+    let mode = if dry_run { crate::load::Mode::DryRun } else { crate::load::Mode::Full };
+    let store = Store::open(&config.database_url).await?;
+    let report = crate::load::enrich_from_sic(&store, config.environment, mode).await;
+    store.close().await;
+    let report = report?;
+    if config.json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cov = |c: &crate::load::Coverage| format!("{} of {} stocks ({:.2} %)", c.classified, c.stocks, c.percent);
+    println!("Sector coverage before: {}", cov(&report.before));
+    println!(
+        "Sector coverage after:  {}{}",
+        cov(&report.after),
+        if dry_run { " (dry run: nothing written)" } else { "" }
+    );
+    let mut by_sector: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for a in &report.assigned {
+        *by_sector.entry(a.sector).or_default() += 1;
+    }
+    for (sector, n) in by_sector {
+        println!("  {sector}: +{n}");
+    }
+    if let Some(load) = &report.load {
+        println!("run {} ({})", load.run_id, load.status);
+    }
+    if !report.unmapped.is_empty() {
+        println!("SIC codes with no sector ({}): {}", report.unmapped.len(), report.unmapped.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
 }

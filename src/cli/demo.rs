@@ -6,7 +6,7 @@ use super::print::level_label;
 use super::print_json;
 use super::table::TextTable;
 use crate::config::{Config, ServeArgs};
-use crate::domain::GroupKind;
+use crate::domain::{GroupKind, Timeframe};
 use crate::load::{self, Input, LoadError, LoadRequest};
 use crate::organize;
 use crate::quality::{self, Level};
@@ -61,6 +61,22 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     )
     .await?;
     let validation = quality::validate(&store, config.environment, quality::Options::default()).await?;
+    // Bars for the Dow 30 from the bundled sample: the same loader `bars load` and the jobs use, offline.
+    let bar_request = crate::bars::LoadRequest {
+        symbols: crate::universes::resolve(&store, config.environment, "dow30")
+            .await?
+            .iter()
+            .filter_map(|s| crate::domain::Ticker::parse(s).ok())
+            .collect(),
+        timeframes: vec![Timeframe::Day, Timeframe::Week, Timeframe::Month],
+        range: crate::bars::RangeSpec::Dates { from: "2017-01-01".parse().expect("valid date"), to: None },
+        strategy: crate::bars::Strategy::Auto,
+        now: chrono::Utc::now(),
+        label: "demo: universe dow30".to_string(),
+    };
+    let bars =
+        crate::bars::load_bars(&store, &crate::bars::BarSource::sample(), &bar_request, &crate::bars::load::Quiet)
+            .await?;
     let groups = store.group_summaries(config.environment, &[]).await?;
     let symbols = store.count_rows("symbols").await?;
     let memberships = store.count_rows("group_memberships").await?;
@@ -71,6 +87,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
         print_json(&serde_json::json!({
             "database": db.display().to_string(), "database_url": url, "loads": reports, "groups": groups,
             "symbols": symbols, "memberships": memberships, "organize": organized, "validation": validation,
+            "bars": bars,
         }))?;
         return serve_demo(store, db, config, serve).await;
     }
@@ -117,6 +134,13 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     for c in validation.checks.iter().filter(|c| c.level != Level::Pass) {
         println!("  {:<5} {} — {}", level_label(c.level), c.title, c.detail);
     }
+    println!(
+        "Bars: {} daily, {} weekly, {} monthly bars for the Dow 30 from the bundled sample (run {}, 2017-02-08 .. 2018-02-07)",
+        bars.tables.get("ohlcv_daily").map_or(0, |t| t.bars),
+        bars.tables.get("ohlcv_weekly").map_or(0, |t| t.bars),
+        bars.tables.get("ohlcv_monthly").map_or(0, |t| t.bars),
+        bars.run_id,
+    );
     println!();
     println!("Try:");
     println!("  universe --database-url {url} universes list");
@@ -125,6 +149,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     println!("  universe --database-url {url} universes resolve stock_universe:index_dow30");
     println!("  universe --database-url {url} validate");
     println!("  universe --database-url {url} runs");
+    println!("  universe --database-url {url} bars load --universe dow30 --source sample --timeframes day,week");
     serve_demo(store, db, config, serve).await
 }
 

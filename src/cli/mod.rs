@@ -72,6 +72,16 @@ enum Command {
         #[command(subcommand)]
         command: bars::BarsCommand,
     },
+    /// Symbol metadata from the market API.
+    Symbols {
+        #[command(subcommand)]
+        command: bars::SymbolsCommand,
+    },
+    /// Sector classification from other sources (SIC codes).
+    Enrich {
+        #[command(subcommand)]
+        command: bars::EnrichCommand,
+    },
     /// Database maintenance.
     Db {
         #[command(subcommand)]
@@ -378,6 +388,8 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode> {
             validate_command(config, opts).await
         }
         Command::Bars { command } => bars::run(command, config).await,
+        Command::Symbols { command } => bars::symbols(command, config).await,
+        Command::Enrich { command } => bars::enrich(command, config).await,
         other => run_command(other, config).await.map(|()| ExitCode::SUCCESS),
     }
 }
@@ -520,7 +532,9 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             print_report(config, &report)
         }
         Command::Universes { command } => universes(command, config).await,
-        Command::Validate { .. } | Command::Bars { .. } => unreachable!("dispatched by run"),
+        Command::Validate { .. } | Command::Bars { .. } | Command::Symbols { .. } | Command::Enrich { .. } => {
+            unreachable!("dispatched by run")
+        }
         Command::Report { summary: _, detail, format, output } => {
             let format = if config.json { crate::report::Format::Json } else { format };
             let store = open(config).await?;

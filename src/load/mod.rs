@@ -16,6 +16,7 @@ mod parsed;
 mod plan;
 mod rollback;
 mod sectors;
+mod sic;
 mod symbols;
 mod themes;
 mod universes;
@@ -27,6 +28,7 @@ pub use input::{Input, Problem};
 pub use parsed::SkippedRow;
 pub use plan::Action;
 pub use rollback::rollback;
+pub use sic::{Coverage, EnrichReport, SicAssignment, enrich_from_sic};
 
 use crate::domain::Environment;
 use crate::store::{NewRun, RunOutcome, Store, StoreError};

@@ -255,6 +255,18 @@ impl Store {
             .collect())
     }
 
+    /// Distinct members of every ETF and UNIVERSE group (the stocks a sector classification should cover).
+    pub async fn index_and_etf_members(&self, env: Environment) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<String> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT DISTINCT m.symbol FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
+             WHERE g.environment = $1 AND g.type IN ('ETF', 'UNIVERSE') ORDER BY m.symbol",
+        )
+        .bind(env.as_str())
+        .fetch_all(p)
+        .await?);
+        Ok(rows)
+    }
+
     /// Symbols of one group, sorted.
     pub async fn group_symbols(
         &self,

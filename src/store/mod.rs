@@ -30,7 +30,7 @@ pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup,
 pub use quality::{GroupKey, GroupList};
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use snapshot::{SnapshotGroup, SnapshotMember, SnapshotRows, SnapshotSymbol, UPDATED_CHANNEL};
-pub use symbols::{SymbolField, SymbolRow};
+pub use symbols::{MarketSymbol, SicRow, SymbolField, SymbolRow};
 pub use transfer::HistoryInterval;
 
 /// PostgreSQL advisory lock key held by every reference-data writer ("univ" in ASCII).

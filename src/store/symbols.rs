@@ -211,3 +211,145 @@ impl Tx {
         Ok(())
     }
 }
+
+/// Symbol metadata from the market API (`symbols refresh`). `None` leaves the stored value alone: the list
+/// endpoint lacks the overview's SIC and size fields, and a list walk must not erase them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MarketSymbol {
+    /// Ticker.
+    pub symbol: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Type code.
+    pub kind: Option<String>,
+    /// Primary exchange (MIC).
+    pub exchange: Option<String>,
+    /// Market.
+    pub market: Option<String>,
+    /// Locale.
+    pub locale: Option<String>,
+    /// Currency.
+    pub currency_name: Option<String>,
+    /// Still traded.
+    pub active: Option<bool>,
+    /// SEC CIK.
+    pub cik: Option<String>,
+    /// Composite FIGI.
+    pub composite_figi: Option<String>,
+    /// Share-class FIGI.
+    pub share_class_figi: Option<String>,
+    /// Massive's last change.
+    pub last_updated_utc: Option<chrono::DateTime<chrono::Utc>>,
+    /// Listing date.
+    pub list_date: Option<NaiveDate>,
+    /// Delisting time.
+    pub delisted_utc: Option<chrono::DateTime<chrono::Utc>>,
+    /// Market cap, dollars.
+    pub market_cap: Option<i64>,
+    /// Shares of this class.
+    pub share_class_shares_outstanding: Option<i64>,
+    /// All classes, in this class's terms.
+    pub weighted_shares_outstanding: Option<i64>,
+    /// SIC code.
+    pub sic_code: Option<String>,
+    /// SIC description.
+    pub sic_description: Option<String>,
+    /// Employees.
+    pub total_employees: Option<i32>,
+}
+
+impl Tx {
+    /// Inserts or updates symbols from the market API; returns rows written. Only non-null values overwrite.
+    pub async fn upsert_market_symbols(
+        &mut self,
+        rows: &[MarketSymbol],
+        now: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        const COLUMNS: [&str; 19] = [
+            "name",
+            "type",
+            "exchange",
+            "market",
+            "locale",
+            "currency_name",
+            "active",
+            "cik",
+            "composite_figi",
+            "share_class_figi",
+            "last_updated_utc",
+            "list_date",
+            "delisted_utc",
+            "market_cap",
+            "share_class_shares_outstanding",
+            "weighted_shares_outstanding",
+            "sic_code",
+            "sic_description",
+            "total_employees",
+        ];
+        let mut written = 0;
+        for chunk in rows.chunks(BATCH_ROWS / 2) {
+            written += on_conn!(self, c => {
+                let mut qb = QueryBuilder::new("INSERT INTO symbols (symbol, last_updated, sic_updated_at, ");
+                qb.push(COLUMNS.join(", ")).push(") ");
+                qb.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.symbol.as_str())
+                        .push_bind(now)
+                        .push_bind(r.sic_code.as_ref().map(|_| now))
+                        .push_bind(r.name.as_deref())
+                        .push_bind(r.kind.as_deref())
+                        .push_bind(r.exchange.as_deref())
+                        .push_bind(r.market.as_deref())
+                        .push_bind(r.locale.as_deref())
+                        .push_bind(r.currency_name.as_deref())
+                        .push_bind(r.active)
+                        .push_bind(r.cik.as_deref())
+                        .push_bind(r.composite_figi.as_deref())
+                        .push_bind(r.share_class_figi.as_deref())
+                        .push_bind(r.last_updated_utc)
+                        .push_bind(r.list_date)
+                        .push_bind(r.delisted_utc)
+                        .push_bind(r.market_cap)
+                        .push_bind(r.share_class_shares_outstanding)
+                        .push_bind(r.weighted_shares_outstanding)
+                        .push_bind(r.sic_code.as_deref())
+                        .push_bind(r.sic_description.as_deref())
+                        .push_bind(r.total_employees);
+                });
+                qb.push(" ON CONFLICT (symbol) DO UPDATE SET last_updated = excluded.last_updated, \
+                          sic_updated_at = COALESCE(excluded.sic_updated_at, symbols.sic_updated_at)");
+                for col in COLUMNS {
+                    qb.push(format!(", {col} = COALESCE(excluded.{col}, symbols.{col})"));
+                }
+                qb.build().execute(&mut *c).await?.rows_affected()
+            });
+        }
+        Ok(written)
+    }
+}
+
+/// A symbol's SIC classification, for `enrich sectors --from-sic`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SicRow {
+    /// Ticker.
+    pub symbol: String,
+    /// SIC code.
+    pub sic_code: String,
+    /// SIC description (the industry label).
+    pub sic_description: Option<String>,
+    /// Type code (funds are never classified by SIC).
+    #[sqlx(rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl Store {
+    /// Symbols with a SIC code.
+    pub async fn sic_codes(&self) -> Result<Vec<SicRow>, StoreError> {
+        let rows = super::on_pool!(self, p => sqlx::query_as::<_, SicRow>(
+            "SELECT symbol, sic_code, sic_description, type FROM symbols WHERE sic_code IS NOT NULL AND sic_code <> '' \
+             ORDER BY symbol",
+        )
+        .fetch_all(p)
+        .await?);
+        Ok(rows)
+    }
+}

@@ -328,3 +328,97 @@ fn calendar_matches_the_real_sessions() {
     );
     assert_eq!(dates.difference(&calendar).collect::<Vec<_>>(), Vec::<&NaiveDate>::new(), "bars on a closed day");
 }
+
+fn overview(ticker: &str, name: &str, sic: &str, desc: &str) -> String {
+    format!(
+        r#"{{"status":"OK","request_id":"x","results":{{"ticker":"{ticker}","name":"{name}","market":"stocks","locale":"us","active":true,"currency_name":"usd","type":"CS","sic_code":"{sic}","sic_description":"{desc}","market_cap":1.5e11,"list_date":"1999-11-18"}}}}"#
+    )
+}
+
+/// `symbols refresh` from overviews and the tickers list, then `enrich sectors --from-sic`: gaps filled from SIC,
+/// a file's classification never overridden, coverage before and after, dry-run writes nothing.
+async fn symbols_refresh_and_sic_enrichment(db: &TestDb) {
+    use universe::domain::GroupKind;
+    use universe::load::{LoadKind, Mode, enrich_from_sic};
+    use universe::sync::{Scope, refresh_symbols};
+    db.load_ok(LoadKind::Universes, &[("core.csv", "Symbol\nAAPL\nXOM\nPFE\n")], Mode::Full).await;
+    // The file puts AAPL in consumer discretionary (its SIC says technology) and XOM in unknown; PFE has none.
+    db.load_ok(LoadKind::Sectors, &[("sectors.csv", "Symbol,Sector\nAAPL,Consumer Discretionary\nXOM,\n")], Mode::Full)
+        .await;
+
+    let server = MockServer::start().await;
+    Mock::given(path("/v3/reference/tickers/AAPL"))
+        .respond_with(json(fixture("ticker_details_AAPL.json")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v3/reference/tickers/XOM"))
+        .respond_with(json(overview("XOM", "Exxon Mobil Corp", "2911", "PETROLEUM REFINING")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v3/reference/tickers/PFE"))
+        .respond_with(json(overview("PFE", "Pfizer Inc", "2834", "PHARMACEUTICAL PREPARATIONS")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v3/reference/tickers/A"))
+        .respond_with(json(overview("A", "Agilent (overview)", "3826", "LABORATORY ANALYTICAL INSTRUMENTS")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v3/reference/tickers/ZZZZ"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_raw(r#"{"status":"NOT_FOUND","message":"Ticker not found."}"#, "application/json"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/v3/reference/tickers"))
+        .respond_with(json(fixture("tickers_list_page2_last_page.json")))
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    let r =
+        refresh_symbols(&db.store, &c, &Scope::Symbols(tickers(&["AAPL", "XOM", "PFE", "A", "ZZZZ"]))).await.unwrap();
+    assert_eq!((r.received, r.written, r.requests), (4, 4, 5));
+    assert_eq!(r.not_found, ["ZZZZ"]);
+    assert_eq!(r.inserted, 4, "group loads do not create symbols rows");
+    let symbols = db.store.symbols().await.unwrap();
+    let aapl = &symbols["AAPL"];
+    assert_eq!(aapl.name.as_deref(), Some("Apple Inc."));
+    assert_eq!(aapl.market_cap, Some(2_488_795_282_370));
+    assert_eq!(aapl.list_date, Some(d("1980-12-12")));
+    assert_eq!(aapl.exchange.as_deref(), Some("XNAS"));
+    // The list walk (stored scope) updates what it lists and erases nothing it lacks.
+    let listed = refresh_symbols(&db.store, &c, &Scope::All).await.unwrap();
+    assert_eq!(listed.received, 2);
+    assert_eq!(listed.inserted, 2, "AAA and AAAU");
+    let sic: Vec<(String, String)> =
+        db.store.sic_codes().await.unwrap().into_iter().map(|r| (r.symbol, r.sic_code)).collect();
+    assert!(sic.contains(&("AAPL".into(), "3571".into())) && sic.contains(&("A".into(), "3826".into())), "{sic:?}");
+
+    let dry = enrich_from_sic(&db.store, universe::domain::Environment::Default, Mode::DryRun).await.unwrap();
+    assert_eq!((dry.before.stocks, dry.before.classified), (4, 1), "AAPL, XOM, PFE, A; only AAPL classified");
+    assert_eq!(dry.after.classified, 4);
+    assert_eq!(db.symbols_of(GroupKind::Sector, "energy").await, Vec::<String>::new(), "dry run wrote nothing");
+    let done = enrich_from_sic(&db.store, universe::domain::Environment::Default, Mode::Full).await.unwrap();
+    let mut assigned: Vec<(&str, &str)> = done.assigned.iter().map(|a| (a.symbol.as_str(), a.sector)).collect();
+    assigned.sort();
+    assert_eq!(assigned, [("A", "information_technology"), ("PFE", "health_care"), ("XOM", "energy")]);
+    assert_eq!(done.after.percent, 100.0);
+    assert_eq!(db.symbols_of(GroupKind::Sector, "energy").await, ["XOM"]);
+    assert_eq!(db.symbols_of(GroupKind::Sector, "unknown").await, Vec::<String>::new(), "XOM left unknown");
+    assert_eq!(db.symbols_of(GroupKind::Sector, "consumer_discretionary").await, ["AAPL"], "the file wins over SIC");
+    let pfe = db
+        .store
+        .group_member_details(universe::domain::Environment::Default, GroupKind::Sector, "health_care")
+        .await
+        .unwrap();
+    assert_eq!(pfe[0].industry.as_deref(), Some("Pharmaceutical Preparations"));
+    // Nothing left to do: a second run assigns nothing and writes nothing.
+    let again = enrich_from_sic(&db.store, universe::domain::Environment::Default, Mode::Full).await.unwrap();
+    assert!(again.assigned.is_empty() && again.load.is_none());
+    // The enrichment is a sectors run and can be rolled back.
+    let run_id = done.load.unwrap().run_id;
+    universe::load::rollback(&db.store, run_id).await.unwrap();
+    assert_eq!(db.symbols_of(GroupKind::Sector, "unknown").await, ["XOM"]);
+}
+
+contract!(symbols_refresh_and_sic_enrichment);

@@ -1,0 +1,175 @@
+//! `universe enrich sectors --from-sic`: sectors for stocks that have none (or only `unknown`) from the SIC code
+//! Massive reports for them (`symbols.sic_code`, written by `symbols refresh`), mapped by [`Sector::from_sic`].
+//!
+//! Precedence: a classification file and sector-ETF holdings outrank SIC codes, so a stock already in a named
+//! sector is never moved. SIC only fills gaps. The change goes through the sectors loader (one transaction,
+//! membership history, a `load_runs` row that can be rolled back, `--dry-run`), with the membership metadata
+//! `{industry, source: "sic", sic_code}`; coverage is reported before and after.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::parsed::{GroupInput, MemberInput, Parsed};
+use super::{LoadError, LoadKind, LoadReport, LoadRequest, Mode, apply};
+use crate::domain::{Environment, GroupKind, GroupName, Sector, Ticker};
+use crate::store::{NewRun, Store};
+
+/// Fund types that a SIC code (of the sponsor) says nothing about.
+const FUND_TYPES: [&str; 4] = ["ETF", "ETN", "FUND", "ETV"];
+
+/// Sector coverage of the stocks this service knows (group members and symbols with a SIC code, funds aside).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Coverage {
+    /// Stocks counted.
+    pub stocks: usize,
+    /// Of those, in a named sector (not `unknown`, not missing).
+    pub classified: usize,
+    /// `classified / stocks` in percent.
+    pub percent: f64,
+}
+
+impl Coverage {
+    fn of(stocks: usize, classified: usize) -> Coverage {
+        let percent = if stocks == 0 { 0.0 } else { classified as f64 * 100.0 / stocks as f64 };
+        Coverage { stocks, classified, percent: (percent * 100.0).round() / 100.0 }
+    }
+}
+
+/// One stock given a sector from its SIC code.
+#[derive(Debug, Clone, Serialize)]
+pub struct SicAssignment {
+    /// Ticker.
+    pub symbol: String,
+    /// SIC code.
+    pub sic_code: String,
+    /// Sector key.
+    pub sector: &'static str,
+    /// Industry (the SIC description, title-cased).
+    pub industry: Option<String>,
+}
+
+/// What the enrichment did (or, dry, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrichReport {
+    /// Before.
+    pub before: Coverage,
+    /// After (as planned, for a dry run).
+    pub after: Coverage,
+    /// Stocks classified from their SIC code.
+    pub assigned: Vec<SicAssignment>,
+    /// Unclassified stocks whose SIC code maps to no sector.
+    pub unmapped: Vec<String>,
+    /// The sectors load that applied it (absent when there was nothing to do).
+    pub load: Option<LoadReport>,
+}
+
+fn title_case(s: &str) -> String {
+    s.split_whitespace()
+        .map(|w| {
+            let lower = w.to_lowercase();
+            let mut c = lower.chars();
+            c.next().map_or_else(String::new, |f| f.to_uppercase().collect::<String>() + c.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Classifies unclassified stocks by SIC code. `mode` is `Full` or `DryRun`.
+pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Result<EnrichReport, LoadError> {
+    let mut groups = store.groups_of_kind(env, GroupKind::Sector).await?;
+    store.load_members(env, GroupKind::Sector, &mut groups).await?;
+    let sic = store.sic_codes().await?;
+    let mut sector_of: BTreeMap<String, &str> = BTreeMap::new();
+    for g in &groups {
+        for t in g.members.keys() {
+            sector_of.insert(t.to_string(), g.name.as_str());
+        }
+    }
+    let is_fund = |k: &Option<String>| k.as_deref().is_some_and(|k| FUND_TYPES.contains(&k));
+    let mut stocks: BTreeSet<String> = sector_of.keys().cloned().collect();
+    let orphans = store.index_and_etf_members(env).await?;
+    stocks.extend(orphans);
+    stocks.extend(sic.iter().filter(|r| !is_fund(&r.kind)).map(|r| r.symbol.clone()));
+    let named = |s: &str| sector_of.get(s).is_some_and(|g| *g != Sector::Unknown.key());
+    let classified = stocks.iter().filter(|s| named(s)).count();
+    let before = Coverage::of(stocks.len(), classified);
+
+    let mut assigned = Vec::new();
+    let mut unmapped = Vec::new();
+    for r in sic.iter().filter(|r| !is_fund(&r.kind) && !named(&r.symbol)) {
+        match Sector::from_sic(&r.sic_code) {
+            Some(sector) if sector != Sector::Unknown => assigned.push(SicAssignment {
+                symbol: r.symbol.clone(),
+                sic_code: r.sic_code.clone(),
+                sector: sector.key(),
+                industry: r.sic_description.as_deref().map(title_case),
+            }),
+            _ => unmapped.push(format!("{} (SIC {})", r.symbol, r.sic_code)),
+        }
+    }
+    let after = Coverage::of(stocks.len(), classified + assigned.len());
+    if assigned.is_empty() {
+        return Ok(EnrichReport { before, after, assigned, unmapped, load: None });
+    }
+
+    // Each target sector is loaded with its current members plus the new ones; the sectors kind is exclusive,
+    // so the new members leave `unknown` in the same transaction.
+    let mut parsed = Parsed { exclusive: true, ..Parsed::default() };
+    let mut targets: BTreeMap<&str, Vec<&SicAssignment>> = BTreeMap::new();
+    for a in &assigned {
+        targets.entry(a.sector).or_default().push(a);
+    }
+    for (key, adds) in targets {
+        let sector = Sector::from_key(key).expect("a sector key");
+        let existing = groups.iter().find(|g| g.name.as_str() == key);
+        let mut members: BTreeMap<Ticker, MemberInput> = existing
+            .map(|g| {
+                g.members
+                    .iter()
+                    .map(|(t, m)| (t.clone(), MemberInput { weight: m.weight, metadata: m.metadata.clone() }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for a in adds {
+            let Ok(t) = Ticker::parse(&a.symbol) else { continue };
+            let mut meta = Map::new();
+            if let Some(i) = &a.industry {
+                meta.insert("industry".into(), Value::from(i.as_str()));
+            }
+            meta.insert("source".into(), json!("sic"));
+            meta.insert("sic_code".into(), Value::from(a.sic_code.as_str()));
+            members.insert(t, MemberInput { weight: None, metadata: Some(Value::Object(meta)) });
+        }
+        let checksum = existing
+            .and_then(|g| g.metadata.as_ref()?.get("checksum")?.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut metadata = Map::new();
+        metadata.insert("stock_count".into(), Value::from(members.len()));
+        parsed.groups.push(GroupInput {
+            kind: GroupKind::Sector,
+            name: GroupName::parse(GroupKind::Sector, key).expect("sector keys are valid names"),
+            description: sector.description().to_string(),
+            metadata,
+            members,
+            skipped: Vec::new(),
+            checksum,
+        });
+    }
+    parsed.notes.push(format!("{} stocks classified from SIC codes", assigned.len()));
+    let mut req = LoadRequest::new(LoadKind::Sectors, Vec::new(), env);
+    req.mode = mode;
+    let run = NewRun {
+        kind: LoadKind::Sectors.as_str(),
+        source: "SIC codes (symbols.sic_code)",
+        mode: mode.as_str(),
+        environment: env,
+        checksum: None,
+        validated: true,
+        rollback_of: None,
+        started_at: crate::store::now(),
+    };
+    let load = apply::load_groups(store, &req, &run, parsed).await?;
+    Ok(EnrichReport { before, after, assigned, unmapped, load: Some(load) })
+}

@@ -1,0 +1,167 @@
+//! Reference data synced from the market API: `universe symbols refresh` (reference tickers and ticker
+//! overviews → `symbols`).
+//!
+//! Three scopes: named symbols get the full overview (SIC code, market cap, listing date, shares outstanding;
+//! one request each); the default walks the active-tickers list (about a page per 1,000 tickers) and updates
+//! the symbols already stored; `--all` also inserts every listed stock and fund the table lacks. Values the API
+//! leaves out never erase stored ones. The writes and their `load_runs` row commit together.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::domain::{Environment, Ticker};
+use crate::market::{MassiveClient, MassiveError, TickerRecord};
+use crate::store::{MarketSymbol, NewRun, RunOutcome, Store, StoreError};
+
+/// Which symbols to refresh.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// These, from the overview endpoint.
+    Symbols(Vec<Ticker>),
+    /// Those already stored, from the active list.
+    Stored,
+    /// Every active stock and fund in the list.
+    All,
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshReport {
+    /// `load_runs` id.
+    pub run_id: i64,
+    /// Records received from the API.
+    pub received: usize,
+    /// Rows inserted or updated.
+    pub written: u64,
+    /// Of those, symbols the table did not have.
+    pub inserted: usize,
+    /// Asked-for or stored symbols the API does not know (or no longer lists as active).
+    pub not_found: Vec<String>,
+    /// Requests sent.
+    pub requests: u64,
+}
+
+/// Why a refresh wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The API failed.
+    #[error(transparent)]
+    Massive(#[from] MassiveError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn date(raw: Option<&str>) -> Option<NaiveDate> {
+    raw.and_then(|s| s.get(..10)).and_then(|s| s.parse().ok())
+}
+
+fn instant(raw: Option<&str>) -> Option<DateTime<Utc>> {
+    raw.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+/// A reference record as a `symbols` row; `None` for tickers that are not ours to store (test symbols, tickers
+/// that do not parse).
+pub fn market_symbol(r: &TickerRecord) -> Option<MarketSymbol> {
+    if r.is_test {
+        return None;
+    }
+    let symbol = Ticker::parse(&r.ticker).ok()?.to_string();
+    let whole = |x: Option<f64>| x.filter(|v| v.is_finite()).map(|v| v.round() as i64);
+    Some(MarketSymbol {
+        symbol,
+        name: r.name.clone(),
+        kind: r.kind.clone(),
+        exchange: r.primary_exchange.clone(),
+        market: r.market.clone(),
+        locale: r.locale.clone(),
+        currency_name: r.currency_name.clone(),
+        active: r.active,
+        cik: r.cik.clone(),
+        composite_figi: r.composite_figi.clone(),
+        share_class_figi: r.share_class_figi.clone(),
+        last_updated_utc: instant(r.last_updated_utc.as_deref()),
+        list_date: date(r.list_date.as_deref()),
+        delisted_utc: instant(r.delisted_utc.as_deref()),
+        market_cap: whole(r.market_cap),
+        share_class_shares_outstanding: whole(r.share_class_shares_outstanding),
+        weighted_shares_outstanding: whole(r.weighted_shares_outstanding),
+        sic_code: r.sic_code.clone(),
+        sic_description: r.sic_description.clone(),
+        total_employees: whole(r.total_employees).and_then(|v| i32::try_from(v).ok()),
+    })
+}
+
+/// Refreshes `symbols` from Massive.
+pub async fn refresh_symbols(
+    store: &Store,
+    client: &MassiveClient,
+    scope: &Scope,
+) -> Result<RefreshReport, RefreshError> {
+    let started_at = crate::store::now();
+    let requests_before = client.requests_sent();
+    let stored = store.symbols().await?;
+    let mut not_found = Vec::new();
+    let records: Vec<MarketSymbol> = match scope {
+        Scope::Symbols(list) => {
+            let mut out = Vec::new();
+            for t in list {
+                match client.ticker_overview(t.as_str()).await? {
+                    Some(r) => out.extend(market_symbol(&r)),
+                    None => not_found.push(t.to_string()),
+                }
+            }
+            out
+        }
+        Scope::Stored | Scope::All => {
+            let list = client.tickers(&[("market", "stocks"), ("active", "true")]).await?;
+            let rows: Vec<MarketSymbol> = list.iter().filter_map(market_symbol).collect();
+            if matches!(scope, Scope::Stored) {
+                let listed: std::collections::HashSet<&str> = rows.iter().map(|r| r.symbol.as_str()).collect();
+                not_found = stored.keys().filter(|s| !listed.contains(s.as_str())).cloned().collect();
+                not_found.sort();
+                rows.into_iter().filter(|r| stored.contains_key(&r.symbol)).collect()
+            } else {
+                rows
+            }
+        }
+    };
+    let inserted = records.iter().filter(|r| !stored.contains_key(&r.symbol)).count();
+    let source = match scope {
+        Scope::Symbols(list) => {
+            format!("massive overview: {}", list.iter().map(Ticker::as_str).collect::<Vec<_>>().join(","))
+        }
+        Scope::Stored => "massive tickers list (stored symbols)".to_string(),
+        Scope::All => "massive tickers list (all active)".to_string(),
+    };
+    let run = NewRun {
+        kind: "symbols-refresh",
+        source: &source,
+        mode: "full",
+        environment: Environment::Default,
+        checksum: None,
+        validated: false,
+        rollback_of: None,
+        started_at,
+    };
+    let mut tx = store.begin().await?;
+    let written = tx.upsert_market_symbols(&records, started_at.naive_utc()).await?;
+    let run_id = tx.insert_run(&run).await?;
+    let outcome = RunOutcome {
+        status: if written > 0 { "applied" } else { "skipped" }.to_string(),
+        added: inserted as i64,
+        changed: written as i64 - inserted as i64,
+        rejected: not_found.len() as i64,
+        ..RunOutcome::default()
+    };
+    tx.finish_run(run_id, &outcome).await?;
+    tx.commit().await?;
+    Ok(RefreshReport {
+        run_id,
+        received: records.len(),
+        written,
+        inserted,
+        not_found,
+        requests: client.requests_sent() - requests_before,
+    })
+}
