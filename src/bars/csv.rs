@@ -116,6 +116,18 @@ impl Columns {
     }
 }
 
+/// `YYYY-MM-DD` without chrono's general parser (the common case, a million times per big file).
+fn fast_date(raw: &str) -> Option<NaiveDate> {
+    let b = raw.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+}
+
 /// Parses a time cell for a timeframe.
 fn parse_time(tf: Timeframe, raw: &str) -> Result<BarTime, String> {
     let raw = raw.trim();
@@ -135,9 +147,9 @@ fn parse_time(tf: Timeframe, raw: &str) -> Result<BarTime, String> {
             "not a timestamp (use RFC 3339, YYYY-MM-DD HH:MM:SS in UTC, or Unix milliseconds)".to_string()
         });
     }
-    let date = match raw.parse::<NaiveDate>() {
-        Ok(d) => d,
-        Err(_) => new_york_date(instant().ok_or_else(|| "not a date (use YYYY-MM-DD)".to_string())?),
+    let date = match fast_date(raw).or_else(|| raw.parse::<NaiveDate>().ok()) {
+        Some(d) => d,
+        None => new_york_date(instant().ok_or_else(|| "not a date (use YYYY-MM-DD)".to_string())?),
     };
     Ok(BarTime::Date(date_key(tf, date)))
 }

@@ -8,7 +8,10 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use super::{Store, StoreError, Tx, on_pool};
 use crate::bars::{Bar, BarTime};
@@ -220,20 +223,35 @@ async fn upsert_sqlite(
         let _ = write!(sql, " {conflict}");
         sql
     };
+    // Text values are bound as shared `Arc<str>`s: sqlx binds those without a copy, where a `&str` or a date
+    // would be formatted and allocated again for every row. Bars arrive sorted by symbol, and dates repeat
+    // across symbols: both are formatted once.
+    let created: Arc<str> = Arc::from(created.to_rfc3339_opts(SecondsFormat::AutoSi, false));
+    let mut dates: HashMap<NaiveDate, Arc<str>> = HashMap::new();
+    let mut symbol: (&str, Arc<str>) = ("", Arc::from(""));
     let full = statement(SQLITE_BATCH);
     let mut changed = 0;
     for chunk in bars.chunks(SQLITE_BATCH) {
         let sql = if chunk.len() == SQLITE_BATCH { full.clone() } else { statement(chunk.len()) };
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for bar in chunk {
-            q = q.bind(bar.symbol.as_str());
-            q = match bar.time {
-                BarTime::Date(d) => q.bind(d),
-                BarTime::At(t) => q.bind(t),
+            let time: Arc<str> = match bar.time {
+                BarTime::At(t) => Arc::from(t.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
+                BarTime::Date(d) => dates.entry(d).or_insert_with(|| Arc::from(d.format("%Y-%m-%d").to_string())).clone(),
             };
-            q = q.bind(bar.open).bind(bar.high).bind(bar.low).bind(bar.close).bind(bar.volume.round() as i64);
+            if symbol.0 != bar.symbol.as_str() {
+                symbol = (bar.symbol.as_str(), Arc::from(bar.symbol.as_str()));
+            }
+            q = q
+                .bind(symbol.1.clone())
+                .bind(time)
+                .bind(bar.open)
+                .bind(bar.high)
+                .bind(bar.low)
+                .bind(bar.close)
+                .bind(bar.volume.round() as i64);
             if daily {
-                q = q.bind(created);
+                q = q.bind(created.clone());
             }
         }
         changed += q.execute(&mut *conn).await?.rows_affected();

@@ -118,6 +118,7 @@ async fn auto_strategy_request_count_at_peer_scale(db: &TestDb) {
     assert_eq!(s.daily_strategy, Strategy::Grouped);
     assert_eq!(s.requests as usize, trading_days(from, to).len());
     assert!(s.requests <= 260, "{} requests", s.requests);
+    eprintln!("peer scale, 1 year of daily bars ({from} .. {to}), 3,750 symbols, auto: {} requests", s.requests);
     assert_eq!(server.received_requests().await.unwrap().len() as u64, s.requests);
 }
 
