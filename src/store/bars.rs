@@ -237,7 +237,9 @@ async fn upsert_sqlite(
         for bar in chunk {
             let time: Arc<str> = match bar.time {
                 BarTime::At(t) => Arc::from(t.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
-                BarTime::Date(d) => dates.entry(d).or_insert_with(|| Arc::from(d.format("%Y-%m-%d").to_string())).clone(),
+                BarTime::Date(d) => {
+                    dates.entry(d).or_insert_with(|| Arc::from(d.format("%Y-%m-%d").to_string())).clone()
+                }
             };
             if symbol.0 != bar.symbol.as_str() {
                 symbol = (bar.symbol.as_str(), Arc::from(bar.symbol.as_str()));
