@@ -89,6 +89,17 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
             "run {run_id} is an import: restore the export taken before it with `universe import FILE`"
         )));
     }
+    if run.kind == "symbols-refresh" {
+        return Err(LoadError::Refused(format!(
+            "run {run_id} refreshed symbol metadata from Massive: run `universe symbols refresh` again to update it"
+        )));
+    }
+    if run.kind == "bars" {
+        return Err(LoadError::Refused(format!(
+            "run {run_id} loaded OHLCV bars: bar loads are idempotent upserts, not rolled back; load the range again \
+             to replace them"
+        )));
+    }
     if run.status != "applied" {
         return Err(LoadError::Refused(format!(
             "run {run_id} is {} and wrote no changes; only applied runs can be rolled back",

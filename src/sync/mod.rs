@@ -147,11 +147,15 @@ pub async fn refresh_symbols(
     let mut tx = store.begin().await?;
     let written = tx.upsert_market_symbols(&records, started_at.naive_utc()).await?;
     let run_id = tx.insert_run(&run).await?;
+    // Details name no groups and no symbol fields from a file: a refresh never blocks the rollback of a load.
+    let details =
+        serde_json::json!({ "refresh": { "received": records.len(), "inserted": inserted, "not_found": &not_found } });
     let outcome = RunOutcome {
         status: if written > 0 { "applied" } else { "skipped" }.to_string(),
         added: inserted as i64,
         changed: written as i64 - inserted as i64,
         rejected: not_found.len() as i64,
+        details: Some(details),
         ..RunOutcome::default()
     };
     tx.finish_run(run_id, &outcome).await?;

@@ -423,3 +423,34 @@ async fn symbols_refresh_and_sic_enrichment(db: &TestDb) {
 }
 
 contract!(symbols_refresh_and_sic_enrichment);
+
+/// A symbols refresh never blocks rolling back an earlier load, and is itself refused with what to do instead.
+async fn refresh_and_bar_runs_and_rollback(db: &TestDb) {
+    use universe::load::{LoadError, LoadKind, Mode, rollback};
+    use universe::sync::{Scope, refresh_symbols};
+    let load = db.load_ok(LoadKind::Holdings, &[("spy.csv", "Symbol,Weight\nAAPL,60\nMSFT,40\n")], Mode::Full).await;
+    let server = MockServer::start().await;
+    Mock::given(path("/v3/reference/tickers/AAPL"))
+        .respond_with(json(fixture("ticker_details_AAPL.json")))
+        .mount(&server)
+        .await;
+    let refresh = refresh_symbols(&db.store, &client(&server), &Scope::Symbols(tickers(&["AAPL"]))).await.unwrap();
+    let refused = rollback(&db.store, refresh.run_id).await.unwrap_err();
+    assert!(
+        matches!(&refused, LoadError::Refused(m) if m.contains("run `universe symbols refresh` again")),
+        "{refused}"
+    );
+    rollback(&db.store, load.run_id).await.unwrap();
+    let bars = load_bars(
+        &db.store,
+        &BarSource::sample(),
+        &request(&["AAPL"], &[Timeframe::Day], "2017-06-01", "2017-06-30", Strategy::Auto),
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    let refused = rollback(&db.store, bars.run_id).await.unwrap_err();
+    assert!(matches!(&refused, LoadError::Refused(m) if m.contains("idempotent upserts")), "{refused}");
+}
+
+contract!(refresh_and_bar_runs_and_rollback);
