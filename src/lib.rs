@@ -9,6 +9,7 @@
 //! - [`market`]: the Massive (ex-Polygon) REST client: rate-limited, retried, paginated.
 //! - [`bars`]: OHLCV bars: sources (Massive or CSV folders), CSV import, the loader, the trading calendar.
 //! - [`sync`]: symbol metadata refreshed from the market API.
+//! - [`jobs`]: data-load jobs: TickStock's messages, the queue, the worker.
 //! - [`universes`]: listing, showing and resolving universe keys.
 //! - [`cache`]: the relationship cache, one immutable snapshot of the graph swapped atomically on refresh.
 //! - [`api`]: the HTTP API (`universe serve`) over the cache.
@@ -21,6 +22,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod jobs;
 pub mod load;
 pub mod market;
 pub mod organize;

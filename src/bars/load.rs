@@ -74,6 +74,33 @@ pub struct LoadRequest {
     pub now: DateTime<Utc>,
     /// What the run is recorded as (`load_runs.source` gets the bar source appended).
     pub label: String,
+    /// Tasks already done by an earlier attempt (`what`, timeframe): not run again.
+    pub skip: HashSet<(String, Timeframe)>,
+    /// Grouped-daily bars buffered before a write. A day is reported finished only once its bars are written,
+    /// so a job resumed after a crash never skips a day whose bars were lost.
+    pub flush_rows: usize,
+}
+
+impl LoadRequest {
+    /// A request with no tasks to skip and the default write batching.
+    pub fn new(
+        symbols: Vec<Ticker>,
+        timeframes: Vec<Timeframe>,
+        range: RangeSpec,
+        strategy: Strategy,
+        label: String,
+    ) -> Self {
+        LoadRequest {
+            symbols,
+            timeframes,
+            range,
+            strategy,
+            now: Utc::now(),
+            label,
+            skip: HashSet::new(),
+            flush_rows: GROUPED_FLUSH_ROWS,
+        }
+    }
 }
 
 /// A failed task.
@@ -285,9 +312,14 @@ pub async fn load_bars(
     let mut tasks = Vec::new();
     for (&tf, &(from, to)) in &ranges {
         if tf == Timeframe::Day && daily_strategy == Strategy::Grouped {
-            tasks.extend(days.iter().map(|d| Task::Day(*d)));
+            tasks.extend(days.iter().filter(|d| !request.skip.contains(&(d.to_string(), tf))).map(|d| Task::Day(*d)));
         } else {
-            tasks.extend(symbols.iter().map(|s| Task::Symbol(s.clone(), tf, from, to)));
+            tasks.extend(
+                symbols
+                    .iter()
+                    .filter(|s| !request.skip.contains(&(s.to_string(), tf)))
+                    .map(|s| Task::Symbol(s.clone(), tf, from, to)),
+            );
         }
     }
 
@@ -330,6 +362,8 @@ pub async fn load_bars(
     };
     let wanted: HashSet<&Ticker> = symbols.iter().collect();
     let mut grouped_buffer: Vec<Bar> = Vec::new();
+    // Grouped days fetched but not yet written: reported finished when their bars are.
+    let mut pending_days: Vec<(String, u64)> = Vec::new();
     let mut grouped_seen: HashSet<Ticker> = HashSet::new();
     let mut pending = tasks.into_iter();
     let mut running = JoinSet::new();
@@ -379,10 +413,12 @@ pub async fn load_bars(
                     let n = kept.len() as u64;
                     grouped_seen.extend(kept.iter().map(|b| b.symbol.clone()));
                     grouped_buffer.extend(kept);
-                    if grouped_buffer.len() >= GROUPED_FLUSH_ROWS {
+                    pending_days.push((date.to_string(), n));
+                    if grouped_buffer.len() >= request.flush_rows.max(1) {
                         flush(store, &mut grouped_buffer, &mut summary).await;
+                        report_days(observer, &mut pending_days, &summary);
                     }
-                    (date.to_string(), Timeframe::Day, n, None)
+                    continue;
                 }
                 Err(e) => {
                     if e.is_fatal() {
@@ -399,6 +435,7 @@ pub async fn load_bars(
         observer.finished(&TaskDone { what: &what, timeframe: tf, bars, error: error.as_deref() });
     }
     flush(store, &mut grouped_buffer, &mut summary).await;
+    report_days(observer, &mut pending_days, &summary);
     if daily_strategy == Strategy::Grouped && ranges.contains_key(&Timeframe::Day) {
         summary.no_data.extend(symbols.iter().filter(|s| !grouped_seen.contains(*s)).map(|s| format!("{s} day")));
     }
@@ -435,6 +472,17 @@ pub async fn load_bars(
         "bar load finished"
     );
     Ok(summary)
+}
+
+/// Reports grouped days whose bars are now written (none if the write failed: the load stopped).
+fn report_days(observer: &dyn LoadObserver, pending: &mut Vec<(String, u64)>, summary: &LoadSummary) {
+    if summary.stopped.is_some() {
+        pending.clear();
+        return;
+    }
+    for (what, bars) in pending.drain(..) {
+        observer.finished(&TaskDone { what: &what, timeframe: Timeframe::Day, bars, error: None });
+    }
 }
 
 /// Writes buffered grouped-daily bars; a storage failure stops the load (the bars stay unwritten and a re-run

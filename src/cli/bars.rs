@@ -16,6 +16,27 @@ use crate::domain::{Ticker, Timeframe};
 use crate::market::MassiveClient;
 use crate::store::Store;
 
+/// Which symbols and timeframes (`bars load`, `jobs submit`).
+#[derive(clap::Args, Debug)]
+pub(super) struct Selection {
+    /// Universe key (`dow30`, `nasdaq100:SPY`, `stock_universe:…`).
+    #[arg(long, required_unless_present = "symbols", conflicts_with = "symbols")]
+    pub universe: Option<String>,
+    /// Comma-separated symbols.
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    /// Comma-separated: 1min, hour, day, week, month.
+    #[arg(long, default_value = "day")]
+    pub timeframes: String,
+}
+
+impl Selection {
+    /// The parsed symbols (empty when a universe is given).
+    pub fn tickers(&self) -> Result<Vec<Ticker>> {
+        self.symbols.iter().map(|s| Ticker::parse(s).with_context(|| format!("--symbols: {s:?}"))).collect()
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub(super) enum BarsCommand {
     /// Load OHLCV bars for a universe or a list of symbols from Massive (or a folder of CSV bars) into the
@@ -28,15 +49,8 @@ pub(super) enum BarsCommand {
   universe bars load --universe dow30 --source sample --timeframes day,week,month   (offline)
   universe bars load --symbols AAPL --source ./my-bars --from 2017-01-01 --to 2017-12-31")]
     Load {
-        /// Universe key (`dow30`, `nasdaq100:SPY`, `stock_universe:…`).
-        #[arg(long, required_unless_present = "symbols", conflicts_with = "symbols")]
-        universe: Option<String>,
-        /// Comma-separated symbols.
-        #[arg(long, value_delimiter = ',')]
-        symbols: Vec<String>,
-        /// Comma-separated: 1min, hour, day, week, month.
-        #[arg(long, default_value = "day")]
-        timeframes: String,
+        #[command(flatten)]
+        selection: Selection,
         /// How many years back (fractional allowed) [default: 1 unless --from is given].
         #[arg(long, conflicts_with = "from")]
         years: Option<f64>,
@@ -124,8 +138,8 @@ impl LoadObserver for Progress {
 
 pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCode> {
     match command {
-        BarsCommand::Load { universe, symbols, timeframes, years, from, to, strategy, allow_partial, market } => {
-            let timeframes = Timeframe::parse_list(&timeframes)?;
+        BarsCommand::Load { selection, years, from, to, strategy, allow_partial, market } => {
+            let timeframes = Timeframe::parse_list(&selection.timeframes)?;
             let range = match (years, from) {
                 (Some(y), _) if !(y > 0.0 && y <= 100.0) => bail!("--years must be between 0 and 100, got {y}"),
                 (Some(y), _) => RangeSpec::Years(y),
@@ -134,21 +148,15 @@ pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCod
             };
             let source = bar_source(&market)?;
             let store = Store::open(&config.database_url).await?;
-            let (tickers, label) = match &universe {
+            let (tickers, label) = match &selection.universe {
                 Some(key) => {
                     let resolved = crate::universes::resolve(&store, config.environment, key).await?;
                     let tickers = resolved.iter().filter_map(|s| Ticker::parse(s).ok()).collect::<Vec<_>>();
                     (tickers, format!("universe {key}"))
                 }
-                None => {
-                    let tickers = symbols
-                        .iter()
-                        .map(|s| Ticker::parse(s).with_context(|| format!("--symbols: {s:?}")))
-                        .collect::<Result<Vec<_>>>()?;
-                    (tickers, format!("symbols {}", symbols.join(",")))
-                }
+                None => (selection.tickers()?, format!("symbols {}", selection.symbols.join(","))),
             };
-            let request = LoadRequest { symbols: tickers, timeframes, range, strategy, now: chrono::Utc::now(), label };
+            let request = LoadRequest::new(tickers, timeframes, range, strategy, label);
             let bar = if config.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
             bar.set_style(
                 ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} tasks {msg}")

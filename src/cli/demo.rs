@@ -62,18 +62,17 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     .await?;
     let validation = quality::validate(&store, config.environment, quality::Options::default()).await?;
     // Bars for the Dow 30 from the bundled sample: the same loader `bars load` and the jobs use, offline.
-    let bar_request = crate::bars::LoadRequest {
-        symbols: crate::universes::resolve(&store, config.environment, "dow30")
+    let bar_request = crate::bars::LoadRequest::new(
+        crate::universes::resolve(&store, config.environment, "dow30")
             .await?
             .iter()
             .filter_map(|s| crate::domain::Ticker::parse(s).ok())
             .collect(),
-        timeframes: vec![Timeframe::Day, Timeframe::Week, Timeframe::Month],
-        range: crate::bars::RangeSpec::Dates { from: "2017-01-01".parse().expect("valid date"), to: None },
-        strategy: crate::bars::Strategy::Auto,
-        now: chrono::Utc::now(),
-        label: "demo: universe dow30".to_string(),
-    };
+        vec![Timeframe::Day, Timeframe::Week, Timeframe::Month],
+        crate::bars::RangeSpec::Dates { from: "2017-01-01".parse().expect("valid date"), to: None },
+        crate::bars::Strategy::Auto,
+        "demo: universe dow30".to_string(),
+    );
     let bars =
         crate::bars::load_bars(&store, &crate::bars::BarSource::sample(), &bar_request, &crate::bars::load::Quiet)
             .await?;

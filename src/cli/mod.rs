@@ -2,6 +2,7 @@
 
 mod bars;
 mod demo;
+mod jobs;
 mod print;
 mod table;
 
@@ -81,6 +82,20 @@ enum Command {
     Enrich {
         #[command(subcommand)]
         command: bars::EnrichCommand,
+    },
+    /// Data-load jobs: submit, watch, list, cancel.
+    Jobs {
+        #[command(subcommand)]
+        command: jobs::JobsCommand,
+    },
+    /// Run data-load jobs from the queue (embedded mode: the database's jobs table).
+    #[command(after_help = "Examples:
+  universe worker --source sample            offline, from the bundled sample bars
+  MASSIVE_API_KEY=… universe worker --rate 100/s
+  universe worker --once                     run what is queued, then exit")]
+    Worker {
+        #[command(flatten)]
+        args: jobs::WorkerArgs,
     },
     /// Database maintenance.
     Db {
@@ -288,7 +303,9 @@ pub fn main() -> ExitCode {
     let config = Config::load(&cli.global);
     // The server uses every core; one-shot commands are sequential and start faster on one thread.
     let runtime = match &cli.command {
-        Command::Serve { .. } | Command::Demo { no_serve: false, .. } => tokio::runtime::Builder::new_multi_thread(),
+        Command::Serve { .. } | Command::Demo { no_serve: false, .. } | Command::Worker { .. } => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
         _ => tokio::runtime::Builder::new_current_thread(),
     }
     .enable_all()
@@ -390,6 +407,8 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode> {
         Command::Bars { command } => bars::run(command, config).await,
         Command::Symbols { command } => bars::symbols(command, config).await,
         Command::Enrich { command } => bars::enrich(command, config).await,
+        Command::Jobs { command } => jobs::run(command, config).await,
+        Command::Worker { args } => jobs::worker(args, config).await,
         other => run_command(other, config).await.map(|()| ExitCode::SUCCESS),
     }
 }
@@ -532,7 +551,12 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             print_report(config, &report)
         }
         Command::Universes { command } => universes(command, config).await,
-        Command::Validate { .. } | Command::Bars { .. } | Command::Symbols { .. } | Command::Enrich { .. } => {
+        Command::Validate { .. }
+        | Command::Bars { .. }
+        | Command::Symbols { .. }
+        | Command::Enrich { .. }
+        | Command::Jobs { .. }
+        | Command::Worker { .. } => {
             unreachable!("dispatched by run")
         }
         Command::Report { summary: _, detail, format, output } => {

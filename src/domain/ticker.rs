@@ -134,6 +134,14 @@ impl Serialize for Ticker {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Ticker {
+    /// Parses (canonicalises) like [`Ticker::parse`]: a stored job or document never smuggles in a bad symbol.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Ticker::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::str::FromStr for Ticker {
     type Err = TickerError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

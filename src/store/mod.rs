@@ -11,6 +11,7 @@
 mod bars;
 mod cache;
 mod groups;
+mod jobs;
 mod quality;
 mod runs;
 mod snapshot;
@@ -27,6 +28,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use bars::dedupe_bars;
 pub use cache::{CacheFingerprint, CacheRow};
 pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
+pub use jobs::{FINAL_STATUSES, JobProgress, JobRow, TaskRecord};
 pub use quality::{GroupKey, GroupList};
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use snapshot::{SnapshotGroup, SnapshotMember, SnapshotRows, SnapshotSymbol, UPDATED_CHANNEL};

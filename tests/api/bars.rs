@@ -25,14 +25,15 @@ fn tickers(list: &[&str]) -> Vec<Ticker> {
 }
 
 fn request(symbols: &[&str], timeframes: &[Timeframe], from: &str, to: &str, strategy: Strategy) -> LoadRequest {
-    LoadRequest {
-        symbols: tickers(symbols),
-        timeframes: timeframes.to_vec(),
-        range: RangeSpec::Dates { from: d(from), to: Some(d(to)) },
+    let mut r = LoadRequest::new(
+        tickers(symbols),
+        timeframes.to_vec(),
+        RangeSpec::Dates { from: d(from), to: Some(d(to)) },
         strategy,
-        now: "2026-11-21T12:00:00Z".parse::<DateTime<Utc>>().unwrap(),
-        label: "test".into(),
-    }
+        "test".into(),
+    );
+    r.now = "2026-11-21T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    r
 }
 
 fn json(body: String) -> ResponseTemplate {

@@ -6,6 +6,7 @@ mod helpers;
 mod bars;
 mod cli;
 mod holdings;
+mod jobs;
 mod market;
 mod migration;
 mod organize;
