@@ -4,7 +4,7 @@
 # With TEST_DATABASE_URL set (a superuser URL, e.g. postgres://postgres@127.0.0.1:5432/postgres) the tests use
 # that server. Otherwise this script starts a throwaway PostgreSQL cluster on a free loopback port (installing
 # PostgreSQL with apt-get if it is missing), runs the tests against it, and removes it afterwards. Chromium is
-# installed with apt-get when missing.
+# installed with apt-get when missing, and so is redis-server (the Redis jobs tests start their own servers).
 # Extra arguments go to `cargo test` (e.g. scripts/test.sh holdings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,11 @@ cd "$(dirname "$0")/.."
 # The HTML report test opens the report in headless Chromium.
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
   apt_install chromium
+fi
+
+# The jobs tests of production mode start their own redis-server processes on free loopback ports.
+if ! command -v redis-server >/dev/null 2>&1; then
+  apt_install redis-server
 fi
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then

@@ -170,3 +170,25 @@ impl fmt::Debug for MarketArgs {
             .finish_non_exhaustive()
     }
 }
+
+/// Where Redis is (production mode of the jobs worker): `--redis-url`, `REDIS_URL`, or TickStock's
+/// `REDIS_HOST`/`REDIS_PORT`/`REDIS_DB`. None means embedded mode.
+#[derive(Args, Clone, Debug)]
+pub struct RedisArgs {
+    /// Redis URL (`redis://host:6379/0`). Also REDIS_URL, or TickStock's REDIS_HOST, REDIS_PORT and REDIS_DB.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+}
+
+impl RedisArgs {
+    /// The URL, if Redis is configured by any of the names.
+    pub fn url(&self) -> Option<String> {
+        if let Some(u) = self.redis_url.clone().filter(|u| !u.trim().is_empty()) {
+            return Some(u);
+        }
+        let host = std::env::var("REDIS_HOST").ok().filter(|h| !h.trim().is_empty())?;
+        let port = std::env::var("REDIS_PORT").ok().filter(|p| !p.trim().is_empty()).unwrap_or_else(|| "6379".into());
+        let db = std::env::var("REDIS_DB").ok().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| "0".into());
+        Some(format!("redis://{host}:{port}/{db}"))
+    }
+}

@@ -68,6 +68,11 @@ pub(super) struct WorkerArgs {
     /// How long a claimed job stays this worker's without a renewal, in seconds.
     #[arg(long, default_value_t = 30, hide = true)]
     lease_secs: u64,
+    /// Redis mode: how long a stream entry may sit idle before another worker takes it over, in seconds.
+    #[arg(long, default_value_t = 60, hide = true)]
+    visibility_secs: u64,
+    #[command(flatten)]
+    redis: crate::config::RedisArgs,
     #[command(flatten)]
     market: Box<MarketArgs>,
 }
@@ -84,6 +89,24 @@ pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode
         crate::store::redact_url(&config.database_url),
         source.describe()
     );
+    if let Some(url) = args.redis.url() {
+        if args.once {
+            bail!("--once is for the embedded queue; with Redis the worker runs until stopped");
+        }
+        let bus = crate::jobs::redis::RedisBus::connect(&url)
+            .await
+            .with_context(|| format!("cannot reach Redis at {}", crate::store::redact_url(&url)))?;
+        eprintln!(
+            "worker {} in Redis mode ({}): listening on {}",
+            options.id,
+            crate::store::redact_url(&url),
+            crate::jobs::redis::DATA_LOAD_CHANNEL
+        );
+        let visibility = Duration::from_secs(args.visibility_secs.max(1));
+        crate::jobs::redis::run(store.clone(), source, options, bus, visibility, super::shutdown_signal()).await;
+        store.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
     let worker = Worker::new(store.clone(), source, options);
     if args.once {
         while let Some(end) = worker.run_one().await? {

@@ -7,6 +7,7 @@
 //! is counted twice, and bar upserts keep the tables free of duplicates).
 
 pub mod message;
+pub mod redis;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -275,12 +276,34 @@ pub struct Worker {
     store: Store,
     source: BarSource,
     options: WorkerOptions,
+    /// Production mode: mirror status onto TickStock's Redis hash and channels.
+    bus: Option<redis::RedisBus>,
 }
 
 impl Worker {
     /// A worker loading bars from `source`.
     pub fn new(store: Store, source: BarSource, options: WorkerOptions) -> Self {
-        Worker { store, source, options }
+        Worker { store, source, options, bus: None }
+    }
+
+    /// Mirrors every status change onto TickStock's Redis status hash and event channels.
+    pub fn with_redis(mut self, bus: redis::RedisBus) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// The options.
+    pub fn options(&self) -> &WorkerOptions {
+        &self.options
+    }
+
+    /// Mirrors a stored job onto Redis (production mode).
+    async fn mirror_row(&self, id: &str) {
+        if let Some(bus) = &self.bus
+            && let Ok(Some(job)) = self.store.job(id).await
+        {
+            bus.mirror(&redis::StatusView::of(&job)).await;
+        }
     }
 
     /// Runs jobs until `shutdown` resolves (finishing the current task first: a job interrupted here is resumed
@@ -322,6 +345,15 @@ impl Worker {
 
     async fn run_job(&self, job: JobRow) -> Result<JobEnd, StoreError> {
         let id = job.id.clone();
+        self.mirror_row(&id).await;
+        let end = self.run_claimed(job).await;
+        self.mirror_row(&id).await;
+        end
+    }
+
+    async fn run_claimed(&self, job: JobRow) -> Result<JobEnd, StoreError> {
+        let id = job.id.clone();
+        let started_at = job.started_at;
         let worker = self.options.id.clone();
         let end = |status: &str| JobEnd { job_id: id.clone(), status: status.to_string() };
         let spec: JobSpec = match serde_json::from_value(job.spec.0.clone()) {
@@ -398,6 +430,7 @@ impl Worker {
         let (finish_tx, mut finish_rx) = tokio::sync::oneshot::channel::<()>();
         let saver = {
             let (store, tracker, stop, lost) = (self.store.clone(), tracker.clone(), stop.clone(), lost.clone());
+            let bus = self.bus.clone();
             let (id, worker, tick, lease) = (id.clone(), worker.clone(), self.options.tick, self.options.lease);
             tokio::spawn(async move {
                 loop {
@@ -411,6 +444,18 @@ impl Worker {
                         Ok(Some(cancel)) => {
                             if cancel {
                                 stop.store(true, Ordering::Relaxed);
+                            }
+                            if let Some(bus) = &bus {
+                                let status = if cancel { "cancelling" } else { "running" };
+                                let view = redis::StatusView {
+                                    id: &id,
+                                    status,
+                                    message: &message,
+                                    counts: &progress,
+                                    started_at,
+                                    completed_at: None,
+                                };
+                                bus.mirror(&view).await;
                             }
                         }
                         Ok(None) => {

@@ -156,15 +156,38 @@ impl Store {
         lease: std::time::Duration,
         max_attempts: i32,
     ) -> Result<Option<JobRow>, StoreError> {
+        self.claim(None, worker, lease, max_attempts).await
+    }
+
+    /// Takes one job by id, if it is queued or its lease has run out (Redis mode: the stream delivered it).
+    pub async fn claim_job_by_id(
+        &self,
+        id: &str,
+        worker: &str,
+        lease: std::time::Duration,
+        max_attempts: i32,
+    ) -> Result<Option<JobRow>, StoreError> {
+        self.claim(Some(id), worker, lease, max_attempts).await
+    }
+
+    async fn claim(
+        &self,
+        id: Option<&str>,
+        worker: &str,
+        lease: std::time::Duration,
+        max_attempts: i32,
+    ) -> Result<Option<JobRow>, StoreError> {
         let now = super::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
         on_pool!(self, p => sqlx::query(
             "UPDATE jobs SET status = 'failed', completed_at = $1, updated_at = $1, worker = NULL, \
              message = 'gave up: the worker running this job stopped ' || attempts || ' times' \
-             WHERE status IN ('running', 'cancelling') AND lease_until < $1 AND attempts >= $2",
+             WHERE ($3 IS NULL OR id = $3) AND status IN ('running', 'cancelling') AND lease_until < $1 \
+             AND attempts >= $2",
         )
         .bind(now)
         .bind(max_attempts)
+        .bind(id)
         .execute(p)
         .await?
         .rows_affected());
@@ -172,13 +195,24 @@ impl Store {
         let sql = format!(
             "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelling' ELSE 'running' END, worker = $1, \
              lease_until = $2, attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' \
-                OR (status IN ('running', 'cancelling') AND lease_until < $3) ORDER BY created_at, id LIMIT 1 {lock}) \
+             WHERE id = (SELECT id FROM jobs WHERE ($4 IS NULL OR id = $4) AND (status = 'queued' \
+                OR (status IN ('running', 'cancelling') AND lease_until < $3)) ORDER BY created_at, id LIMIT 1 {lock}) \
              RETURNING {JOB_COLUMNS}"
         );
         let row = on_pool!(self, p => sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
-            .bind(worker).bind(until).bind(now).fetch_optional(p).await?);
+            .bind(worker).bind(until).bind(now).bind(id).fetch_optional(p).await?);
         Ok(row)
+    }
+
+    /// Ids of jobs queued before `before` (Redis mode re-offers them to the stream, in case the process that
+    /// recorded one died before handing it over).
+    pub async fn queued_job_ids(&self, before: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE status = 'queued' AND created_at < $1 ORDER BY created_at LIMIT 100",
+        )
+        .bind(before)
+        .fetch_all(p)
+        .await?))
     }
 
     /// Stores progress and newly finished tasks together, and renews the lease. Returns `None` when the job is no

@@ -12,6 +12,7 @@ mod migration;
 mod organize;
 mod quality;
 mod real_data;
+mod redis_jobs;
 mod report;
 mod rollback;
 mod sectors_themes_symbols;

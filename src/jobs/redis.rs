@@ -1,0 +1,477 @@
+//! Production mode: TickStock's Redis protocol (compat §2) in front of the same worker.
+//!
+//! - **Intake.** Every worker subscribes to `tickstock.jobs.data_load` and `tickstock.jobs.control`. Pub/sub
+//!   delivers each message to every subscriber and keeps nothing, so a received job is recorded in the shared
+//!   `jobs` table (insert-if-absent by `job_id`) and handed to a durable Redis Stream with a consumer group by the
+//!   one worker whose `SET NX` on the job id wins. An invalid message is recorded `failed` with the reason, on the
+//!   status hash too.
+//! - **Running.** Workers read the stream with `XREADGROUP`; the reader claims the job in the database by id (a
+//!   duplicate delivery finds it taken and is acknowledged), keeps its stream entry's idle time at zero while it
+//!   works, and acknowledges it at the end. A dead worker's entry goes idle; after the visibility timeout another
+//!   worker takes it with `XAUTOCLAIM` and resumes the job once its database lease has run out. Jobs recorded but
+//!   never handed over (a crash between the two) are offered to the stream again by a periodic sweep.
+//! - **Status.** `tickstock.jobs.status:{job_id}` is a hash of string fields with a 24 h TTL, as TickStock's UI
+//!   reads it; `tickstockpl:heartbeat` is set with a TTL while the worker lives; start, progress and completion
+//!   are published on TickStock's colon-named channels with the `{event, timestamp, source, version, payload}`
+//!   envelope.
+//! - **Faults.** Commands go through a reconnecting `ConnectionManager`; the subscription is re-established after
+//!   a disconnect. While Redis is down the worker logs a clear error and keeps the job's truth in the database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamReadOptions, StreamReadReply};
+use serde_json::{Value, json};
+
+use super::message::{self, MAX_MESSAGE_BYTES};
+use super::{Worker, WorkerOptions};
+use crate::store::{JobProgress, JobRow, Store};
+
+/// Channel TickStock publishes job messages on.
+pub const DATA_LOAD_CHANNEL: &str = "tickstock.jobs.data_load";
+/// Channel TickStock publishes `{job_id, action: "cancel"}` on.
+pub const CONTROL_CHANNEL: &str = "tickstock.jobs.control";
+/// Prefix of the status hash TickStock's UI polls.
+pub const STATUS_PREFIX: &str = "tickstock.jobs.status:";
+/// Presence means a pipeline worker is alive (TickStock's admin page reads it).
+pub const HEARTBEAT_KEY: &str = "tickstockpl:heartbeat";
+/// Our durable queue.
+pub const STREAM_KEY: &str = "universe:jobs:stream";
+/// Its consumer group.
+pub const GROUP: &str = "universe-workers";
+/// Jobs handed to the stream (`SET NX`), so N subscribers enqueue each job once.
+const HANDED_PREFIX: &str = "universe:jobs:handed:";
+/// Status hash and hand-over markers live a day.
+const STATUS_TTL_SECS: i64 = 86_400;
+/// Channel for job events (TickStock's data-import status channel).
+const IMPORT_EVENTS: &str = "tickstock:data:import:status";
+/// Channel for progress updates.
+const MONITORING: &str = "tickstock:monitoring";
+
+/// A Redis connection with the protocol's operations.
+#[derive(Clone)]
+pub struct RedisBus {
+    client: redis::Client,
+    conn: ConnectionManager,
+}
+
+impl RedisBus {
+    /// Connects (reconnecting on its own afterwards) and makes sure the stream's consumer group exists.
+    pub async fn connect(url: &str) -> redis::RedisResult<RedisBus> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(10)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        let mut conn = client.get_connection_manager_with_config(config).await?;
+        let created: redis::RedisResult<()> = conn.xgroup_create_mkstream(STREAM_KEY, GROUP, "0").await;
+        if let Err(e) = created
+            && e.code() != Some("BUSYGROUP")
+        {
+            return Err(e);
+        }
+        Ok(RedisBus { client, conn })
+    }
+
+    /// Hands a job to the stream unless another worker already did. Returns whether this call did.
+    pub async fn hand_over(&self, job_id: &str) -> redis::RedisResult<bool> {
+        let mut c = self.conn.clone();
+        let first: Option<String> = redis::cmd("SET")
+            .arg(format!("{HANDED_PREFIX}{job_id}"))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(STATUS_TTL_SECS)
+            .query_async(&mut c)
+            .await?;
+        if first.is_none() {
+            return Ok(false);
+        }
+        self.offer(job_id).await?;
+        Ok(true)
+    }
+
+    /// Adds a stream entry for a job (duplicates are harmless: the database claim decides who runs it).
+    pub async fn offer(&self, job_id: &str) -> redis::RedisResult<()> {
+        let mut c = self.conn.clone();
+        let _: String = c.xadd(STREAM_KEY, "*", &[("job_id", job_id)]).await?;
+        Ok(())
+    }
+
+    /// Writes the status hash (string fields) and its TTL.
+    pub async fn write_status(&self, job_id: &str, fields: &[(&str, String)]) -> redis::RedisResult<()> {
+        let key = format!("{STATUS_PREFIX}{job_id}");
+        let mut c = self.conn.clone();
+        // A legacy pipeline may have left a JSON string here; the UI checks TYPE, but a hash is the contract.
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut c).await?;
+        if kind != "hash" && kind != "none" {
+            let _: () = c.del(&key).await?;
+        }
+        let _: () = c.hset_multiple(&key, fields).await?;
+        let _: () = c.expire(&key, STATUS_TTL_SECS).await?;
+        Ok(())
+    }
+
+    /// Publishes a TickStock event envelope.
+    pub async fn publish_event(&self, channel: &str, event: &str, payload: Value) -> redis::RedisResult<()> {
+        let envelope = json!({
+            "event": event,
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+            "source": "universe",
+            "version": "1.0",
+            "payload": payload,
+        });
+        let mut c = self.conn.clone();
+        let _: usize = c.publish(channel, envelope.to_string()).await?;
+        Ok(())
+    }
+
+    /// Sets the heartbeat key with a TTL.
+    pub async fn heartbeat(&self, ttl: Duration) -> redis::RedisResult<()> {
+        let mut c = self.conn.clone();
+        let _: () = c.set_ex(HEARTBEAT_KEY, chrono::Utc::now().to_rfc3339(), ttl.as_secs().max(1)).await?;
+        Ok(())
+    }
+
+    /// Mirrors a job's state onto its status hash (and publishes progress), logging rather than failing: the
+    /// database holds the truth while Redis is away.
+    pub async fn mirror(&self, job: &StatusView<'_>) {
+        let fields = job.fields();
+        if let Err(e) = self.write_status(job.id, &fields).await {
+            tracing::warn!(job_id = job.id, error = %e, "Redis unavailable: could not write the job status hash");
+            return;
+        }
+        let payload = json!({ "job_id": job.id, "phase": "data_import", "percentage": job.counts.progress,
+            "status": job.status, "current_symbol": job.counts.current_symbol });
+        let (channel, event) = match job.status {
+            "running" | "cancelling" => (MONITORING, "job_progress_update"),
+            _ => (IMPORT_EVENTS, "data_import_completed"),
+        };
+        if let Err(e) = self.publish_event(channel, event, payload).await {
+            tracing::warn!(job_id = job.id, error = %e, "could not publish the job event");
+        }
+    }
+}
+
+/// What the status hash shows.
+pub struct StatusView<'a> {
+    /// Job id.
+    pub id: &'a str,
+    /// Status.
+    pub status: &'a str,
+    /// Message.
+    pub message: &'a str,
+    /// Counts.
+    pub counts: &'a JobProgress,
+    /// Started.
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Ended.
+    pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl StatusView<'_> {
+    /// The hash fields, all strings, as TickStock's UI reads them.
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        let c = self.counts;
+        let mut f = vec![
+            ("status", self.status.to_string()),
+            ("progress", c.progress.to_string()),
+            ("message", self.message.to_string()),
+            ("total_symbols", c.total_symbols.to_string()),
+            ("processed_symbols", c.processed_symbols.to_string()),
+            ("failed_symbols", c.failed_symbols.to_string()),
+            ("current_symbol", c.current_symbol.clone().unwrap_or_default()),
+            ("ohlcv_records_loaded", c.bars_loaded.to_string()),
+        ];
+        if let Some(t) = self.started_at {
+            f.push(("started_at", t.to_rfc3339()));
+        }
+        if let Some(t) = self.completed_at {
+            f.push(("completed_at", t.to_rfc3339()));
+        }
+        f
+    }
+
+    /// The view of a stored job.
+    pub fn of(job: &JobRow) -> StatusView<'_> {
+        StatusView {
+            id: &job.id,
+            status: &job.status,
+            message: job.message.as_deref().unwrap_or(""),
+            counts: &job.counts,
+            started_at: job.started_at,
+            completed_at: job.completed_at,
+        }
+    }
+}
+
+/// Runs the Redis intake (pub/sub) and the stream consumer side by side until `shutdown`.
+pub async fn run(
+    store: Store,
+    source: crate::bars::BarSource,
+    options: WorkerOptions,
+    bus: RedisBus,
+    visibility: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let consumer = options.id.clone();
+    let worker = std::sync::Arc::new(Worker::new(store.clone(), source, options.clone()).with_redis(bus.clone()));
+    let listen = listen(bus.clone(), store, options, stopped(stop_rx.clone()));
+    let consume = consume(worker, bus, consumer, visibility, stopped(stop_rx));
+    let signal = async {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    tokio::join!(listen, consume, signal);
+}
+
+/// Handles one `tickstock.jobs.data_load` message: record it, hand it over, or record why it cannot run.
+pub async fn accept_job(bus: &RedisBus, store: &Store, options: &WorkerOptions, raw: &[u8]) {
+    let job_id = if raw.len() <= MAX_MESSAGE_BYTES { message::job_id_of(raw) } else { None };
+    let parsed = message::parse(raw);
+    let outcome = match parsed {
+        Ok(spec) => {
+            super::submit(store, options.environment, spec, options.csv_dir.as_deref()).await.map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match outcome {
+        Ok(submitted) => {
+            if submitted.created
+                || store.job(&submitted.job_id).await.is_ok_and(|j| j.is_some_and(|j| j.status == "queued"))
+            {
+                match bus.hand_over(&submitted.job_id).await {
+                    Ok(true) => {
+                        if let Ok(Some(job)) = store.job(&submitted.job_id).await {
+                            let _ = bus.write_status(&job.id, &StatusView::of(&job).fields()).await;
+                        }
+                        tracing::info!(job_id = %submitted.job_id, symbols = submitted.symbol_count, "job queued");
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(job_id = %submitted.job_id, error = %e, "Redis unavailable: job recorded, stream hand-over pending")
+                    }
+                }
+            }
+        }
+        Err(reason) => {
+            let id = job_id.unwrap_or_else(super::new_job_id);
+            tracing::warn!(job_id = %id, error = %reason, bytes = raw.len(), "invalid job message");
+            let _ = super::record_invalid(store, &id, raw, &reason).await;
+            let counts = JobProgress::default();
+            let view = StatusView {
+                id: &id,
+                status: "failed",
+                message: &reason,
+                counts: &counts,
+                started_at: None,
+                completed_at: Some(chrono::Utc::now()),
+            };
+            let _ = bus.write_status(&id, &view.fields()).await;
+        }
+    }
+}
+
+/// Handles one `tickstock.jobs.control` message.
+pub async fn accept_control(bus: &RedisBus, store: &Store, raw: &[u8]) {
+    let Ok(v) = serde_json::from_slice::<Value>(&raw[..raw.len().min(MAX_MESSAGE_BYTES)]) else {
+        tracing::warn!(bytes = raw.len(), "control message is not JSON; ignored");
+        return;
+    };
+    let (Some(id), Some("cancel")) = (v.get("job_id").and_then(Value::as_str), v.get("action").and_then(Value::as_str))
+    else {
+        tracing::warn!(message = %v, "control message without job_id and action \"cancel\"; ignored");
+        return;
+    };
+    match store.cancel_job(id).await {
+        Ok(Some(job)) => {
+            if job.status == "cancelled" || job.status == "cancelling" {
+                let _ = bus.write_status(id, &StatusView::of(&job).fields()).await;
+            }
+        }
+        Ok(None) => tracing::warn!(job_id = id, "cancel for an unknown job"),
+        Err(e) => tracing::error!(job_id = id, error = %e, "cannot record the cancellation"),
+    }
+}
+
+/// Subscribes to the job channels until `shutdown`, re-subscribing after every disconnect.
+pub async fn listen(
+    bus: RedisBus,
+    store: Store,
+    options: WorkerOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let session = async {
+            let mut pubsub = match bus.client.get_async_pubsub().await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "Redis unavailable: cannot subscribe to the job channels; retrying");
+                    return false;
+                }
+            };
+            if let Err(e) = pubsub.subscribe(&[DATA_LOAD_CHANNEL, CONTROL_CHANNEL]).await {
+                tracing::error!(error = %e, "Redis unavailable: subscribe failed; retrying");
+                return false;
+            }
+            tracing::info!("subscribed to {DATA_LOAD_CHANNEL} and {CONTROL_CHANNEL}");
+            let mut messages = pubsub.on_message();
+            while let Some(msg) = messages.next().await {
+                let raw: &[u8] = msg.get_payload_bytes();
+                match msg.get_channel_name() {
+                    DATA_LOAD_CHANNEL => accept_job(&bus, &store, &options, raw).await,
+                    CONTROL_CHANNEL => accept_control(&bus, &store, raw).await,
+                    _ => {}
+                }
+            }
+            tracing::warn!("Redis subscription lost; re-subscribing");
+            true
+        };
+        let connected = tokio::select! {
+            () = &mut shutdown => return,
+            c = session => c,
+        };
+        delay = if connected { Duration::from_millis(200) } else { (delay * 2).min(Duration::from_secs(5)) };
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Runs jobs from the stream until `shutdown`: new entries, idle entries of dead workers, and a periodic sweep.
+pub async fn consume(
+    worker: Arc<Worker>,
+    bus: RedisBus,
+    consumer: String,
+    visibility: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
+    loop {
+        if last_sweep.elapsed() > Duration::from_secs(30) {
+            last_sweep = std::time::Instant::now();
+            let _ = bus.heartbeat(Duration::from_secs(60)).await;
+            let before = crate::store::now() - chrono::Duration::seconds(30);
+            if let Ok(ids) = worker.store.queued_job_ids(before).await {
+                for id in ids {
+                    let _ = bus.offer(&id).await;
+                }
+            }
+        }
+        let next = tokio::select! {
+            () = &mut shutdown => return,
+            n = next_entry(&bus, &consumer, visibility) => n,
+        };
+        match next {
+            Ok(Some((entry, job_id))) => {
+                let run = run_entry(&worker, &bus, &consumer, &entry, &job_id);
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = run => {}
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "Redis unavailable: cannot read the job stream; retrying");
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The next stream entry for this consumer: an idle one of a dead worker first, else a new one (waiting up to
+/// a second).
+async fn next_entry(
+    bus: &RedisBus,
+    consumer: &str,
+    visibility: Duration,
+) -> redis::RedisResult<Option<(String, String)>> {
+    let mut c = bus.conn.clone();
+    let claimed: StreamAutoClaimReply = c
+        .xautoclaim_options(
+            STREAM_KEY,
+            GROUP,
+            consumer,
+            visibility.as_millis() as u64,
+            "0-0",
+            StreamAutoClaimOptions::default().count(1),
+        )
+        .await?;
+    let entry = match claimed.claimed.into_iter().next() {
+        Some(e) => Some(e),
+        None => {
+            let opts = StreamReadOptions::default().group(GROUP, consumer).count(1).block(1000);
+            let read: Option<StreamReadReply> = c.xread_options(&[STREAM_KEY], &[">"], &opts).await?;
+            read.and_then(|r| r.keys.into_iter().next()).and_then(|k| k.ids.into_iter().next())
+        }
+    };
+    Ok(entry.map(|e| {
+        let job_id = e.get::<String>("job_id").unwrap_or_default();
+        (e.id, job_id)
+    }))
+}
+
+/// Runs the job of one stream entry (if this worker can claim it) and acknowledges the entry.
+async fn run_entry(worker: &Worker, bus: &RedisBus, consumer: &str, entry: &str, job_id: &str) {
+    let options = &worker.options;
+    let claimed = worker.store.claim_job_by_id(job_id, &options.id, options.lease, options.max_attempts).await;
+    match claimed {
+        Ok(Some(job)) => {
+            // Keep the entry's idle time at zero while the job runs, so no other worker reclaims it.
+            let keeper = {
+                let (bus, consumer, entry, tick) = (bus.clone(), consumer.to_string(), entry.to_string(), options.tick);
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(tick).await;
+                        let mut c = bus.conn.clone();
+                        let _: redis::RedisResult<redis::Value> = redis::cmd("XCLAIM")
+                            .arg(STREAM_KEY)
+                            .arg(GROUP)
+                            .arg(&consumer)
+                            .arg(0)
+                            .arg(&entry)
+                            .arg("JUSTID")
+                            .query_async(&mut c)
+                            .await;
+                    }
+                })
+            };
+            let _ = bus.publish_event(IMPORT_EVENTS, "data_import_started", json!({ "job_id": job_id })).await;
+            let end = worker.run_job(job).await;
+            keeper.abort();
+            match end {
+                Ok(end) => tracing::info!(job_id, status = %end.status, "job ended"),
+                Err(e) => {
+                    // The database failed mid-job: leave the entry pending; the lease and XAUTOCLAIM bring it back.
+                    tracing::error!(job_id, error = %e, "job interrupted by a database error");
+                    return;
+                }
+            }
+        }
+        Ok(None) => {} // taken by a live worker, or already ended: this delivery is a duplicate.
+        Err(e) => {
+            tracing::error!(job_id, error = %e, "cannot claim the job; leaving it for a retry");
+            return;
+        }
+    }
+    let mut c = bus.conn.clone();
+    let acked: redis::RedisResult<usize> = c.xack(STREAM_KEY, GROUP, &[entry]).await;
+    if let Err(e) = acked {
+        tracing::warn!(job_id, error = %e, "could not acknowledge the stream entry; it will be re-delivered and found done");
+    }
+}

@@ -1,0 +1,246 @@
+//! Production mode against a real Redis (a `redis-server` started per test on a free loopback port; `scripts/test.sh`
+//! installs it when missing), real databases and the mock market API: TickStock's exact message published with a
+//! plain client runs and its status hash reads as the app reads it; two workers run a job once; cancel over the
+//! control channel; invalid and oversized messages end `failed` without stopping the worker.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use universe::bars::BarSource;
+use universe::domain::Environment;
+use universe::jobs::WorkerOptions;
+use universe::jobs::redis::{CONTROL_CHANNEL, DATA_LOAD_CHANNEL, RedisBus, STATUS_PREFIX};
+use wiremock::matchers::path_regex;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::helpers::{TestDb, contract};
+use crate::market::client;
+
+/// A throwaway redis-server.
+pub struct RedisServer {
+    child: Child,
+    /// `redis://127.0.0.1:PORT/0`.
+    pub url: String,
+}
+
+impl RedisServer {
+    /// Starts one on a free port and waits until it answers.
+    pub async fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is not installed: run the tests with scripts/test.sh, which installs it");
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(c) = redis::Client::open(url.as_str())
+                && let Ok(mut conn) = c.get_multiplexed_async_connection().await
+                && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        RedisServer { child, url }
+    }
+
+    /// A plain client connection, as TickStock's app has.
+    pub async fn conn(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Any aggregates request gets one bar, after `delay`.
+struct OneBar(Duration);
+
+impl Respond for OneBar {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        ResponseTemplate::new(200)
+            .set_body_raw(
+                r#"{"status":"OK","results":[{"o":1,"h":2,"l":0.5,"c":1.5,"v":100,"t":1763701200000}]}"#,
+                "application/json",
+            )
+            .set_delay(self.0)
+    }
+}
+
+async fn market(delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(path_regex("^/v2/aggs/ticker/")).respond_with(OneBar(delay)).mount(&server).await;
+    server
+}
+
+/// A worker (intake + stream consumer) in this process, stopped when the returned sender is dropped or sent.
+async fn start_worker(
+    db: &TestDb,
+    redis: &RedisServer,
+    server: &MockServer,
+    id: &str,
+) -> tokio::sync::oneshot::Sender<()> {
+    let bus = RedisBus::connect(&redis.url).await.unwrap();
+    let mut options = WorkerOptions::new(Environment::Default);
+    options.id = id.to_string();
+    options.tick = Duration::from_millis(100);
+    options.lease = Duration::from_secs(5);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (store, source) = (db.store.clone(), BarSource::massive(client(server)));
+    tokio::spawn(async move {
+        universe::jobs::redis::run(store, source, options, bus, Duration::from_secs(10), async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    tx
+}
+
+/// Waits until `n` clients listen on the job channel (pub/sub keeps nothing for late subscribers).
+async fn wait_subscribers(redis: &RedisServer, n: i64) {
+    let mut c = redis.conn().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let counts: Vec<(String, i64)> =
+            redis::cmd("PUBSUB").arg("NUMSUB").arg(DATA_LOAD_CHANNEL).query_async(&mut c).await.unwrap();
+        if counts.first().is_some_and(|(_, k)| *k >= n) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "workers never subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls the status hash until its status is one of `until`; returns the hash.
+async fn wait_status(redis: &RedisServer, job_id: &str, until: &[&str]) -> std::collections::HashMap<String, String> {
+    let mut c = redis.conn().await;
+    let key = format!("{STATUS_PREFIX}{job_id}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut c).await.unwrap();
+        if kind == "hash" {
+            let h: std::collections::HashMap<String, String> = c.hgetall(&key).await.unwrap();
+            if h.get("status").is_some_and(|s| until.contains(&s.as_str())) {
+                return h;
+            }
+        }
+        assert!(Instant::now() < deadline, "job {job_id} never reached {until:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// TickStockAppV2's trigger-universe-load message, field for field (compat §2.1).
+fn app_message(job_id: &str, symbols: &[&str]) -> String {
+    serde_json::json!({
+        "job_id": job_id, "job_type": "csv_universe_load", "source": "custom", "universe_key": "custom",
+        "symbols": symbols, "timeframes": ["day", "week"], "years": 0.25, "run_analysis_after_import": false,
+        "requested_by": "admin", "timestamp": "2026-11-21T09:00:00.123456"
+    })
+    .to_string()
+}
+
+async fn the_apps_message_runs_and_its_status_hash_reads_like_the_app(db: &TestDb) {
+    let redis = RedisServer::start().await;
+    let server = market(Duration::ZERO).await;
+    let _stop = start_worker(db, &redis, &server, "w1").await;
+    wait_subscribers(&redis, 1).await;
+    let mut app = redis.conn().await;
+    let id = "5b0c8f0e-2a1d-4c53-9a57-0e1f6f3b7a11";
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message(id, &["AAPL", "MSFT"])).await.unwrap();
+    let h = wait_status(&redis, id, &["completed", "completed_with_errors", "failed"]).await;
+    assert_eq!(h["status"], "completed", "{h:?}");
+    assert_eq!(h["progress"], "100");
+    assert_eq!(
+        (h["total_symbols"].as_str(), h["processed_symbols"].as_str(), h["failed_symbols"].as_str()),
+        ("2", "2", "0")
+    );
+    assert_eq!(h["ohlcv_records_loaded"], "4");
+    assert!(h["started_at"].contains('T') && h["completed_at"].contains('T'));
+    let ttl: i64 = app.ttl(format!("{STATUS_PREFIX}{id}")).await.unwrap();
+    assert!(ttl > 86_000 && ttl <= 86_400, "ttl {ttl}");
+    let heartbeat: Option<String> = app.get("tickstockpl:heartbeat").await.unwrap();
+    assert!(heartbeat.is_some());
+    let job = db.store.job(id).await.unwrap().unwrap();
+    assert_eq!((job.status.as_str(), job.attempts), ("completed", 1));
+}
+
+async fn two_workers_run_a_job_once(db: &TestDb) {
+    let redis = RedisServer::start().await;
+    let server = market(Duration::from_millis(20)).await;
+    let _a = start_worker(db, &redis, &server, "wa").await;
+    let _b = start_worker(db, &redis, &server, "wb").await;
+    wait_subscribers(&redis, 2).await;
+    let symbols: Vec<String> = (0..12).map(|i| format!("T{i}")).collect();
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    let mut app = redis.conn().await;
+    let id = "job-once";
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message(id, &refs)).await.unwrap();
+    let h = wait_status(&redis, id, &["completed", "completed_with_errors", "failed"]).await;
+    assert_eq!(h["status"], "completed", "{h:?}");
+    let job = db.store.job(id).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 1, "one worker ran it");
+    assert_eq!(db.store.jobs(None, 10).await.unwrap().len(), 1);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 24, "12 symbols × 2 timeframes, each fetched once");
+}
+
+async fn cancel_over_the_control_channel(db: &TestDb) {
+    let redis = RedisServer::start().await;
+    let server = market(Duration::from_millis(150)).await;
+    let _stop = start_worker(db, &redis, &server, "w1").await;
+    wait_subscribers(&redis, 1).await;
+    let symbols: Vec<String> = (0..40).map(|i| format!("C{i}")).collect();
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    let mut app = redis.conn().await;
+    let id = "job-cancel";
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message(id, &refs)).await.unwrap();
+    wait_status(&redis, id, &["running"]).await;
+    let cancel = serde_json::json!({ "job_id": id, "action": "cancel", "requested_by": "admin", "timestamp": "2026-11-21T09:00:01" });
+    let _: i64 = app.publish(CONTROL_CHANNEL, cancel.to_string()).await.unwrap();
+    let h = wait_status(&redis, id, &["cancelled", "completed"]).await;
+    assert_eq!(h["status"], "cancelled", "{h:?}");
+    let job = db.store.job(id).await.unwrap().unwrap();
+    assert!(job.counts.tasks_done < 80, "stopped at a task boundary: {}", job.counts.tasks_done);
+}
+
+async fn bad_messages_fail_and_the_worker_goes_on(db: &TestDb) {
+    let redis = RedisServer::start().await;
+    let server = market(Duration::ZERO).await;
+    let _stop = start_worker(db, &redis, &server, "w1").await;
+    wait_subscribers(&redis, 1).await;
+    let mut app = redis.conn().await;
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, "{not json").await.unwrap();
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, "x".repeat(2 << 20)).await.unwrap();
+    let bad_tf = serde_json::json!({ "job_id": "bad-tf", "job_type": "csv_universe_load", "symbols": ["AAPL"], "timeframes": ["5min"] });
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, bad_tf.to_string()).await.unwrap();
+    let unknown = serde_json::json!({ "job_id": "bad-universe", "job_type": "csv_universe_load", "universe_key": "nosuch", "symbols": [] });
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, unknown.to_string()).await.unwrap();
+    let h = wait_status(&redis, "bad-tf", &["failed"]).await;
+    assert!(h["message"].contains("unknown timeframe \"5min\""), "{h:?}");
+    let h = wait_status(&redis, "bad-universe", &["failed"]).await;
+    assert!(h["message"].contains("\"nosuch\""), "{h:?}");
+    // The garbage and the oversized message are recorded as failed jobs with their reasons.
+    let failed = db.store.jobs(Some("failed"), 10).await.unwrap();
+    let reasons: Vec<String> = failed.iter().filter_map(|j| j.message.clone()).collect();
+    assert!(reasons.iter().any(|m| m.starts_with("message is not a JSON object")), "{reasons:?}");
+    assert!(reasons.iter().any(|m| m.contains("over the 1048576-byte limit")), "{reasons:?}");
+    // The worker is still there.
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message("after-bad", &["AAPL"])).await.unwrap();
+    assert_eq!(wait_status(&redis, "after-bad", &["completed", "failed"]).await["status"], "completed");
+}
+
+contract!(
+    the_apps_message_runs_and_its_status_hash_reads_like_the_app,
+    two_workers_run_a_job_once,
+    cancel_over_the_control_channel,
+    bad_messages_fail_and_the_worker_goes_on,
+);
