@@ -81,6 +81,15 @@ pub struct ServeArgs {
     /// Serve the benchmark's static ceiling routes (/bench/static/etf, /bench/static/universe).
     #[arg(long, hide = true)]
     pub bench_routes: bool,
+    /// Do not run a jobs worker in this process (embedded mode runs one by default).
+    #[arg(long)]
+    pub no_worker: bool,
+    /// Where the in-process worker's bars come from, and how it reaches Massive.
+    #[command(flatten)]
+    pub market: Box<MarketArgs>,
+    /// Production mode: job submissions go to this Redis (workers run separately, `universe worker`).
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }
 
 impl ServeArgs {
@@ -92,7 +101,12 @@ impl ServeArgs {
             watch.poll = std::time::Duration::from_millis(ms.max(10));
         }
         watch.listen = !self.no_cache_listen;
-        crate::api::ServeOptions { api_key: self.api_key.clone(), watch, bench_routes: self.bench_routes }
+        crate::api::ServeOptions {
+            api_key: self.api_key.clone(),
+            watch,
+            bench_routes: self.bench_routes,
+            jobs: crate::api::JobsOptions::default(),
+        }
     }
 }
 
@@ -115,7 +129,13 @@ pub struct MarketArgs {
     #[arg(long, value_name = "massive|sample|DIR")]
     pub source: Option<String>,
     /// Massive API key, sent as `Authorization: Bearer`. Also read from MASSIVE_API_KEY or POLYGON_API_KEY.
-    #[arg(long, env = "MASSIVE_API_KEY", hide_env_values = true)]
+    #[arg(
+        id = "massive_api_key",
+        long = "massive-api-key",
+        value_name = "KEY",
+        env = "MASSIVE_API_KEY",
+        hide_env_values = true
+    )]
     pub api_key: Option<String>,
     /// Massive base URL.
     #[arg(long, env = "MASSIVE_BASE_URL", default_value = crate::market::DEFAULT_BASE_URL)]

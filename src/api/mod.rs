@@ -8,6 +8,7 @@
 
 mod admin;
 mod error;
+mod jobs;
 mod ops;
 mod relationships;
 mod stock_groups;
@@ -46,6 +47,27 @@ pub struct ServeOptions {
     /// Also serve `/bench/static`: the same bytes as SPY's holdings from a handler that does nothing, the ceiling
     /// the HTTP benchmark compares against.
     pub bench_routes: bool,
+    /// Data-load jobs: where submissions go and whether this process runs a worker.
+    pub jobs: JobsOptions,
+}
+
+/// How the server handles data-load jobs.
+#[derive(Clone, Default)]
+pub struct JobsOptions {
+    /// Production mode: submissions are handed to this Redis stream (workers run elsewhere).
+    pub bus: Option<crate::jobs::redis::RedisBus>,
+    /// Embedded mode: run a worker in this process with this bar source.
+    pub worker: Option<crate::bars::BarSource>,
+    /// Folder of legacy universe CSV files.
+    pub csv_dir: Option<std::path::PathBuf>,
+}
+
+/// What the jobs routes need.
+#[derive(Clone)]
+pub(crate) struct JobsContext {
+    environment: crate::domain::Environment,
+    csv_dir: Option<std::path::PathBuf>,
+    bus: Option<crate::jobs::redis::RedisBus>,
 }
 
 /// Shared state of every handler.
@@ -57,12 +79,22 @@ pub struct AppState {
     api_key: Option<Arc<str>>,
     /// The Prometheus exposition.
     metrics: PrometheusHandle,
+    /// Jobs routes' context.
+    jobs: JobsContext,
 }
 
 impl AppState {
     /// State over a loaded cache.
     pub fn new(cache: Arc<RelationshipCache>, api_key: Option<String>) -> AppState {
-        AppState { cache, api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from), metrics: metrics_handle() }
+        let jobs = JobsContext { environment: cache.environment(), csv_dir: None, bus: None };
+        AppState { cache, api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from), metrics: metrics_handle(), jobs }
+    }
+
+    /// Sends job submissions to a Redis stream (production mode) and reads legacy CSV universes from a folder.
+    pub fn with_jobs(mut self, bus: Option<crate::jobs::redis::RedisBus>, csv_dir: Option<std::path::PathBuf>) -> Self {
+        self.jobs.bus = bus;
+        self.jobs.csv_dir = csv_dir;
+        self
     }
 }
 
@@ -79,6 +111,7 @@ impl AppState {
         (name = "universes", description = "Universe keys and their symbols"),
         (name = "tickstock", description = "Shapes TickStock's web app calls unchanged"),
         (name = "admin", description = "Cache administration (X-API-Key)"),
+        (name = "jobs", description = "Data-load jobs: submit (X-API-Key), status, history, cancel, live events"),
         (name = "ops", description = "Health, readiness, metrics"),
     ),
     modifiers(&ApiKeyScheme)
@@ -104,6 +137,7 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(universes::router())
         .merge(stock_groups::router())
         .merge(admin::router())
+        .merge(jobs::router())
         .merge(ops::router())
         .split_for_parts()
 }
@@ -144,7 +178,25 @@ pub async fn serve(
             let _ = rx.changed().await;
         }
     }));
-    let app = app(AppState::new(cache, options.api_key), options.bench_routes);
+    // Embedded mode: this process also runs the jobs worker, stopped with the server.
+    let worker = match (&options.jobs.worker, &options.jobs.bus) {
+        (Some(source), None) => {
+            let mut wo = crate::jobs::WorkerOptions::new(environment);
+            wo.csv_dir = options.jobs.csv_dir.clone();
+            let worker = crate::jobs::Worker::new(cache.store().clone(), source.clone(), wo);
+            let mut rx = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                worker
+                    .run(async move {
+                        let _ = rx.changed().await;
+                    })
+                    .await;
+            }))
+        }
+        _ => None,
+    };
+    let state = AppState::new(cache, options.api_key).with_jobs(options.jobs.bus.clone(), options.jobs.csv_dir.clone());
+    let app = app(state, options.bench_routes);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -152,6 +204,9 @@ pub async fn serve(
         })
         .await;
     let _ = watcher.await;
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
     result.context("serving HTTP")
 }
 

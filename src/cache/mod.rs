@@ -127,6 +127,11 @@ impl RelationshipCache {
         self.current.load_full()
     }
 
+    /// The environment it serves.
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
     /// The store it reads.
     pub fn store(&self) -> &Store {
         &self.store

@@ -93,7 +93,7 @@ pub(super) fn bar_source(market: &MarketArgs) -> Result<BarSource> {
     match market.source.as_deref() {
         Some("massive") => {
             let config = market.massive().context(
-                "--source massive needs an API key: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --api-key",
+                "--source massive needs an API key: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --massive-api-key",
             )?;
             Ok(BarSource::massive(MassiveClient::new(config)?))
         }
@@ -288,7 +288,7 @@ pub(super) enum EnrichCommand {
 pub(super) async fn symbols(command: SymbolsCommand, config: &Config) -> Result<ExitCode> {
     let SymbolsCommand::Refresh { symbols, all, market } = command;
     let massive = market.massive().context(
-        "symbols refresh needs a Massive API key: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --api-key",
+        "symbols refresh needs a Massive API key: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --massive-api-key",
     )?;
     let client = MassiveClient::new(massive)?;
     let scope = if all {

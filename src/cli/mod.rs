@@ -340,7 +340,15 @@ async fn serve_api(store: Store, config: &Config, args: &ServeArgs, intro: Optio
     let listener =
         tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
-    let options = args.options(store.backend());
+    let mut options = args.options(store.backend());
+    if let Some(url) = args.redis.url() {
+        let bus = crate::jobs::redis::RedisBus::connect(&url)
+            .await
+            .with_context(|| format!("cannot reach Redis at {}", crate::store::redact_url(&url)))?;
+        options.jobs.bus = Some(bus);
+    } else if !args.no_worker {
+        options.jobs.worker = Some(bars::bar_source(&args.market)?);
+    }
     // With --json, stdout carries only data: where the server is goes to stderr.
     macro_rules! say {
         ($($arg:tt)*) => {
@@ -357,6 +365,13 @@ async fn serve_api(store: Store, config: &Config, args: &ServeArgs, intro: Optio
     say!("  universes     http://{addr}/api/universes");
     say!("  union         http://{addr}/api/universes/nasdaq100:dow30/symbols");
     say!("  metrics       http://{addr}/metrics");
+    match (&options.jobs.bus, &options.jobs.worker) {
+        (Some(_), _) => say!("  jobs          http://{addr}/api/jobs  (queued to Redis; run `universe worker`)"),
+        (None, Some(source)) => {
+            say!("  jobs          http://{addr}/api/jobs  (worker in this process, bars from {})", source.describe())
+        }
+        (None, None) => say!("  jobs          http://{addr}/api/jobs  (no worker in this process)"),
+    }
     match &options.api_key {
         Some(_) => say!("  admin         curl -H 'X-API-Key: …' http://{addr}/admin/cache/stats"),
         None => say!("  admin endpoints are disabled: set UNIVERSE_API_KEY or --api-key to enable them"),

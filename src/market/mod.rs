@@ -227,8 +227,8 @@ pub struct BadBaseUrl {
 }
 
 /// Installs the ring crypto provider for rustls once per process (reqwest is built without a default one, to
-/// avoid compiling aws-lc; sqlx already links ring).
-fn install_crypto_provider() {
+/// avoid compiling aws-lc; sqlx already links ring). Call it before building any other `reqwest::Client`.
+pub fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Err means another provider is already installed, which is equally fine.

@@ -281,7 +281,7 @@ async fn cli_bars(db: &TestDb) {
         "2005-04-04",
         "--source",
         "massive",
-        "--api-key",
+        "--massive-api-key",
         "k",
         "--massive-url",
         &uri,

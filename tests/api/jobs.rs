@@ -206,7 +206,7 @@ async fn killed_worker_is_resumed(db: &TestDb) {
             "worker",
             "--source",
             "massive",
-            "--api-key",
+            "--massive-api-key",
             "k",
             "--massive-url",
             &server.uri(),
@@ -256,3 +256,95 @@ contract!(
     failures_are_listed,
     killed_worker_is_resumed
 );
+
+/// The HTTP routes with the worker running inside `serve` (embedded mode): submit (key required), follow the
+/// Server-Sent Events to the end, read status and history, TickStock's trigger route, and the error shapes.
+async fn jobs_over_http(db: &TestDb) {
+    use crate::server::TestServer;
+    db.seed_sample().await;
+    let options = universe::api::ServeOptions {
+        api_key: Some("k".into()),
+        watch: universe::cache::WatchOptions {
+            poll: Duration::from_millis(200),
+            max_age: Duration::from_secs(3600),
+            listen: true,
+        },
+        bench_routes: false,
+        jobs: universe::api::JobsOptions { worker: Some(BarSource::sample()), ..Default::default() },
+    };
+    let server = TestServer::start(db, options).await;
+    let post = |path: &str, key: Option<&str>, body: serde_json::Value| {
+        let mut r = server.client.post(format!("{}{path}", server.base)).json(&body);
+        if let Some(k) = key {
+            r = r.header("X-API-Key", k);
+        }
+        r.send()
+    };
+    let body = serde_json::json!({ "universe_key": "dow30", "timeframes": ["day", "month"], "years": 10 });
+    assert_eq!(post("/api/jobs", None, body.clone()).await.unwrap().status(), 401);
+    let r = post("/api/jobs", Some("k"), body).await.unwrap();
+    assert_eq!(r.status(), 202);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["symbol_count"], 30);
+    let id = v["job_id"].as_str().unwrap().to_string();
+
+    // Follow the events until the job ends.
+    let mut events = server.client.get(format!("{}/api/jobs/{id}/events", server.base)).send().await.unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let mut text = String::new();
+    let mut last = serde_json::Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Some(chunk) =
+        tokio::time::timeout(Duration::from_secs(30), events.chunk()).await.expect("an event in time").unwrap()
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+            last = serde_json::from_str(line).unwrap_or(last);
+        }
+        assert!(Instant::now() < deadline);
+    }
+    assert!(text.contains("event: job"), "{text}");
+    assert_eq!(last["status"], "completed", "{last}");
+    assert_eq!(last["progress"], 100);
+    assert_eq!(last["total_symbols"], 30);
+
+    let (status, job) = server.json(&format!("/api/jobs/{id}")).await;
+    assert_eq!((status.as_u16(), job["status"].as_str()), (200, Some("completed")));
+    assert_eq!(job["ohlcv_records_loaded"], 7560 + 390);
+    let (_, list) = server.json("/api/jobs?status=completed&limit=5").await;
+    assert_eq!(list["jobs"][0]["job_id"], id.as_str());
+    let (status, problem) = server.json("/api/jobs/nope").await;
+    assert_eq!((status.as_u16(), problem["status"].as_u64()), (404, Some(404)));
+    assert_eq!(server.json("/api/jobs?limit=0").await.0.as_u16(), 400);
+
+    // TickStock's route and its errors.
+    let r = post(
+        "/admin/historical-data/trigger-universe-load",
+        Some("k"),
+        serde_json::json!({ "universe_key": "dow30", "years": 0.5, "run_analysis_after_import": false }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!((v["symbol_count"].as_u64(), v["message"].as_str()), (Some(30), Some("Loading 30 symbols from dow30")));
+    assert_eq!(v["timeframes"], serde_json::json!(["day"]));
+    let r = post(
+        "/admin/historical-data/trigger-universe-load",
+        Some("k"),
+        serde_json::json!({ "universe_key": "nosuch" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("nosuch"));
+    let r =
+        post("/api/jobs", Some("k"), serde_json::json!({ "symbols": ["AAPL"], "timeframes": ["5min"] })).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("5min"));
+    let r = post("/api/jobs/nope/cancel", Some("k"), serde_json::json!({})).await.unwrap();
+    assert_eq!(r.status(), 404);
+    server.stop().await;
+}
+
+contract!(jobs_over_http);

@@ -25,7 +25,7 @@ pub struct TestServer {
 }
 
 fn options(api_key: Option<&str>, watch: WatchOptions) -> ServeOptions {
-    ServeOptions { api_key: api_key.map(str::to_string), watch, bench_routes: false }
+    ServeOptions { api_key: api_key.map(str::to_string), watch, bench_routes: false, jobs: Default::default() }
 }
 
 /// Polling fast, no maximum-age refreshes, notifications on.
@@ -42,6 +42,8 @@ impl TestServer {
         let task = tokio::spawn(api::serve(listener, store, Environment::Default, options, async move {
             let _ = rx.await;
         }));
+        // reqwest is built without a default TLS crypto provider (see universe::market).
+        universe::market::install_crypto_provider();
         TestServer { base, client: reqwest::Client::new(), stop: Some(tx), task }
     }
 
