@@ -383,6 +383,14 @@ pub async fn consume(
                 }
             }
             Ok(None) => {}
+            Err(e) if e.code() == Some("NOGROUP") => {
+                // Redis restarted without persistence: the stream and its group are gone. Recreate them; jobs
+                // still queued in the database are offered again by the sweep.
+                tracing::warn!("the job stream's consumer group is gone (Redis restarted?); recreating it");
+                let mut c = bus.conn.clone();
+                let _: redis::RedisResult<()> = c.xgroup_create_mkstream(STREAM_KEY, GROUP, "0").await;
+                last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
+            }
             Err(e) => {
                 tracing::error!(error = %e, "Redis unavailable: cannot read the job stream; retrying");
                 tokio::select! {

@@ -20,6 +20,7 @@ use crate::market::client;
 /// A throwaway redis-server.
 pub struct RedisServer {
     child: Child,
+    port: u16,
     /// `redis://127.0.0.1:PORT/0`.
     pub url: String,
 }
@@ -28,6 +29,18 @@ impl RedisServer {
     /// Starts one on a free port and waits until it answers.
     pub async fn start() -> RedisServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(port).await
+    }
+
+    /// Kills the server (it keeps nothing on disk) and starts a fresh one on the same port.
+    pub async fn restart(&mut self, down_for: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        tokio::time::sleep(down_for).await;
+        *self = Self::start_on(self.port).await;
+    }
+
+    async fn start_on(port: u16) -> RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -46,7 +59,7 @@ impl RedisServer {
             assert!(Instant::now() < deadline, "redis-server did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        RedisServer { child, url }
+        RedisServer { child, port, url }
     }
 
     /// A plain client connection, as TickStock's app has.
@@ -89,6 +102,17 @@ async fn start_worker(
     server: &MockServer,
     id: &str,
 ) -> tokio::sync::oneshot::Sender<()> {
+    start_worker_with(db, redis, server, id, Duration::from_secs(10)).await
+}
+
+/// [`start_worker`] with a stream visibility timeout.
+async fn start_worker_with(
+    db: &TestDb,
+    redis: &RedisServer,
+    server: &MockServer,
+    id: &str,
+    visibility: Duration,
+) -> tokio::sync::oneshot::Sender<()> {
     let bus = RedisBus::connect(&redis.url).await.unwrap();
     let mut options = WorkerOptions::new(Environment::Default);
     options.id = id.to_string();
@@ -97,7 +121,7 @@ async fn start_worker(
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (store, source) = (db.store.clone(), BarSource::massive(client(server)));
     tokio::spawn(async move {
-        universe::jobs::redis::run(store, source, options, bus, Duration::from_secs(10), async {
+        universe::jobs::redis::run(store, source, options, bus, visibility, async {
             let _ = rx.await;
         })
         .await;
@@ -238,7 +262,84 @@ async fn bad_messages_fail_and_the_worker_goes_on(db: &TestDb) {
     assert_eq!(wait_status(&redis, "after-bad", &["completed", "failed"]).await["status"], "completed");
 }
 
+/// Redis restarted (empty: no persistence) in the middle of a job: the job completes, its status hash comes back
+/// with the final state, and the worker re-subscribes and runs the next job.
+async fn redis_restart_during_a_job(db: &TestDb) {
+    let mut redis = RedisServer::start().await;
+    let server = market(Duration::from_millis(100)).await;
+    let _stop = start_worker(db, &redis, &server, "w1").await;
+    wait_subscribers(&redis, 1).await;
+    let symbols: Vec<String> = (0..20).map(|i| format!("R{i}")).collect();
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    let mut app = redis.conn().await;
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message("job-restart", &refs)).await.unwrap();
+    wait_status(&redis, "job-restart", &["running"]).await;
+    redis.restart(Duration::from_millis(500)).await;
+    let h = wait_status(&redis, "job-restart", &["completed", "completed_with_errors", "failed"]).await;
+    assert_eq!(h["status"], "completed", "{h:?}");
+    let job = db.store.job("job-restart").await.unwrap().unwrap();
+    assert_eq!((job.status.as_str(), job.counts.tasks_done), ("completed", 40));
+    // Re-subscribed, and the stream's group was recreated: a new job runs.
+    wait_subscribers(&redis, 1).await;
+    let mut app = redis.conn().await;
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message("after-restart", &["AAPL"])).await.unwrap();
+    assert_eq!(wait_status(&redis, "after-restart", &["completed", "failed"]).await["status"], "completed");
+}
+
+/// A worker process killed with SIGKILL mid-job in production mode: its stream entry goes idle, another worker
+/// takes it over with XAUTOCLAIM after the visibility timeout, resumes the job without re-fetching recorded tasks,
+/// and finishes it with the right counts and no duplicate bars.
+async fn killed_worker_is_taken_over_through_the_stream(db: &TestDb) {
+    let redis = RedisServer::start().await;
+    let server = market(Duration::from_millis(150)).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", &db.url, "worker", "--redis-url", &redis.url, "--source", "massive"])
+        .args(["--massive-api-key", "k", "--massive-url", &server.uri(), "--rate", "1000/s", "--concurrency", "1"])
+        .args(["--lease-secs", "2", "--visibility-secs", "3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_subscribers(&redis, 1).await;
+    let symbols: Vec<String> = (0..20).map(|i| format!("K{i}")).collect();
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    let mut app = redis.conn().await;
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message("job-killed", &refs)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = db.store.job("job-killed").await.unwrap().map_or(0, |j| j.counts.tasks_done);
+        if done >= 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the child worker never progressed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let recorded = db.store.job_tasks("job-killed").await.unwrap();
+    let _stop = start_worker_with(db, &redis, &server, "w2", Duration::from_secs(3)).await;
+    let h = wait_status(&redis, "job-killed", &["completed", "completed_with_errors", "failed"]).await;
+    assert_eq!(h["status"], "completed", "{h:?}");
+    assert_eq!(h["ohlcv_records_loaded"], "40");
+    let job = db.store.job("job-killed").await.unwrap().unwrap();
+    assert_eq!((job.attempts, job.counts.tasks_done, job.counts.processed_symbols), (2, 40, 20));
+    assert_eq!(
+        db.store.count_bars(universe::domain::Timeframe::Day).await.unwrap()
+            + db.store.count_bars(universe::domain::Timeframe::Week).await.unwrap(),
+        40,
+        "no duplicate bars"
+    );
+    for t in &recorded {
+        let tf = if t.timeframe == "day" { "day" } else { "week" };
+        let needle = format!("/ticker/{}/range/1/{tf}/", t.what);
+        let n = server.received_requests().await.unwrap().iter().filter(|r| r.url.path().contains(&needle)).count();
+        assert_eq!(n, 1, "{} {} was fetched again", t.what, t.timeframe);
+    }
+}
+
 contract!(
+    killed_worker_is_taken_over_through_the_stream,
+    redis_restart_during_a_job,
     the_apps_message_runs_and_its_status_hash_reads_like_the_app,
     two_workers_run_a_job_once,
     cancel_over_the_control_channel,
