@@ -61,21 +61,28 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     )
     .await?;
     let validation = quality::validate(&store, config.environment, quality::Options::default()).await?;
-    // Bars for the Dow 30 from the bundled sample: the same loader `bars load` and the jobs use, offline.
-    let bar_request = crate::bars::LoadRequest::new(
-        crate::universes::resolve(&store, config.environment, "dow30")
-            .await?
-            .iter()
-            .filter_map(|s| crate::domain::Ticker::parse(s).ok())
-            .collect(),
-        vec![Timeframe::Day, Timeframe::Week, Timeframe::Month],
-        crate::bars::RangeSpec::Dates { from: "2017-01-01".parse().expect("valid date"), to: None },
-        crate::bars::Strategy::Auto,
-        "demo: universe dow30".to_string(),
+    // Bars for the Dow 30 from the bundled sample, loaded the way production loads them: a data-load job, queued
+    // and run by a worker (here in this process), offline.
+    let spec = crate::jobs::JobSpec {
+        job_id: crate::jobs::new_job_id(),
+        job_type: crate::jobs::JobType::CsvUniverseLoad,
+        target: crate::jobs::Target::UniverseKey("dow30".to_string()),
+        timeframes: vec![Timeframe::Day, Timeframe::Week, Timeframe::Month],
+        years: 10.0,
+        requested_by: Some("demo".to_string()),
+    };
+    let submitted = crate::jobs::submit(&store, config.environment, spec, None).await?;
+    let worker = crate::jobs::Worker::new(
+        store.clone(),
+        crate::bars::BarSource::sample(),
+        crate::jobs::WorkerOptions::new(config.environment),
     );
-    let bars =
-        crate::bars::load_bars(&store, &crate::bars::BarSource::sample(), &bar_request, &crate::bars::load::Quiet)
-            .await?;
+    while worker.run_one().await?.is_some() {}
+    let job = store.job(&submitted.job_id).await?.context("the demo job vanished")?;
+    let mut bars = std::collections::BTreeMap::new();
+    for tf in [Timeframe::Day, Timeframe::Week, Timeframe::Month] {
+        bars.insert(tf.table(), store.count_bars(tf).await?);
+    }
     let groups = store.group_summaries(config.environment, &[]).await?;
     let symbols = store.count_rows("symbols").await?;
     let memberships = store.count_rows("group_memberships").await?;
@@ -86,7 +93,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
         print_json(&serde_json::json!({
             "database": db.display().to_string(), "database_url": url, "loads": reports, "groups": groups,
             "symbols": symbols, "memberships": memberships, "organize": organized, "validation": validation,
-            "bars": bars,
+            "bars_job": { "job_id": job.id, "status": job.status, "bars": bars },
         }))?;
         return serve_demo(store, db, config, serve).await;
     }
@@ -134,11 +141,9 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
         println!("  {:<5} {} — {}", level_label(c.level), c.title, c.detail);
     }
     println!(
-        "Bars: {} daily, {} weekly, {} monthly bars for the Dow 30 from the bundled sample (run {}, 2017-02-08 .. 2018-02-07)",
-        bars.tables.get("ohlcv_daily").map_or(0, |t| t.bars),
-        bars.tables.get("ohlcv_weekly").map_or(0, |t| t.bars),
-        bars.tables.get("ohlcv_monthly").map_or(0, |t| t.bars),
-        bars.run_id,
+        "Bars: job {} {}: {} daily, {} weekly, {} monthly bars for the Dow 30 from the bundled sample \
+         (2017-02-08 .. 2018-02-07)",
+        job.id, job.status, bars["ohlcv_daily"], bars["ohlcv_weekly"], bars["ohlcv_monthly"],
     );
     println!();
     println!("Try:");
@@ -149,6 +154,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     println!("  universe --database-url {url} validate");
     println!("  universe --database-url {url} runs");
     println!("  universe --database-url {url} bars load --universe dow30 --source sample --timeframes day,week");
+    println!("  universe --database-url {url} jobs list");
     serve_demo(store, db, config, serve).await
 }
 

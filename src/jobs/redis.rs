@@ -56,6 +56,9 @@ const MONITORING: &str = "tickstock:monitoring";
 pub struct RedisBus {
     client: redis::Client,
     conn: ConnectionManager,
+    /// A second connection for the blocking stream read: a `BLOCK`ed `XREADGROUP` holds its multiplexed
+    /// connection, and every other command on it (the intake's `XADD`, status writes) would wait behind it.
+    reader: ConnectionManager,
 }
 
 impl RedisBus {
@@ -67,14 +70,15 @@ impl RedisBus {
             .set_response_timeout(Some(Duration::from_secs(10)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));
-        let mut conn = client.get_connection_manager_with_config(config).await?;
+        let mut conn = client.get_connection_manager_with_config(config.clone()).await?;
+        let reader = client.get_connection_manager_with_config(config).await?;
         let created: redis::RedisResult<()> = conn.xgroup_create_mkstream(STREAM_KEY, GROUP, "0").await;
         if let Err(e) = created
             && e.code() != Some("BUSYGROUP")
         {
             return Err(e);
         }
-        Ok(RedisBus { client, conn })
+        Ok(RedisBus { client, conn, reader })
     }
 
     /// Hands a job to the stream unless another worker already did. Returns whether this call did.
@@ -409,7 +413,7 @@ async fn next_entry(
     consumer: &str,
     visibility: Duration,
 ) -> redis::RedisResult<Option<(String, String)>> {
-    let mut c = bus.conn.clone();
+    let mut c = bus.reader.clone();
     let claimed: StreamAutoClaimReply = c
         .xautoclaim_options(
             STREAM_KEY,
