@@ -4,10 +4,12 @@ mod bars;
 mod demo;
 mod jobs;
 mod print;
+mod serve;
 mod table;
 
 use demo::demo;
 use print::*;
+use serve::{serve_api, shutdown_signal};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -333,75 +335,6 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-}
-
-/// Binds, prints where the API is, and serves until SIGINT or SIGTERM.
-async fn serve_api(store: Store, config: &Config, args: &ServeArgs, intro: Option<&str>) -> Result<()> {
-    let listener =
-        tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
-    let addr = listener.local_addr()?;
-    let mut options = args.options(store.backend());
-    if let Some(url) = args.redis.url() {
-        let bus = crate::jobs::redis::RedisBus::connect(&url)
-            .await
-            .with_context(|| format!("cannot reach Redis at {}", crate::store::redact_url(&url)))?;
-        options.jobs.bus = Some(bus);
-    } else if !args.no_worker {
-        options.jobs.worker = Some(bars::bar_source(&args.market)?);
-    }
-    // With --json, stdout carries only data: where the server is goes to stderr.
-    macro_rules! say {
-        ($($arg:tt)*) => {
-            if config.json { eprintln!($($arg)*) } else { println!($($arg)*) }
-        };
-    }
-    if let Some(intro) = intro {
-        say!("{intro}");
-    }
-    say!("Serving {} on http://{addr}", crate::store::redact_url(&config.database_url));
-    say!("  API docs      http://{addr}/api/docs/");
-    say!("  ETF holdings  http://{addr}/api/relationships/etf/SPY/holdings?limit=10");
-    say!("  stock info    http://{addr}/api/relationships/stock/AAPL/info");
-    say!("  universes     http://{addr}/api/universes");
-    say!("  union         http://{addr}/api/universes/nasdaq100:dow30/symbols");
-    say!("  metrics       http://{addr}/metrics");
-    match (&options.jobs.bus, &options.jobs.worker) {
-        (Some(_), _) => say!("  jobs          http://{addr}/api/jobs  (queued to Redis; run `universe worker`)"),
-        (None, Some(source)) => {
-            say!("  jobs          http://{addr}/api/jobs  (worker in this process, bars from {})", source.describe())
-        }
-        (None, None) => say!("  jobs          http://{addr}/api/jobs  (no worker in this process)"),
-    }
-    match &options.api_key {
-        Some(_) => say!("  admin         curl -H 'X-API-Key: …' http://{addr}/admin/cache/stats"),
-        None => say!("  admin endpoints are disabled: set UNIVERSE_API_KEY or --api-key to enable them"),
-    }
-    say!("Press Ctrl-C to stop.");
-    crate::api::serve(listener, store, config.environment, options, shutdown_signal()).await?;
-    say!("stopped");
-    Ok(())
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
