@@ -78,15 +78,33 @@ async fn run_job(store: &Store, server: &MockServer, symbols: &[String]) -> (f64
     (secs, job.counts.bars_loaded)
 }
 
+/// The same load through `load_bars` directly, as `universe bars load` runs it: no job, no progress records. The
+/// ceiling for the job's overhead.
+async fn run_direct(store: &Store, server: &MockServer, symbols: &[String]) -> (f64, i64) {
+    let request = universe::bars::LoadRequest::new(
+        symbols.iter().map(|s| Ticker::parse(s).unwrap()).collect(),
+        vec![Timeframe::Day],
+        universe::bars::RangeSpec::Years(1.0),
+        universe::bars::Strategy::Auto,
+        "bench".into(),
+    );
+    let started = Instant::now();
+    let summary =
+        universe::bars::load_bars(store, &source(server), &request, &universe::bars::load::Quiet).await.unwrap();
+    (started.elapsed().as_secs_f64(), summary.total_bars() as i64)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
 
 async fn bench_backend(name: &str, url: &str, runs: usize) {
-    for (n, label) in [
-        (500usize, "500 symbols × day (auto: grouped daily, 252 requests)"),
-        (200, "200 symbols × day (auto: per symbol, 200 requests)"),
+    for (n, label, direct) in [
+        (500usize, "500 symbols × day (auto: grouped daily, 252 requests)", false),
+        (500, "the same, `load_bars` without a job (ceiling)", true),
+        (200, "200 symbols × day (auto: per symbol, 200 requests)", false),
+        (200, "the same, `load_bars` without a job (ceiling)", true),
     ] {
         let symbols: Vec<String> = (0..n).map(|i| format!("B{i}")).collect();
         let server = mock(&symbols).await;
@@ -103,7 +121,11 @@ async fn bench_backend(name: &str, url: &str, runs: usize) {
                 }
                 .unwrap();
             }
-            let (secs, b) = run_job(&store, &server, &symbols).await;
+            let (secs, b) = if direct {
+                run_direct(&store, &server, &symbols).await
+            } else {
+                run_job(&store, &server, &symbols).await
+            };
             times.push(secs);
             bars = b;
             store.close().await;

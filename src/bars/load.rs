@@ -144,9 +144,9 @@ pub struct LoadSummary {
     pub requests: u64,
     /// Per table.
     pub tables: BTreeMap<&'static str, TableCount>,
-    /// `SYMBOL timeframe` pairs the source had no bars for.
+    /// `SYMBOL timeframe` pairs the source had no bars for, sorted (tasks finish in any order).
     pub no_data: Vec<String>,
-    /// Failed tasks.
+    /// Failed tasks, sorted by what failed and its table.
     pub failures: Vec<TaskFailure>,
     /// The load stopped early (fatal error) with this reason.
     pub stopped: Option<String>,
@@ -364,6 +364,7 @@ pub async fn load_bars(
     let mut grouped_buffer: Vec<Bar> = Vec::new();
     // Grouped days fetched but not yet written: reported finished when their bars are.
     let mut pending_days: Vec<(String, u64)> = Vec::new();
+    let mut writer = GroupedWriter::default();
     let mut grouped_seen: HashSet<Ticker> = HashSet::new();
     let mut pending = tasks.into_iter();
     let mut running = JoinSet::new();
@@ -415,8 +416,8 @@ pub async fn load_bars(
                     grouped_buffer.extend(kept);
                     pending_days.push((date.to_string(), n));
                     if grouped_buffer.len() >= request.flush_rows.max(1) {
-                        flush(store, &mut grouped_buffer, &mut summary).await;
-                        report_days(observer, &mut pending_days, &summary);
+                        let (bars, days) = (std::mem::take(&mut grouped_buffer), std::mem::take(&mut pending_days));
+                        writer.write(store, bars, days, &mut summary, observer).await;
                     }
                     continue;
                 }
@@ -434,12 +435,15 @@ pub async fn load_bars(
         }
         observer.finished(&TaskDone { what: &what, timeframe: tf, bars, error: error.as_deref() });
     }
-    flush(store, &mut grouped_buffer, &mut summary).await;
-    report_days(observer, &mut pending_days, &summary);
+    writer.write(store, grouped_buffer, pending_days, &mut summary, observer).await;
+    writer.finish(&mut summary, observer).await;
     if daily_strategy == Strategy::Grouped && ranges.contains_key(&Timeframe::Day) {
         summary.no_data.extend(symbols.iter().filter(|s| !grouped_seen.contains(*s)).map(|s| format!("{s} day")));
     }
     summary.requests = source.requests_sent() - requests_before;
+    // Tasks run concurrently: sort what the operator reads, so two runs of one load print alike.
+    summary.no_data.sort();
+    summary.failures.sort_by(|a, b| (&a.what, a.timeframe.table()).cmp(&(&b.what, b.timeframe.table())));
 
     let status = if summary.cancelled {
         "cancelled"
@@ -474,31 +478,61 @@ pub async fn load_bars(
     Ok(summary)
 }
 
-/// Reports grouped days whose bars are now written (none if the write failed: the load stopped).
-fn report_days(observer: &dyn LoadObserver, pending: &mut Vec<(String, u64)>, summary: &LoadSummary) {
-    if summary.stopped.is_some() {
-        pending.clear();
-        return;
-    }
-    for (what, bars) in pending.drain(..) {
-        observer.finished(&TaskDone { what: &what, timeframe: Timeframe::Day, bars, error: None });
-    }
+/// Writes grouped-daily bars in the background, one batch at a time, so the next days are fetched and parsed
+/// while a batch is stored. A day is reported finished only once its batch is written; a storage failure stops
+/// the load (those bars stay unwritten, and a re-run fetches them again).
+#[derive(Default)]
+struct GroupedWriter {
+    in_flight: Option<tokio::task::JoinHandle<Written>>,
 }
 
-/// Writes buffered grouped-daily bars; a storage failure stops the load (the bars stay unwritten and a re-run
-/// fetches them again).
-async fn flush(store: &Store, buffer: &mut Vec<Bar>, summary: &mut LoadSummary) {
-    if buffer.is_empty() {
-        return;
-    }
-    let bars = std::mem::take(buffer);
-    let n = bars.len() as u64;
-    match store.upsert_bars(Timeframe::Day, bars).await {
-        Ok(changed) => {
-            let t = summary.tables.entry(Timeframe::Day.table()).or_default();
-            t.bars += n;
-            t.changed += changed;
+/// A written batch: rows changed (or why not), bars in it, and the days (with their bar counts) it completes.
+type Written = (Result<u64, StoreError>, u64, Vec<(String, u64)>);
+
+impl GroupedWriter {
+    /// Waits for the batch being written, then starts writing `bars` (fetched for `days`).
+    async fn write(
+        &mut self,
+        store: &Store,
+        bars: Vec<Bar>,
+        days: Vec<(String, u64)>,
+        summary: &mut LoadSummary,
+        observer: &dyn LoadObserver,
+    ) {
+        self.finish(summary, observer).await;
+        if bars.is_empty() && days.is_empty() {
+            return;
         }
-        Err(e) => summary.stopped = Some(format!("writing grouped daily bars: {e}")),
+        let store = store.clone();
+        self.in_flight = Some(tokio::spawn(async move {
+            let n = bars.len() as u64;
+            let written = if bars.is_empty() { Ok(0) } else { store.upsert_bars(Timeframe::Day, bars).await };
+            (written, n, days)
+        }));
+    }
+
+    /// Waits for the batch being written and accounts for it.
+    async fn finish(&mut self, summary: &mut LoadSummary, observer: &dyn LoadObserver) {
+        let Some(handle) = self.in_flight.take() else { return };
+        let (written, n, days) = match handle.await {
+            Ok(done) => done,
+            Err(e) => {
+                summary.stopped.get_or_insert(format!("writing grouped daily bars: the task panicked: {e}"));
+                return;
+            }
+        };
+        match written {
+            Ok(changed) => {
+                let t = summary.tables.entry(Timeframe::Day.table()).or_default();
+                t.bars += n;
+                t.changed += changed;
+                for (what, bars) in days {
+                    observer.finished(&TaskDone { what: &what, timeframe: Timeframe::Day, bars, error: None });
+                }
+            }
+            Err(e) => {
+                summary.stopped.get_or_insert(format!("writing grouped daily bars: {e}"));
+            }
+        }
     }
 }

@@ -24,6 +24,10 @@ use crate::domain::{Environment, Ticker, Timeframe};
 use crate::store::{JobProgress, JobRow, Store, StoreError, TaskRecord};
 pub use message::{JobSpec, JobType, MessageError, Target};
 
+/// Grouped-daily bars a job buffers before writing them (about 20 days of 500 symbols, or one day of the whole
+/// market).
+const JOB_FLUSH_ROWS: usize = 10_000;
+
 /// How a worker behaves.
 #[derive(Clone, Debug)]
 pub struct WorkerOptions {
@@ -477,8 +481,10 @@ impl Worker {
         let mut request = LoadRequest::new(symbols, spec.timeframes.clone(), range, strategy, format!("job {id}"));
         request.now = now;
         request.skip = skip;
-        // Write grouped days one at a time, so a resumed job never skips a day whose bars were not stored.
-        request.flush_rows = 1;
+        // Grouped days are written in batches (a day is recorded done only once its bars are stored, so a resumed
+        // job re-fetches at most one unwritten batch). One day per transaction rewrote every touched SQLite page
+        // each day: 500 symbols × 252 days took 3.9 s against 0.24 s per symbol for 200 × 252 rows.
+        request.flush_rows = JOB_FLUSH_ROWS;
         let result = load_bars(&self.store, &self.source, &request, &observer).await;
         let _ = finish_tx.send(());
         let _ = saver.await;

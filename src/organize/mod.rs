@@ -136,7 +136,7 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
     };
     let tx = if req.dry_run { None } else { Some(store.begin_write().await?) };
     let planned = plan(store, req).await;
-    let (mut report, upserts, removals, details) = match planned {
+    let (mut report, upserts, removals, details, lists) = match planned {
         Ok(p) => p,
         Err(e) => {
             Tx::release(tx).await;
@@ -168,6 +168,9 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         let rows: Vec<(&str, &str, &str, &Value)> =
             upserts.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.key.as_str(), &r.value)).collect();
         tx.upsert_cache_rows(req.environment, &rows, crate::store::now().naive_utc()).await?;
+        let lists: Vec<(&str, &str, &str, &str)> =
+            lists.iter().map(|[t, n, k, l]| (t.as_str(), n.as_str(), k.as_str(), l.as_str())).collect();
+        tx.replace_cache_symbols(req.environment, &lists).await?;
         // Fingerprint every row as it now stands, so validate can trust rows nobody has touched since.
         let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;
         record_fingerprints(outcome.details.as_mut(), &fingerprints);
@@ -204,7 +207,9 @@ fn record_fingerprints(details: Option<&mut Value>, fingerprints: &[crate::store
     }
 }
 
-type Plan = (OrganizeReport, Vec<build::BuiltRow>, Vec<(String, String, String)>, Value);
+/// The report, the rows to write, the rows to remove, the run details, and every built universe row's ticker
+/// list as JSON (type, name, key, list) for `universe_cache_symbols`.
+type Plan = (OrganizeReport, Vec<build::BuiltRow>, Vec<(String, String, String)>, Value, Vec<[String; 4]>);
 
 async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> {
     let env = req.environment;
@@ -230,7 +235,15 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
     let mut upserts = Vec::new();
     // Every built row and the group it mirrors (validate compares their counts).
     let mut built_details = Vec::new();
+    let mut lists = Vec::new();
     for b in built {
+        let universe_row = matches!(b.kind.as_str(), "stock_universe" | "etf_universe");
+        if let Some(mut symbols) = crate::universes::cache_value_symbols(&b.value).filter(|_| universe_row) {
+            symbols.sort_unstable();
+            symbols.dedup();
+            let list = serde_json::to_string(&symbols).unwrap_or_default();
+            lists.push([b.kind.clone(), b.name.clone(), b.key.clone(), list]);
+        }
         let mut d = json!({ "type": b.kind, "name": b.name, "key": b.key, "count": b.count });
         if let Some((gt, gn)) = &b.source {
             d["group_type"] = Value::from(gt.as_str());
@@ -304,5 +317,5 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
         totals,
         notes,
     };
-    Ok((report, upserts, removals, details))
+    Ok((report, upserts, removals, details, lists))
 }

@@ -85,6 +85,45 @@ impl Tx {
         Ok(())
     }
 
+    /// Replaces the environment's `universe_cache_symbols`: each (type, name, key, JSON ticker list) as built for
+    /// the `cache_entries` row just written, stamped with that row's fingerprint (read from the row itself, so it
+    /// compares equal to what a later read sees, whatever the backend's text form of a timestamp).
+    pub async fn replace_cache_symbols(
+        &mut self,
+        env: Environment,
+        lists: &[(&str, &str, &str, &str)],
+    ) -> Result<(), StoreError> {
+        let size = value_size(self.backend(), "c.value");
+        on_conn!(self, c => {
+            sqlx::query("DELETE FROM universe_cache_symbols WHERE environment = $1")
+                .bind(env.as_str())
+                .execute(&mut *c)
+                .await?;
+        });
+        for chunk in lists.chunks(super::BATCH_ROWS) {
+            on_conn!(self, c => {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO universe_cache_symbols (environment, type, name, key, symbols) ",
+                );
+                qb.push_values(chunk, |mut b, (t, n, k, s)| {
+                    b.push_bind(env.as_str()).push_bind(*t).push_bind(*n).push_bind(*k).push_bind(*s);
+                });
+                qb.build().execute(&mut *c).await?;
+            });
+        }
+        let stamp = format!(
+            "UPDATE universe_cache_symbols AS s SET \
+             updated_at = (SELECT c.updated_at FROM cache_entries c WHERE {same}), \
+             size = (SELECT {size} FROM cache_entries c WHERE {same}) \
+             WHERE s.environment = $1",
+            same = "c.environment = s.environment AND c.type = s.type AND c.name = s.name AND c.key = s.key",
+        );
+        on_conn!(self, c => {
+            sqlx::query(sqlx::AssertSqlSafe(stamp)).bind(env.as_str()).execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
     /// Deletes rows by their (type, name, key) in an environment.
     pub async fn delete_cache_rows(&mut self, env: Environment, rows: &[(&str, &str, &str)]) -> Result<(), StoreError> {
         for (t, n, k) in rows {
@@ -99,6 +138,15 @@ impl Tx {
             });
         }
         Ok(())
+    }
+}
+
+/// SQL for the stored size of a `cache_entries` value, the half of its fingerprint that is not `updated_at`
+/// (`pg_column_size` / `octet_length`; neither reads the value itself).
+pub(crate) fn value_size(backend: super::Backend, column: &str) -> String {
+    match backend {
+        super::Backend::Postgres => format!("pg_column_size({column})::bigint"),
+        super::Backend::Sqlite => format!("octet_length({column})"),
     }
 }
 
@@ -128,10 +176,7 @@ impl Tx {
         env: Environment,
         kinds: &[&str],
     ) -> Result<Vec<CacheFingerprint>, StoreError> {
-        let size = match self.backend() {
-            super::Backend::Postgres => "pg_column_size(value)::bigint",
-            super::Backend::Sqlite => "octet_length(value)",
-        };
+        let size = value_size(self.backend(), "value");
         let rows = on_conn!(self, c => {
             let mut qb = sqlx::QueryBuilder::new(format!(
                 "SELECT type, name, key, updated_at, {size} AS size FROM cache_entries WHERE environment = "

@@ -253,7 +253,7 @@ impl Store {
 
     /// Counts rows of a table (for tests and the demo summary). `table` must be one of ours.
     pub async fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: [&str; 7] = [
+        const TABLES: [&str; 8] = [
             "definition_groups",
             "group_memberships",
             "cache_entries",
@@ -261,6 +261,7 @@ impl Store {
             "load_runs",
             "membership_history",
             "universe_data_version",
+            "universe_cache_symbols",
         ];
         let table = TABLES
             .iter()

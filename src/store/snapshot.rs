@@ -47,7 +47,8 @@ pub struct SnapshotRows {
     pub members: Vec<SnapshotMember>,
     /// The `symbols` table.
     pub symbols: Vec<SnapshotSymbol>,
-    /// `stock_universe` / `etf_universe` rows: type, name, key, value as JSON text.
+    /// `stock_universe` / `etf_universe` rows: type, name, key, and as JSON text either the value or, where
+    /// organize recorded it for the value now stored, the value's ticker list.
     pub cache_rows: Vec<(String, String, String, String)>,
 }
 
@@ -84,13 +85,19 @@ impl Store {
             )
             .await?;
         let symbols = tx.rows("symbol, name, type, exchange, sector, industry, market_cap", "symbols", None).await?;
-        let value = match tx.backend() {
-            Backend::Postgres => "value::text",
-            Backend::Sqlite => "value",
+        // A universe row's ticker list comes from `universe_cache_symbols` when organize wrote it for the value
+        // now stored (same size and updated_at), else from the value itself: the detailed values are MBs of JSON
+        // that PostgreSQL must render as text, the lists a fraction of that.
+        let (value, same_time) = match tx.backend() {
+            Backend::Postgres => ("c.value::text", "IS NOT DISTINCT FROM"),
+            Backend::Sqlite => ("c.value", "IS"),
         };
+        let size = super::cache::value_size(tx.backend(), "c.value");
         let sql = format!(
-            "SELECT type, name, key, {value} FROM cache_entries WHERE environment = $1 \
-             AND type IN ('stock_universe', 'etf_universe') ORDER BY type, key, name"
+            "SELECT c.type, c.name, c.key, COALESCE(s.symbols, {value}) FROM cache_entries c \
+             LEFT JOIN universe_cache_symbols s ON s.environment = c.environment AND s.type = c.type \
+             AND s.name = c.name AND s.key = c.key AND s.size = {size} AND s.updated_at {same_time} c.updated_at \
+             WHERE c.environment = $1 AND c.type IN ('stock_universe', 'etf_universe') ORDER BY c.type, c.key, c.name"
         );
         let cache_rows = on_conn!(&mut tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(env.as_str())

@@ -96,6 +96,19 @@ async fn builds_the_rows(db: &TestDb) {
     assert_eq!(syms, ["AAPL", "JPM", "MSFT", "QQQ", "SPY"]);
     let v = quality::validate(&db.store, Environment::Default, Options::default()).await.unwrap();
     assert_eq!(v.checks.iter().find(|c| c.id == "cache_universes").unwrap().level, Level::Pass);
+    // The relationship cache reads organize's ticker lists (`universe_cache_symbols`), and resolves every
+    // universe row as the values themselves do.
+    let snapshot = universe::cache::build(&db.store, Environment::Default).await.unwrap();
+    let rows = db.store.cache_rows(Environment::Default, &["stock_universe", "etf_universe"]).await.unwrap();
+    assert_eq!(db.store.count_rows("universe_cache_symbols").await.unwrap() as usize, rows.len());
+    for (kind, _, key, _) in &rows {
+        let k = universe::domain::UniverseKey::parse(&format!("{kind}:{key}")).unwrap();
+        let resolved = snapshot.resolve(&k).unwrap();
+        assert_eq!(
+            snapshot.tickers(&resolved),
+            resolve(&db.store, Environment::Default, &format!("{kind}:{key}")).await.unwrap()
+        );
+    }
     // A second run changes nothing; a changed group changes only its rows.
     let again = organize(db, default_defs(), false, false).await;
     assert_eq!(again.status, "skipped");
@@ -113,6 +126,12 @@ async fn builds_the_rows(db: &TestDb) {
     let v = quality::validate(&db.store, Environment::Default, Options::default()).await.unwrap();
     let c = v.checks.iter().find(|c| c.id == "cache_universes").unwrap();
     assert_eq!(c.items, ["stock_universe:index_dow30 (Dow Jones 30): empty"]);
+    // So does the cache: the row's list no longer matches the stored value's size, and the value is read.
+    db.exec("UPDATE cache_entries SET value = '[\"XOM\"]' WHERE type = 'stock_universe' AND key = 'index_dow30'").await;
+    let snapshot = universe::cache::build(&db.store, Environment::Default).await.unwrap();
+    let k = universe::domain::UniverseKey::parse("stock_universe:index_dow30").unwrap();
+    let resolved = snapshot.resolve(&k).unwrap();
+    assert_eq!(snapshot.tickers(&resolved), ["XOM"]);
 }
 
 /// `--preserve` only upserts; `--dry-run` reports and writes only its run record.
