@@ -154,6 +154,25 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
     };
     let mut tx = match tx {
         Some(tx) if report.status == "applied" => tx,
+        Some(mut tx) if report.status == "skipped" => {
+            // Nothing to change, but the cache's ticker lists may be missing (a database just upgraded, rows
+            // written by an import) or stale: rewrite them then. They change no answer, only the snapshot's speed.
+            let current = tx.current_cache_symbols(req.environment).await;
+            let written = match current {
+                Ok(n) if n == lists.len() as i64 => Ok(()),
+                Ok(_) => tx.replace_cache_symbols(req.environment, &lists).await,
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(()) => tx.commit().await?,
+                Err(e) => {
+                    Tx::release(Some(tx)).await;
+                    return Err(e.into());
+                }
+            }
+            report.run_id = store.record_run(&new_run, &outcome).await?;
+            return Ok(report);
+        }
         other => {
             Tx::release(other).await;
             report.run_id = store.record_run(&new_run, &outcome).await?;
@@ -168,8 +187,6 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         let rows: Vec<(&str, &str, &str, &Value)> =
             upserts.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.key.as_str(), &r.value)).collect();
         tx.upsert_cache_rows(req.environment, &rows, crate::store::now().naive_utc()).await?;
-        let lists: Vec<(&str, &str, &str, &str)> =
-            lists.iter().map(|[t, n, k, l]| (t.as_str(), n.as_str(), k.as_str(), l.as_str())).collect();
         tx.replace_cache_symbols(req.environment, &lists).await?;
         // Fingerprint every row as it now stands, so validate can trust rows nobody has touched since.
         let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;

@@ -88,11 +88,7 @@ impl Tx {
     /// Replaces the environment's `universe_cache_symbols`: each (type, name, key, JSON ticker list) as built for
     /// the `cache_entries` row just written, stamped with that row's fingerprint (read from the row itself, so it
     /// compares equal to what a later read sees, whatever the backend's text form of a timestamp).
-    pub async fn replace_cache_symbols(
-        &mut self,
-        env: Environment,
-        lists: &[(&str, &str, &str, &str)],
-    ) -> Result<(), StoreError> {
+    pub async fn replace_cache_symbols(&mut self, env: Environment, lists: &[[String; 4]]) -> Result<(), StoreError> {
         let size = value_size(self.backend(), "c.value");
         on_conn!(self, c => {
             sqlx::query("DELETE FROM universe_cache_symbols WHERE environment = $1")
@@ -105,8 +101,8 @@ impl Tx {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO universe_cache_symbols (environment, type, name, key, symbols) ",
                 );
-                qb.push_values(chunk, |mut b, (t, n, k, s)| {
-                    b.push_bind(env.as_str()).push_bind(*t).push_bind(*n).push_bind(*k).push_bind(*s);
+                qb.push_values(chunk, |mut b, [t, n, k, s]| {
+                    b.push_bind(env.as_str()).push_bind(t.as_str()).push_bind(n.as_str()).push_bind(k.as_str()).push_bind(s.as_str());
                 });
                 qb.build().execute(&mut *c).await?;
             });
@@ -124,6 +120,19 @@ impl Tx {
         Ok(())
     }
 
+    /// How many of the environment's ticker lists match the value now stored (see [`list_is_current`]).
+    pub async fn current_cache_symbols(&mut self, env: Environment) -> Result<i64, StoreError> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM universe_cache_symbols s JOIN cache_entries c ON {} WHERE s.environment = $1",
+            list_is_current(self.backend())
+        );
+        let n: i64 = on_conn!(self, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(env.as_str())
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(n)
+    }
+
     /// Deletes rows by their (type, name, key) in an environment.
     pub async fn delete_cache_rows(&mut self, env: Environment, rows: &[(&str, &str, &str)]) -> Result<(), StoreError> {
         for (t, n, k) in rows {
@@ -139,6 +148,20 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// SQL condition: the ticker list `s` (a `universe_cache_symbols` row) was written for the value the
+/// `cache_entries` row `c` holds now — same row, same stored size, same `updated_at`.
+pub(crate) fn list_is_current(backend: super::Backend) -> String {
+    let same_time = match backend {
+        super::Backend::Postgres => "IS NOT DISTINCT FROM",
+        super::Backend::Sqlite => "IS",
+    };
+    format!(
+        "s.environment = c.environment AND s.type = c.type AND s.name = c.name AND s.key = c.key \
+         AND s.size = {size} AND s.updated_at {same_time} c.updated_at",
+        size = value_size(backend, "c.value")
+    )
 }
 
 /// SQL for the stored size of a `cache_entries` value, the half of its fingerprint that is not `updated_at`

@@ -88,16 +88,15 @@ impl Store {
         // A universe row's ticker list comes from `universe_cache_symbols` when organize wrote it for the value
         // now stored (same size and updated_at), else from the value itself: the detailed values are MBs of JSON
         // that PostgreSQL must render as text, the lists a fraction of that.
-        let (value, same_time) = match tx.backend() {
-            Backend::Postgres => ("c.value::text", "IS NOT DISTINCT FROM"),
-            Backend::Sqlite => ("c.value", "IS"),
+        let value = match tx.backend() {
+            Backend::Postgres => "c.value::text",
+            Backend::Sqlite => "c.value",
         };
-        let size = super::cache::value_size(tx.backend(), "c.value");
         let sql = format!(
             "SELECT c.type, c.name, c.key, COALESCE(s.symbols, {value}) FROM cache_entries c \
-             LEFT JOIN universe_cache_symbols s ON s.environment = c.environment AND s.type = c.type \
-             AND s.name = c.name AND s.key = c.key AND s.size = {size} AND s.updated_at {same_time} c.updated_at \
-             WHERE c.environment = $1 AND c.type IN ('stock_universe', 'etf_universe') ORDER BY c.type, c.key, c.name"
+             LEFT JOIN universe_cache_symbols s ON {current} \
+             WHERE c.environment = $1 AND c.type IN ('stock_universe', 'etf_universe') ORDER BY c.type, c.key, c.name",
+            current = super::cache::list_is_current(tx.backend()),
         );
         let cache_rows = on_conn!(&mut tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(env.as_str())

@@ -113,6 +113,24 @@ async fn builds_the_rows(db: &TestDb) {
     let again = organize(db, default_defs(), false, false).await;
     assert_eq!(again.status, "skipped");
     assert!(again.rows.iter().all(|r| r.action == RowAction::Unchanged));
+    // A run that changes nothing still writes the ticker lists when they are missing (a database upgraded to
+    // migration 0005 has none), stamped for the values now stored; with them current, it writes nothing.
+    let current = || async {
+        let mut tx = db.store.begin().await.unwrap();
+        let n = tx.current_cache_symbols(Environment::Default).await.unwrap();
+        tx.rollback().await.unwrap();
+        n as usize
+    };
+    assert_eq!(current().await, rows.len());
+    db.exec("DELETE FROM universe_cache_symbols").await;
+    assert_eq!(current().await, 0);
+    assert_eq!(organize(db, default_defs(), false, false).await.status, "skipped");
+    assert_eq!(current().await, rows.len());
+    db.exec("DELETE FROM universe_cache_symbols").await;
+    assert_eq!(organize(db, default_defs(), false, true).await.status, "dry_run");
+    assert_eq!(current().await, 0, "a dry run writes no lists");
+    assert_eq!(organize(db, default_defs(), false, false).await.status, "skipped");
+    assert_eq!(current().await, rows.len());
     db.load_ok(LoadKind::Universes, &[("dow30.csv", "AAPL\nMSFT\nJPM\nXOM\n")], Mode::Full).await;
     let v = quality::validate(&db.store, Environment::Default, Options::default()).await.unwrap();
     let c = v.checks.iter().find(|c| c.id == "cache_universes").unwrap();
