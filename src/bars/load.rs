@@ -484,6 +484,8 @@ pub async fn load_bars(
 #[derive(Default)]
 struct GroupedWriter {
     in_flight: Option<tokio::task::JoinHandle<Written>>,
+    /// A batch failed to be written.
+    failed: bool,
 }
 
 /// A written batch: rows changed (or why not), bars in it, and the days (with their bar counts) it completes.
@@ -500,7 +502,8 @@ impl GroupedWriter {
         observer: &dyn LoadObserver,
     ) {
         self.finish(summary, observer).await;
-        if bars.is_empty() && days.is_empty() {
+        // After a failed write nothing more is written (the load has stopped; those days stay unrecorded).
+        if (bars.is_empty() && days.is_empty()) || self.failed {
             return;
         }
         let store = store.clone();
@@ -517,6 +520,7 @@ impl GroupedWriter {
         let (written, n, days) = match handle.await {
             Ok(done) => done,
             Err(e) => {
+                self.failed = true;
                 summary.stopped.get_or_insert(format!("writing grouped daily bars: the task panicked: {e}"));
                 return;
             }
@@ -531,6 +535,7 @@ impl GroupedWriter {
                 }
             }
             Err(e) => {
+                self.failed = true;
                 summary.stopped.get_or_insert(format!("writing grouped daily bars: {e}"));
             }
         }

@@ -154,27 +154,21 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
     };
     let mut tx = match tx {
         Some(tx) if report.status == "applied" => tx,
-        Some(mut tx) if report.status == "skipped" => {
-            // Nothing to change, but the cache's ticker lists may be missing (a database just upgraded, rows
-            // written by an import) or stale: rewrite them then. They change no answer, only the snapshot's speed.
-            let current = tx.current_cache_symbols(req.environment).await;
-            let written = match current {
-                Ok(n) if n == lists.len() as i64 => Ok(()),
-                Ok(_) => tx.replace_cache_symbols(req.environment, &lists).await,
-                Err(e) => Err(e),
-            };
-            match written {
-                Ok(()) => tx.commit().await?,
-                Err(e) => {
-                    Tx::release(Some(tx)).await;
-                    return Err(e.into());
-                }
-            }
-            report.run_id = store.record_run(&new_run, &outcome).await?;
-            return Ok(report);
-        }
         other => {
-            Tx::release(other).await;
+            match other {
+                // Nothing to change, but the cache's ticker lists may be missing (a database just upgraded, rows
+                // written by an import) or stale. They change no answer, only the snapshot's speed.
+                Some(mut tx) if report.status == "skipped" => {
+                    match tx.restore_cache_symbols(req.environment, &lists).await {
+                        Ok(()) => tx.commit().await?,
+                        Err(e) => {
+                            Tx::release(Some(tx)).await;
+                            return Err(e.into());
+                        }
+                    }
+                }
+                other => Tx::release(other).await,
+            }
             report.run_id = store.record_run(&new_run, &outcome).await?;
             return Ok(report);
         }

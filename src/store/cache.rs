@@ -120,6 +120,15 @@ impl Tx {
         Ok(())
     }
 
+    /// Writes the environment's ticker lists (as [`Tx::replace_cache_symbols`]) only if any is missing or no
+    /// longer matches the value stored, for an organize that found nothing else to change.
+    pub async fn restore_cache_symbols(&mut self, env: Environment, lists: &[[String; 4]]) -> Result<(), StoreError> {
+        if self.current_cache_symbols(env).await? == lists.len() as i64 {
+            return Ok(());
+        }
+        self.replace_cache_symbols(env, lists).await
+    }
+
     /// How many of the environment's ticker lists match the value now stored (see [`list_is_current`]).
     pub async fn current_cache_symbols(&mut self, env: Environment) -> Result<i64, StoreError> {
         let sql = format!(
