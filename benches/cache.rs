@@ -10,13 +10,13 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use universe::cache::{self, Snapshot};
 use universe::domain::{Environment, GroupKind, UniverseKey};
-use universe::load::{self, Input, LoadKind, LoadRequest};
+use universe::load::{self, DEFAULT_MAX_INPUT_BYTES, Input, LoadKind, LoadRequest};
 use universe::store::Store;
 
 fn inputs(dir: &Path) -> Vec<Input> {
     let mut paths: Vec<_> = std::fs::read_dir(dir).expect("data folder").map(|e| e.expect("entry").path()).collect();
     paths.sort();
-    paths.iter().map(|p| Input::read(p).expect("readable")).collect()
+    paths.iter().map(|p| Input::read(p, DEFAULT_MAX_INPUT_BYTES).expect("readable")).collect()
 }
 
 /// A SQLite store holding the peer-scale data set, organized.
@@ -24,7 +24,7 @@ async fn peer_store(dir: &Path) -> Store {
     universe::sample::write_peer_dataset(dir, 0).expect("write the data set");
     let store = Store::open(&format!("sqlite://{}", dir.join("bench.db").display())).await.expect("open");
     let env = Environment::Default;
-    let one = |p: &str| vec![Input::read(&dir.join(p)).expect("readable")];
+    let one = |p: &str| vec![Input::read(&dir.join(p), DEFAULT_MAX_INPUT_BYTES).expect("readable")];
     for (kind, files) in [
         (LoadKind::Symbols, one("symbols.csv")),
         (LoadKind::Holdings, inputs(&dir.join("holdings"))),

@@ -24,6 +24,11 @@ pub struct GlobalArgs {
     /// Print data as JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The largest input file a loader or import reads, in bytes (a wrong path such as /dev/zero is refused,
+    /// not read until memory runs out).
+    #[arg(long, global = true, env = "UNIVERSE_MAX_INPUT_BYTES", default_value_t = crate::load::DEFAULT_MAX_INPUT_BYTES,
+          value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_input_bytes: u64,
 }
 
 /// The resolved configuration.
@@ -35,6 +40,8 @@ pub struct Config {
     pub environment: Environment,
     /// JSON output.
     pub json: bool,
+    /// The largest input file read.
+    pub max_input_bytes: u64,
 }
 
 impl Config {
@@ -45,7 +52,7 @@ impl Config {
             .clone()
             .or_else(|| std::env::var("DATABASE_URI").ok().filter(|s| !s.is_empty()))
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-        Config { database_url, environment: args.environment, json: args.json }
+        Config { database_url, environment: args.environment, json: args.json, max_input_bytes: args.max_input_bytes }
     }
 }
 
@@ -55,6 +62,7 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("environment", &self.environment)
             .field("json", &self.json)
+            .field("max_input_bytes", &self.max_input_bytes)
             .finish()
     }
 }

@@ -403,20 +403,18 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
         }
         Command::Load { kind, paths, mode, prune, etf, name, no_validate } => {
             let mut inputs = Vec::new();
-            let mut problems = Vec::new();
+            let mut unreadable = Vec::new();
             for p in &paths {
-                match Input::read(p) {
+                match Input::read(p, config.max_input_bytes) {
                     Ok(i) => inputs.push(i),
-                    Err(e) => problems.push(e),
+                    Err(e) => unreadable.push(e),
                 }
-            }
-            if !problems.is_empty() {
-                return Err(problems_error(config, &problems, None));
             }
             let store = open(config).await?;
             let req = LoadRequest {
                 kind,
                 inputs,
+                unreadable,
                 mode,
                 prune,
                 etf,
@@ -543,7 +541,7 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             Ok(())
         }
         Command::Import { path, mode, yes } => {
-            let doc = transfer::read(&path).map_err(|p| problems_error(config, &p, None))?;
+            let doc = transfer::read(&path, config.max_input_bytes).map_err(|p| problems_error(config, &p, None))?;
             let source = path.display().to_string();
             if mode == transfer::ImportMode::Replace && !yes {
                 confirm(&format!(
@@ -574,7 +572,7 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
         }
         Command::Organize { definitions, preserve, dry_run, yes } => {
             let input = match &definitions {
-                Some(p) => Input::read(p).map_err(|p| problems_error(config, &[p], None))?,
+                Some(p) => Input::read(p, config.max_input_bytes).map_err(|p| problems_error(config, &[p], None))?,
                 None => Input::from_bytes(organize::DEFAULT_DEFINITIONS.0, organize::DEFAULT_DEFINITIONS.1),
             };
             let defs = organize::definitions::parse(&input).map_err(|p| problems_error(config, &p, None))?;

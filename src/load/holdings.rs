@@ -12,7 +12,9 @@
 use serde::Serialize;
 
 use super::input::{Input, Problem, Row, Table};
-use super::parsed::{GroupInput, MemberSet, Parsed, SkippedRow, file_name, load_metadata, plain_member, weight_cell};
+use super::parsed::{
+    GroupInput, MemberSet, Parsed, SkippedRow, file_name, load_metadata, plain_member, ticker_cell, weight_cell,
+};
 use crate::domain::{GroupKind, GroupName, Ticker, WeightUnit};
 
 /// Header names of a ticker column, in order of preference.
@@ -106,6 +108,8 @@ fn etf_from_stem(stem: &str) -> Option<String> {
 /// Where things are in a holdings file.
 struct Layout {
     format: HoldingsFormat,
+    /// What the output says about lines not read as data.
+    notes: Vec<String>,
     header: Vec<String>,
     rows: Vec<Row>,
     ticker_col: usize,
@@ -120,6 +124,7 @@ impl Layout {
             let rows = ticker_list(input, text)?;
             return Ok(Layout {
                 format: HoldingsFormat::TickerList,
+                notes: Vec::new(),
                 header: vec!["ticker".into()],
                 rows,
                 ticker_col: 0,
@@ -136,6 +141,7 @@ impl Layout {
         };
         Ok(Layout {
             format,
+            notes: t.notes(&input.name),
             ticker_col: t.col(&TICKER_COLUMNS).expect("the header has a ticker column"),
             weight_col,
             class_col: t.col(&["Asset Class", "Security Type", "Asset Type"]),
@@ -203,12 +209,8 @@ fn parse_file(
             skipped.push(SkippedRow { file: input.name.clone(), line: row.line, ticker: cell.to_string(), reason });
             continue;
         }
-        let ticker = match Ticker::parse(cell) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(Problem::at(&input.name, row.line, Some(ticker_field), e.to_string()));
-                continue;
-            }
+        let Some(ticker) = ticker_cell(cell, (&input.name, row.line, ticker_field), problems) else {
+            continue;
         };
         let raw_weight = weight_cell(row, layout.weight_col, &input.name, weight_field, problems);
         let member = plain_member(cell, &ticker);
@@ -219,7 +221,9 @@ fn parse_file(
         return None;
     }
     let has_weights = members.has_weights();
-    let (members, unit) = members.finish(weight_field.contains('%'), &input.name, weight_field, problems);
+    let mut weight_notes = Vec::new();
+    let (members, unit) =
+        members.finish(weight_field.contains('%'), &input.name, weight_field, problems, &mut weight_notes);
     let checksum = input.checksum();
     let mut metadata = load_metadata("total_holdings", members.len(), &file_name(&input.name), &checksum);
     metadata.insert("format".into(), layout.format.label().into());
@@ -235,10 +239,13 @@ fn parse_file(
         layout.format.label(),
         members.len()
     ));
+    notes.extend(weight_notes);
+    notes.extend(layout.notes);
     Some(GroupInput { kind: GroupKind::Etf, description: name.to_string(), name, metadata, members, skipped, checksum })
 }
 
-/// A headerless file of one ticker per line.
+/// A headerless file of one ticker per line (no line anywhere is a header: [`Table::read`] looked through the
+/// whole file first).
 pub(crate) fn ticker_list(input: &Input, text: &str) -> Result<Vec<Row>, Problem> {
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -9,6 +9,16 @@ use std::path::Path;
 
 use serde::Serialize;
 
+/// Why a file with NUL bytes is refused.
+const BINARY: &str = "file is binary (contains NUL bytes), not CSV, TOML or JSON text";
+
+/// The default largest input file (`--max-input-bytes`): 512 MiB, far above any real holdings or universe file.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 512 * 1024 * 1024;
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 { format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64) } else { format!("{n} bytes") }
+}
+
 /// A file to load.
 #[derive(Debug, Clone)]
 pub struct Input {
@@ -36,13 +46,46 @@ pub struct Problem {
 impl Problem {
     /// A problem with the file as a whole.
     pub fn file(file: &str, reason: impl Into<String>) -> Problem {
-        Problem { file: file.to_string(), line: None, field: None, reason: reason.into() }
+        Problem { file: file.to_string(), line: None, field: None, reason: clip(&reason.into(), MAX_REASON) }
     }
 
     /// A problem on a line, optionally in a field.
     pub fn at(file: &str, line: u64, field: Option<&str>, reason: impl Into<String>) -> Problem {
-        Problem { file: file.to_string(), line: Some(line), field: field.map(str::to_string), reason: reason.into() }
+        Problem {
+            file: file.to_string(),
+            line: Some(line),
+            field: field.map(|f| clip(f, MAX_FIELD_NAME)),
+            reason: clip(&reason.into(), MAX_REASON),
+        }
     }
+}
+
+/// The longest reason kept whole: a problem echoing a 2 MB cell is cut, saying how long the text was.
+const MAX_REASON: usize = 500;
+/// The longest field (column) name kept whole.
+const MAX_FIELD_NAME: usize = 80;
+
+/// `text` if it has at most `max` characters, else its first `max` characters and how long it was.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
+    }
+}
+
+/// Line numbers as short ranges: `3, 7–9, 12`.
+pub fn line_list(lines: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j { lines[i].to_string() } else { format!("{}–{}", lines[i], lines[j]) });
+        i = j + 1;
+    }
+    parts.join(", ")
 }
 
 impl fmt::Display for Problem {
@@ -59,13 +102,44 @@ impl fmt::Display for Problem {
 }
 
 impl Input {
-    /// Reads a file from disk.
-    pub fn read(path: &Path) -> Result<Input, Problem> {
+    /// Reads a file from disk, refusing one larger than `max` bytes and stopping at the first NUL byte (a
+    /// binary file, or `/dev/zero`), so a wrong path never reads until memory runs out.
+    pub fn read(path: &Path, max: u64) -> Result<Input, Problem> {
+        use std::io::Read;
         let name = path.display().to_string();
-        match std::fs::read(path) {
-            Ok(bytes) => Ok(Input { name, bytes, checksum: Default::default() }),
-            Err(e) => Err(Problem::file(&name, format!("cannot read file: {e}"))),
+        let too_big = |size: String| {
+            Problem::file(
+                &name,
+                format!("file is {size}, over the {} input limit (raise it with --max-input-bytes)", human_bytes(max)),
+            )
+        };
+        let cannot = |e: std::io::Error| Problem::file(&name, format!("cannot read file: {e}"));
+        let mut file = std::fs::File::open(path).map_err(cannot)?;
+        let meta = file.metadata().map_err(cannot)?;
+        if meta.is_dir() {
+            return Err(Problem::file(&name, "is a folder, not a file"));
         }
+        if meta.len() > max {
+            return Err(too_big(human_bytes(meta.len())));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = match file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(cannot(e)),
+            };
+            if chunk[..n].contains(&0) {
+                return Err(Problem::file(&name, BINARY));
+            }
+            bytes.extend_from_slice(&chunk[..n]);
+            if bytes.len() as u64 > max {
+                return Err(too_big(format!("more than {}", human_bytes(max))));
+            }
+        }
+        Ok(Input { name, bytes, checksum: Default::default() })
     }
 
     /// Wraps bytes already in memory.
@@ -84,7 +158,7 @@ impl Input {
             return Err(Problem::file(&self.name, "file is empty"));
         }
         if self.bytes.contains(&0) {
-            return Err(Problem::file(&self.name, "file is binary (contains NUL bytes), not CSV or TOML text"));
+            return Err(Problem::file(&self.name, BINARY));
         }
         let text = std::str::from_utf8(&self.bytes).map_err(|e| {
             Problem::file(&self.name, format!("file is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()))
@@ -98,8 +172,8 @@ impl Input {
     }
 }
 
-/// A CSV table found in a file: the header row (possibly after preamble lines) and the data rows up to the first
-/// blank line or footer.
+/// A CSV table found in a file: the header row (possibly after preamble lines), the data rows, and the lines
+/// deliberately not read as data, so the output can list them.
 #[derive(Debug)]
 pub struct Table {
     /// Header cells, trimmed.
@@ -108,6 +182,13 @@ pub struct Table {
     pub header_line: u64,
     /// Data rows.
     pub rows: Vec<Row>,
+    /// Blank lines among the data rows, skipped.
+    pub blank_lines: Vec<u64>,
+    /// The trailing block recognised as a footer (issuer legal text, totals, blank lines), skipped: its first
+    /// and last line, and its first text.
+    pub footer: Option<(u64, u64, String)>,
+    /// Header names that appear more than once (the first such column is the one read).
+    pub duplicate_columns: Vec<String>,
 }
 
 /// A data row.
@@ -119,13 +200,49 @@ pub struct Row {
     pub cells: Vec<String>,
 }
 
-/// How many lines of preamble we look through for a header.
-const HEADER_SEARCH_LINES: usize = 40;
+/// What a record after the header is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecordKind {
+    /// As many cells as the header (or more, the extra ones empty).
+    Data,
+    /// A whitespace-only line.
+    Blank,
+    /// Several cells, all empty (`,,`).
+    Empty,
+    /// Free text or a totals line: one filled cell of prose, or a first cell starting with "Total".
+    FooterText,
+    /// Fewer (or more) cells than the header.
+    Ragged,
+}
+
+impl RecordKind {
+    fn of(cells: &[String], header_len: usize) -> RecordKind {
+        let filled: Vec<&String> = cells.iter().filter(|c| !c.is_empty()).collect();
+        if filled.is_empty() {
+            return if cells.len() <= 1 { RecordKind::Blank } else { RecordKind::Empty };
+        }
+        let first = filled[0].to_ascii_lowercase();
+        // Issuer legal text is one long cell of prose; a single short word could be a truncated data row.
+        let prose = filled.len() == 1
+            && cells.len() < header_len.max(2)
+            && (filled[0].split_whitespace().count() >= 3 || filled[0].chars().count() > 30);
+        if header_len >= 2 && (prose || first.starts_with("total")) {
+            return RecordKind::FooterText;
+        }
+        if cells.len() == header_len || (cells.len() > header_len && cells[header_len..].iter().all(String::is_empty)) {
+            RecordKind::Data
+        } else {
+            RecordKind::Ragged
+        }
+    }
+}
 
 impl Table {
-    /// Parses CSV text. The header is the first record among the first lines for which `is_header` holds; lines
-    /// before it are preamble. Data ends at the first blank record or at a one-cell footer line (issuer legal
-    /// text). Returns `Ok(None)` when no header is found.
+    /// Parses CSV text. The header is the first record anywhere in the file for which `is_header` holds; lines
+    /// before it are preamble. After it, whitespace-only lines are skipped (and listed), a trailing block of
+    /// blank lines, empty rows, legal text or totals is the footer (skipped and listed), and any other row that
+    /// does not have the header's fields is an error naming its line — never a silent end of the data.
+    /// Returns `Ok(None)` when no line is a header.
     pub fn read(input: &Input, text: &str, is_header: impl Fn(&[String]) -> bool) -> Result<Option<Table>, Problem> {
         let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
         // Lines come from byte offsets: the reader's own line counter is off by one on CRLF files.
@@ -140,44 +257,117 @@ impl Table {
             line_starts.partition_point(|&s| s <= b) as u64
         };
         let mut header: Option<(Vec<String>, u64)> = None;
-        let mut rows = Vec::new();
+        // Records after the header: line, last line, cells, kind.
+        let mut records: Vec<(u64, u64, Vec<String>, RecordKind)> = Vec::new();
         let mut rec = csv::StringRecord::new();
-        for i in 0.. {
-            if !rdr.read_record(&mut rec).map_err(|e| csv_problem(input, &e))? {
-                break;
-            }
+        while rdr.read_record(&mut rec).map_err(|e| csv_problem(input, &e))? {
             let line = rec.position().map_or(0, |p| line_of(p.byte()));
+            let end_byte = rdr.position().byte().saturating_sub(1) as usize;
+            let last_line = line_starts.partition_point(|&s| s <= end_byte) as u64;
             // Trims Unicode white space too (the non-breaking space iShares puts on its separator line).
             let cells: Vec<String> = rec.iter().map(|c| c.trim().to_string()).collect();
-            let blank = cells.iter().all(String::is_empty);
             match &header {
                 None => {
-                    if !blank && is_header(&cells) {
+                    if cells.iter().any(|c| !c.is_empty()) && is_header(&cells) {
                         header = Some((cells, line));
-                    } else if i >= HEADER_SEARCH_LINES {
-                        return Ok(None);
                     }
                 }
                 Some((h, _)) => {
-                    let filled = cells.iter().filter(|c| !c.is_empty()).count();
-                    if blank || (h.len() >= 3 && filled == 1 && cells.len() < h.len()) {
-                        break;
-                    }
-                    if cells.len() != h.len()
-                        && !(cells.len() > h.len() && cells[h.len()..].iter().all(String::is_empty))
-                    {
-                        return Err(Problem::at(
-                            &input.name,
-                            line,
-                            None,
-                            format!("expected {} fields as in the header, found {}", h.len(), cells.len()),
-                        ));
-                    }
-                    rows.push(Row { line, cells });
+                    let kind = RecordKind::of(&cells, h.len());
+                    records.push((line, last_line.max(line), cells, kind));
                 }
             }
         }
-        Ok(header.map(|(header, header_line)| Table { header, header_line, rows }))
+        let Some((header, header_line)) = header else {
+            return Ok(None);
+        };
+        // The footer: the longest trailing run of records that are not data.
+        let footer_at = records
+            .iter()
+            .rposition(|r| !matches!(r.3, RecordKind::Blank | RecordKind::Empty | RecordKind::FooterText))
+            .map_or(records.len(), |i| i + 1);
+        let text_lines = text.lines().count() as u64;
+        // It starts right after the last data row, taking in the empty lines the CSV reader passed over.
+        let data_last_line = records[..footer_at].last().map_or(header_line, |r| r.1);
+        // Trailing whitespace alone is not worth a note.
+        let footer = records[footer_at..]
+            .iter()
+            .find_map(|r| r.2.iter().find(|c| !c.is_empty()))
+            .map(|text| (data_last_line + 1, text_lines, text.clone()));
+        let mut rows = Vec::new();
+        let mut blank_lines = Vec::new();
+        let mut spans = Vec::new();
+        for (line, last_line, cells, kind) in records.drain(..footer_at) {
+            spans.push((line, last_line));
+            match kind {
+                RecordKind::Data => rows.push(Row { line, cells }),
+                RecordKind::Blank => blank_lines.push(line),
+                RecordKind::Empty => {
+                    return Err(Problem::at(
+                        &input.name,
+                        line,
+                        None,
+                        "empty row (every field is empty) among the data",
+                    ));
+                }
+                RecordKind::FooterText | RecordKind::Ragged => {
+                    return Err(Problem::at(
+                        &input.name,
+                        line,
+                        None,
+                        format!("expected {} fields as in the header, found {}", header.len(), cells.len()),
+                    ));
+                }
+            }
+        }
+        // The CSV reader passes over empty lines without a record: find them between the data rows, outside any
+        // record (a quoted cell may span lines).
+        let data_end = spans.last().map_or(0, |s| s.1);
+        for (i, l) in text.lines().enumerate() {
+            let n = i as u64 + 1;
+            if n > header_line && n <= data_end && l.trim().is_empty() {
+                let at = spans.partition_point(|s| s.0 <= n);
+                if at == 0 || spans[at - 1].1 < n {
+                    blank_lines.push(n);
+                }
+            }
+        }
+        blank_lines.sort_unstable();
+        blank_lines.dedup();
+        let mut duplicate_columns: Vec<String> = Vec::new();
+        for (i, h) in header.iter().enumerate() {
+            if !h.is_empty()
+                && header[..i].iter().any(|p| p.eq_ignore_ascii_case(h))
+                && !duplicate_columns.iter().any(|d| d.eq_ignore_ascii_case(h))
+            {
+                duplicate_columns.push(h.clone());
+            }
+        }
+        Ok(Some(Table { header, header_line, rows, blank_lines, footer, duplicate_columns }))
+    }
+
+    /// What the output says about lines not read as data: preamble, blank lines, footer, duplicated columns.
+    pub fn notes(&self, file: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        let file = super::parsed::file_name(file);
+        if self.header_line > 1 {
+            let lines: Vec<u64> = (1..self.header_line).collect();
+            notes.push(format!("{file}: lines {} before the header skipped (preamble)", line_list(&lines)));
+        }
+        if !self.blank_lines.is_empty() {
+            notes.push(format!("{file}: blank lines skipped: {}", line_list(&self.blank_lines)));
+        }
+        if let Some((first, last, text)) = &self.footer {
+            let range = if first == last { format!("line {first}") } else { format!("lines {first}–{last}") };
+            notes.push(format!("{file}: {range} skipped as the footer ({})", clip(text, 60)));
+        }
+        if !self.duplicate_columns.is_empty() {
+            notes.push(format!(
+                "warning: {file}: column names appear more than once: {} (the first of each is read)",
+                self.duplicate_columns.join(", ")
+            ));
+        }
+        notes
     }
 
     /// Index of the first column whose trimmed, case-insensitive name is one of `names`.

@@ -24,7 +24,7 @@ mod universes;
 use serde::Serialize;
 
 pub use holdings::HoldingsFormat;
-pub use input::{Input, Problem};
+pub use input::{DEFAULT_MAX_INPUT_BYTES, Input, Problem};
 pub use parsed::SkippedRow;
 pub use plan::Action;
 pub use rollback::rollback;
@@ -93,6 +93,9 @@ pub struct LoadRequest {
     pub kind: LoadKind,
     /// The files.
     pub inputs: Vec<Input>,
+    /// Files that could not be read (missing, unreadable, too large): the load fails on them, with its `failed`
+    /// run record, after the readable ones are checked too.
+    pub unreadable: Vec<Problem>,
     /// Mode.
     pub mode: Mode,
     /// Delete groups of this kind that are absent from the input.
@@ -115,6 +118,7 @@ impl LoadRequest {
         LoadRequest {
             kind,
             inputs,
+            unreadable: Vec::new(),
             mode: Mode::Full,
             prune: false,
             etf: None,
@@ -244,7 +248,8 @@ const ERROR_PROBLEMS: usize = 20;
 #[tracing::instrument(skip_all, fields(kind = req.kind.as_str(), mode = req.mode.as_str(), files = req.inputs.len()))]
 pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadError> {
     let started_at = crate::store::now();
-    let source: Vec<&str> = req.inputs.iter().map(|i| i.name.as_str()).collect();
+    let source: Vec<&str> =
+        req.inputs.iter().map(|i| i.name.as_str()).chain(req.unreadable.iter().map(|p| p.file.as_str())).collect();
     let source = source.join(", ");
     let checksum = sectors::combined_checksum(&req.inputs);
     let new_run = NewRun {
@@ -257,11 +262,11 @@ pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadErr
         rollback_of: None,
         started_at,
     };
-    let mut problems = Vec::new();
+    let mut problems = req.unreadable.clone();
     if req.prune && req.kind == LoadKind::Symbols {
         return Err(LoadError::Refused("--prune applies to group loads, not to symbols".into()));
     }
-    if req.inputs.is_empty() {
+    if req.inputs.is_empty() && req.unreadable.is_empty() {
         return Err(LoadError::Refused("no input files given".into()));
     }
     let result = match req.kind {

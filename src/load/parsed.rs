@@ -112,9 +112,10 @@ impl MemberSet {
         file: &str,
         weight_field: &str,
         problems: &mut Vec<Problem>,
+        notes: &mut Vec<String>,
     ) -> (BTreeMap<Ticker, MemberInput>, WeightUnit) {
         let unit = WeightUnit::detect(header_has_percent, self.members.values().filter_map(|m| m.2));
-        let members = self
+        let members: BTreeMap<Ticker, MemberInput> = self
             .members
             .into_iter()
             .map(|(t, (mut m, line, raw))| {
@@ -127,6 +128,17 @@ impl MemberSet {
                 (t, m)
             })
             .collect();
+        // A fund holds at most 100 %; a file far above (or far below) is a wrong unit or a partial list.
+        let weighted: Vec<f64> = members.values().filter_map(|m| m.weight.map(Weight::fraction)).collect();
+        let sum: f64 = weighted.iter().sum();
+        if !weighted.is_empty() && !(0.9..=1.1).contains(&sum) {
+            let hint = if sum > 1.0 { "weights counted twice, or in another unit?" } else { "a partial list?" };
+            notes.push(format!(
+                "warning: {}: weights sum to {:.2} %, far from 100 % ({hint})",
+                file_name(file),
+                sum * 100.0
+            ));
+        }
         (members, unit)
     }
 }
@@ -161,6 +173,21 @@ impl SeenTickers {
         self.0.insert(ticker.clone(), (file.to_string(), line));
         Ok(())
     }
+}
+
+/// Words that name a ticker column; a cell holding one is a header line in the wrong place, never a symbol.
+const HEADER_WORDS: [&str; 6] = ["symbol", "ticker", "ticker symbol", "holding ticker", "symbols", "tickers"];
+
+/// Parses a ticker cell at `file:line`, field `field`. A malformed ticker, or a header word (`Symbol`, `Ticker`:
+/// a header below preamble lines, or a second header), is a problem.
+pub fn ticker_cell(cell: &str, at: (&str, u64, &str), problems: &mut Vec<Problem>) -> Option<Ticker> {
+    let (file, line, field) = at;
+    if HEADER_WORDS.iter().any(|w| cell.trim().eq_ignore_ascii_case(w)) {
+        let reason = format!("{:?} is a column name, not a ticker (a header line among the data?)", cell.trim());
+        problems.push(Problem::at(file, line, Some(field), reason));
+        return None;
+    }
+    Ticker::parse(cell).map_err(|e| problems.push(Problem::at(file, line, Some(field), e.to_string()))).ok()
 }
 
 /// Reads a row's weight cell, if the file has a weight column; a malformed cell is a problem.

@@ -95,7 +95,10 @@ fn merged_metadata(stored: Option<&Value>, input: &Map<String, Value>) -> Value 
     Value::Object(m)
 }
 
-fn diff_group(input: &GroupInput, stored: Option<&StoredGroup>) -> GroupPlan {
+/// The diff of one input group against its stored state. With `merge` (a sectors file without `--prune`: per-stock
+/// facts, not the full list of each sector), stored members absent from the input stay; [`plan`] later removes
+/// only those the input moved to another group.
+fn diff_group(input: &GroupInput, stored: Option<&StoredGroup>, merge: bool) -> GroupPlan {
     let empty = BTreeMap::new();
     let current = stored.map_or(&empty, |g| &g.members);
     let mut plan = GroupPlan {
@@ -122,7 +125,12 @@ fn diff_group(input: &GroupInput, stored: Option<&StoredGroup>) -> GroupPlan {
             Some(old) => plan.change.push((row, old.clone())),
         }
     }
-    plan.remove = current.keys().filter(|t| !input.members.contains_key(*t)).cloned().collect();
+    let absent = current.keys().filter(|t| !input.members.contains_key(*t)).cloned();
+    if merge {
+        plan.unchanged += absent.count();
+    } else {
+        plan.remove = absent.collect();
+    }
     plan
 }
 
@@ -141,6 +149,7 @@ fn same_checksum(g: &StoredGroup, input: &GroupInput) -> bool {
 /// Plans a load of groups of one kind against the stored groups of that kind.
 pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) -> Vec<GroupPlan> {
     let by_name: BTreeMap<&GroupName, &StoredGroup> = stored.iter().map(|g| (&g.name, g)).collect();
+    let merge = parsed.exclusive && !prune;
     let mut plans: Vec<GroupPlan> = Vec::new();
     for input in &parsed.groups {
         let existing = by_name.get(&input.name).copied();
@@ -165,7 +174,7 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
                 skipped: input.skipped.len(),
             });
         } else {
-            plans.push(diff_group(input, existing));
+            plans.push(diff_group(input, existing, merge));
         }
     }
     let input_names: BTreeSet<&GroupName> = parsed.groups.iter().map(|g| &g.name).collect();
@@ -181,6 +190,32 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
     } else {
         BTreeSet::new()
     };
+    if merge {
+        // A stock the input moved into another of its groups leaves this one; the others stay.
+        for (p, input) in plans.iter_mut().zip(&parsed.groups) {
+            let Some(g) = by_name.get(&input.name) else { continue };
+            if !p.writes() {
+                continue;
+            }
+            p.remove =
+                g.members.keys().filter(|t| !input.members.contains_key(*t) && loaded.contains(t)).cloned().collect();
+            p.unchanged -= p.remove.len();
+            let count = input.members.len() + p.unchanged - (input.members.len() - p.add.len() - p.change.len());
+            if let Some((_, Value::Object(meta))) = &mut p.write {
+                meta.insert("stock_count".into(), Value::from(count));
+                let industries: BTreeSet<&str> = g
+                    .members
+                    .iter()
+                    .filter(|(t, _)| !p.remove.contains(t) && !input.members.contains_key(*t))
+                    .map(|(_, m)| &m.metadata)
+                    .chain(input.members.values().map(|m| &m.metadata))
+                    .filter_map(|m| m.as_ref()?.get("industry")?.as_str())
+                    .collect();
+                let industries: Vec<Value> = industries.into_iter().map(Value::from).collect();
+                meta.insert("industries".into(), Value::Array(industries));
+            }
+        }
+    }
     for g in stored.iter().filter(|g| !input_names.contains(&g.name)) {
         if prune {
             plans.push(GroupPlan {

@@ -8,8 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::input::{Input, Problem, Table};
-use super::parsed::{GroupInput, MemberInput, Parsed, SeenTickers, file_name, load_metadata, source_ticker};
+use super::parsed::{
+    GroupInput, MemberInput, Parsed, SeenTickers, file_name, load_metadata, source_ticker, ticker_cell,
+};
 use crate::domain::{GroupKind, GroupName, Sector, Ticker};
+use crate::store::SymbolField;
 
 const SYMBOL_COLUMNS: [&str; 3] = ["symbol", "ticker", "Holding Ticker"];
 const SECTOR_COLUMNS: [&str; 4] = ["sector", "GICS Sector", "sector_key", "gics_sector"];
@@ -30,6 +33,7 @@ pub fn combined_checksum(inputs: &[Input]) -> String {
 pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
     let mut seen = SeenTickers::default();
     let mut by_sector: BTreeMap<Sector, BTreeMap<Ticker, MemberInput>> = BTreeMap::new();
+    let mut notes = Vec::new();
     for input in inputs {
         let Some(text) = input.text().map_err(|p| problems.push(p)).ok() else {
             continue;
@@ -57,13 +61,10 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
         let sec = table.col(&SECTOR_COLUMNS).expect("header has a sector column");
         let ind = table.col(&INDUSTRY_COLUMNS);
         let grp = table.col(&INDUSTRY_GROUP_COLUMNS);
+        notes.extend(table.notes(&input.name));
         for row in &table.rows {
-            let ticker = match Ticker::parse(row.get(sym)) {
-                Ok(t) => t,
-                Err(e) => {
-                    problems.push(Problem::at(&input.name, row.line, Some(table.name(sym)), e.to_string()));
-                    continue;
-                }
+            let Some(ticker) = ticker_cell(row.get(sym), (&input.name, row.line, table.name(sym)), problems) else {
+                continue;
             };
             let Some(sector) = Sector::from_label(row.get(sec)) else {
                 problems.push(Problem::at(
@@ -92,6 +93,10 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 if let Some(c) = col
                     && !row.get(c).is_empty()
                 {
+                    // The industry also goes to symbols.industry (VARCHAR(100)) when organize or enrich copy it.
+                    if let Some(reason) = SymbolField::Industry.too_long(row.get(c)) {
+                        problems.push(Problem::at(&input.name, row.line, Some(table.name(c)), reason));
+                    }
                     meta.insert(key.into(), Value::from(row.get(c)));
                 }
             }
@@ -108,6 +113,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
         by_sector.keys().filter(|s| **s != Sector::Unknown).count(),
         by_sector.get(&Sector::Unknown).map_or(0, BTreeMap::len)
     ));
+    out.notes.extend(notes);
     for (sector, members) in by_sector {
         let industries: BTreeSet<&str> =
             members.values().filter_map(|m| m.metadata.as_ref()?.get("industry")?.as_str()).collect();

@@ -5,8 +5,7 @@
 use chrono::NaiveDate;
 
 use super::input::{Input, Problem, Table};
-use super::parsed::SeenTickers;
-use crate::domain::Ticker;
+use super::parsed::{SeenTickers, ticker_cell};
 use crate::store::{SymbolField, SymbolRow};
 
 /// Header spellings per field.
@@ -41,6 +40,28 @@ fn parse_bool(s: &str) -> Option<bool> {
         "true" | "t" | "1" | "yes" | "y" => Some(true),
         "false" | "f" | "0" | "no" | "n" => Some(false),
         _ => None,
+    }
+}
+
+/// The largest market cap stored: TickStock's column is `BIGINT`, and no company is worth more than this
+/// ($1,000 trillion) — a bigger number is a unit mistake (cents, thousands) or a broken cell.
+const MAX_MARKET_CAP: f64 = 1e15;
+
+/// A market cap in dollars: `1234567`, `1,234,567`, `$1.2e9`.
+fn parse_market_cap(cell: &str) -> Result<i64, String> {
+    let v: f64 = cell
+        .replace([',', '$'], "")
+        .trim()
+        .parse()
+        .map_err(|_| format!("market cap {cell:?} is not a number of dollars"))?;
+    if v.is_nan() || v.is_infinite() {
+        Err(format!("market cap {cell:?} is not a number"))
+    } else if v < 0.0 {
+        Err(format!("market cap {cell} is negative"))
+    } else if v > MAX_MARKET_CAP {
+        Err(format!("market cap {cell} is out of range (at most {MAX_MARKET_CAP:e} dollars)"))
+    } else {
+        Ok(v.round() as i64)
     }
 }
 
@@ -79,13 +100,10 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
             continue;
         }
         fields_per_file.push(cols.iter().map(|c| c.0).collect());
+        out.notes.extend(table.notes(&input.name));
         for row in &table.rows {
-            let ticker = match Ticker::parse(row.get(sym)) {
-                Ok(t) => t,
-                Err(e) => {
-                    problems.push(Problem::at(&input.name, row.line, Some(table.name(sym)), e.to_string()));
-                    continue;
-                }
+            let Some(ticker) = ticker_cell(row.get(sym), (&input.name, row.line, table.name(sym)), problems) else {
+                continue;
             };
             if let Err(where_) = seen.first_time(&ticker, &input.name, row.line) {
                 problems.push(Problem::at(
@@ -101,6 +119,10 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                 let cell = row.get(*c);
                 let text = (!cell.is_empty()).then(|| cell.to_string());
                 let bad = |why: String| Problem::at(&input.name, row.line, Some(table.name(*c)), why);
+                if let Some(reason) = field.too_long(cell) {
+                    problems.push(bad(reason));
+                    continue;
+                }
                 match field {
                     SymbolField::Name => r.name = text,
                     SymbolField::Type => {
@@ -118,10 +140,9 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                             // FinanceDatabase gives a size bucket ("Large Cap"), not a number.
                             buckets += 1;
                         } else {
-                            match cell.replace([',', '$'], "").parse::<f64>() {
-                                Ok(v) if v.is_finite() && v >= 0.0 => r.market_cap = Some(v.round() as i64),
-                                Ok(_) => problems.push(bad(format!("market cap {cell} is negative"))),
-                                Err(_) => problems.push(bad(format!("market cap {cell:?} is not a number of dollars"))),
+                            match parse_market_cap(cell) {
+                                Ok(v) => r.market_cap = Some(v),
+                                Err(why) => problems.push(bad(why)),
                             }
                         }
                     }

@@ -117,7 +117,7 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                 // TickStock keeps a theme's display name in `description`.
                 description: def.name,
                 metadata,
-                members: members.finish(false, &input.name, "members", problems).0,
+                members: members.finish(false, &input.name, "members", problems, &mut Vec::new()).0,
                 skipped: Vec::new(),
                 checksum: checksum.clone(),
             });

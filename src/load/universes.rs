@@ -2,12 +2,10 @@
 //! `Symbol`/`Ticker` header (other columns, such as the seed format's `name,weight,sector,market_cap` or the S&P
 //! constituents file's GICS columns, are allowed), or one ticker per line with no header.
 
-use std::cell::Cell;
-
 use super::holdings::{TICKER_COLUMNS, is_ticker_header, ticker_list};
 use super::input::{Input, Problem, Table};
-use super::parsed::{GroupInput, MemberSet, Parsed, file_name, load_metadata, plain_member, weight_cell};
-use crate::domain::{GroupKind, GroupName, Ticker};
+use super::parsed::{GroupInput, MemberSet, Parsed, file_name, load_metadata, plain_member, ticker_cell, weight_cell};
+use crate::domain::{GroupKind, GroupName};
 
 /// Known universes: name, the spellings found in file names, and TickStock's description.
 const KNOWN: [(&str, &[&str], &str); 4] = [
@@ -74,15 +72,14 @@ fn parse_file(
     notes: &mut Vec<String>,
 ) -> Option<GroupInput> {
     let text = input.text().map_err(|p| problems.push(p)).ok()?;
-    // The header, if any, is the first line.
-    let first = Cell::new(true);
-    let table = Table::read(input, text, |cells| first.replace(false) && is_ticker_header(cells))
-        .map_err(|p| problems.push(p))
-        .ok()?;
+    // The header may follow preamble lines; with none anywhere, the file is one ticker per line.
+    let table = Table::read(input, text, is_ticker_header).map_err(|p| problems.push(p)).ok()?;
+    let mut table_notes = Vec::new();
     let (rows, ticker_col, weight_col, header) = match table {
         Some(t) => {
             let ticker_col = t.col(&TICKER_COLUMNS).expect("header has a ticker column");
             let weight_col = t.col_where(|h| h.contains("weight"));
+            table_notes = t.notes(&input.name);
             (t.rows, ticker_col, weight_col, t.header)
         }
         None => (ticker_list(input, text).map_err(|p| problems.push(p)).ok()?, 0, None, vec!["ticker".to_string()]),
@@ -91,12 +88,8 @@ fn parse_file(
     let weight_field = weight_col.map_or("weight", |c| header[c].as_str());
     let mut members = MemberSet::default();
     for row in &rows {
-        let ticker = match Ticker::parse(row.get(ticker_col)) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(Problem::at(&input.name, row.line, Some(ticker_field), e.to_string()));
-                continue;
-            }
+        let Some(ticker) = ticker_cell(row.get(ticker_col), (&input.name, row.line, ticker_field), problems) else {
+            continue;
         };
         let raw_weight = weight_cell(row, weight_col, &input.name, weight_field, problems);
         let member = plain_member(row.get(ticker_col), &ticker);
@@ -106,7 +99,9 @@ fn parse_file(
         problems.push(Problem::file(&input.name, "no symbols found"));
         return None;
     }
-    let (members, _) = members.finish(weight_field.contains('%'), &input.name, weight_field, problems);
+    let mut weight_notes = Vec::new();
+    let (members, _) =
+        members.finish(weight_field.contains('%'), &input.name, weight_field, problems, &mut weight_notes);
     let description = KNOWN
         .iter()
         .find(|(n, _, _)| *n == name.as_str())
@@ -114,5 +109,7 @@ fn parse_file(
     let checksum = input.checksum();
     let metadata = load_metadata("total_symbols", members.len(), &file_name(&input.name), &checksum);
     notes.push(format!("{name}: {} symbols", members.len()));
+    notes.extend(weight_notes);
+    notes.extend(table_notes);
     Some(GroupInput { kind: GroupKind::Universe, name, description, metadata, members, skipped: Vec::new(), checksum })
 }

@@ -105,6 +105,41 @@ impl SymbolField {
         }
     }
 
+    /// The column's length limit in characters (PostgreSQL's `VARCHAR(n)` in TickStock's `symbols` table; SQLite
+    /// keeps any length, so every loader checks this one limit and both backends refuse the same values).
+    /// `None` for columns that are not text.
+    pub fn max_len(self) -> Option<usize> {
+        match self {
+            SymbolField::Name | SymbolField::Industry => Some(100),
+            SymbolField::Sector | SymbolField::CompositeFigi | SymbolField::ShareClassFigi => Some(50),
+            SymbolField::Type | SymbolField::Exchange | SymbolField::Market | SymbolField::Cik => Some(20),
+            SymbolField::MarketCap | SymbolField::ListDate | SymbolField::Active => None,
+        }
+    }
+
+    /// Why `value` does not fit this column, if it does not.
+    pub fn too_long(self, value: &str) -> Option<String> {
+        let max = self.max_len()?;
+        let len = value.chars().count();
+        (len > max).then(|| format!("{len} characters; symbols.{} holds at most {max}", self.column()))
+    }
+
+    /// This field's text in a row, if it is a text field.
+    pub fn text(self, row: &SymbolRow) -> Option<&str> {
+        match self {
+            SymbolField::Name => row.name.as_deref(),
+            SymbolField::Type => row.kind.as_deref(),
+            SymbolField::Exchange => row.exchange.as_deref(),
+            SymbolField::Market => row.market.as_deref(),
+            SymbolField::Sector => row.sector.as_deref(),
+            SymbolField::Industry => row.industry.as_deref(),
+            SymbolField::Cik => row.cik.as_deref(),
+            SymbolField::CompositeFigi => row.composite_figi.as_deref(),
+            SymbolField::ShareClassFigi => row.share_class_figi.as_deref(),
+            SymbolField::MarketCap | SymbolField::ListDate | SymbolField::Active => None,
+        }
+    }
+
     /// Whether two rows agree on this field.
     pub fn same(self, a: &SymbolRow, b: &SymbolRow) -> bool {
         match self {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::domain::{Environment, Ticker};
 use crate::market::{MassiveClient, MassiveError, TickerRecord};
-use crate::store::{MarketSymbol, NewRun, RunOutcome, Store, StoreError};
+use crate::store::{MarketSymbol, NewRun, RunOutcome, Store, StoreError, SymbolField};
 
 /// Which symbols to refresh.
 #[derive(Debug, Clone)]
@@ -60,6 +60,11 @@ fn instant(raw: Option<&str>) -> Option<DateTime<Utc>> {
     raw.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc))
 }
 
+/// `text` cut to at most `max` characters.
+fn fit(text: &Option<String>, max: usize) -> Option<String> {
+    text.as_ref().map(|t| t.chars().take(max).collect())
+}
+
 /// A reference record as a `symbols` row; `None` for tickers that are not ours to store (test symbols, tickers
 /// that do not parse).
 pub fn market_symbol(r: &TickerRecord) -> Option<MarketSymbol> {
@@ -67,26 +72,29 @@ pub fn market_symbol(r: &TickerRecord) -> Option<MarketSymbol> {
         return None;
     }
     let symbol = Ticker::parse(&r.ticker).ok()?.to_string();
-    let whole = |x: Option<f64>| x.filter(|v| v.is_finite()).map(|v| v.round() as i64);
+    let whole = |x: Option<f64>| x.filter(|v| v.is_finite() && v.abs() < 9e18).map(|v| v.round() as i64);
+    // The API's text is cut to the column's length (PostgreSQL's VARCHAR limits), never refused: one long name
+    // must not fail a refresh of ten thousand symbols.
+    let fit = |x: &Option<String>, field: SymbolField| fit(x, field.max_len().unwrap_or(usize::MAX));
     Some(MarketSymbol {
         symbol,
-        name: r.name.clone(),
-        kind: r.kind.clone(),
-        exchange: r.primary_exchange.clone(),
-        market: r.market.clone(),
-        locale: r.locale.clone(),
-        currency_name: r.currency_name.clone(),
+        name: fit(&r.name, SymbolField::Name),
+        kind: fit(&r.kind, SymbolField::Type),
+        exchange: fit(&r.primary_exchange, SymbolField::Exchange),
+        market: fit(&r.market, SymbolField::Market),
+        locale: self::fit(&r.locale, 10),
+        currency_name: self::fit(&r.currency_name, 10),
         active: r.active,
-        cik: r.cik.clone(),
-        composite_figi: r.composite_figi.clone(),
-        share_class_figi: r.share_class_figi.clone(),
+        cik: fit(&r.cik, SymbolField::Cik),
+        composite_figi: fit(&r.composite_figi, SymbolField::CompositeFigi),
+        share_class_figi: fit(&r.share_class_figi, SymbolField::ShareClassFigi),
         last_updated_utc: instant(r.last_updated_utc.as_deref()),
         list_date: date(r.list_date.as_deref()),
         delisted_utc: instant(r.delisted_utc.as_deref()),
         market_cap: whole(r.market_cap),
         share_class_shares_outstanding: whole(r.share_class_shares_outstanding),
         weighted_shares_outstanding: whole(r.weighted_shares_outstanding),
-        sic_code: r.sic_code.clone(),
+        sic_code: self::fit(&r.sic_code, 10),
         sic_description: r.sic_description.clone(),
         total_employees: whole(r.total_employees).and_then(|v| i32::try_from(v).ok()),
     })

@@ -126,19 +126,31 @@ pub fn write(doc: &Document, dir: &Path) -> std::io::Result<()> {
 }
 
 /// Reads a folder written by [`write`] into a document; problems name the file, line and field.
-pub fn read(dir: &Path) -> Result<Document, Vec<Problem>> {
+/// Files larger than `max` bytes are refused.
+pub fn read(dir: &Path, max: u64) -> Result<Document, Vec<Problem>> {
     let name = |f: &str| dir.join(f).display().to_string();
     let manifest_path = name("manifest.json");
-    let manifest: Manifest = std::fs::read_to_string(dir.join("manifest.json"))
-        .map_err(|e| vec![Problem::file(&manifest_path, format!("cannot read: {e}"))])
-        .and_then(|t| {
-            serde_json::from_str(&t)
-                .map_err(|e| vec![Problem::at(&manifest_path, e.line() as u64, None, e.to_string())])
-        })?;
+    let manifest_input = crate::load::Input::read(&dir.join("manifest.json"), max).map_err(|p| vec![p])?;
+    let manifest: Manifest = manifest_input.text().map_err(|p| vec![p]).and_then(|t| {
+        serde_json::from_str(t).map_err(|e| vec![Problem::at(&manifest_path, e.line() as u64, None, e.to_string())])
+    })?;
     let mut problems = Vec::new();
-    fn rows<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str, problems: &mut Vec<Problem>) -> Vec<(u64, T)> {
+    fn rows<T: for<'de> Deserialize<'de>>(
+        dir: &Path,
+        file: &str,
+        max: u64,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<(u64, T)> {
         let path = dir.join(file);
         let shown = path.display().to_string();
+        if let Ok(m) = std::fs::metadata(&path)
+            && m.len() > max
+        {
+            let reason =
+                format!("file is {} bytes, over the {max}-byte input limit (raise it with --max-input-bytes)", m.len());
+            problems.push(Problem::file(&shown, reason));
+            return Vec::new();
+        }
         let mut rdr = match csv::Reader::from_path(&path) {
             Ok(r) => r,
             Err(e) => {
@@ -163,9 +175,9 @@ pub fn read(dir: &Path) -> Result<Document, Vec<Problem>> {
             .map_err(|e| problems.push(Problem::at(&name(file), line, Some(field), format!("not JSON: {e}"))))
             .ok()
     };
-    let symbols: Vec<SymbolRow> = rows(dir, "symbols.csv", &mut problems).into_iter().map(|(_, r)| r).collect();
+    let symbols: Vec<SymbolRow> = rows(dir, "symbols.csv", max, &mut problems).into_iter().map(|(_, r)| r).collect();
     let mut groups: Vec<GroupDoc> = Vec::new();
-    for (line, g) in rows::<GroupCsv>(dir, "groups.csv", &mut problems) {
+    for (line, g) in rows::<GroupCsv>(dir, "groups.csv", max, &mut problems) {
         let metadata = g.metadata.as_deref().and_then(|t| json("groups.csv", line, "metadata", t, &mut problems));
         let lf =
             g.liquidity_filter.as_deref().and_then(|t| json("groups.csv", line, "liquidity_filter", t, &mut problems));
@@ -178,7 +190,7 @@ pub fn read(dir: &Path) -> Result<Document, Vec<Problem>> {
             members: Vec::new(),
         });
     }
-    for (line, m) in rows::<MemberCsv>(dir, "memberships.csv", &mut problems) {
+    for (line, m) in rows::<MemberCsv>(dir, "memberships.csv", max, &mut problems) {
         let metadata = m.metadata.as_deref().and_then(|t| json("memberships.csv", line, "metadata", t, &mut problems));
         match groups.iter_mut().find(|g| g.kind == m.kind && g.name == m.name) {
             Some(g) => g.members.push(MemberDoc { symbol: m.symbol, weight: m.weight, metadata }),
@@ -190,7 +202,7 @@ pub fn read(dir: &Path) -> Result<Document, Vec<Problem>> {
             )),
         }
     }
-    let history = rows::<HistoryCsv>(dir, "history.csv", &mut problems)
+    let history = rows::<HistoryCsv>(dir, "history.csv", max, &mut problems)
         .into_iter()
         .map(|(line, h)| HistoryInterval {
             metadata: h.metadata.as_deref().and_then(|t| json("history.csv", line, "metadata", t, &mut problems)),
@@ -202,7 +214,7 @@ pub fn read(dir: &Path) -> Result<Document, Vec<Problem>> {
             valid_to: h.valid_to,
         })
         .collect();
-    let cache_entries = rows::<CacheCsv>(dir, "cache_entries.csv", &mut problems)
+    let cache_entries = rows::<CacheCsv>(dir, "cache_entries.csv", max, &mut problems)
         .into_iter()
         .filter_map(|(line, c)| {
             let value = json("cache_entries.csv", line, "value", &c.value, &mut problems)?;

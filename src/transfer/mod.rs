@@ -167,11 +167,12 @@ pub fn parse(input: &Input) -> Result<Document, Vec<Problem>> {
 }
 
 /// Reads a document from a JSON file or a folder written by `export --format csv`, and checks it.
-pub fn read(path: &std::path::Path) -> Result<Document, Vec<Problem>> {
+/// Files larger than `max` bytes are refused.
+pub fn read(path: &std::path::Path, max: u64) -> Result<Document, Vec<Problem>> {
     if path.is_dir() {
-        check(csv_folder::read(path)?, &path.display().to_string())
+        check(csv_folder::read(path, max)?, &path.display().to_string())
     } else {
-        parse(&Input::read(path).map_err(|p| vec![p])?)
+        parse(&Input::read(path, max).map_err(|p| vec![p])?)
     }
 }
 
@@ -195,6 +196,11 @@ pub fn check(doc: Document, source: &str) -> Result<Document, Vec<Problem>> {
         }
         if !seen.insert(&s.symbol) {
             bad(format!("symbols[{i}].symbol"), format!("{} appears twice", s.symbol));
+        }
+        for field in SymbolField::ALL {
+            if let Some(reason) = field.text(s).and_then(|t| field.too_long(t)) {
+                bad(format!("symbols[{i}].{}", field.column()), reason);
+            }
         }
     }
     let mut groups = BTreeSet::new();
@@ -229,15 +235,51 @@ pub fn check(doc: Document, source: &str) -> Result<Document, Vec<Problem>> {
             }
         }
     }
+    let members: HashSet<(&str, &str, &str)> = doc
+        .groups
+        .iter()
+        .flat_map(|g| g.members.iter().map(move |m| (g.kind.as_str(), g.name.as_str(), m.symbol.as_str())))
+        .collect();
     for (i, h) in doc.history.iter().enumerate() {
-        if GroupKind::parse(&h.group_type).is_none() {
-            bad(format!("history[{i}].group_type"), format!("unknown group type {:?}", h.group_type));
+        match GroupKind::parse(&h.group_type) {
+            None => bad(format!("history[{i}].group_type"), format!("unknown group type {:?}", h.group_type)),
+            Some(kind) => {
+                if !GroupName::parse(kind, &h.group_name).is_ok_and(|n| n.as_str() == h.group_name) {
+                    bad(format!("history[{i}].group_name"), format!("{:?} is not a valid {kind} name", h.group_name));
+                }
+            }
+        }
+        if !canonical(&h.symbol) {
+            bad(format!("history[{i}].symbol"), format!("{:?} is not a canonical ticker", h.symbol));
+        }
+        // An open interval is a current membership: its group and member must be in the document. (A closed one
+        // may name a group deleted since.)
+        if h.valid_to.is_none() && !members.contains(&(h.group_type.as_str(), h.group_name.as_str(), h.symbol.as_str()))
+        {
+            let reason = if groups.contains(&(&h.group_type, &h.group_name)) {
+                format!("open interval for {}, which is not a member of {} {}", h.symbol, h.group_type, h.group_name)
+            } else {
+                format!("open interval in {} {}, a group the document does not have", h.group_type, h.group_name)
+            };
+            bad(format!("history[{i}]"), reason);
+        }
+        if h.weight.is_some_and(|w| !(0.0..=1.0).contains(&w)) {
+            bad(format!("history[{i}].weight"), format!("{:?} is not a fraction between 0 and 1", h.weight));
         }
         if h.valid_to.is_some_and(|t| t < h.valid_from) {
             bad(format!("history[{i}].valid_to"), "ends before it starts".into());
         }
     }
     for (i, c) in doc.cache_entries.iter().enumerate() {
+        for (field, text) in [("name", &c.name), ("key", &c.key)] {
+            let len = text.chars().count();
+            if len > 100 {
+                bad(
+                    format!("cache_entries[{i}].{field}"),
+                    format!("{len} characters; cache_entries.{field} holds at most 100"),
+                );
+            }
+        }
         if !MANAGED_TYPES.contains(&c.kind.as_str()) {
             bad(
                 format!("cache_entries[{i}].type"),

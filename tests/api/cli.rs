@@ -38,6 +38,18 @@ async fn cli_bad_input(db: &TestDb) {
     let missing = universe(db, &["load", "holdings", "/nonexistent/x.csv"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("/nonexistent/x.csv: cannot read file"));
+    // The failed run is recorded, as for any other bad input.
+    let run = &db.store.runs(1).await.unwrap()[0];
+    assert_eq!((run.status.as_str(), run.source.as_str()), ("failed", "/nonexistent/x.csv"));
+    assert!(run.error.as_deref().unwrap().starts_with("/nonexistent/x.csv: cannot read file"), "{:?}", run.error);
+    // An endless file and one over --max-input-bytes are refused, not read until memory runs out.
+    let zero = universe(db, &["load", "universes", "/dev/zero"]);
+    assert_eq!(zero.status.code(), Some(1));
+    assert!(text(&zero.stderr).contains("/dev/zero: file is binary"), "{}", text(&zero.stderr));
+    let big = universe(db, &["--max-input-bytes", "10", "load", "holdings", good.to_str().unwrap()]);
+    assert_eq!(big.status.code(), Some(1));
+    assert!(text(&big.stderr).contains("over the 10 bytes input limit"), "{}", text(&big.stderr));
+    assert_eq!(db.state().await, before);
     // --json gives the problems as data.
     let out = universe(db, &["--json", "load", "holdings", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));

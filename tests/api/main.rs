@@ -6,6 +6,7 @@ mod helpers;
 mod bars;
 mod cli;
 mod holdings;
+mod input_edges;
 mod jobs;
 mod market;
 mod migration;

@@ -57,7 +57,8 @@ async fn migrates_a_tickstock_database_in_place() {
         "s.csv",
         "symbol,sector,industry\nAAPL,Technology,Consumer Electronics\nMSFT,Technology,Software\n",
     )];
-    let req = universe::load::LoadRequest { kind: LoadKind::Sectors, inputs: sectors, ..req };
+    // --prune: the file is the whole classification, so NVDA (not in it) leaves.
+    let req = universe::load::LoadRequest { kind: LoadKind::Sectors, inputs: sectors, prune: true, ..req };
     let r = universe::load::run(&store, &req).await.expect("load sectors");
     assert_eq!(
         (r.totals.added, r.totals.removed, r.totals.changed),

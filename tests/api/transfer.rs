@@ -112,7 +112,7 @@ async fn csv_folder_round_trip(db: &TestDb) {
         universe::store::Store::Postgres(_) => Backend::Postgres,
     };
     let other = TestDb::new(backend).await;
-    let read = transfer::read(&dir).unwrap_or_else(|p| panic!("{p:#?}"));
+    let read = transfer::read(&dir, universe::load::DEFAULT_MAX_INPUT_BYTES).unwrap_or_else(|p| panic!("{p:#?}"));
     transfer::import(&other.store, &read, "export", Environment::Default, ImportMode::Replace).await.unwrap();
     assert_eq!(export_text(&other).await, json);
     other.cleanup().await;
@@ -121,7 +121,7 @@ async fn csv_folder_round_trip(db: &TestDb) {
     let broken = groups.replacen("\"{\"\"checksum", "\"{not json", 1);
     assert_ne!(broken, groups, "the fixture has a metadata cell to break");
     std::fs::write(dir.join("groups.csv"), broken).unwrap();
-    let p = transfer::read(&dir).unwrap_err();
+    let p = transfer::read(&dir, universe::load::DEFAULT_MAX_INPUT_BYTES).unwrap_err();
     assert!(p[0].to_string().contains("groups.csv:2: field \"metadata\": not JSON"), "{p:?}");
 }
 
