@@ -45,10 +45,15 @@ pub struct WorkerOptions {
     pub max_attempts: i32,
     /// Folder of legacy universe CSV files (`sp_500.csv`) for `csv_file` jobs.
     pub csv_dir: Option<PathBuf>,
+    /// Production mode: how often the `tickstockpl:heartbeat` key (60 s TTL) is refreshed.
+    pub heartbeat_every: Duration,
+    /// Production mode: how often queued jobs are offered to the stream again and the stream is trimmed.
+    pub sweep_every: Duration,
 }
 
 impl WorkerOptions {
-    /// Defaults: a 30 s lease renewed every second, polling every 500 ms, 3 attempts.
+    /// Defaults: a 30 s lease renewed every second, polling every 500 ms, 3 attempts; in production mode a
+    /// heartbeat every 15 s and a sweep every 30 s.
     pub fn new(environment: Environment) -> Self {
         WorkerOptions {
             id: format!("worker-{}", std::process::id()),
@@ -58,6 +63,8 @@ impl WorkerOptions {
             poll: Duration::from_millis(500),
             max_attempts: 3,
             csv_dir: None,
+            heartbeat_every: Duration::from_secs(15),
+            sweep_every: Duration::from_secs(30),
         }
     }
 }
@@ -458,6 +465,7 @@ impl Worker {
                                     counts: &progress,
                                     started_at,
                                     completed_at: None,
+                                    failures: None,
                                 };
                                 bus.mirror(&view).await;
                             }

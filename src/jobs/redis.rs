@@ -120,6 +120,25 @@ impl RedisBus {
         Ok(())
     }
 
+    /// Trims the stream of entries every consumer is done with: everything older than the oldest pending
+    /// (delivered, not yet acknowledged) entry, or, with none pending, older than the last delivered one. Entries
+    /// not yet delivered are newer than that, so nothing waiting or running is lost. Returns the entries removed.
+    pub async fn trim_stream(&self) -> redis::RedisResult<usize> {
+        let mut c = self.conn.clone();
+        let pending: redis::streams::StreamPendingReply = c.xpending(STREAM_KEY, GROUP).await?;
+        let keep_from = match pending {
+            redis::streams::StreamPendingReply::Data(d) => d.start_id,
+            _ => {
+                let groups: redis::streams::StreamInfoGroupsReply = c.xinfo_groups(STREAM_KEY).await?;
+                match groups.groups.into_iter().find(|g| g.name == GROUP) {
+                    Some(g) => g.last_delivered_id,
+                    None => return Ok(0),
+                }
+            }
+        };
+        redis::cmd("XTRIM").arg(STREAM_KEY).arg("MINID").arg(keep_from).query_async(&mut c).await
+    }
+
     /// Publishes a TickStock event envelope.
     pub async fn publish_event(&self, channel: &str, event: &str, payload: Value) -> redis::RedisResult<()> {
         let envelope = json!({
@@ -175,16 +194,27 @@ pub struct StatusView<'a> {
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Ended.
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What failed (`[{what, timeframe, reason}]`), for the message of a job completed with errors.
+    pub failures: Option<&'a Value>,
 }
+
+/// How many failures the status hash's message names.
+const MESSAGE_FAILURES: usize = 10;
 
 impl StatusView<'_> {
     /// The hash fields, all strings, as TickStock's UI reads them.
+    /// TickStock's page knows `completed`, `failed` and `cancelled` as final: a job completed with errors is
+    /// `completed` there, with `failed_symbols` set and the failures named in `message`.
     pub fn fields(&self) -> Vec<(&'static str, String)> {
         let c = self.counts;
+        let (status, message) = match self.status {
+            "completed_with_errors" => ("completed", self.message_with_failures()),
+            s => (s, self.message.to_string()),
+        };
         let mut f = vec![
-            ("status", self.status.to_string()),
+            ("status", status.to_string()),
             ("progress", c.progress.to_string()),
-            ("message", self.message.to_string()),
+            ("message", message),
             ("total_symbols", c.total_symbols.to_string()),
             ("processed_symbols", c.processed_symbols.to_string()),
             ("failed_symbols", c.failed_symbols.to_string()),
@@ -200,6 +230,34 @@ impl StatusView<'_> {
         f
     }
 
+    fn message_with_failures(&self) -> String {
+        let list: Vec<String> = self
+            .failures
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|f| {
+                        let s = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                        format!("{} {}: {}", s("what"), s("timeframe"), s("reason"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if list.is_empty() {
+            return format!("Completed with errors: {}", self.message);
+        }
+        let more = list.len().saturating_sub(MESSAGE_FAILURES);
+        let mut text = format!(
+            "Completed with errors: {}. Failed: {}",
+            self.message,
+            list.into_iter().take(MESSAGE_FAILURES).collect::<Vec<_>>().join("; ")
+        );
+        if more > 0 {
+            text.push_str(&format!("; and {more} more"));
+        }
+        text
+    }
+
     /// The view of a stored job.
     pub fn of(job: &JobRow) -> StatusView<'_> {
         StatusView {
@@ -209,6 +267,7 @@ impl StatusView<'_> {
             counts: &job.counts,
             started_at: job.started_at,
             completed_at: job.completed_at,
+            failures: job.failures.as_ref().map(|f| &f.0),
         }
     }
 }
@@ -227,14 +286,34 @@ pub async fn run(
         let _ = rx.wait_for(|s| *s).await;
     };
     let consumer = options.id.clone();
+    let heartbeat_every = options.heartbeat_every;
     let worker = std::sync::Arc::new(Worker::new(store.clone(), source, options.clone()).with_redis(bus.clone()));
     let listen = listen(bus.clone(), store, options, stopped(stop_rx.clone()));
-    let consume = consume(worker, bus, consumer, visibility, stopped(stop_rx));
+    let consume = consume(worker, bus.clone(), consumer, visibility, stopped(stop_rx.clone()));
+    let heartbeat = heartbeat(bus.clone(), heartbeat_every, stopped(stop_rx.clone()));
     let signal = async {
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    tokio::join!(listen, consume, signal);
+    tokio::join!(listen, consume, heartbeat, signal);
+}
+
+/// How long `tickstockpl:heartbeat` lives without a refresh (TickStock's admin page reads it).
+const HEARTBEAT_TTL: Duration = Duration::from_secs(60);
+
+/// Sets the heartbeat key every `every` until `shutdown`: on its own timer, so a job of any length never lets it
+/// lapse.
+async fn heartbeat(bus: RedisBus, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        if let Err(e) = bus.heartbeat(HEARTBEAT_TTL).await {
+            tracing::warn!(error = %e, "Redis unavailable: could not refresh the worker heartbeat");
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// Handles one `tickstock.jobs.data_load` message: record it, hand it over, or record why it cannot run.
@@ -267,7 +346,14 @@ pub async fn accept_job(bus: &RedisBus, store: &Store, options: &WorkerOptions, 
             }
         }
         Err(reason) => {
-            let id = job_id.unwrap_or_else(super::new_job_id);
+            // Without the sender's job id there is no status key the app polls: a hash under a made-up id would
+            // show on its page as an unexplained failure. The jobs table keeps the message and the reason.
+            let Some(id) = job_id else {
+                let id = super::new_job_id();
+                tracing::warn!(job_id = %id, error = %reason, bytes = raw.len(), "invalid job message without a string job_id");
+                let _ = super::record_invalid(store, &id, raw, &reason).await;
+                return;
+            };
             tracing::warn!(job_id = %id, error = %reason, bytes = raw.len(), "invalid job message");
             let _ = super::record_invalid(store, &id, raw, &reason).await;
             let counts = JobProgress::default();
@@ -278,6 +364,7 @@ pub async fn accept_job(bus: &RedisBus, store: &Store, options: &WorkerOptions, 
                 counts: &counts,
                 started_at: None,
                 completed_at: Some(chrono::Utc::now()),
+                failures: None,
             };
             let _ = bus.write_status(&id, &view.fields()).await;
         }
@@ -364,9 +451,13 @@ pub async fn consume(
     tokio::pin!(shutdown);
     let mut last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
     loop {
-        if last_sweep.elapsed() > Duration::from_secs(30) {
+        if last_sweep.elapsed() >= worker.options.sweep_every {
             last_sweep = std::time::Instant::now();
-            let _ = bus.heartbeat(Duration::from_secs(60)).await;
+            match bus.trim_stream().await {
+                Ok(n) if n > 0 => tracing::debug!(entries = n, "trimmed the job stream"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not trim the job stream"),
+            }
             let before = crate::store::now() - chrono::Duration::seconds(30);
             if let Ok(ids) = worker.store.queued_job_ids(before).await {
                 for id in ids {

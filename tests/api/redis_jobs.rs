@@ -113,11 +113,24 @@ async fn start_worker_with(
     id: &str,
     visibility: Duration,
 ) -> tokio::sync::oneshot::Sender<()> {
+    start_worker_opts(db, redis, server, id, visibility, |_| {}).await
+}
+
+/// [`start_worker_with`], adjusting the worker's options first.
+async fn start_worker_opts(
+    db: &TestDb,
+    redis: &RedisServer,
+    server: &MockServer,
+    id: &str,
+    visibility: Duration,
+    adjust: impl FnOnce(&mut WorkerOptions),
+) -> tokio::sync::oneshot::Sender<()> {
     let bus = RedisBus::connect(&redis.url).await.unwrap();
     let mut options = WorkerOptions::new(Environment::Default);
     options.id = id.to_string();
     options.tick = Duration::from_millis(100);
     options.lease = Duration::from_secs(5);
+    adjust(&mut options);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (store, source) = (db.store.clone(), BarSource::massive(client(server)));
     tokio::spawn(async move {
@@ -257,9 +270,93 @@ async fn bad_messages_fail_and_the_worker_goes_on(db: &TestDb) {
     let reasons: Vec<String> = failed.iter().filter_map(|j| j.message.clone()).collect();
     assert!(reasons.iter().any(|m| m.starts_with("message is not a JSON object")), "{reasons:?}");
     assert!(reasons.iter().any(|m| m.contains("over the 1048576-byte limit")), "{reasons:?}");
+    // A message without a string job_id is recorded in the jobs table, but no status hash appears under a
+    // made-up id (the app would list it as an unexplained failure).
+    let numeric = serde_json::json!({ "job_id": 42, "job_type": "csv_universe_load", "symbols": ["AAPL"] });
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, numeric.to_string()).await.unwrap();
     // The worker is still there.
     let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message("after-bad", &["AAPL"])).await.unwrap();
     assert_eq!(wait_status(&redis, "after-bad", &["completed", "failed"]).await["status"], "completed");
+    let mut keys: Vec<String> = app.keys(format!("{STATUS_PREFIX}*")).await.unwrap();
+    keys.sort();
+    let expected: Vec<String> =
+        ["after-bad", "bad-tf", "bad-universe"].iter().map(|k| format!("{STATUS_PREFIX}{k}")).collect();
+    assert_eq!(keys, expected);
+    assert_eq!(db.store.jobs(Some("failed"), 10).await.unwrap().len(), 5, "every bad message is recorded");
+}
+
+/// A job with failed symbols reads `completed` on the status hash (TickStock's page stops polling only on
+/// completed, failed and cancelled), with `failed_symbols` and the failures named in `message`; our own API keeps
+/// `completed_with_errors`.
+async fn completed_with_errors_reads_completed_to_the_app(db: &TestDb) {
+    let redis = RedisServer::start().await;
+    let server = MockServer::start().await;
+    Mock::given(path_regex("^/v2/aggs/ticker/BAD/")).respond_with(ResponseTemplate::new(403)).mount(&server).await;
+    Mock::given(path_regex("^/v2/aggs/ticker/")).respond_with(OneBar(Duration::ZERO)).mount(&server).await;
+    let _stop = start_worker(db, &redis, &server, "w1").await;
+    wait_subscribers(&redis, 1).await;
+    let mut app = redis.conn().await;
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message("with-errors", &["AAPL", "BAD"])).await.unwrap();
+    let h = wait_status(&redis, "with-errors", &["completed", "completed_with_errors", "failed"]).await;
+    assert_eq!((h["status"].as_str(), h["failed_symbols"].as_str()), ("completed", "1"), "{h:?}");
+    assert!(h["message"].starts_with("Completed with errors: ") && h["message"].contains("Failed: BAD day: "), "{h:?}");
+    let job = db.store.job("with-errors").await.unwrap().unwrap();
+    assert_eq!(job.status, "completed_with_errors");
+}
+
+/// The heartbeat is refreshed on its own timer while a job runs, and the stream is trimmed of finished entries
+/// without losing one still pending (a dead worker's, which XAUTOCLAIM will hand on).
+async fn heartbeat_lives_and_the_stream_is_trimmed(db: &TestDb) {
+    use universe::jobs::redis::{GROUP, STREAM_KEY};
+    let redis = RedisServer::start().await;
+    let server = market(Duration::from_millis(100)).await;
+    let fast = |o: &mut WorkerOptions| {
+        o.heartbeat_every = Duration::from_millis(200);
+        o.sweep_every = Duration::from_millis(200);
+    };
+    let stop = start_worker_opts(db, &redis, &server, "w1", Duration::from_secs(30), fast).await;
+    wait_subscribers(&redis, 1).await;
+    let mut app = redis.conn().await;
+    for i in 0..5 {
+        let id = format!("short-{i}");
+        let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message(&id, &["AAPL"])).await.unwrap();
+        wait_status(&redis, &id, &["completed", "failed"]).await;
+    }
+    // A job longer than the heartbeat's refresh: the key comes back while the job runs.
+    let symbols: Vec<String> = (0..40).map(|i| format!("L{i}")).collect();
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message("long", &refs)).await.unwrap();
+    wait_status(&redis, "long", &["running"]).await;
+    let _: () = app.del("tickstockpl:heartbeat").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let beat: Option<String> = app.get("tickstockpl:heartbeat").await.unwrap();
+        if beat.is_some() {
+            let status: String = app.hget(format!("{STATUS_PREFIX}long"), "status").await.unwrap();
+            assert_eq!(status, "running", "refreshed while the job ran");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the heartbeat never came back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_status(&redis, "long", &["completed", "failed"]).await;
+    // A dead worker's entry: delivered, never acknowledged.
+    let _ = stop.send(());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ghost: String = app.xadd(STREAM_KEY, "*", &[("job_id", "ghost")]).await.unwrap();
+    let opts = redis::streams::StreamReadOptions::default().group(GROUP, "dead").count(1);
+    let _: redis::streams::StreamReadReply = app.xread_options(&[STREAM_KEY], &[">"], &opts).await.unwrap();
+    assert!(app.xlen::<_, usize>(STREAM_KEY).await.unwrap() > 1, "the last finished entry and the ghost");
+    let _stop = start_worker_opts(db, &redis, &server, "w2", Duration::from_secs(30), fast).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.xlen::<_, usize>(STREAM_KEY).await.unwrap() != 1 {
+        assert!(Instant::now() < deadline, "the stream was not trimmed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pending: redis::streams::StreamPendingCountReply =
+        app.xpending_count(STREAM_KEY, GROUP, "-", "+", 10).await.unwrap();
+    let ids: Vec<&str> = pending.ids.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, [ghost.as_str()], "the pending entry is kept");
 }
 
 /// Redis restarted (empty: no persistence) in the middle of a job: the job completes, its status hash comes back
@@ -344,4 +441,6 @@ contract!(
     two_workers_run_a_job_once,
     cancel_over_the_control_channel,
     bad_messages_fail_and_the_worker_goes_on,
+    completed_with_errors_reads_completed_to_the_app,
+    heartbeat_lives_and_the_stream_is_trimmed,
 );
