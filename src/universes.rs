@@ -99,7 +99,7 @@ impl<'de> serde::Deserialize<'de> for CacheSymbols {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = CacheSymbols;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list of tickers, or an object with symbols, stocks or etfs")
+                f.write_str("a list of tickers, or an object with symbols, stocks, etfs or value")
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<CacheSymbols, A::Error> {
                 let mut symbols = Vec::new();
@@ -113,7 +113,7 @@ impl<'de> serde::Deserialize<'de> for CacheSymbols {
                 while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     match k.as_ref() {
                         "count" => count = map.next_value::<Option<u64>>()?,
-                        "symbols" | "stocks" | "etfs" if symbols.is_none() => {
+                        "symbols" | "stocks" | "etfs" | "value" if symbols.is_none() => {
                             let items: Vec<Item> = map.next_value()?;
                             symbols = Some(items.into_iter().map(|i| i.0).collect());
                         }

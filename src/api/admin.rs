@@ -105,11 +105,10 @@ async fn refresh(
         )));
     }
     let started = Instant::now();
-    let snap = state
-        .cache
-        .refresh()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("cannot rebuild the cache from the store: {e}")))?;
+    let snap = state.cache.refresh().await.map_err(|e| {
+        tracing::error!(error = %e, "cache refresh: cannot rebuild the cache from the store");
+        ApiError::Unavailable("cannot rebuild the cache from the store; the server log has the details".into())
+    })?;
     if req.warm {
         super::relationships::warm(&snap);
     }

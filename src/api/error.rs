@@ -1,7 +1,11 @@
 //! The one HTTP error type, rendered as `application/problem+json` (RFC 9457) in one place. Internal errors are
-//! logged here, once, and never leaked to the client.
+//! logged here, once, and never leaked to the client. [`problems`] makes every other error response (axum's own
+//! plain-text rejections: 413, 405, 415) a problem document too, and serves TickStock-shaped routes' errors as
+//! `application/json`, which TickStock's JS checks for before reading the `error` member.
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -46,6 +50,61 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, for a human.
     pub detail: String,
+    /// The same text under the name TickStock's JS reads (`errorData.error`); an RFC 9457 extension member.
+    pub error: String,
+}
+
+/// A problem document response.
+fn problem_response(status: StatusCode, detail: String) -> Response {
+    let problem = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        status: status.as_u16(),
+        error: detail.clone(),
+        detail,
+    };
+    let mut response = (status, axum::Json(problem)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Routes TickStock's own pages call: their errors go out as `application/json` (the app's JS parses an error
+/// body only when its content type contains that string).
+fn tickstock_shaped(path: &str) -> bool {
+    path.starts_with("/admin/") || path == "/api/stock-groups"
+}
+
+/// Makes every error response a problem document (see the module docs).
+pub async fn problems(req: Request, next: Next) -> Response {
+    let tickstock = tickstock_shaped(req.uri().path());
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    let mut response = if is_problem {
+        response
+    } else {
+        let (parts, body) = response.into_parts();
+        let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&text).trim().to_string();
+        let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+        let mut rewritten = problem_response(status, detail);
+        for (name, value) in &parts.headers {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                rewritten.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        rewritten
+    };
+    if tickstock {
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    response
 }
 
 impl ApiError {
@@ -76,14 +135,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let problem = Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
-            status: status.as_u16(),
-            detail,
-        };
-        let mut response = (status, axum::Json(problem)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        let mut response = problem_response(status, detail);
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

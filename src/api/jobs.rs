@@ -152,15 +152,26 @@ fn spec_of(req: &SubmitRequest, job_type: JobType) -> Result<JobSpec, ApiError> 
     Ok(JobSpec { job_id: jobs::new_job_id(), job_type, target, timeframes, years, requested_by: Some("api".into()) })
 }
 
-async fn enqueue(state: &AppState, spec: JobSpec) -> Result<jobs::Submitted, ApiError> {
+/// Records a job and hands it to the workers. `trigger` (the universe key, and whether analysis follows) writes
+/// the `submitted` status hash TickStock's route writes, before any worker can take the job.
+async fn enqueue(state: &AppState, spec: JobSpec, trigger: Option<(&str, bool)>) -> Result<jobs::Submitted, ApiError> {
     let store = state.cache.store();
     let submitted = jobs::submit(store, state.jobs.environment, spec, state.jobs.csv_dir.as_deref()).await.map_err(
         |e| match e {
             SubmitError::Invalid(m) if m.contains("unknown universe key") => ApiError::NotFound(m),
             SubmitError::Invalid(m) => ApiError::BadRequest(m),
-            SubmitError::Store(e) => ApiError::Unavailable(format!("the job store is unavailable: {e}")),
+            SubmitError::Store(e) => {
+                tracing::error!(error = %e, "job submission: the database is unavailable");
+                ApiError::Unavailable("the job store is unavailable; the server log has the details".into())
+            }
         },
     )?;
+    if let (Some(bus), Some((key, analysis))) = (&state.jobs.bus, trigger)
+        && submitted.created
+        && let Err(e) = bus.write_submitted(&submitted.job_id, submitted.symbol_count, key, analysis).await
+    {
+        tracing::warn!(job_id = %submitted.job_id, error = %e, "Redis unavailable: no submitted status hash");
+    }
     if let Some(bus) = &state.jobs.bus
         && let Err(e) = bus.hand_over(&submitted.job_id).await
     {
@@ -186,7 +197,7 @@ async fn submit(
     json: Result<Json<SubmitRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
     let req = body(json)?;
-    let submitted = enqueue(&state, spec_of(&req, JobType::MultiTimeframeLoad)?).await?;
+    let submitted = enqueue(&state, spec_of(&req, JobType::MultiTimeframeLoad)?, None).await?;
     Ok((StatusCode::ACCEPTED, Json(SubmitResponse { job_id: submitted.job_id, symbol_count: submitted.symbol_count })))
 }
 
@@ -296,11 +307,29 @@ pub(super) struct TriggerRequest {
     universe_key: Option<String>,
     /// Timeframes (default `["day"]`).
     timeframes: Option<Vec<String>>,
-    /// Years (default 1).
+    /// Years (default 1): a number, or a string holding one (the app's form sends either).
+    #[serde(default, deserialize_with = "number_or_string")]
+    #[schema(value_type = Option<f64>)]
     years: Option<f64>,
-    /// Accepted, not acted on (analysis is not part of this service).
-    #[serde(rename = "run_analysis_after_import")]
-    _run_analysis_after_import: Option<bool>,
+    /// Recorded in the job metadata hash for the analysis that follows; not acted on here.
+    run_analysis_after_import: Option<bool>,
+}
+
+/// A number given as a JSON number or as a string (`1`, `"1.5"`), as Python's `float()` takes it.
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Number(f64),
+        Text(String),
+    }
+    match Option::<Either>::deserialize(d)? {
+        None => Ok(None),
+        Some(Either::Number(n)) => Ok(Some(n)),
+        Some(Either::Text(t)) => {
+            t.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("years {t:?} is not a number")))
+        }
+    }
 }
 
 /// TickStock's response shape.
@@ -316,7 +345,7 @@ pub(super) struct TriggerResponse {
     timeframes: Vec<String>,
     /// Years.
     years: f64,
-    /// `Loading N symbols from KEY`.
+    /// `Job submitted: Loading N symbols`, as the app's route says.
     message: String,
 }
 
@@ -345,9 +374,9 @@ async fn trigger_universe_load(
     let spec = spec_of(&req, JobType::CsvUniverseLoad)?;
     let timeframes = spec.timeframes.iter().map(|t| t.to_string()).collect();
     let years = spec.years;
-    let submitted = enqueue(&state, spec).await?;
+    let submitted = enqueue(&state, spec, Some((&key, t.run_analysis_after_import.unwrap_or(false)))).await?;
     Ok(Json(TriggerResponse {
-        message: format!("Loading {} symbols from {key}", submitted.symbol_count),
+        message: format!("Job submitted: Loading {} symbols", submitted.symbol_count),
         job_id: submitted.job_id,
         symbol_count: submitted.symbol_count,
         universe_key: key,

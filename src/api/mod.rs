@@ -156,6 +156,7 @@ pub fn app(state: AppState, bench_routes: bool) -> Router {
     router
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
         .fallback(|| async { ApiError::NotFound("no such route; the API is described at /api/openapi.json".into()) })
+        .layer(middleware::from_fn(error::problems))
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -45,12 +45,10 @@ pub(super) struct Ready {
     responses((status = 200, body = Ready),
               (status = 503, body = Problem, content_type = "application/problem+json")))]
 async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
-    let store_version = state
-        .cache
-        .store()
-        .data_version()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the store is not reachable: {e}")))?;
+    let store_version = state.cache.store().data_version().await.map_err(|e| {
+        tracing::warn!(error = %e, "not ready: the store is not reachable");
+        ApiError::Unavailable("the store is not reachable".into())
+    })?;
     Ok(Json(Ready { status: "ready", version: state.cache.snapshot().version, store_version }))
 }
 

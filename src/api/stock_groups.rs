@@ -49,6 +49,15 @@ fn iso(t: Option<NaiveDateTime>) -> Option<String> {
 }
 
 /// Groups of the kinds, ordered by type then name.
+/// A group's description, or `TYPE: name` when it has none (NULL or empty), as TickStock's
+/// `description or f"{type}: {name}"`.
+fn description_of(g: &Group) -> String {
+    match g.description.as_deref() {
+        Some(d) if !d.is_empty() => d.to_string(),
+        _ => format!("{}: {}", g.kind, g.name),
+    }
+}
+
 fn groups_of<'a>(snap: &'a Snapshot, kinds: &[GroupKind]) -> Vec<&'a Group> {
     let mut groups: Vec<&Group> = snap.groups.iter().filter(|g| kinds.contains(&g.kind)).collect();
     groups.sort_by(|a, b| a.kind.as_str().cmp(b.kind.as_str()).then_with(|| a.name.cmp(&b.name)));
@@ -71,7 +80,8 @@ pub(super) struct StockGroup {
     name: String,
     #[serde(rename = "type")]
     kind: &'static str,
-    description: Option<String>,
+    /// The stored description, or `TYPE: name` when there is none (as TickStock's query falls back).
+    description: String,
     member_count: usize,
     environment: &'static str,
     created_at: Option<String>,
@@ -119,7 +129,7 @@ async fn stock_groups(
         .map(|g| StockGroup {
             name: g.name.to_string(),
             kind: g.kind.as_str(),
-            description: g.description.as_deref().map(str::to_string),
+            description: description_of(g),
             member_count: g.members.len(),
             environment: env,
             created_at: iso(g.created_at),
@@ -187,7 +197,7 @@ async fn historical_universes(
         .map(|g| AvailableUniverse {
             name: g.name.to_string(),
             kind: g.kind.as_str(),
-            description: g.description.as_deref().map_or_else(|| format!("{}: {}", g.kind, g.name), str::to_string),
+            description: description_of(g),
             member_count: g.members.len(),
             environment: env,
             created_at: iso(g.created_at),

@@ -81,6 +81,35 @@ pub struct CacheStats {
     pub approx_bytes: usize,
     /// Entry counts.
     pub entries: SnapshotCounts,
+    /// TickStock's field: lookups that found something.
+    pub hits: u64,
+    /// TickStock's field: lookups that named nothing.
+    pub misses: u64,
+    /// TickStock's field: snapshots loaded (its cache counts loads from the database).
+    pub loads: u64,
+    /// TickStock's field: entries evicted. A snapshot is replaced whole, never evicted from: always 0.
+    pub evictions: u64,
+    /// TickStock's field: lookups served.
+    pub total_requests: u64,
+    /// TickStock's field: how many keys each of its lookups answers for.
+    pub cache_sizes: CacheSizes,
+}
+
+/// TickStock's `cache_sizes`: keys per lookup kind.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CacheSizes {
+    /// ETFs with holdings.
+    pub etf_holdings: usize,
+    /// Stocks whose ETFs can be looked up.
+    pub stock_etfs: usize,
+    /// Stocks whose sector can be looked up.
+    pub stock_sector: usize,
+    /// Sectors.
+    pub sector_stocks: usize,
+    /// Themes.
+    pub theme_members: usize,
+    /// Universes (groups and `cache_entries` rows).
+    pub universe_members: usize,
 }
 
 /// How the background task keeps the snapshot fresh.
@@ -228,6 +257,22 @@ impl RelationshipCache {
             read_ms: s.read_time.as_secs_f64() * 1e3,
             index_ms: s.index_time.as_secs_f64() * 1e3,
             approx_bytes: s.approx_bytes,
+            hits: lookups - not_found,
+            misses: not_found,
+            loads: c.refreshes.load(Ordering::Relaxed),
+            evictions: 0,
+            total_requests: lookups,
+            cache_sizes: {
+                let n = s.counts();
+                CacheSizes {
+                    etf_holdings: n.etfs,
+                    stock_etfs: n.symbols,
+                    stock_sector: n.symbols,
+                    sector_stocks: n.sectors,
+                    theme_members: n.themes,
+                    universe_members: n.universes + n.cache_universes,
+                }
+            },
             entries: s.counts(),
         }
     }

@@ -8,6 +8,11 @@ use crate::store::Store;
 
 /// Binds, prints where the API is, and serves until SIGINT or SIGTERM.
 pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, intro: Option<&str>) -> Result<()> {
+    if args.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        anyhow::bail!(
+            "--api-key (or UNIVERSE_API_KEY) is empty: give a key, or leave it unset to disable admin routes"
+        );
+    }
     let listener =
         tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
@@ -46,6 +51,13 @@ pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, i
     match &options.api_key {
         Some(_) => say!("  admin         curl -H 'X-API-Key: …' http://{addr}/admin/cache/stats"),
         None => say!("  admin endpoints are disabled: set UNIVERSE_API_KEY or --api-key to enable them"),
+    }
+    if options.api_key.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "serving beyond loopback without an API key: admin and job routes are off");
+        eprintln!(
+            "warning: listening on {addr} (not loopback) with no API key: admin and job routes answer 403; \
+             set UNIVERSE_API_KEY or --api-key to enable them"
+        );
     }
     say!("Press Ctrl-C to stop.");
     crate::api::serve(listener, store, config.environment, options, shutdown_signal()).await?;

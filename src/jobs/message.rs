@@ -151,7 +151,8 @@ fn universe_type_key(t: &str) -> Option<&'static str> {
         "NASDAQ100" => "nasdaq100",
         "DOW30" => "dow30",
         "RUSSELL3000" => "russell3000",
-        "ETF" => "etf_universe:etf_core",
+        // A row organize keeps (the seed tree's "All ETFs"); `etf_core` is not in its definitions.
+        "ETF" => "etf_universe:master_all_etfs",
         _ => return None,
     })
 }

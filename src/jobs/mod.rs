@@ -112,29 +112,37 @@ pub async fn resolve_target(
     env: Environment,
     target: &Target,
     csv_dir: Option<&std::path::Path>,
-) -> Result<Vec<Ticker>, String> {
+) -> Result<Vec<Ticker>, SubmitError> {
     let mut symbols: Vec<Ticker> = match target {
         Target::Symbols(s) => s.clone(),
         Target::UniverseKey(key) => crate::universes::resolve(store, env, key)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| match e {
+                // The database failing is a fault to retry, not a bad request.
+                crate::universes::ResolveError::Store(e) => SubmitError::Store(e),
+                e => SubmitError::Invalid(e.to_string()),
+            })?
             .iter()
             .filter_map(|s| Ticker::parse(s).ok())
             .collect(),
         Target::CsvFile(name) => {
             let dir = csv_dir.ok_or_else(|| {
-                format!("csv_file {name:?}: no universe CSV folder is configured (set UNIVERSE_CSV_DIR or --csv-dir)")
+                SubmitError::Invalid(format!(
+                    "csv_file {name:?}: no universe CSV folder is configured (set UNIVERSE_CSV_DIR or --csv-dir)"
+                ))
             })?;
             if name.contains('/') || name.contains("..") {
-                return Err(format!("csv_file {name:?}: must be a file name in the universe CSV folder"));
+                return Err(SubmitError::Invalid(format!(
+                    "csv_file {name:?}: must be a file name in the universe CSV folder"
+                )));
             }
-            read_symbol_csv(&dir.join(name))?
+            read_symbol_csv(&dir.join(name)).map_err(SubmitError::Invalid)?
         }
     };
     symbols.sort();
     symbols.dedup();
     if symbols.is_empty() {
-        return Err("the job names no symbols".to_string());
+        return Err(SubmitError::Invalid("the job names no symbols".to_string()));
     }
     Ok(symbols)
 }
@@ -168,7 +176,7 @@ pub async fn submit(
     mut spec: JobSpec,
     csv_dir: Option<&std::path::Path>,
 ) -> Result<Submitted, SubmitError> {
-    let symbols = resolve_target(store, env, &spec.target, csv_dir).await.map_err(SubmitError::Invalid)?;
+    let symbols = resolve_target(store, env, &spec.target, csv_dir).await?;
     let message = match &spec.target {
         Target::UniverseKey(k) => format!("Loading {} symbols from {k}", symbols.len()),
         Target::CsvFile(f) => format!("Loading {} symbols from {f}", symbols.len()),
@@ -385,7 +393,8 @@ impl Worker {
                 .await
             {
                 Ok(s) => s,
-                Err(e) => {
+                Err(SubmitError::Store(e)) => return Err(e),
+                Err(SubmitError::Invalid(e)) => {
                     self.store.finish_job(&id, &worker, "failed", &e, &json!([])).await?;
                     return Ok(end("failed"));
                 }

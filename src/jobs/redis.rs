@@ -36,6 +36,8 @@ pub const DATA_LOAD_CHANNEL: &str = "tickstock.jobs.data_load";
 pub const CONTROL_CHANNEL: &str = "tickstock.jobs.control";
 /// Prefix of the status hash TickStock's UI polls.
 pub const STATUS_PREFIX: &str = "tickstock.jobs.status:";
+/// Prefix of the job metadata hash TickStock's trigger route writes when analysis follows the import.
+pub const METADATA_PREFIX: &str = "tickstock.jobs.metadata:";
 /// Presence means a pipeline worker is alive (TickStock's admin page reads it).
 pub const HEARTBEAT_KEY: &str = "tickstockpl:heartbeat";
 /// Our durable queue.
@@ -137,6 +139,49 @@ impl RedisBus {
             }
         };
         redis::cmd("XTRIM").arg(STREAM_KEY).arg("MINID").arg(keep_from).query_async(&mut c).await
+    }
+
+    /// What TickStock's trigger route writes when it submits a job: the `submitted` status hash (so the app's
+    /// page finds the job before a worker takes it) and, when analysis is asked for, the job metadata hash.
+    pub async fn write_submitted(
+        &self,
+        job_id: &str,
+        symbol_count: usize,
+        universe_key: &str,
+        run_analysis: bool,
+    ) -> redis::RedisResult<()> {
+        let now = chrono::Local::now().naive_local().format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+        let fields = [
+            ("status", "submitted".to_string()),
+            ("progress", "0".to_string()),
+            ("message", format!("Loading {symbol_count} symbols from {universe_key}")),
+            ("submitted_at", now.clone()),
+        ];
+        self.write_status(job_id, &fields).await?;
+        if run_analysis {
+            let key = format!("{METADATA_PREFIX}{job_id}");
+            let meta = [
+                ("run_analysis_after_import", "true".to_string()),
+                ("universe_key", universe_key.to_string()),
+                ("timeframe", "daily".to_string()),
+                ("submitted_at", now),
+            ];
+            let mut c = self.conn.clone();
+            let _: () = c.hset_multiple(&key, &meta).await?;
+            let _: () = c.expire(&key, STATUS_TTL_SECS).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a queued job's status hash if it is missing (Redis restarted while the job waited behind another:
+    /// the app marks a missing key "expired" and stops polling).
+    pub async fn restore_status(&self, job: &JobRow) -> redis::RedisResult<bool> {
+        let mut c = self.conn.clone();
+        let exists: bool = c.exists(format!("{STATUS_PREFIX}{}", job.id)).await?;
+        if !exists {
+            self.write_status(&job.id, &StatusView::of(job).fields()).await?;
+        }
+        Ok(!exists)
     }
 
     /// Publishes a TickStock event envelope.
@@ -462,6 +507,13 @@ pub async fn consume(
             if let Ok(ids) = worker.store.queued_job_ids(before).await {
                 for id in ids {
                     let _ = bus.offer(&id).await;
+                }
+            }
+            if let Ok(queued) = worker.store.jobs(Some("queued"), 1000).await {
+                for job in &queued {
+                    if let Ok(true) = bus.restore_status(job).await {
+                        tracing::info!(job_id = %job.id, "restored the status hash of a queued job");
+                    }
                 }
             }
         }

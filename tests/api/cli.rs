@@ -182,3 +182,17 @@ fn serve_stops_gracefully_on_sigterm() {
     assert!(status.success(), "exit {status:?}");
     assert!(rest.contains("stopped"), "{rest}");
 }
+
+/// An empty API key is refused at start-up, not announced as enabled.
+#[test]
+fn serve_refuses_an_empty_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0", "--api-key", ""])
+        .env_remove("UNIVERSE_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--api-key (or UNIVERSE_API_KEY) is empty"), "{}", text(&out.stderr));
+}

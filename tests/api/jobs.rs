@@ -249,7 +249,22 @@ async fn killed_worker_is_resumed(db: &TestDb) {
     }
 }
 
+/// The app's "Refresh all ETFs" and index seeds (`universe_seed` with `universe_type` ETF, SP500, NASDAQ100)
+/// resolve to symbols after our own organize has rebuilt the cache rows.
+async fn universe_seed_types_after_organize(db: &TestDb) {
+    db.seed_sample().await;
+    for (t, at_least) in [("ETF", 14), ("SP500", 400), ("NASDAQ100", 90)] {
+        let raw = format!(r#"{{"job_id":"seed-{t}","job_type":"universe_seed","universe_type":"{t}"}}"#);
+        let spec = jobs::message::parse(raw.as_bytes()).unwrap();
+        let symbols = jobs::resolve_target(&db.store, Environment::Default, &spec.target, None)
+            .await
+            .unwrap_or_else(|e| panic!("{t}: {e}"));
+        assert!(symbols.len() >= at_least, "{t}: {} symbols", symbols.len());
+    }
+}
+
 contract!(
+    universe_seed_types_after_organize,
     submit_and_run,
     invalid_jobs_fail_with_a_reason,
     cancel_queued_and_running,
@@ -321,14 +336,30 @@ async fn jobs_over_http(db: &TestDb) {
     let r = post(
         "/admin/historical-data/trigger-universe-load",
         Some("k"),
-        serde_json::json!({ "universe_key": "dow30", "years": 0.5, "run_analysis_after_import": false }),
+        serde_json::json!({ "universe_key": "dow30", "years": "0.5", "run_analysis_after_import": false }),
     )
     .await
     .unwrap();
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!((v["symbol_count"].as_u64(), v["message"].as_str()), (Some(30), Some("Loading 30 symbols from dow30")));
-    assert_eq!(v["timeframes"], serde_json::json!(["day"]));
+    assert_eq!(
+        (v["symbol_count"].as_u64(), v["message"].as_str()),
+        (Some(30), Some("Job submitted: Loading 30 symbols"))
+    );
+    assert_eq!((v["timeframes"].clone(), v["years"].as_f64()), (serde_json::json!(["day"]), Some(0.5)));
+    let r = post(
+        "/admin/historical-data/trigger-universe-load",
+        Some("k"),
+        serde_json::json!({ "universe_key": "dow30", "years": "many" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    // TickStock's JS reads `error` from a body whose content type contains application/json.
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("years \"many\" is not a number"), "{v}");
+    assert_eq!(v["error"], v["detail"]);
     let r = post(
         "/admin/historical-data/trigger-universe-load",
         Some("k"),

@@ -186,8 +186,11 @@ async fn errors_are_problems(db: &TestDb) {
     ] {
         let r = s.get(path).await;
         assert_eq!(r.status().as_u16(), status, "{path}");
-        assert_eq!(r.headers()["content-type"], "application/problem+json", "{path}");
+        // TickStock's pages read errors only from `application/json` bodies.
+        let kind = if path.starts_with("/api/stock-groups") { "application/json" } else { "application/problem+json" };
+        assert_eq!(r.headers()["content-type"], kind, "{path}");
         let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], body["detail"], "{path}");
         assert_eq!(body["status"], status, "{path}");
         assert!(body["detail"].as_str().unwrap().contains(needle), "{path}: {body}");
     }
@@ -220,7 +223,13 @@ async fn admin_needs_the_key(db: &TestDb) {
     let (status, body) = s.post("/admin/cache/refresh", Some(KEY), "{not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let big = format!("{{\"key\":\"{}\"}}", "x".repeat(api::BODY_LIMIT + 1));
-    assert_eq!(s.post("/admin/cache/refresh", Some(KEY), &big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) = s.post("/admin/cache/refresh", Some(KEY), &big).await;
+    assert_eq!((status, body["status"].as_u64()), (StatusCode::PAYLOAD_TOO_LARGE, Some(413)), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("length limit"), "{body}");
+    // A rejection axum answers itself (no JSON extractor involved) is a problem document too.
+    let r = s.client.delete(format!("{}/api/universes", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
     let (status, body) = s.post("/admin/cache/warm", Some(KEY), "").await;
     assert_eq!((status, body["message"].as_str()), (StatusCode::OK, Some("Cache warmed successfully")));
     assert!(body["responses"].as_u64().unwrap() > 50, "{body}");
@@ -377,7 +386,50 @@ async fn refresh_under_reads(db: &TestDb) {
     s.stop().await;
 }
 
+/// Shapes TickStock's pages read: a NULL or empty description falls back to `TYPE: name`, `/admin/cache/stats`
+/// carries the app's counters, and a `cache_entries` value shaped `{"value": [...]}` is a symbol list.
+async fn tickstock_shapes(db: &TestDb) {
+    seed(db).await;
+    db.exec("UPDATE definition_groups SET description = NULL WHERE name = 'TST'").await;
+    db.exec("UPDATE definition_groups SET description = '' WHERE name = 'DIA'").await;
+    db.exec(
+        "INSERT INTO cache_entries (type, name, key, value, environment) VALUES \
+         ('stock_universe', 'custom', 'value_shape', '{\"value\": [\"MSFT\", \"AAPL\"]}', 'DEFAULT')",
+    )
+    .await;
+    let s = TestServer::start(db, options(Some(KEY), quick_watch())).await;
+    let (_, groups) = s.json("/api/stock-groups?types=ETF").await;
+    let description = |name: &str| {
+        groups["groups"].as_array().unwrap().iter().find(|g| g["name"] == name).unwrap()["description"].clone()
+    };
+    assert_eq!((description("TST"), description("DIA")), ("ETF: TST".into(), "ETF: DIA".into()));
+    let r = s.client.get(format!("{}/admin/historical-data/universes?types=ETF", s.base)).header("X-API-Key", KEY);
+    let universes: Value = r.send().await.unwrap().json().await.unwrap();
+    let tst = universes["universes"].as_array().unwrap().iter().find(|g| g["name"] == "TST").unwrap().clone();
+    assert_eq!(tst["description"], "ETF: TST");
+    let (status, symbols) = s.json("/api/universes/stock_universe:value_shape/symbols").await;
+    assert_eq!(status, StatusCode::OK, "{symbols}");
+    assert_eq!(symbols["symbols"], serde_json::json!(["AAPL", "MSFT"]));
+    s.json("/api/relationships/etf/SPY/holdings").await;
+    s.json("/api/relationships/etf/NOPE/holdings").await;
+    let r = s.client.get(format!("{}/admin/cache/stats", s.base)).header("X-API-Key", KEY).send().await.unwrap();
+    let stats: Value = r.json().await.unwrap();
+    let st = &stats["stats"];
+    // Three lookups: the value-shaped universe, SPY, and NOPE (the miss).
+    assert_eq!(
+        (st["hits"].as_u64(), st["misses"].as_u64(), st["total_requests"].as_u64()),
+        (Some(2), Some(1), Some(3))
+    );
+    assert_eq!((st["evictions"].as_u64(), st["hit_rate"].as_f64()), (Some(0), Some(66.67)));
+    assert!(st["loads"].as_u64().unwrap() >= 1);
+    for k in ["etf_holdings", "stock_etfs", "stock_sector", "sector_stocks", "theme_members", "universe_members"] {
+        assert!(st["cache_sizes"][k].as_u64().unwrap() > 0, "{k}: {st}");
+    }
+    s.stop().await;
+}
+
 contract!(
+    tickstock_shapes,
     routes_answer_in_their_shapes,
     errors_are_problems,
     admin_needs_the_key,
