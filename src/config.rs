@@ -92,6 +92,16 @@ pub struct ServeArgs {
     /// Do not run a jobs worker in this process (embedded mode runs one by default).
     #[arg(long)]
     pub no_worker: bool,
+    /// A request's headers must arrive within this many seconds; a keep-alive connection idle that long is closed.
+    #[arg(long, env = "UNIVERSE_HEADER_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
+    pub header_timeout: f64,
+    /// A request's body must arrive within this many seconds (408 otherwise).
+    #[arg(long, env = "UNIVERSE_BODY_TIMEOUT", default_value_t = 30.0, value_name = "SECONDS")]
+    pub body_timeout: f64,
+    /// Connections served at once; more wait in the accept queue.
+    #[arg(long, env = "UNIVERSE_MAX_CONNECTIONS", default_value_t = 1024, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// Where the in-process worker's bars come from, and how it reaches Massive.
     #[command(flatten)]
     pub market: Box<MarketArgs>,
@@ -114,8 +124,18 @@ impl ServeArgs {
             watch,
             bench_routes: self.bench_routes,
             jobs: crate::api::JobsOptions::default(),
+            limits: crate::api::HttpLimits {
+                header_timeout: seconds(self.header_timeout),
+                body_timeout: seconds(self.body_timeout),
+                max_connections: self.max_connections as usize,
+            },
         }
     }
+}
+
+/// Seconds as a duration; zero, negative or not-a-number values become a tenth of a second.
+fn seconds(s: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(if s.is_finite() && s > 0.1 { s } else { 0.1 })
 }
 
 impl fmt::Debug for ServeArgs {

@@ -8,6 +8,7 @@
 
 mod admin;
 mod error;
+mod http;
 mod jobs;
 mod ops;
 mod relationships;
@@ -30,6 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, Problem};
+pub use http::HttpLimits;
 pub use ops::{BENCH_ETF, BENCH_UNIVERSE};
 
 use crate::cache::{RelationshipCache, Snapshot, WatchOptions};
@@ -49,6 +51,8 @@ pub struct ServeOptions {
     pub bench_routes: bool,
     /// Data-load jobs: where submissions go and whether this process runs a worker.
     pub jobs: JobsOptions,
+    /// Connection limits: header and body timeouts, concurrent connections.
+    pub limits: HttpLimits,
 }
 
 /// How the server handles data-load jobs.
@@ -149,6 +153,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application.
 pub fn app(state: AppState, bench_routes: bool) -> Router {
+    app_with(state, bench_routes, HttpLimits::default().body_timeout)
+}
+
+/// [`app`] with a request-body timeout.
+fn app_with(state: AppState, bench_routes: bool, body_timeout: std::time::Duration) -> Router {
     let (mut router, api) = parts();
     if bench_routes {
         router = router.merge(ops::bench_router(&state));
@@ -157,6 +166,7 @@ pub fn app(state: AppState, bench_routes: bool) -> Router {
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
         .fallback(|| async { ApiError::NotFound("no such route; the API is described at /api/openapi.json".into()) })
         .layer(middleware::from_fn(error::problems))
+        .layer(middleware::from_fn_with_state(body_timeout, http::read_body_in_time))
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -197,13 +207,12 @@ pub async fn serve(
         _ => None,
     };
     let state = AppState::new(cache, options.api_key).with_jobs(options.jobs.bus.clone(), options.jobs.csv_dir.clone());
-    let app = app(state, options.bench_routes);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            drop(stop_tx);
-        })
-        .await;
+    let app = app_with(state, options.bench_routes, options.limits.body_timeout);
+    let result = http::serve_connections(listener, app, options.limits, async move {
+        shutdown.await;
+        drop(stop_tx);
+    })
+    .await;
     let _ = watcher.await;
     if let Some(w) = worker {
         let _ = w.await;

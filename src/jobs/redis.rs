@@ -334,13 +334,14 @@ pub async fn run(
     let heartbeat_every = options.heartbeat_every;
     let worker = std::sync::Arc::new(Worker::new(store.clone(), source, options.clone()).with_redis(bus.clone()));
     let listen = listen(bus.clone(), store, options, stopped(stop_rx.clone()));
+    let sweep = sweep(worker.clone(), bus.clone(), worker.options.sweep_every, stopped(stop_rx.clone()));
     let consume = consume(worker, bus.clone(), consumer, visibility, stopped(stop_rx.clone()));
     let heartbeat = heartbeat(bus.clone(), heartbeat_every, stopped(stop_rx.clone()));
     let signal = async {
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    tokio::join!(listen, consume, heartbeat, signal);
+    tokio::join!(listen, consume, sweep, heartbeat, signal);
 }
 
 /// How long `tickstockpl:heartbeat` lives without a refresh (TickStock's admin page reads it).
@@ -485,7 +486,44 @@ pub async fn listen(
     }
 }
 
-/// Runs jobs from the stream until `shutdown`: new entries, idle entries of dead workers, and a periodic sweep.
+/// Every `every` until `shutdown`: see [`sweep_once`]. On its own timer, so it also runs while this worker is busy
+/// with a long job (a queued job's status hash must come back after a Redis restart even then).
+async fn sweep(worker: Arc<Worker>, bus: RedisBus, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        sweep_once(&worker, &bus, false).await;
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Trims the stream, offers jobs queued for over 30 s (`all`: every queued job, after the stream itself was lost)
+/// to it again (a hand-over lost to a crash or a Redis restart), and writes back queued jobs' missing status
+/// hashes.
+async fn sweep_once(worker: &Worker, bus: &RedisBus, all: bool) {
+    match bus.trim_stream().await {
+        Ok(n) if n > 0 => tracing::debug!(entries = n, "trimmed the job stream"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not trim the job stream"),
+    }
+    let before = crate::store::now() - chrono::Duration::seconds(if all { 0 } else { 30 });
+    if let Ok(ids) = worker.store.queued_job_ids(before).await {
+        for id in ids {
+            let _ = bus.offer(&id).await;
+        }
+    }
+    if let Ok(queued) = worker.store.jobs(Some("queued"), 1000).await {
+        for job in &queued {
+            if let Ok(true) = bus.restore_status(job).await {
+                tracing::info!(job_id = %job.id, "restored the status hash of a queued job");
+            }
+        }
+    }
+}
+
+/// Runs jobs from the stream until `shutdown`: new entries, and idle entries of dead workers.
 pub async fn consume(
     worker: Arc<Worker>,
     bus: RedisBus,
@@ -494,29 +532,7 @@ pub async fn consume(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
-    let mut last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
     loop {
-        if last_sweep.elapsed() >= worker.options.sweep_every {
-            last_sweep = std::time::Instant::now();
-            match bus.trim_stream().await {
-                Ok(n) if n > 0 => tracing::debug!(entries = n, "trimmed the job stream"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not trim the job stream"),
-            }
-            let before = crate::store::now() - chrono::Duration::seconds(30);
-            if let Ok(ids) = worker.store.queued_job_ids(before).await {
-                for id in ids {
-                    let _ = bus.offer(&id).await;
-                }
-            }
-            if let Ok(queued) = worker.store.jobs(Some("queued"), 1000).await {
-                for job in &queued {
-                    if let Ok(true) = bus.restore_status(job).await {
-                        tracing::info!(job_id = %job.id, "restored the status hash of a queued job");
-                    }
-                }
-            }
-        }
         let next = tokio::select! {
             () = &mut shutdown => return,
             n = next_entry(&bus, &consumer, visibility) => n,
@@ -536,7 +552,7 @@ pub async fn consume(
                 tracing::warn!("the job stream's consumer group is gone (Redis restarted?); recreating it");
                 let mut c = bus.conn.clone();
                 let _: redis::RedisResult<()> = c.xgroup_create_mkstream(STREAM_KEY, GROUP, "0").await;
-                last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
+                sweep_once(&worker, &bus, true).await;
             }
             Err(e) => {
                 tracing::error!(error = %e, "Redis unavailable: cannot read the job stream; retrying");

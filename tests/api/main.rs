@@ -6,6 +6,7 @@ mod helpers;
 mod bars;
 mod cli;
 mod holdings;
+mod http_limits;
 mod input_edges;
 mod jobs;
 mod market;

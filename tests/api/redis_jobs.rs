@@ -434,6 +434,81 @@ async fn killed_worker_is_taken_over_through_the_stream(db: &TestDb) {
     }
 }
 
+/// TickStock's trigger route against a server in production mode: the `submitted` status hash and the job
+/// metadata key are written as the app's route writes them; a job queued behind a long one gets its hash back
+/// after a Redis restart, while the long one still runs (the app marks a missing key "expired").
+async fn trigger_route_hashes_survive_a_restart(db: &TestDb) {
+    use crate::server::TestServer;
+    db.seed_sample().await;
+    let mut redis = RedisServer::start().await;
+    let server = market(Duration::from_millis(100)).await;
+    let _stop = start_worker_opts(db, &redis, &server, "w1", Duration::from_secs(30), |o| {
+        o.sweep_every = Duration::from_millis(200);
+    })
+    .await;
+    wait_subscribers(&redis, 1).await;
+    let options = universe::api::ServeOptions {
+        api_key: Some("k".into()),
+        watch: universe::cache::WatchOptions {
+            poll: Duration::from_millis(200),
+            max_age: Duration::from_secs(3600),
+            listen: false,
+        },
+        bench_routes: false,
+        jobs: universe::api::JobsOptions {
+            bus: Some(RedisBus::connect(&redis.url).await.unwrap()),
+            ..Default::default()
+        },
+        limits: Default::default(),
+    };
+    let web = TestServer::start(db, options).await;
+    let mut app = redis.conn().await;
+    let symbols: Vec<String> = (0..40).map(|i| format!("L{i}")).collect();
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    let _: i64 = app.publish(DATA_LOAD_CHANNEL, app_message("long", &refs)).await.unwrap();
+    wait_status(&redis, "long", &["running"]).await;
+    let r = web
+        .client
+        .post(format!("{}/admin/historical-data/trigger-universe-load", web.base))
+        .header("X-API-Key", "k")
+        .json(&serde_json::json!({ "universe_key": "dow30", "years": 1, "run_analysis_after_import": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let id = v["job_id"].as_str().unwrap().to_string();
+    let h: std::collections::HashMap<String, String> = app.hgetall(format!("{STATUS_PREFIX}{id}")).await.unwrap();
+    assert_eq!((h["status"].as_str(), h["progress"].as_str()), ("submitted", "0"), "{h:?}");
+    assert_eq!(h["message"], "Loading 30 symbols from dow30");
+    assert!(h["submitted_at"].contains('T'));
+    let ttl: i64 = app.ttl(format!("{STATUS_PREFIX}{id}")).await.unwrap();
+    assert!(ttl > 86_000, "ttl {ttl}");
+    let meta: std::collections::HashMap<String, String> =
+        app.hgetall(format!("tickstock.jobs.metadata:{id}")).await.unwrap();
+    assert_eq!(
+        (meta["run_analysis_after_import"].as_str(), meta["universe_key"].as_str(), meta["timeframe"].as_str()),
+        ("true", "dow30", "daily")
+    );
+    // Redis restarts (empty) while the long job runs and the triggered one waits behind it.
+    redis.restart(Duration::from_millis(300)).await;
+    let mut app = redis.conn().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status: Option<String> = app.hget(format!("{STATUS_PREFIX}{id}"), "status").await.unwrap();
+        if let Some(status) = status {
+            assert_eq!(status, "queued");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the queued job's status hash never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(db.store.job("long").await.unwrap().unwrap().status, "running", "restored while the long job ran");
+    let h = wait_status(&redis, &id, &["completed", "failed"]).await;
+    assert_eq!(h["status"], "completed", "{h:?}");
+    web.stop().await;
+}
+
 contract!(
     killed_worker_is_taken_over_through_the_stream,
     redis_restart_during_a_job,
@@ -443,4 +518,5 @@ contract!(
     bad_messages_fail_and_the_worker_goes_on,
     completed_with_errors_reads_completed_to_the_app,
     heartbeat_lives_and_the_stream_is_trimmed,
+    trigger_route_hashes_survive_a_restart,
 );

@@ -25,7 +25,13 @@ pub struct TestServer {
 }
 
 fn options(api_key: Option<&str>, watch: WatchOptions) -> ServeOptions {
-    ServeOptions { api_key: api_key.map(str::to_string), watch, bench_routes: false, jobs: Default::default() }
+    ServeOptions {
+        api_key: api_key.map(str::to_string),
+        watch,
+        bench_routes: false,
+        jobs: Default::default(),
+        limits: Default::default(),
+    }
 }
 
 /// Polling fast, no maximum-age refreshes, notifications on.
