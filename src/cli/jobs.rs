@@ -93,7 +93,7 @@ pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode
         if args.once {
             bail!("--once is for the embedded queue; with Redis the worker runs until stopped");
         }
-        let bus = crate::jobs::redis::RedisBus::connect(&url)
+        let bus = crate::jobs::redis::RedisBus::connect(&url, store.database_id().await?)
             .await
             .with_context(|| format!("cannot reach Redis at {}", crate::store::redact_url(&url)))?;
         eprintln!(

@@ -18,7 +18,7 @@ pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, i
     let addr = listener.local_addr()?;
     let mut options = args.options(store.backend());
     if let Some(url) = args.redis.url() {
-        let bus = crate::jobs::redis::RedisBus::connect(&url)
+        let bus = crate::jobs::redis::RedisBus::connect(&url, store.database_id().await?)
             .await
             .with_context(|| format!("cannot reach Redis at {}", crate::store::redact_url(&url)))?;
         options.jobs.bus = Some(bus);

@@ -5,6 +5,9 @@
 //!   `jobs` table (insert-if-absent by `job_id`) and handed to a durable Redis Stream with a consumer group by the
 //!   one worker whose `SET NX` on the job id wins. An invalid message is recorded `failed` with the reason, on the
 //!   status hash too.
+//! - **Databases.** Entries carry the identity of the database whose job they are (`db`), and each database's
+//!   workers read through their own consumer group: a worker pointed at another database by mistake
+//!   acknowledges foreign entries in its own group only, so they stay with their database's workers.
 //! - **Running.** Workers read the stream with `XREADGROUP`; the reader claims the job in the database by id (a
 //!   duplicate delivery finds it taken and is acknowledged), keeps its stream entry's idle time at zero while it
 //!   works, and acknowledges it at the end. A dead worker's entry goes idle; after the visibility timeout another
@@ -42,7 +45,8 @@ pub const METADATA_PREFIX: &str = "tickstock.jobs.metadata:";
 pub const HEARTBEAT_KEY: &str = "tickstockpl:heartbeat";
 /// Our durable queue.
 pub const STREAM_KEY: &str = "universe:jobs:stream";
-/// Its consumer group.
+/// Its consumer groups' name before the database's identity: one group per database, so every database's
+/// workers see every entry, and each takes only its own database's (entries carry it in `db`).
 pub const GROUP: &str = "universe-workers";
 /// Jobs handed to the stream (`SET NX`), so N subscribers enqueue each job once.
 const HANDED_PREFIX: &str = "universe:jobs:handed:";
@@ -61,11 +65,27 @@ pub struct RedisBus {
     /// A second connection for the blocking stream read: a `BLOCK`ed `XREADGROUP` holds its multiplexed
     /// connection, and every other command on it (the intake's `XADD`, status writes) would wait behind it.
     reader: ConnectionManager,
+    /// The identity of the database this process works on ([`crate::store::Store::database_id`]).
+    db: String,
+    /// This database's consumer group.
+    group: String,
+}
+
+/// The consumer group of a database's workers.
+pub fn group_for(db: &str) -> String {
+    format!("{GROUP}:{db}")
+}
+
+/// A stream id as numbers, for ordering (`1700000000000-3` → (1700000000000, 3)).
+fn id_order(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }
 
 impl RedisBus {
-    /// Connects (reconnecting on its own afterwards) and makes sure the stream's consumer group exists.
-    pub async fn connect(url: &str) -> redis::RedisResult<RedisBus> {
+    /// Connects (reconnecting on its own afterwards) for the database `db` (its
+    /// [`crate::store::Store::database_id`]) and makes sure that database's consumer group exists.
+    pub async fn connect(url: &str, db: String) -> redis::RedisResult<RedisBus> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
@@ -74,20 +94,26 @@ impl RedisBus {
             .set_max_delay(Duration::from_secs(2));
         let mut conn = client.get_connection_manager_with_config(config.clone()).await?;
         let reader = client.get_connection_manager_with_config(config).await?;
-        let created: redis::RedisResult<()> = conn.xgroup_create_mkstream(STREAM_KEY, GROUP, "0").await;
+        let group = group_for(&db);
+        let created: redis::RedisResult<()> = conn.xgroup_create_mkstream(STREAM_KEY, &group, "0").await;
         if let Err(e) = created
             && e.code() != Some("BUSYGROUP")
         {
             return Err(e);
         }
-        Ok(RedisBus { client, conn, reader })
+        Ok(RedisBus { client, conn, reader, db, group })
+    }
+
+    /// This database's consumer group.
+    pub fn group(&self) -> &str {
+        &self.group
     }
 
     /// Hands a job to the stream unless another worker already did. Returns whether this call did.
     pub async fn hand_over(&self, job_id: &str) -> redis::RedisResult<bool> {
         let mut c = self.conn.clone();
         let first: Option<String> = redis::cmd("SET")
-            .arg(format!("{HANDED_PREFIX}{job_id}"))
+            .arg(format!("{HANDED_PREFIX}{}:{job_id}", self.db))
             .arg(1)
             .arg("NX")
             .arg("EX")
@@ -104,7 +130,7 @@ impl RedisBus {
     /// Adds a stream entry for a job (duplicates are harmless: the database claim decides who runs it).
     pub async fn offer(&self, job_id: &str) -> redis::RedisResult<()> {
         let mut c = self.conn.clone();
-        let _: String = c.xadd(STREAM_KEY, "*", &[("job_id", job_id)]).await?;
+        let _: String = c.xadd(STREAM_KEY, "*", &[("job_id", job_id), ("db", self.db.as_str())]).await?;
         Ok(())
     }
 
@@ -122,22 +148,25 @@ impl RedisBus {
         Ok(())
     }
 
-    /// Trims the stream of entries every consumer is done with: everything older than the oldest pending
-    /// (delivered, not yet acknowledged) entry, or, with none pending, older than the last delivered one. Entries
-    /// not yet delivered are newer than that, so nothing waiting or running is lost. Returns the entries removed.
+    /// Trims the stream of entries every consumer group is done with: everything older than each group's oldest
+    /// pending (delivered, not yet acknowledged) entry, or, with none pending, its last delivered one. Entries not
+    /// yet delivered are newer than that, so nothing waiting or running is lost. Returns the entries removed.
     pub async fn trim_stream(&self) -> redis::RedisResult<usize> {
         let mut c = self.conn.clone();
-        let pending: redis::streams::StreamPendingReply = c.xpending(STREAM_KEY, GROUP).await?;
-        let keep_from = match pending {
-            redis::streams::StreamPendingReply::Data(d) => d.start_id,
-            _ => {
-                let groups: redis::streams::StreamInfoGroupsReply = c.xinfo_groups(STREAM_KEY).await?;
-                match groups.groups.into_iter().find(|g| g.name == GROUP) {
-                    Some(g) => g.last_delivered_id,
-                    None => return Ok(0),
-                }
+        let groups: redis::streams::StreamInfoGroupsReply = c.xinfo_groups(STREAM_KEY).await?;
+        let mut keep_from: Option<String> = None;
+        // Every database's group must be done with an entry before it goes.
+        for g in &groups.groups {
+            let pending: redis::streams::StreamPendingReply = c.xpending(STREAM_KEY, &g.name).await?;
+            let from = match pending {
+                redis::streams::StreamPendingReply::Data(d) => d.start_id,
+                _ => g.last_delivered_id.clone(),
+            };
+            if keep_from.as_deref().is_none_or(|k| id_order(&from) < id_order(k)) {
+                keep_from = Some(from);
             }
-        };
+        }
+        let Some(keep_from) = keep_from else { return Ok(0) };
         redis::cmd("XTRIM").arg(STREAM_KEY).arg("MINID").arg(keep_from).query_async(&mut c).await
     }
 
@@ -538,7 +567,12 @@ pub async fn consume(
             n = next_entry(&bus, &consumer, visibility) => n,
         };
         match next {
-            Ok(Some((entry, job_id))) => {
+            Ok(Some((entry, _, Some(db)))) if db != bus.db => {
+                // Another database's job (this group sees every entry): its own workers take it in their group.
+                tracing::debug!(entry, db, "stream entry of another database; left to its workers");
+                ack(&bus, &entry, "").await;
+            }
+            Ok(Some((entry, job_id, _))) => {
                 let run = run_entry(&worker, &bus, &consumer, &entry, &job_id);
                 tokio::select! {
                     () = &mut shutdown => return,
@@ -551,7 +585,7 @@ pub async fn consume(
                 // still queued in the database are offered again by the sweep.
                 tracing::warn!("the job stream's consumer group is gone (Redis restarted?); recreating it");
                 let mut c = bus.conn.clone();
-                let _: redis::RedisResult<()> = c.xgroup_create_mkstream(STREAM_KEY, GROUP, "0").await;
+                let _: redis::RedisResult<()> = c.xgroup_create_mkstream(STREAM_KEY, &bus.group, "0").await;
                 sweep_once(&worker, &bus, true).await;
             }
             Err(e) => {
@@ -565,18 +599,18 @@ pub async fn consume(
     }
 }
 
-/// The next stream entry for this consumer: an idle one of a dead worker first, else a new one (waiting up to
-/// a second).
+/// The next stream entry for this consumer, as (entry id, job id, database): an idle one of a dead worker
+/// first, else a new one (waiting up to a second).
 async fn next_entry(
     bus: &RedisBus,
     consumer: &str,
     visibility: Duration,
-) -> redis::RedisResult<Option<(String, String)>> {
+) -> redis::RedisResult<Option<(String, String, Option<String>)>> {
     let mut c = bus.reader.clone();
     let claimed: StreamAutoClaimReply = c
         .xautoclaim_options(
             STREAM_KEY,
-            GROUP,
+            &bus.group,
             consumer,
             visibility.as_millis() as u64,
             "0-0",
@@ -586,14 +620,15 @@ async fn next_entry(
     let entry = match claimed.claimed.into_iter().next() {
         Some(e) => Some(e),
         None => {
-            let opts = StreamReadOptions::default().group(GROUP, consumer).count(1).block(1000);
+            let opts = StreamReadOptions::default().group(&bus.group, consumer).count(1).block(1000);
             let read: Option<StreamReadReply> = c.xread_options(&[STREAM_KEY], &[">"], &opts).await?;
             read.and_then(|r| r.keys.into_iter().next()).and_then(|k| k.ids.into_iter().next())
         }
     };
     Ok(entry.map(|e| {
         let job_id = e.get::<String>("job_id").unwrap_or_default();
-        (e.id, job_id)
+        let db = e.get::<String>("db");
+        (e.id, job_id, db)
     }))
 }
 
@@ -612,7 +647,7 @@ async fn run_entry(worker: &Worker, bus: &RedisBus, consumer: &str, entry: &str,
                         let mut c = bus.conn.clone();
                         let _: redis::RedisResult<redis::Value> = redis::cmd("XCLAIM")
                             .arg(STREAM_KEY)
-                            .arg(GROUP)
+                            .arg(&bus.group)
                             .arg(&consumer)
                             .arg(0)
                             .arg(&entry)
@@ -640,8 +675,13 @@ async fn run_entry(worker: &Worker, bus: &RedisBus, consumer: &str, entry: &str,
             return;
         }
     }
+    ack(bus, entry, job_id).await;
+}
+
+/// Acknowledges an entry in this database's group.
+async fn ack(bus: &RedisBus, entry: &str, job_id: &str) {
     let mut c = bus.conn.clone();
-    let acked: redis::RedisResult<usize> = c.xack(STREAM_KEY, GROUP, &[entry]).await;
+    let acked: redis::RedisResult<usize> = c.xack(STREAM_KEY, &bus.group, &[entry]).await;
     if let Err(e) = acked {
         tracing::warn!(job_id, error = %e, "could not acknowledge the stream entry; it will be re-delivered and found done");
     }

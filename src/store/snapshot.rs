@@ -61,6 +61,20 @@ impl Store {
         Ok(v)
     }
 
+    /// This database's identity: the id its migration made, and on PostgreSQL the database's name too (a database
+    /// copied from a template keeps the id). Job stream entries carry it.
+    pub async fn database_id(&self) -> Result<String, StoreError> {
+        let id: String = match self {
+            Store::Sqlite(p) => sqlx::query_scalar("SELECT id FROM universe_instance LIMIT 1").fetch_one(p).await?,
+            Store::Postgres(p) => {
+                sqlx::query_scalar("SELECT id || ':' || current_database() FROM universe_instance LIMIT 1")
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        Ok(id)
+    }
+
     /// Reads the whole relationship graph of an environment in one read transaction, so groups, memberships,
     /// symbols, cache rows and the version all belong to the same committed state.
     pub async fn snapshot_rows(&self, env: Environment) -> Result<SnapshotRows, StoreError> {

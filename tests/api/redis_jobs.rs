@@ -125,7 +125,7 @@ async fn start_worker_opts(
     visibility: Duration,
     adjust: impl FnOnce(&mut WorkerOptions),
 ) -> tokio::sync::oneshot::Sender<()> {
-    let bus = RedisBus::connect(&redis.url).await.unwrap();
+    let bus = RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
     let mut options = WorkerOptions::new(Environment::Default);
     options.id = id.to_string();
     options.tick = Duration::from_millis(100);
@@ -307,7 +307,9 @@ async fn completed_with_errors_reads_completed_to_the_app(db: &TestDb) {
 /// The heartbeat is refreshed on its own timer while a job runs, and the stream is trimmed of finished entries
 /// without losing one still pending (a dead worker's, which XAUTOCLAIM will hand on).
 async fn heartbeat_lives_and_the_stream_is_trimmed(db: &TestDb) {
-    use universe::jobs::redis::{GROUP, STREAM_KEY};
+    use universe::jobs::redis::STREAM_KEY;
+    let group = universe::jobs::redis::group_for(&db.store.database_id().await.unwrap());
+    let group = group.as_str();
     let redis = RedisServer::start().await;
     let server = market(Duration::from_millis(100)).await;
     let fast = |o: &mut WorkerOptions| {
@@ -344,7 +346,7 @@ async fn heartbeat_lives_and_the_stream_is_trimmed(db: &TestDb) {
     let _ = stop.send(());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ghost: String = app.xadd(STREAM_KEY, "*", &[("job_id", "ghost")]).await.unwrap();
-    let opts = redis::streams::StreamReadOptions::default().group(GROUP, "dead").count(1);
+    let opts = redis::streams::StreamReadOptions::default().group(group, "dead").count(1);
     let _: redis::streams::StreamReadReply = app.xread_options(&[STREAM_KEY], &[">"], &opts).await.unwrap();
     assert!(app.xlen::<_, usize>(STREAM_KEY).await.unwrap() > 1, "the last finished entry and the ghost");
     let _stop = start_worker_opts(db, &redis, &server, "w2", Duration::from_secs(30), fast).await;
@@ -354,7 +356,7 @@ async fn heartbeat_lives_and_the_stream_is_trimmed(db: &TestDb) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pending: redis::streams::StreamPendingCountReply =
-        app.xpending_count(STREAM_KEY, GROUP, "-", "+", 10).await.unwrap();
+        app.xpending_count(STREAM_KEY, group, "-", "+", 10).await.unwrap();
     let ids: Vec<&str> = pending.ids.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, [ghost.as_str()], "the pending entry is kept");
 }
@@ -456,7 +458,7 @@ async fn trigger_route_hashes_survive_a_restart(db: &TestDb) {
         },
         bench_routes: false,
         jobs: universe::api::JobsOptions {
-            bus: Some(RedisBus::connect(&redis.url).await.unwrap()),
+            bus: Some(RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap()),
             ..Default::default()
         },
         limits: Default::default(),
@@ -509,6 +511,36 @@ async fn trigger_route_hashes_survive_a_restart(db: &TestDb) {
     web.stop().await;
 }
 
+/// A worker connected to another database by mistake (an SQLite default left in place) shares the Redis: it
+/// leaves this database's job alone, and this database's worker runs it.
+async fn a_worker_on_another_database_leaves_the_job(db: &TestDb) {
+    let other = TestDb::new(universe::store::Backend::Sqlite).await;
+    assert_ne!(db.store.database_id().await.unwrap(), other.store.database_id().await.unwrap());
+    let redis = RedisServer::start().await;
+    let server = market(Duration::ZERO).await;
+    let _wrong = start_worker(&other, &redis, &server, "wrong-db").await;
+    wait_subscribers(&redis, 1).await;
+    // A submission through this database's server: recorded here, handed to the stream.
+    let spec =
+        universe::jobs::message::parse(br#"{"job_id":"mine","job_type":"csv_universe_load","symbols":["AAPL"]}"#)
+            .unwrap();
+    jobs_submit(db, spec).await;
+    let bus = RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
+    assert!(bus.hand_over("mine").await.unwrap());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(db.store.job("mine").await.unwrap().unwrap().status, "queued", "the other database's worker left it");
+    assert!(other.store.job("mine").await.unwrap().is_none());
+    let _right = start_worker(db, &redis, &server, "right-db").await;
+    let h = wait_status(&redis, "mine", &["completed", "failed"]).await;
+    assert_eq!(h["status"], "completed", "{h:?}");
+    assert_eq!(db.store.job("mine").await.unwrap().unwrap().attempts, 1);
+    other.cleanup().await;
+}
+
+async fn jobs_submit(db: &TestDb, spec: universe::jobs::JobSpec) {
+    universe::jobs::submit(&db.store, Environment::Default, spec, None).await.expect("submit");
+}
+
 contract!(
     killed_worker_is_taken_over_through_the_stream,
     redis_restart_during_a_job,
@@ -519,4 +551,5 @@ contract!(
     completed_with_errors_reads_completed_to_the_app,
     heartbeat_lives_and_the_stream_is_trimmed,
     trigger_route_hashes_survive_a_restart,
+    a_worker_on_another_database_leaves_the_job,
 );
