@@ -156,7 +156,7 @@ async fn bench_publish_to_running(url: &str, runs: usize) {
     let symbols: Vec<String> = vec!["AAPL".into()];
     let server = mock(&symbols).await;
     let store = Store::open(url).await.unwrap();
-    let bus = universe::jobs::redis::RedisBus::connect(&redis_url).await.unwrap();
+    let bus = universe::jobs::redis::RedisBus::connect(&redis_url, store.database_id().await.unwrap()).await.unwrap();
     let mut options = WorkerOptions::new(Environment::Default);
     options.tick = Duration::from_millis(100);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
