@@ -66,6 +66,15 @@ impl BarSource {
         BarSource::Massive(Box::new(client))
     }
 
+    /// With Massive, shares the rate limit with every other worker on the same key through Redis; other sources
+    /// are returned as they are.
+    pub fn share_rate(self, redis_url: &str) -> redis::RedisResult<BarSource> {
+        Ok(match self {
+            BarSource::Massive(client) => BarSource::massive(client.share_rate(redis_url)?),
+            other => other,
+        })
+    }
+
     /// A local source on a folder.
     pub fn local(dir: impl Into<PathBuf>) -> BarSource {
         BarSource::Local(Arc::new(LocalBars::new(dir.into())))

@@ -93,6 +93,9 @@ pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode
         if args.once {
             bail!("--once is for the embedded queue; with Redis the worker runs until stopped");
         }
+        // Workers sharing a Redis share the plan's rate too.
+        let source =
+            source.share_rate(&url).with_context(|| format!("invalid Redis URL {}", crate::store::redact_url(&url)))?;
         let bus = crate::jobs::redis::RedisBus::connect(&url, store.database_id().await?)
             .await
             .with_context(|| format!("cannot reach Redis at {}", crate::store::redact_url(&url)))?;

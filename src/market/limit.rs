@@ -1,6 +1,7 @@
 //! The client-side request budget: a plan-sized rate (`5/min` on the free plan, `100/s` on a paid one) enforced
 //! by a GCRA limiter (governor), requests evenly spaced so no 60-second window ever holds more than the plan
-//! allows.
+//! allows. With several workers on one API key, [`SharedLimit`] keeps the same GCRA state in Redis, so the
+//! workers together stay within the plan.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -103,6 +104,57 @@ impl<C: Clock + Clone> RateLimit<C> {
             Ok(()) => None,
             Err(not_until) => Some(not_until.wait_time_from(self.clock.now())),
         }
+    }
+}
+
+/// GCRA in Redis: reserves the next slot (the theoretical arrival time, on Redis's clock so every worker agrees)
+/// and returns how many microseconds the caller waits before sending. Numbers are microseconds since the epoch
+/// (below 2^53, exact in Lua's doubles); `%.0f` keeps them out of scientific notation.
+const GCRA_SCRIPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.floor((next_tat - now) / 1000) + 1000)
+return tat - now
+";
+
+/// A request budget shared by every process on one API key, kept in Redis.
+pub struct SharedLimit {
+    client: redis::Client,
+    conn: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    /// `universe:massive:rate:{md5 of the API key}`: the key itself never goes to Redis.
+    key: String,
+    interval_us: u64,
+}
+
+impl SharedLimit {
+    /// A limit of `rate` for `api_key`, kept in the Redis at `redis_url` (connected on first use).
+    pub fn new(redis_url: &str, rate: RateSpec, api_key: &str) -> redis::RedisResult<SharedLimit> {
+        Ok(SharedLimit {
+            client: redis::Client::open(redis_url)?,
+            conn: tokio::sync::OnceCell::new(),
+            key: format!("universe:massive:rate:{:x}", md5::compute(api_key)),
+            interval_us: rate.interval().as_micros().max(1) as u64,
+        })
+    }
+
+    /// Reserves the next shared slot and waits for it.
+    pub async fn acquire(&self) -> redis::RedisResult<()> {
+        let conn = self.conn.get_or_try_init(|| self.client.get_connection_manager()).await?;
+        let wait_us: i64 = redis::cmd("EVAL")
+            .arg(GCRA_SCRIPT)
+            .arg(1)
+            .arg(&self.key)
+            .arg(self.interval_us)
+            .query_async(&mut conn.clone())
+            .await?;
+        if wait_us > 0 {
+            tokio::time::sleep(Duration::from_micros(wait_us as u64)).await;
+        }
+        Ok(())
     }
 }
 

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use crate::domain::Timeframe;
-pub use limit::{RateLimit, RateSpec, RateSpecError};
+pub use limit::{RateLimit, RateSpec, RateSpecError, SharedLimit};
 pub use types::{AggBar, GroupedBar, TickerRecord, TickerType};
 
 /// The current Massive host (`api.polygon.io` answers the same keys).
@@ -213,6 +213,8 @@ pub struct MassiveClient {
     base: Url,
     key: Arc<str>,
     limit: Arc<RateLimit>,
+    /// The budget shared with other workers on the same key, when they share a Redis.
+    shared: Option<Arc<SharedLimit>>,
     permits: Arc<Semaphore>,
     requests: Arc<AtomicU64>,
     config: MassiveConfig,
@@ -255,10 +257,18 @@ impl MassiveClient {
             base,
             key: Arc::from(config.api_key.as_str()),
             limit: Arc::new(RateLimit::new(config.rate)),
+            shared: None,
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             requests: Arc::new(AtomicU64::new(0)),
             config,
         })
+    }
+
+    /// Shares `--rate` with every other client on this API key through the Redis at `redis_url`: N workers
+    /// together stay within the plan's limit.
+    pub fn share_rate(mut self, redis_url: &str) -> redis::RedisResult<Self> {
+        self.shared = Some(Arc::new(SharedLimit::new(redis_url, self.config.rate, &self.config.api_key)?));
+        Ok(self)
     }
 
     /// The configuration.
@@ -383,6 +393,11 @@ impl MassiveClient {
         let path = display_path(url);
         let _permit = self.permits.acquire().await.expect("semaphore never closed");
         self.limit.acquire().await;
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.acquire().await
+        {
+            tracing::warn!(error = %e, "Redis unavailable: the shared rate limit is off; this worker keeps its own --rate");
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("universe_massive_requests_total").increment(1);
         let transport = |source: reqwest::Error| {

@@ -261,3 +261,57 @@ async fn malformed_bodies_are_errors_naming_the_path() {
     assert!(err.to_string().contains("malformed response body"), "{err}");
     assert_eq!(c.requests_sent(), 2, "malformed bodies are not retried");
 }
+
+/// Records when each request arrived.
+struct Arrivals(std::sync::Arc<std::sync::Mutex<Vec<Instant>>>);
+
+impl wiremock::Respond for Arrivals {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        self.0.lock().unwrap().push(Instant::now());
+        json(r#"{"status":"OK","results":[]}"#.to_string())
+    }
+}
+
+/// Two clients on one key, each at `--rate 20/s`, sending as fast as they may for 2.5 s: the most requests the
+/// mock sees in any one-second window.
+async fn busiest_second(share: Option<&str>) -> usize {
+    let server = MockServer::start().await;
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("GET")).respond_with(Arrivals(arrivals.clone())).mount(&server).await;
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let mut c = MassiveConfig::new("shared-key");
+        c.base_url = server.uri();
+        c.rate = "20/s".parse().unwrap();
+        let mut client = MassiveClient::new(c).unwrap();
+        if let Some(url) = share {
+            client = client.share_rate(url).unwrap();
+        }
+        tasks.push(tokio::spawn(async move {
+            let end = Instant::now() + Duration::from_millis(2500);
+            while Instant::now() < end {
+                client.aggregates("AAPL", Timeframe::Day, d("2026-01-02"), d("2026-01-02")).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let times = arrivals.lock().unwrap().clone();
+    (0..times.len())
+        .map(|i| times[i..].iter().take_while(|t| t.duration_since(times[i]) < Duration::from_secs(1)).count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// `--rate` is shared through Redis: two workers on one key stay within the plan's 20/s together (alone, each
+/// would take its own 20/s). The bound leaves room for scheduling noise, far below the 40 of two separate limits.
+#[tokio::test]
+async fn workers_on_one_key_share_the_rate_through_redis() {
+    let redis = crate::redis_jobs::RedisServer::start().await;
+    let shared = busiest_second(Some(&redis.url)).await;
+    assert!((15..=23).contains(&shared), "shared limit: {shared} requests in the busiest second");
+    let separate = busiest_second(None).await;
+    assert!(separate >= 34, "separate limits: {separate} requests in the busiest second");
+    eprintln!("busiest second: {shared} requests shared, {separate} separate");
+}
