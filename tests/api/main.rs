@@ -5,6 +5,7 @@ mod helpers;
 
 mod bars;
 mod cli;
+mod deployment;
 mod holdings;
 mod http_limits;
 mod input_edges;

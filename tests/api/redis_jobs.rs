@@ -89,7 +89,7 @@ impl Respond for OneBar {
     }
 }
 
-async fn market(delay: Duration) -> MockServer {
+pub(crate) async fn market(delay: Duration) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(path_regex("^/v2/aggs/ticker/")).respond_with(OneBar(delay)).mount(&server).await;
     server
@@ -143,7 +143,7 @@ async fn start_worker_opts(
 }
 
 /// Waits until `n` clients listen on the job channel (pub/sub keeps nothing for late subscribers).
-async fn wait_subscribers(redis: &RedisServer, n: i64) {
+pub(crate) async fn wait_subscribers(redis: &RedisServer, n: i64) {
     let mut c = redis.conn().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -176,7 +176,7 @@ async fn wait_status(redis: &RedisServer, job_id: &str, until: &[&str]) -> std::
 }
 
 /// TickStockAppV2's trigger-universe-load message, field for field (compat §2.1).
-fn app_message(job_id: &str, symbols: &[&str]) -> String {
+pub(crate) fn app_message(job_id: &str, symbols: &[&str]) -> String {
     serde_json::json!({
         "job_id": job_id, "job_type": "csv_universe_load", "source": "custom", "universe_key": "custom",
         "symbols": symbols, "timeframes": ["day", "week"], "years": 0.25, "run_analysis_after_import": false,

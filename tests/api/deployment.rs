@@ -1,0 +1,224 @@
+//! Two servers and two workers (separate `universe` processes) on one PostgreSQL and one Redis, as production
+//! runs them: 20 jobs submitted through both servers and TickStock's Redis message, one worker killed and one
+//! server restarted mid-run. Every job runs to completion once, no bar is written twice, both servers see a load
+//! within a second of its commit, and no request fails except on the server being restarted.
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use universe::domain::{GroupKind, Timeframe};
+use universe::jobs::redis::DATA_LOAD_CHANNEL;
+
+use crate::helpers::TestDb;
+use crate::redis_jobs::{RedisServer, app_message, market, wait_subscribers};
+
+const KEY: &str = "deploy-key";
+
+/// A `universe serve` process in production mode; returns it and its address.
+fn spawn_server(db: &str, redis: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", db, "serve", "--bind", "127.0.0.1:0", "--api-key", KEY, "--redis-url", redis])
+        .args(["--cache-poll-ms", "200"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a server");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep reading, so the server never blocks on a full pipe.
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("Serving ").and_then(|l| l.split("http://").nth(1)) {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the server prints its address");
+    (child, addr)
+}
+
+/// A `universe worker` process in Redis mode.
+fn spawn_worker(db: &str, redis: &str, market: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", db, "worker", "--redis-url", redis, "--source", "massive"])
+        .args(["--massive-api-key", "k", "--massive-url", market, "--rate", "1000/s", "--concurrency", "1"])
+        .args(["--lease-secs", "2", "--visibility-secs", "3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a worker")
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+fn symbols_of_job(i: usize) -> Vec<String> {
+    (0..3).map(|s| format!("D{i}X{s}")).collect()
+}
+
+#[tokio::test]
+async fn two_servers_two_workers_one_postgres_one_redis() {
+    let db = TestDb::new(universe::store::Backend::Postgres).await;
+    db.seed_sample().await;
+    let redis = RedisServer::start().await;
+    let mock = market(Duration::from_millis(60)).await;
+    let (server_a, addr_a) = spawn_server(&db.url, &redis.url);
+    let (server_b, addr_b) = spawn_server(&db.url, &redis.url);
+    let worker_1 = spawn_worker(&db.url, &redis.url, &mock.uri());
+    let worker_2 = spawn_worker(&db.url, &redis.url, &mock.uri());
+    wait_subscribers(&redis, 2).await;
+    universe::market::install_crypto_provider();
+    let http = reqwest::Client::new();
+
+    // Readers on both servers the whole time; failures are counted per server, B's only outside its restart.
+    let addrs = Arc::new(Mutex::new([addr_a.clone(), addr_b.clone()]));
+    let restarting = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = {
+        let (addrs, restarting, done, failures, reads, http) =
+            (addrs.clone(), restarting.clone(), done.clone(), failures.clone(), reads.clone(), http.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                let current = addrs.lock().unwrap().clone();
+                for (i, addr) in current.iter().enumerate() {
+                    let r = http.get(format!("http://{addr}/api/universes/dow30/symbols")).send().await;
+                    let ok = matches!(&r, Ok(r) if r.status() == 200);
+                    // B's failures count only outside its restart (checked after the answer, which may have
+                    // taken the whole restart to fail).
+                    if !ok && !(i == 1 && restarting.load(Ordering::Relaxed)) {
+                        failures.lock().unwrap().push(format!("server {i} ({addr}): {r:?}"));
+                    }
+                    reads.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+
+    // 20 jobs: 7 through each server's /api/jobs, 6 as TickStock's Redis message.
+    let submit = |addr: String, i: usize| {
+        let http = http.clone();
+        async move {
+            let body = serde_json::json!({ "symbols": symbols_of_job(i), "timeframes": ["day"] });
+            let r = http.post(format!("http://{addr}/api/jobs")).header("X-API-Key", KEY).json(&body).send().await;
+            let r = r.expect("submit");
+            assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+            r.json::<serde_json::Value>().await.unwrap()["job_id"].as_str().unwrap().to_string()
+        }
+    };
+    let mut job_ids = Vec::new();
+    for i in 0..7 {
+        job_ids.push((submit(addr_a.clone(), i).await, i));
+        job_ids.push((submit(addr_b.clone(), 7 + i).await, 7 + i));
+    }
+    let mut app = redis.conn().await;
+    for i in 14..20 {
+        let id = format!("app-job-{i}");
+        let refs: Vec<String> = symbols_of_job(i);
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        let msg = app_message(&id, &refs).replace(r#""week""#, r#""day""#);
+        let _: i64 = app.publish(DATA_LOAD_CHANNEL, msg).await.unwrap();
+        job_ids.push((id, i));
+    }
+
+    // Mid-run: kill worker 1 (SIGKILL) once a few jobs are done, and restart server B.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done_jobs = db.store.jobs(Some("completed"), 100).await.unwrap().len();
+        if done_jobs >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no job completed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut worker_1 = worker_1;
+    worker_1.kill().unwrap();
+    worker_1.wait().unwrap();
+    restarting.store(true, Ordering::Relaxed);
+    stop(server_b);
+    let (server_b, addr_b2) = spawn_server(&db.url, &redis.url);
+    addrs.lock().unwrap()[1] = addr_b2.clone();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    restarting.store(false, Ordering::Relaxed);
+
+    // Every job completes.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut pending = Vec::new();
+        for (id, _) in &job_ids {
+            let job = db.store.job(id).await.unwrap();
+            if job.as_ref().is_none_or(|j| j.status != "completed") {
+                pending.push(format!("{id}: {:?}", job.map(|j| (j.status, j.message))));
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "jobs not completed: {pending:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Once each: no bar twice, and a job run by one worker throughout fetched each symbol once.
+    assert_eq!(db.store.count_bars(Timeframe::Day).await.unwrap(), 60, "20 jobs × 3 symbols, no duplicate bars");
+    let requests = mock.received_requests().await.unwrap();
+    let mut resumed = 0;
+    for (id, i) in &job_ids {
+        let job = db.store.job(id).await.unwrap().unwrap();
+        assert!(job.attempts <= 2, "{id} started {} times", job.attempts);
+        if job.attempts == 2 {
+            resumed += 1;
+            continue;
+        }
+        for s in symbols_of_job(*i) {
+            let n = requests.iter().filter(|r| r.url.path().contains(&format!("/ticker/{s}/"))).count();
+            assert_eq!(n, 1, "{id}: {s} fetched {n} times");
+        }
+    }
+    assert!(resumed <= 1, "{resumed} jobs were resumed after the one kill");
+    eprintln!("20 jobs completed, {resumed} resumed after the kill, {} Massive requests", requests.len());
+
+    // A load's commit reaches both servers within a second.
+    let file = db.write_file("dow30.csv", "Symbol\nAAPL\nMSFT\nNVDA\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", &db.url, "load", "universes", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let committed = Instant::now();
+    for addr in [&addr_a, &addr_b2] {
+        loop {
+            let v: serde_json::Value = http
+                .get(format!("http://{addr}/api/universes/dow30/symbols"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if v["symbols"] == serde_json::json!(["AAPL", "MSFT", "NVDA"]) {
+                break;
+            }
+            assert!(committed.elapsed() < Duration::from_secs(1), "{addr} still serves {v}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    eprintln!("both servers served the load {:?} after its command exited", committed.elapsed());
+    assert_eq!(db.symbols_of(GroupKind::Universe, "dow30").await, ["AAPL", "MSFT", "NVDA"]);
+
+    done.store(true, Ordering::Relaxed);
+    reader.await.unwrap();
+    let failures = failures.lock().unwrap().clone();
+    assert!(failures.is_empty(), "failed requests: {failures:?}");
+    assert!(reads.load(Ordering::Relaxed) > 50, "the readers ran");
+    stop(server_a);
+    stop(server_b);
+    stop(worker_2);
+    db.cleanup().await;
+}
