@@ -52,7 +52,7 @@ pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, i
         Some(_) => say!("  admin         curl -H 'X-API-Key: …' http://{addr}/admin/cache/stats"),
         None => say!("  admin endpoints are disabled: set UNIVERSE_API_KEY or --api-key to enable them"),
     }
-    if options.api_key.is_none() && !addr.ip().is_loopback() {
+    if admin_off_beyond_loopback(addr, options.api_key.as_deref()) {
         tracing::warn!(%addr, "serving beyond loopback without an API key: admin and job routes are off");
         eprintln!(
             "warning: listening on {addr} (not loopback) with no API key: admin and job routes answer 403; \
@@ -63,6 +63,11 @@ pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, i
     crate::api::serve(listener, store, config.environment, options, shutdown_signal()).await?;
     say!("stopped");
     Ok(())
+}
+
+/// Whether the server listens beyond loopback with admin routes off (no key): worth a warning at start-up.
+fn admin_off_beyond_loopback(addr: std::net::SocketAddr, api_key: Option<&str>) -> bool {
+    api_key.is_none() && !addr.ip().is_loopback()
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
@@ -84,5 +89,18 @@ pub(super) async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn warns_beyond_loopback_without_a_key() {
+        let warn = |a: &str, k: Option<&str>| super::admin_off_beyond_loopback(a.parse().unwrap(), k);
+        assert!(warn("0.0.0.0:8080", None));
+        assert!(warn("[::]:8080", None));
+        assert!(!warn("0.0.0.0:8080", Some("k")));
+        assert!(!warn("127.0.0.1:8080", None));
+        assert!(!warn("[::1]:8080", None));
     }
 }

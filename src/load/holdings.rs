@@ -121,10 +121,10 @@ struct Layout {
 impl Layout {
     fn read(input: &Input, text: &str) -> Result<Layout, Problem> {
         let Some(t) = Table::read(input, text, is_ticker_header)? else {
-            let rows = ticker_list(input, text)?;
+            let (rows, notes) = ticker_list(input, text)?;
             return Ok(Layout {
                 format: HoldingsFormat::TickerList,
-                notes: Vec::new(),
+                notes,
                 header: vec!["ticker".into()],
                 rows,
                 ticker_col: 0,
@@ -246,11 +246,13 @@ fn parse_file(
 
 /// A headerless file of one ticker per line (no line anywhere is a header: [`Table::read`] looked through the
 /// whole file first).
-pub(crate) fn ticker_list(input: &Input, text: &str) -> Result<Vec<Row>, Problem> {
-    let mut rows = Vec::new();
+pub(crate) fn ticker_list(input: &Input, text: &str) -> Result<(Vec<Row>, Vec<String>), Problem> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut blank = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let cell = line.trim().trim_matches('"').trim();
         if cell.is_empty() {
+            blank.push(i as u64 + 1);
             continue;
         }
         if cell.contains(',') || cell.contains('\t') || cell.contains(';') {
@@ -263,5 +265,13 @@ pub(crate) fn ticker_list(input: &Input, text: &str) -> Result<Vec<Row>, Problem
         }
         rows.push(Row { line: i as u64 + 1, cells: vec![cell.to_string()] });
     }
-    Ok(rows)
+    // Blank lines among the tickers are reported; trailing ones are not worth a note.
+    let last = rows.last().map_or(0, |r| r.line);
+    blank.retain(|l| *l < last);
+    let notes = if blank.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("{}: blank lines skipped: {}", file_name(&input.name), super::input::line_list(&blank))]
+    };
+    Ok((rows, notes))
 }

@@ -82,7 +82,11 @@ fn parse_file(
             table_notes = t.notes(&input.name);
             (t.rows, ticker_col, weight_col, t.header)
         }
-        None => (ticker_list(input, text).map_err(|p| problems.push(p)).ok()?, 0, None, vec!["ticker".to_string()]),
+        None => {
+            let (rows, notes) = ticker_list(input, text).map_err(|p| problems.push(p)).ok()?;
+            table_notes = notes;
+            (rows, 0, None, vec!["ticker".to_string()])
+        }
     };
     let ticker_field = header[ticker_col].as_str();
     let weight_field = weight_col.map_or("weight", |c| header[c].as_str());

@@ -22,6 +22,10 @@ async fn blank_line_mid_file_keeps_the_rest(db: &TestDb) {
         .await;
     assert_eq!(db.symbols_of(GroupKind::Etf, "SPY").await, ["AAPL", "GOOG", "MSFT"]);
     assert!(r.notes.iter().any(|n| n == "SPY.csv: blank lines skipped: 3–4"), "{:?}", r.notes);
+    // A headerless list of tickers, one per line.
+    let r = db.load_ok(LoadKind::Universes, &[("dow30.csv", "AAPL\nMSFT\n\n  \nGOOG\n\n")], Mode::Full).await;
+    assert_eq!(db.symbols_of(GroupKind::Universe, "dow30").await, ["AAPL", "GOOG", "MSFT"]);
+    assert!(r.notes.iter().any(|n| n == "dow30.csv: blank lines skipped: 3–4"), "{:?}", r.notes);
 }
 
 /// An empty (`,,`) or short row before the end is an error naming its line; nothing is written.
