@@ -74,18 +74,16 @@ fn parse_file(
     let text = input.text().map_err(|p| problems.push(p)).ok()?;
     // The header may follow preamble lines; with none anywhere, the file is one ticker per line.
     let table = Table::read(input, text, is_ticker_header).map_err(|p| problems.push(p)).ok()?;
-    let mut table_notes = Vec::new();
-    let (rows, ticker_col, weight_col, header) = match table {
+    let (rows, ticker_col, weight_col, header, table_notes) = match table {
         Some(t) => {
             let ticker_col = t.col(&TICKER_COLUMNS).expect("header has a ticker column");
             let weight_col = t.col_where(|h| h.contains("weight"));
-            table_notes = t.notes(&input.name);
-            (t.rows, ticker_col, weight_col, t.header)
+            let notes = t.notes(&input.name);
+            (t.rows, ticker_col, weight_col, t.header, notes)
         }
         None => {
             let (rows, notes) = ticker_list(input, text).map_err(|p| problems.push(p)).ok()?;
-            table_notes = notes;
-            (rows, 0, None, vec!["ticker".to_string()])
+            (rows, 0, None, vec!["ticker".to_string()], notes)
         }
     };
     let ticker_field = header[ticker_col].as_str();
