@@ -133,9 +133,9 @@ impl ServeArgs {
     }
 }
 
-/// Seconds as a duration; zero, negative or not-a-number values become a tenth of a second.
+/// Seconds as a duration, kept between a tenth of a second and a day (not-a-number: a tenth).
 fn seconds(s: f64) -> std::time::Duration {
-    std::time::Duration::from_secs_f64(if s.is_finite() && s > 0.1 { s } else { 0.1 })
+    std::time::Duration::from_secs_f64(if s.is_nan() { 0.1 } else { s.clamp(0.1, 86_400.0) })
 }
 
 impl fmt::Debug for ServeArgs {

@@ -21,6 +21,9 @@ use hyper_util::service::TowerToHyperService;
 
 use super::ApiError;
 
+/// How long shutdown waits for open connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// Connection limits of `universe serve`.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
@@ -83,7 +86,10 @@ pub async fn serve_connections(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // In-flight requests finish; an event stream or a stalled client does not hold the process past this.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "connections still open at shutdown were dropped");
+    }
     Ok(())
 }
 

@@ -165,8 +165,9 @@ fn app_with(state: AppState, bench_routes: bool, body_timeout: std::time::Durati
     router
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
         .fallback(|| async { ApiError::NotFound("no such route; the API is described at /api/openapi.json".into()) })
-        .layer(middleware::from_fn(error::problems))
+        // Outermost last: the body deadline's 408 and 413 pass through `problems` (TickStock's content type).
         .layer(middleware::from_fn_with_state(body_timeout, http::read_body_in_time))
+        .layer(middleware::from_fn(error::problems))
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -240,8 +240,11 @@ impl RelationshipCache {
         let c = &self.counters;
         let lookups = c.lookups.load(Ordering::Relaxed);
         let not_found = c.not_found.load(Ordering::Relaxed);
-        let hit_rate =
-            if lookups == 0 { 0.0 } else { ((lookups - not_found) as f64 * 10000.0 / lookups as f64).round() / 100.0 };
+        let hit_rate = if lookups == 0 {
+            0.0
+        } else {
+            (lookups.saturating_sub(not_found) as f64 * 10000.0 / lookups as f64).round() / 100.0
+        };
         CacheStats {
             version: s.version,
             etag: s.etag.clone(),
@@ -257,7 +260,7 @@ impl RelationshipCache {
             read_ms: s.read_time.as_secs_f64() * 1e3,
             index_ms: s.index_time.as_secs_f64() * 1e3,
             approx_bytes: s.approx_bytes,
-            hits: lookups - not_found,
+            hits: lookups.saturating_sub(not_found),
             misses: not_found,
             loads: c.refreshes.load(Ordering::Relaxed),
             evictions: 0,

@@ -71,6 +71,9 @@ pub struct RedisBus {
     group: String,
 }
 
+/// A consumer group none of whose consumers has touched the stream for this long no longer holds trimming back.
+const STALE_GROUP_MS: usize = 3_600_000;
+
 /// The consumer group of a database's workers.
 pub fn group_for(db: &str) -> String {
     format!("{GROUP}:{db}")
@@ -148,15 +151,22 @@ impl RedisBus {
         Ok(())
     }
 
-    /// Trims the stream of entries every consumer group is done with: everything older than each group's oldest
-    /// pending (delivered, not yet acknowledged) entry, or, with none pending, its last delivered one. Entries not
+    /// Trims the stream of entries every live consumer group is done with: everything older than each group's
+    /// oldest pending (delivered, not yet acknowledged) entry, or, with none pending, its last delivered one. Entries not
     /// yet delivered are newer than that, so nothing waiting or running is lost. Returns the entries removed.
     pub async fn trim_stream(&self) -> redis::RedisResult<usize> {
         let mut c = self.conn.clone();
         let groups: redis::streams::StreamInfoGroupsReply = c.xinfo_groups(STREAM_KEY).await?;
         let mut keep_from: Option<String> = None;
-        // Every database's group must be done with an entry before it goes.
+        // Every live database's group must be done with an entry before it goes. A group nobody has read for an
+        // hour (the pre-upgrade group, a database dropped or pointed at by mistake once) holds nothing back: the
+        // jobs' truth is in their database, whose sweep offers queued ones again.
         for g in &groups.groups {
+            let consumers: redis::streams::StreamInfoConsumersReply = c.xinfo_consumers(STREAM_KEY, &g.name).await?;
+            let live = g.name == self.group || consumers.consumers.iter().any(|c| c.idle < STALE_GROUP_MS);
+            if !live {
+                continue;
+            }
             let pending: redis::streams::StreamPendingReply = c.xpending(STREAM_KEY, &g.name).await?;
             let from = match pending {
                 redis::streams::StreamPendingReply::Data(d) => d.start_id,
@@ -205,12 +215,20 @@ impl RedisBus {
     /// Writes a queued job's status hash if it is missing (Redis restarted while the job waited behind another:
     /// the app marks a missing key "expired" and stops polling).
     pub async fn restore_status(&self, job: &JobRow) -> redis::RedisResult<bool> {
-        let mut c = self.conn.clone();
-        let exists: bool = c.exists(format!("{STATUS_PREFIX}{}", job.id)).await?;
-        if !exists {
-            self.write_status(&job.id, &StatusView::of(job).fields()).await?;
+        // Check and write in one script: a worker's final status written in between is never overwritten.
+        const WRITE_IF_ABSENT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+";
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(WRITE_IF_ABSENT).arg(1).arg(format!("{STATUS_PREFIX}{}", job.id)).arg(STATUS_TTL_SECS);
+        for (k, v) in StatusView::of(job).fields() {
+            cmd.arg(k).arg(v);
         }
-        Ok(!exists)
+        let written: i64 = cmd.query_async(&mut self.conn.clone()).await?;
+        Ok(written == 1)
     }
 
     /// Publishes a TickStock event envelope.
@@ -242,8 +260,9 @@ impl RedisBus {
             tracing::warn!(job_id = job.id, error = %e, "Redis unavailable: could not write the job status hash");
             return;
         }
+        let status = if job.status == "completed_with_errors" { "completed" } else { job.status };
         let payload = json!({ "job_id": job.id, "phase": "data_import", "percentage": job.counts.progress,
-            "status": job.status, "current_symbol": job.counts.current_symbol });
+            "status": status, "current_symbol": job.counts.current_symbol });
         let (channel, event) = match job.status {
             "running" | "cancelling" => (MONITORING, "job_progress_update"),
             _ => (IMPORT_EVENTS, "data_import_completed"),

@@ -221,12 +221,16 @@ impl RecordKind {
         if filled.is_empty() {
             return if cells.len() <= 1 { RecordKind::Blank } else { RecordKind::Empty };
         }
+        // A totals line names itself in its first cell ("Total", "Totals:", "Grand total"); a holding whose name
+        // merely starts with those letters (TOTALENERGIES) is data.
         let first = filled[0].to_ascii_lowercase();
+        let first = first.trim_end_matches(':').trim();
+        let totals = matches!(first, "total" | "totals" | "grand total" | "total net assets");
         // Issuer legal text is one long cell of prose; a single short word could be a truncated data row.
         let prose = filled.len() == 1
             && cells.len() < header_len.max(2)
             && (filled[0].split_whitespace().count() >= 3 || filled[0].chars().count() > 30);
-        if header_len >= 2 && (prose || first.starts_with("total")) {
+        if header_len >= 2 && (prose || totals) {
             return RecordKind::FooterText;
         }
         if cells.len() == header_len || (cells.len() > header_len && cells[header_len..].iter().all(String::is_empty)) {
@@ -257,6 +261,9 @@ impl Table {
             line_starts.partition_point(|&s| s <= b) as u64
         };
         let mut header: Option<(Vec<String>, u64)> = None;
+        // Preamble lines holding one ticker-like cell: in a one-column file they would be tickers above a stray
+        // header line, never to be dropped silently.
+        let mut tickerish_preamble: Option<u64> = None;
         // Records after the header: line, last line, cells, kind.
         let mut records: Vec<(u64, u64, Vec<String>, RecordKind)> = Vec::new();
         let mut rec = csv::StringRecord::new();
@@ -270,6 +277,11 @@ impl Table {
                 None => {
                     if cells.iter().any(|c| !c.is_empty()) && is_header(&cells) {
                         header = Some((cells, line));
+                    } else if tickerish_preamble.is_none()
+                        && cells.iter().filter(|c| !c.is_empty()).count() == 1
+                        && crate::domain::Ticker::parse(&cells[0]).is_ok()
+                    {
+                        tickerish_preamble = Some(line);
                     }
                 }
                 Some((h, _)) => {
@@ -281,11 +293,25 @@ impl Table {
         let Some((header, header_line)) = header else {
             return Ok(None);
         };
+        if header.len() == 1
+            && let Some(at) = tickerish_preamble
+        {
+            return Err(Problem::at(
+                &input.name,
+                at,
+                None,
+                format!(
+                    "{:?} above the header (line {header_line}) looks like a ticker; in a one-column file the header \
+                     must come first (or remove it, for one ticker per line)",
+                    text.lines().nth(at as usize - 1).unwrap_or("").trim()
+                ),
+            ));
+        }
         // The footer: the longest trailing run of records that are not data.
         let footer_at = records
             .iter()
             .rposition(|r| !matches!(r.3, RecordKind::Blank | RecordKind::Empty | RecordKind::FooterText))
-            .map_or(records.len(), |i| i + 1);
+            .map_or(0, |i| i + 1);
         let text_lines = text.lines().count() as u64;
         // It starts right after the last data row, taking in the empty lines the CSV reader passed over.
         let data_last_line = records[..footer_at].last().map_or(header_line, |r| r.1);

@@ -146,6 +146,22 @@ fn same_checksum(g: &StoredGroup, input: &GroupInput) -> bool {
     g.metadata.as_ref().and_then(|m| m.get("checksum")).and_then(Value::as_str) == Some(input.checksum.as_str())
 }
 
+/// The group row of a sector some stocks left: its description as stored, its metadata with `stock_count` and
+/// `industries` of the members that stay (so the group never claims stocks it no longer has).
+fn evicted_metadata(g: &StoredGroup, evict: &[Ticker]) -> (String, Value) {
+    let staying: Vec<&crate::store::StoredMember> =
+        g.members.iter().filter(|(t, _)| !evict.contains(t)).map(|(_, m)| m).collect();
+    let mut meta = match &g.metadata {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    meta.insert("stock_count".into(), Value::from(staying.len()));
+    let industries: BTreeSet<&str> =
+        staying.iter().filter_map(|m| m.metadata.as_ref()?.get("industry")?.as_str()).collect();
+    meta.insert("industries".into(), Value::Array(industries.into_iter().map(Value::from).collect()));
+    (g.description.clone().unwrap_or_default(), Value::Object(meta))
+}
+
 /// Plans a load of groups of one kind against the stored groups of that kind.
 pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) -> Vec<GroupPlan> {
     let by_name: BTreeMap<&GroupName, &StoredGroup> = stored.iter().map(|g| (&g.name, g)).collect();
@@ -241,7 +257,7 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
                 action: Action::Evicted,
                 id: Some(g.id),
                 before: before_of(Some(g)),
-                write: None,
+                write: parsed.exclusive.then(|| evicted_metadata(g, &evict)),
                 unchanged: g.members.len() - evict.len(),
                 remove: evict,
                 add: Vec::new(),

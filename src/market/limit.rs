@@ -143,7 +143,18 @@ impl SharedLimit {
 
     /// Reserves the next shared slot and waits for it.
     pub async fn acquire(&self) -> redis::RedisResult<()> {
-        let conn = self.conn.get_or_try_init(|| self.client.get_connection_manager()).await?;
+        let conn = self
+            .conn
+            .get_or_try_init(|| {
+                // Short timeouts: with Redis away a request waits a second at most, then goes on its local limit.
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(1)))
+                    .set_response_timeout(Some(Duration::from_secs(1)))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(500));
+                self.client.get_connection_manager_with_config(config)
+            })
+            .await?;
         let wait_us: i64 = redis::cmd("EVAL")
             .arg(GCRA_SCRIPT)
             .arg(1)

@@ -18,8 +18,39 @@ use crate::redis_jobs::{RedisServer, app_message, market, wait_subscribers};
 
 const KEY: &str = "deploy-key";
 
+/// A child process killed when dropped, so a failed assertion leaves no server or worker behind.
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
+    }
+
+    /// SIGKILL, as a crash.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, as an operator's stop.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A `universe serve` process in production mode; returns it and its address.
-fn spawn_server(db: &str, redis: &str) -> (Child, String) {
+fn spawn_server(db: &str, redis: &str) -> (Proc, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_universe"))
         .args(["--database-url", db, "serve", "--bind", "127.0.0.1:0", "--api-key", KEY, "--redis-url", redis])
         .args(["--cache-poll-ms", "200"])
@@ -37,25 +68,22 @@ fn spawn_server(db: &str, redis: &str) -> (Child, String) {
             }
         }
     });
+    let child = Proc(Some(child));
     let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the server prints its address");
     (child, addr)
 }
 
 /// A `universe worker` process in Redis mode.
-fn spawn_worker(db: &str, redis: &str, market: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_universe"))
+fn spawn_worker(db: &str, redis: &str, market: &str) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_universe"))
         .args(["--database-url", db, "worker", "--redis-url", redis, "--source", "massive"])
         .args(["--massive-api-key", "k", "--massive-url", market, "--rate", "1000/s", "--concurrency", "1"])
         .args(["--lease-secs", "2", "--visibility-secs", "3"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start a worker")
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+        .expect("start a worker");
+    Proc(Some(child))
 }
 
 fn symbols_of_job(i: usize) -> Vec<String> {
@@ -68,10 +96,10 @@ async fn two_servers_two_workers_one_postgres_one_redis() {
     db.seed_sample().await;
     let redis = RedisServer::start().await;
     let mock = market(Duration::from_millis(60)).await;
-    let (server_a, addr_a) = spawn_server(&db.url, &redis.url);
-    let (server_b, addr_b) = spawn_server(&db.url, &redis.url);
-    let worker_1 = spawn_worker(&db.url, &redis.url, &mock.uri());
-    let worker_2 = spawn_worker(&db.url, &redis.url, &mock.uri());
+    let (mut server_a, addr_a) = spawn_server(&db.url, &redis.url);
+    let (mut server_b, addr_b) = spawn_server(&db.url, &redis.url);
+    let mut worker_1 = spawn_worker(&db.url, &redis.url, &mock.uri());
+    let mut worker_2 = spawn_worker(&db.url, &redis.url, &mock.uri());
     wait_subscribers(&redis, 2).await;
     universe::market::install_crypto_provider();
     let http = reqwest::Client::new();
@@ -130,22 +158,26 @@ async fn two_servers_two_workers_one_postgres_one_redis() {
         job_ids.push((id, i));
     }
 
-    // Mid-run: kill worker 1 (SIGKILL) once a few jobs are done, and restart server B.
+    // Mid-run: once a few jobs are done, kill worker 1 (SIGKILL) while it holds a job, and restart server B.
+    let holder = format!("worker-{}", worker_1.pid());
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let done_jobs = db.store.jobs(Some("completed"), 100).await.unwrap().len();
-        if done_jobs >= 3 {
-            break;
+    let held = loop {
+        let completed = db.store.jobs(Some("completed"), 100).await.unwrap().len();
+        let running = db.store.jobs(Some("running"), 100).await.unwrap();
+        if completed >= 3
+            && let Some(job) = running.into_iter().find(|j| j.worker.as_deref() == Some(holder.as_str()))
+        {
+            break job.id;
         }
-        assert!(Instant::now() < deadline, "no job completed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let mut worker_1 = worker_1;
-    worker_1.kill().unwrap();
-    worker_1.wait().unwrap();
+        assert!(Instant::now() < deadline, "worker 1 never held a job after three completed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    worker_1.kill();
+    // Whether it was still running at the kill (it may have finished in the last milliseconds).
+    let interrupted = db.store.job(&held).await.unwrap().unwrap().status == "running";
     restarting.store(true, Ordering::Relaxed);
-    stop(server_b);
-    let (server_b, addr_b2) = spawn_server(&db.url, &redis.url);
+    server_b.stop();
+    let (mut server_b, addr_b2) = spawn_server(&db.url, &redis.url);
     addrs.lock().unwrap()[1] = addr_b2.clone();
     tokio::time::sleep(Duration::from_millis(100)).await;
     restarting.store(false, Ordering::Relaxed);
@@ -166,8 +198,9 @@ async fn two_servers_two_workers_one_postgres_one_redis() {
         assert!(Instant::now() < deadline, "jobs not completed: {pending:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Once each: no bar twice, and a job run by one worker throughout fetched each symbol once.
-    assert_eq!(db.store.count_bars(Timeframe::Day).await.unwrap(), 60, "20 jobs × 3 symbols, no duplicate bars");
+    // Once each: every bar there (the tables' keys rule out a bar twice), and a job run by one worker throughout
+    // fetched each symbol once.
+    assert_eq!(db.store.count_bars(Timeframe::Day).await.unwrap(), 60, "20 jobs × 3 symbols");
     let requests = mock.received_requests().await.unwrap();
     let mut resumed = 0;
     for (id, i) in &job_ids {
@@ -183,7 +216,14 @@ async fn two_servers_two_workers_one_postgres_one_redis() {
         }
     }
     assert!(resumed <= 1, "{resumed} jobs were resumed after the one kill");
-    eprintln!("20 jobs completed, {resumed} resumed after the kill, {} Massive requests", requests.len());
+    if interrupted {
+        let job = db.store.job(&held).await.unwrap().unwrap();
+        assert_eq!((job.status.as_str(), job.attempts), ("completed", 2), "the killed worker's job was taken over");
+    }
+    eprintln!(
+        "20 jobs completed, {resumed} resumed after the kill (held one: {interrupted}), {} Massive requests",
+        requests.len()
+    );
 
     // A load's commit reaches both servers within a second.
     let file = db.write_file("dow30.csv", "Symbol\nAAPL\nMSFT\nNVDA\n");
@@ -218,8 +258,8 @@ async fn two_servers_two_workers_one_postgres_one_redis() {
     let failures = failures.lock().unwrap().clone();
     assert!(failures.is_empty(), "failed requests: {failures:?}");
     assert!(reads.load(Ordering::Relaxed) > 50, "the readers ran");
-    stop(server_a);
-    stop(server_b);
-    stop(worker_2);
+    server_a.stop();
+    server_b.stop();
+    worker_2.stop();
     db.cleanup().await;
 }

@@ -53,6 +53,13 @@ async fn short_or_empty_row_mid_file_is_an_error(db: &TestDb) {
     let err = db.load_err(LoadKind::Holdings, &[("SPY.csv", cut)]).await;
     assert_eq!(err, ["SPY.csv:3: expected 3 fields as in the header, found 1"]);
     assert_eq!(db.state().await, before);
+    // A holding whose name starts with "Total" is data, also as the last row.
+    let spdr = "Name,Ticker,Weight\nAPPLE INC,AAPL,60\nTOTALENERGIES SE,TTE,40\n";
+    db.load_ok(LoadKind::Holdings, &[("FEZ.csv", spdr)], Mode::Full).await;
+    assert_eq!(db.symbols_of(GroupKind::Etf, "FEZ").await, ["AAPL", "TTE"]);
+    // A header followed by nothing but a footer has no holdings.
+    let err = db.load_err(LoadKind::Holdings, &[("EMPTY.csv", "Symbol,Name,Weight\n,,\nTotal,,100\n")]).await;
+    assert_eq!(err, ["EMPTY.csv: no holdings found (simple format)"]);
     // A trailing footer (totals, legal text, empty rows) is skipped and listed.
     let footer = "Symbol,Name,Weight\nAAPL,Apple,60\nMSFT,Microsoft,40\n\nTotal,,100\n,,\n\"Holdings are subject to change without notice.\"\n";
     let r = db.load_ok(LoadKind::Holdings, &[("SPY.csv", footer)], Mode::Full).await;
@@ -68,9 +75,17 @@ async fn header_after_long_preamble(db: &TestDb) {
     let r = db.load_ok(LoadKind::Holdings, &[("SPY.csv", &file)], Mode::Full).await;
     assert_eq!(db.symbols_of(GroupKind::Etf, "SPY").await, ["AAPL", "MSFT"]);
     assert!(r.notes.iter().any(|n| n == "SPY.csv: lines 1–45 before the header skipped (preamble)"), "{:?}", r.notes);
+    // A one-column file: lines above its header that look like tickers are refused, not skipped (they may be
+    // tickers above a stray header line); prose above it is a preamble.
     let mut file: String = (0..45).map(|i| format!("PRE{i}\n")).collect();
     file.push_str("Symbol\nAAPL\nMSFT\n");
-    db.load_ok(LoadKind::Universes, &[("dow30.csv", &file)], Mode::Full).await;
+    let err = db.load_err(LoadKind::Universes, &[("dow30.csv", &file)]).await;
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(err[0].starts_with("dow30.csv:1: \"PRE0\" above the header (line 46) looks like a ticker"), "{err:?}");
+    let err = db.load_err(LoadKind::Universes, &[("dow30.csv", "AAPL\nMSFT\nSymbol\nGOOG\n")]).await;
+    assert!(err[0].starts_with("dow30.csv:1: \"AAPL\" above the header (line 3)"), "{err:?}");
+    let file = "Dow Jones Industrial Average constituents\nAs of 2026-11-30\nSymbol\nAAPL\nMSFT\n";
+    db.load_ok(LoadKind::Universes, &[("dow30.csv", file)], Mode::Full).await;
     assert_eq!(db.symbols_of(GroupKind::Universe, "dow30").await, ["AAPL", "MSFT"]);
     // A second header line among the data is not a symbol called SYMBOL.
     let err = db.load_err(LoadKind::Universes, &[("dow30.csv", "Symbol\nAAPL\nSymbol\nMSFT\n")]).await;
@@ -149,11 +164,15 @@ async fn sectors_file_moves_only_its_stocks(db: &TestDb) {
     assert_eq!((r.totals.added, r.totals.removed), (1, 1));
     assert_eq!(db.symbols_of(GroupKind::Sector, "energy").await, ["AAPL", "CVX", "SLB", "XOM"]);
     assert!(db.symbols_of(GroupKind::Sector, "information_technology").await.is_empty());
-    let energy = db.store.groups_with_members(universe::domain::Environment::Default, GroupKind::Sector).await.unwrap();
-    let energy = energy.iter().find(|g| g.name.as_str() == "energy").unwrap();
+    let groups = db.store.groups_with_members(universe::domain::Environment::Default, GroupKind::Sector).await.unwrap();
+    let energy = groups.iter().find(|g| g.name.as_str() == "energy").unwrap();
     let meta = energy.metadata.as_ref().unwrap();
     assert_eq!(meta["stock_count"], 4);
     assert_eq!(meta["industries"], serde_json::json!(["Odd", "Oil", "Services"]));
+    // The sector AAPL left says so too.
+    let tech = groups.iter().find(|g| g.name.as_str() == "information_technology").unwrap();
+    let meta = tech.metadata.as_ref().unwrap();
+    assert_eq!((meta["stock_count"].clone(), meta["industries"].clone()), (0.into(), serde_json::json!([])));
     assert_eq!(db.open_intervals().await, 4);
     // --prune: only XOM stays classified.
     let r = db
@@ -242,6 +261,27 @@ fn input_size_is_capped() {
     assert!(Input::read(&p, 7000).is_ok());
     let e = Input::read(std::path::Path::new("/dev/zero"), universe::load::DEFAULT_MAX_INPUT_BYTES).unwrap_err();
     assert!(e.to_string().contains("file is binary"), "{e}");
+    // A stream whose size is unknown beforehand (a pipe) is cut off at the limit, not read to its end.
+    let fifo = dir.path().join("pipe.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            let line = "AAPL\n".repeat(1000);
+            // Stops when the reader closes the pipe.
+            for _ in 0..1000 {
+                if f.write_all(line.as_bytes()).is_err() {
+                    return true;
+                }
+            }
+            false
+        })
+    };
+    let e = Input::read(&fifo, 100_000).unwrap_err().to_string();
+    assert!(e.contains("more than 100000 bytes"), "{e}");
+    assert!(writer.join().unwrap(), "the reader stopped before the writer finished 5 MB");
     let e = Input::read(dir.path(), 1000).unwrap_err();
     assert!(e.to_string().contains("is a folder"), "{e}");
 }
