@@ -232,6 +232,9 @@ async fn admin_needs_the_key(db: &TestDb) {
     let (status, body) = s.post("/admin/cache/refresh", Some(KEY), &big).await;
     assert_eq!((status, body["status"].as_u64()), (StatusCode::PAYLOAD_TOO_LARGE, Some(413)), "{body}");
     assert!(body["error"].as_str().unwrap().contains("length limit"), "{body}");
+    let r = s.client.post(format!("{}/admin/cache/refresh", s.base)).header("X-API-Key", KEY).body(big.clone());
+    let r = r.send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/json", "TickStock's routes answer errors as plain JSON");
     // A rejection axum answers itself (no JSON extractor involved) is a problem document too.
     let r = s.client.delete(format!("{}/api/universes", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
