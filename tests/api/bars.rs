@@ -329,9 +329,9 @@ fn synthetic_bars(tf: Timeframe, n: usize, prefix: &str) -> Vec<universe::bars::
         .collect()
 }
 
-/// Every write path stores the same values and counts changes the same way: on PostgreSQL, batches up to 3,000
-/// rows go as bound arrays (in statements of 150) and bigger ones through `COPY`; on SQLite, 2,000-row
-/// statements. Minute bars (instants) and daily bars (dates, plus `created_at`).
+/// Every batch size stores the same values and counts changes the same way (PostgreSQL: `COPY` and one upsert;
+/// SQLite: 2,000-row statements), around the sizes where statements split. Minute bars (instants) and daily bars
+/// (dates, plus `created_at`).
 async fn upsert_paths_agree(db: &TestDb) {
     for tf in [Timeframe::Minute, Timeframe::Day] {
         for (n, prefix) in [(3_000, "P"), (3_001, "Q")] {
