@@ -464,20 +464,38 @@ impl Tx {
         Ok(())
     }
 
-    /// Deletes memberships of a group by symbol, in batches.
+    /// Deletes memberships of a group by symbol: one statement joined to an array on PostgreSQL, batches on
+    /// SQLite.
     pub async fn delete_members(&mut self, group_id: i32, symbols: &[&str]) -> Result<(), StoreError> {
-        for chunk in symbols.chunks(BATCH_ROWS) {
-            on_conn!(self, c => {
-                let mut qb = QueryBuilder::new("DELETE FROM group_memberships WHERE group_id = ");
-                qb.push_bind(group_id).push(" AND symbol");
-                push_in_list(&mut qb, chunk);
-                qb.build().execute(&mut *c).await?;
-            });
+        if symbols.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Tx::Postgres(t) => {
+                sqlx::query(
+                    "DELETE FROM group_memberships m USING UNNEST($2::text[]) AS u(s) \
+                     WHERE m.group_id = $1 AND m.symbol = u.s",
+                )
+                .bind(group_id)
+                .bind(symbols)
+                .execute(&mut **t)
+                .await?;
+            }
+            Tx::Sqlite(t) => {
+                for chunk in symbols.chunks(BATCH_ROWS) {
+                    let mut qb = QueryBuilder::new("DELETE FROM group_memberships WHERE group_id = ");
+                    qb.push_bind(group_id).push(" AND symbol");
+                    push_in_list(&mut qb, chunk);
+                    qb.build().execute(&mut **t).await?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// Closes the open history intervals of some members of a group.
+    /// Closes the open history intervals of some members of a group: on PostgreSQL one statement joined to an
+    /// array (an `IN` list of a thousand parameters is compared row by row when the planner has no statistics
+    /// yet for rows this very load wrote: 1–2.5 s per statement); batches on SQLite, whose `IN` uses the index.
     pub async fn close_history(
         &mut self,
         env: Environment,
@@ -487,22 +505,43 @@ impl Tx {
         at: DateTime<Utc>,
         run: i64,
     ) -> Result<(), StoreError> {
-        for chunk in symbols.chunks(BATCH_ROWS) {
-            on_conn!(self, c => {
-                let mut qb = QueryBuilder::new("UPDATE membership_history SET valid_to = ");
-                qb.push_bind(at)
-                    .push(", closed_by_run = ")
-                    .push_bind(run)
-                    .push(" WHERE valid_to IS NULL AND environment = ")
-                    .push_bind(env.as_str())
-                    .push(" AND group_type = ")
-                    .push_bind(kind.as_str())
-                    .push(" AND group_name = ")
-                    .push_bind(group)
-                    .push(" AND symbol");
-                push_in_list(&mut qb, chunk);
-                qb.build().execute(&mut *c).await?;
-            });
+        if symbols.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Tx::Postgres(t) => {
+                sqlx::query(
+                    "UPDATE membership_history h SET valid_to = $1, closed_by_run = $2 \
+                     FROM UNNEST($6::text[]) AS u(s) \
+                     WHERE h.valid_to IS NULL AND h.environment = $3 AND h.group_type = $4 AND h.group_name = $5 \
+                     AND h.symbol = u.s",
+                )
+                .bind(at)
+                .bind(run)
+                .bind(env.as_str())
+                .bind(kind.as_str())
+                .bind(group)
+                .bind(symbols)
+                .execute(&mut **t)
+                .await?;
+            }
+            Tx::Sqlite(t) => {
+                for chunk in symbols.chunks(BATCH_ROWS) {
+                    let mut qb = QueryBuilder::new("UPDATE membership_history SET valid_to = ");
+                    qb.push_bind(at)
+                        .push(", closed_by_run = ")
+                        .push_bind(run)
+                        .push(" WHERE valid_to IS NULL AND environment = ")
+                        .push_bind(env.as_str())
+                        .push(" AND group_type = ")
+                        .push_bind(kind.as_str())
+                        .push(" AND group_name = ")
+                        .push_bind(group)
+                        .push(" AND symbol");
+                    push_in_list(&mut qb, chunk);
+                    qb.build().execute(&mut **t).await?;
+                }
+            }
         }
         Ok(())
     }
