@@ -50,7 +50,11 @@ stop_throwaway_pg() {
   fi
 }
 
+# start_throwaway_pg [deployed]: with "deployed", the server runs as users run theirs — TLS on (a self-signed
+# certificate made here), fsync, synchronous commit and full-page writes on — for benchmarks; without it, tuned
+# for tests (no TLS, no fsync).
 start_throwaway_pg() {
+  local mode=${1:-test}
   if ! PG_BIN=$(find_pg_bin); then
     apt_install postgresql
     PG_BIN=$(find_pg_bin)
@@ -64,9 +68,17 @@ start_throwaway_pg() {
   local port
   port=$(free_port)
   as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -N -E UTF8 --locale=C >/dev/null
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o \
-    "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-    start >/dev/null
+  local settings="-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300"
+  if [ "$mode" = deployed ]; then
+    command -v openssl >/dev/null || apt_install openssl
+    as_pg openssl req -new -x509 -days 2 -nodes -subj /CN=127.0.0.1 \
+      -keyout "$PG_DIR/data/server.key" -out "$PG_DIR/data/server.crt" >/dev/null 2>&1
+    chmod 600 "$PG_DIR/data/server.key"
+    settings="$settings -c ssl=on -c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  else
+    settings="$settings -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  fi
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o "$settings" start >/dev/null
   PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
-  log "throwaway PostgreSQL on 127.0.0.1:$port"
+  log "throwaway PostgreSQL on 127.0.0.1:$port ($mode settings)"
 }
