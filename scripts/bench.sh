@@ -3,8 +3,9 @@
 # (24 ETF holdings files, 11,778 rows; 4 universe files, 3,637 rows), on SQLite and PostgreSQL, next to ceilings
 # measured in the same run (sqlite3 .import and psql \copy of the same rows into a bare table).
 #
-# Uses BENCH_DATABASE_URL (a superuser URL) if set, else a throwaway PostgreSQL. Installs hyperfine, sqlite3 and
-# psql with apt-get when missing. Results: target/bench/summary.md (and one JSON per scenario).
+# Uses BENCH_DATABASE_URL (a superuser URL) if set, else a throwaway PostgreSQL configured as deployed (TLS on
+# with a self-signed certificate, fsync on); PostgreSQL runs twice, TLS negotiated and sslmode=disable. Installs
+# hyperfine, sqlite3 and psql with apt-get when missing. Results: target/bench/summary.md (and one JSON per scenario).
 # RUNS=N sets the number of timed runs per scenario (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +43,8 @@ done >"$OUT/memberships.csv"
 log "peer data: $(ls $HOLD | wc -l) holdings files, $(wc -l <"$OUT/holdings_all.csv") rows"
 
 if [ -z "${BENCH_DATABASE_URL:-}" ]; then
-  start_throwaway_pg
+  # As users run PostgreSQL: TLS on, fsync on (see lib-pg.sh).
+  start_throwaway_pg deployed
   BENCH_DATABASE_URL=$PG_URL
 fi
 PGDB="${BENCH_DATABASE_URL%/*}/universe_bench"
@@ -58,8 +60,14 @@ SQURL="sqlite://$SQ"
 fresh_sqlite="rm -f $SQ $SQ-wal $SQ-shm && $BIN --database-url $SQURL db migrate"
 fresh_pg="psql -q -X $BENCH_DATABASE_URL -c 'DROP DATABASE IF EXISTS universe_bench WITH (FORCE)' -c 'CREATE DATABASE universe_bench' >/dev/null && $BIN --database-url $PGDB db migrate >/dev/null"
 
-for backend in sqlite postgres; do
-  if [ $backend = sqlite ]; then url=$SQURL; fresh=$fresh_sqlite; else url=$PGDB; fresh=$fresh_pg; fi
+# PostgreSQL twice: through its plain URL (TLS negotiated whenever the server offers it, as users connect) and
+# with sslmode=disable, side by side.
+for backend in sqlite postgres postgres_notls; do
+  case $backend in
+    sqlite) url=$SQURL; fresh=$fresh_sqlite ;;
+    postgres) url=$PGDB; fresh=$fresh_pg ;;
+    postgres_notls) url="$PGDB?sslmode=disable"; fresh=$fresh_pg ;;
+  esac
   u="$BIN --database-url $url"
   bench "${backend}_holdings_full" --prepare "$fresh" -n "$backend holdings full (24 files, 11,778 rows, empty db)" "$u load holdings $HOLD"
   bench "${backend}_universes_full" --prepare "$fresh" -n "$backend universes full (4 files, 3,637 rows, empty db)" "$u load universes $UNIV"
@@ -71,7 +79,7 @@ for backend in sqlite postgres; do
   $u load universes $UNIV >/dev/null
   $u load symbols "$DATA/symbols.csv" >/dev/null
   $u load sectors "$DATA/sectors.csv" >/dev/null
-  if [ $backend = sqlite ]; then clear_cache="sqlite3 $SQ 'DELETE FROM cache_entries'"; else clear_cache="psql -q -X $PGDB -c 'DELETE FROM cache_entries'"; fi
+  if [ $backend = sqlite ]; then clear_cache="sqlite3 $SQ 'DELETE FROM cache_entries'"; else clear_cache="psql -q -X '$url' -c 'DELETE FROM cache_entries'"; fi
   bench "${backend}_organize_build" --prepare "$clear_cache" -n "$backend organize, building every row (empty cache_entries)" "$u organize --yes"
   bench "${backend}_organize_unchanged" -n "$backend organize, nothing changed" "$u organize --yes"
   bench "${backend}_validate" -n "$backend validate (exit 1 expected: synthetic data has findings)" -i "$u validate"
@@ -86,7 +94,9 @@ bench pg_ceiling_schema --prepare "psql -q -X $PGDB -f $OUT/groups.sql" \
   -n "ceiling: psql \\copy of the 11,778 rows into group_memberships (TickStock's indexes and foreign key)" \
   "psql -q -X $PGDB -c '\\copy group_memberships (group_id, symbol, weight) FROM $OUT/memberships.csv CSV'"
 bench pg_ceiling --prepare "psql -q -X $PGDB -c 'DROP TABLE IF EXISTS h' -c 'CREATE TABLE h(etf text, symbol text, name text, weight numeric)'" \
-  -n "ceiling: psql \\copy of the 11,778 rows" "psql -q -X $PGDB -c '\\copy h FROM $OUT/holdings_all.csv CSV'"
+  -n "ceiling: psql \\copy of the 11,778 rows (TLS)" "psql -q -X $PGDB -c '\\copy h FROM $OUT/holdings_all.csv CSV'"
+bench pg_ceiling_notls --prepare "psql -q -X $PGDB -c 'DROP TABLE IF EXISTS h' -c 'CREATE TABLE h(etf text, symbol text, name text, weight numeric)'" \
+  -n "ceiling: psql \\copy of the 11,778 rows (sslmode=disable)" "psql -q -X '$PGDB?sslmode=disable' -c '\\copy h FROM $OUT/holdings_all.csv CSV'"
 
 summary=$(
   echo "# universe benchmark run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, RUNS=$RUNS"
