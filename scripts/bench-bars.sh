@@ -8,8 +8,9 @@
 # Three states: empty table; every row conflicting with identical values; every row conflicting with changed
 # values. Each command is a whole process timed by hyperfine (file → committed rows, parsing included).
 #
-# Uses BENCH_DATABASE_URL (a superuser URL) if set, else a throwaway PostgreSQL. Installs hyperfine, sqlite3 and
-# psql with apt-get when missing. Results: target/bench-bars/summary.md. RUNS=N timed runs per scenario (default 3);
+# Uses BENCH_DATABASE_URL (a superuser URL) if set, else a throwaway PostgreSQL configured as deployed (TLS on,
+# fsync on); PostgreSQL runs twice, TLS negotiated and sslmode=disable. Installs hyperfine, sqlite3 and psql with
+# apt-get when missing. Results: target/bench-bars/summary.md. RUNS=N timed runs per scenario (default 3);
 # BACKENDS="sqlite" (or "postgres") runs one backend only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,10 +50,12 @@ bench() {
 
 if [[ " $BACKENDS " == *" postgres "* ]]; then
 if [ -z "${BENCH_DATABASE_URL:-}" ]; then
-  start_throwaway_pg
+  start_throwaway_pg deployed
   BENCH_DATABASE_URL=$PG_URL
 fi
-PGDB="${BENCH_DATABASE_URL%/*}/universe_bars_bench"
+PGBASE="${BENCH_DATABASE_URL%/*}/universe_bars_bench"
+for tls in tls notls; do
+if [ $tls = tls ]; then PGDB=$PGBASE; else PGDB="$PGBASE?sslmode=disable"; fi
 
 # PostgreSQL: a fresh migrated database; "loaded" states preload the original file.
 fresh_pg="psql -q -X $BENCH_DATABASE_URL -c 'DROP DATABASE IF EXISTS universe_bars_bench WITH (FORCE)' -c 'CREATE DATABASE universe_bars_bench' >/dev/null && $BIN --database-url $PGDB db migrate >/dev/null"
@@ -70,19 +73,20 @@ INSERT INTO ohlcv_daily (symbol, date, open, high, low, close, volume, created_a
 SQL
 sed "s/FILE/bars.csv/" "$OUT/ceiling_pg.sql" >"$OUT/ceiling_pg_same.sql"
 sed "s/FILE/bars_changed.csv/" "$OUT/ceiling_pg.sql" >"$OUT/ceiling_pg_changed.sql"
-ceiling_pg() { echo "psql -q -X -1 $PGDB -f $OUT/$1"; }
+ceiling_pg() { echo "psql -q -X -1 '$PGDB' -f $OUT/$1"; }
 
-bench pg_empty --prepare "$fresh_pg" \
-  -n "postgres: universe bars import, empty table" "$BIN --database-url $PGDB bars import $OUT/bars.csv" \
-  -n "postgres ceiling: psql \\copy to staging + INSERT ON CONFLICT, empty table" "$(ceiling_pg ceiling_pg_same.sql)" \
-  -n "postgres ceiling: psql \\copy straight into the empty table" \
-  "psql -q -X $PGDB -c '\\copy ohlcv_daily (symbol, date, open, high, low, close, volume) FROM $OUT/bars.csv CSV HEADER'"
-bench pg_same --prepare "$loaded_pg" \
-  -n "postgres: universe bars import, every row conflicts, same values" "$BIN --database-url $PGDB bars import $OUT/bars.csv" \
-  -n "postgres ceiling: psql staging + INSERT ON CONFLICT, same values" "$(ceiling_pg ceiling_pg_same.sql)"
-bench pg_changed --prepare "$loaded_pg" \
-  -n "postgres: universe bars import, every row conflicts, changed values" "$BIN --database-url $PGDB bars import $OUT/bars_changed.csv" \
-  -n "postgres ceiling: psql staging + INSERT ON CONFLICT, changed values" "$(ceiling_pg ceiling_pg_changed.sql)"
+bench pg_empty_$tls --prepare "$fresh_pg" \
+  -n "postgres ($tls): universe bars import, empty table" "$BIN --database-url $PGDB bars import $OUT/bars.csv" \
+  -n "postgres ($tls) ceiling: psql \\copy to staging + INSERT ON CONFLICT, empty table" "$(ceiling_pg ceiling_pg_same.sql)" \
+  -n "postgres ($tls) ceiling: psql \\copy straight into the empty table" \
+  "psql -q -X '$PGDB' -c '\\copy ohlcv_daily (symbol, date, open, high, low, close, volume) FROM $OUT/bars.csv CSV HEADER'"
+bench pg_same_$tls --prepare "$loaded_pg" \
+  -n "postgres ($tls): universe bars import, every row conflicts, same values" "$BIN --database-url $PGDB bars import $OUT/bars.csv" \
+  -n "postgres ($tls) ceiling: psql staging + INSERT ON CONFLICT, same values" "$(ceiling_pg ceiling_pg_same.sql)"
+bench pg_changed_$tls --prepare "$loaded_pg" \
+  -n "postgres ($tls): universe bars import, every row conflicts, changed values" "$BIN --database-url $PGDB bars import $OUT/bars_changed.csv" \
+  -n "postgres ($tls) ceiling: psql staging + INSERT ON CONFLICT, changed values" "$(ceiling_pg ceiling_pg_changed.sql)"
+done
 
 fi
 
