@@ -22,7 +22,7 @@ DATA=$OUT/peer
 "$BIN" bench-data "$DATA" >/dev/null
 
 if [ -z "${BENCH_DATABASE_URL:-}" ]; then
-  start_throwaway_pg
+  start_throwaway_pg deployed
   BENCH_DATABASE_URL=$PG_URL
 fi
 PGDB="${BENCH_DATABASE_URL%/*}/universe_bench_http"
