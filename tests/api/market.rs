@@ -305,13 +305,14 @@ async fn busiest_second(share: Option<&str>) -> usize {
 }
 
 /// `--rate` is shared through Redis: two workers on one key stay within the plan's 20/s together (alone, each
-/// would take its own 20/s). The bound leaves room for scheduling noise, far below the 40 of two separate limits.
+/// would take its own 20/s). The bounds leave room for scheduling noise on a loaded machine: 27 at most shared
+/// (21 seen), at least 32 separate (40 seen).
 #[tokio::test]
 async fn workers_on_one_key_share_the_rate_through_redis() {
     let redis = crate::redis_jobs::RedisServer::start().await;
     let shared = busiest_second(Some(&redis.url)).await;
-    assert!((15..=23).contains(&shared), "shared limit: {shared} requests in the busiest second");
+    assert!((15..=27).contains(&shared), "shared limit: {shared} requests in the busiest second");
     let separate = busiest_second(None).await;
-    assert!(separate >= 34, "separate limits: {separate} requests in the busiest second");
+    assert!(separate >= 32, "separate limits: {separate} requests in the busiest second");
     eprintln!("busiest second: {shared} requests shared, {separate} separate");
 }
