@@ -39,7 +39,13 @@ async fn peer_store(dir: &Path) -> Store {
         .expect("themes");
     let (name, bytes) = universe::organize::DEFAULT_DEFINITIONS;
     let definitions = universe::organize::definitions::parse(&Input::from_bytes(name, bytes)).expect("definitions");
-    let req = universe::organize::OrganizeRequest { definitions, preserve: false, dry_run: false, environment: env };
+    let req = universe::organize::OrganizeRequest {
+        definitions,
+        preserve: false,
+        dry_run: false,
+        environment: env,
+        force: false,
+    };
     universe::organize::run(&store, &req).await.expect("organize");
     store
 }

@@ -57,6 +57,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
             preserve: false,
             dry_run: false,
             environment: config.environment,
+            force: false,
         },
     )
     .await?;

@@ -156,6 +156,10 @@ enum Command {
         /// Replace without asking (required when stdin is not a terminal).
         #[arg(long)]
         yes: bool,
+        /// Build and compare every row even when nothing organize reads has changed since its last run (which
+        /// otherwise reports that run's result at once).
+        #[arg(long)]
+        force: bool,
     },
     /// The relationship breakdown: counts, sector distribution, data quality, load activity; with --detail also
     /// per-ETF top holdings, universes and sector coverage over time.
@@ -570,7 +574,7 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             );
             Ok(())
         }
-        Command::Organize { definitions, preserve, dry_run, yes } => {
+        Command::Organize { definitions, preserve, dry_run, yes, force } => {
             let input = match &definitions {
                 Some(p) => Input::read(p, config.max_input_bytes).map_err(|p| problems_error(config, &[p], None))?,
                 None => Input::from_bytes(organize::DEFAULT_DEFINITIONS.0, organize::DEFAULT_DEFINITIONS.1),
@@ -583,8 +587,13 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
                 ))?;
             }
             let store = open(config).await?;
-            let req =
-                organize::OrganizeRequest { definitions: defs, preserve, dry_run, environment: config.environment };
+            let req = organize::OrganizeRequest {
+                definitions: defs,
+                preserve,
+                dry_run,
+                environment: config.environment,
+                force,
+            };
             let report = organize::run(&store, &req).await;
             store.close().await;
             print_organize(config, &report?)

@@ -89,6 +89,9 @@ pub(super) fn print_organize(config: &Config, r: &organize::OrganizeReport) -> R
     }
     let verb = status_verb(&r.status);
     println!("{verb}: organize {} (run {}, environment {})", r.mode, r.run_id, r.environment);
+    if let Some(since) = r.unchanged_since {
+        println!("nothing organize reads has changed since run {since}: its rows stand (--force rebuilds them)");
+    }
     let mut t = TextTable::new(
         &["type", "name", "key", "action", "before", "after"],
         &[false, false, false, false, true, true],

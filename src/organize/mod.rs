@@ -76,6 +76,9 @@ pub struct OrganizeReport {
     pub totals: BTreeMap<String, usize>,
     /// Notes (rows left out because empty, missing groups).
     pub notes: Vec<String>,
+    /// The run whose result this one reports, nothing organize reads having changed since (nothing was built).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged_since: Option<i64>,
 }
 
 /// Why organize did not run.
@@ -100,6 +103,8 @@ pub struct OrganizeRequest {
     pub dry_run: bool,
     /// Environment of the rows.
     pub environment: Environment,
+    /// Build and compare every row even when the inputs are unchanged since the last run.
+    pub force: bool,
 }
 
 /// Values are the same when they differ at most in the stats row's `last_updated` stamp, so an organize run over
@@ -120,6 +125,10 @@ fn count(v: Option<&Value>) -> Option<usize> {
 }
 
 /// Builds the rows and applies the difference (or, with `dry_run`, only reports it).
+///
+/// When the inputs have not changed since the last run with the same definitions and mode (see
+/// [`Tx::organize_inputs`]), nothing is built: the run reports that run's rows as unchanged and records itself as
+/// `skipped`. `force` (and a dry run) always builds and compares every row.
 #[tracing::instrument(skip_all, fields(preserve = req.preserve, dry_run = req.dry_run))]
 pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport, OrganizeError> {
     let started_at = crate::store::now();
@@ -134,7 +143,22 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         rollback_of: None,
         started_at,
     };
-    let tx = if req.dry_run { None } else { Some(store.begin_write().await?) };
+    let mut tx = if req.dry_run { None } else { Some(store.begin_write().await?) };
+    if let Some(t) = tx.as_mut().filter(|_| !req.force) {
+        match unchanged_since(t, req, mode).await {
+            Ok(None) => {}
+            Ok(Some(previous)) => {
+                Tx::release(tx).await;
+                let (mut report, outcome) = replay(req, previous);
+                report.run_id = store.record_run(&new_run, &outcome).await?;
+                return Ok(report);
+            }
+            Err(e) => {
+                Tx::release(tx).await;
+                return Err(e.into());
+            }
+        }
+    }
     let planned = plan(store, req).await;
     let (mut report, upserts, removals, details, lists) = match planned {
         Ok(p) => p,
@@ -159,7 +183,12 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
                 // Nothing to change, but the cache's ticker lists may be missing (a database just upgraded, rows
                 // written by an import) or stale. They change no answer, only the snapshot's speed.
                 Some(mut tx) if report.status == "skipped" => {
-                    match tx.restore_cache_symbols(req.environment, &lists).await {
+                    let restored = async {
+                        tx.restore_cache_symbols(req.environment, &lists).await?;
+                        record_inputs(&mut tx, req, &mut outcome).await
+                    }
+                    .await;
+                    match restored {
                         Ok(()) => tx.commit().await?,
                         Err(e) => {
                             Tx::release(Some(tx)).await;
@@ -185,6 +214,7 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         // Fingerprint every row as it now stands, so validate can trust rows nobody has touched since.
         let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;
         record_fingerprints(outcome.details.as_mut(), &fingerprints);
+        record_inputs(&mut tx, req, &mut outcome).await?;
         outcome.status = "applied".into();
         tx.finish_run(run_id, &outcome).await?;
         Ok::<i64, StoreError>(run_id)
@@ -201,6 +231,86 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
             Err(e.into())
         }
     }
+}
+
+/// The row types organize reads and writes: the managed ones and the obsolete one it removes.
+fn read_types() -> Vec<&'static str> {
+    let mut types = MANAGED_TYPES.to_vec();
+    types.push(OBSOLETE_TYPE);
+    types
+}
+
+/// The details of the last run with these definitions and mode, if the inputs are exactly as that run left them.
+async fn unchanged_since(tx: &mut Tx, req: &OrganizeRequest, mode: &str) -> Result<Option<(i64, Value)>, StoreError> {
+    let inputs = tx.organize_inputs(req.environment, &read_types()).await?;
+    let previous = tx.last_organize_result(req.environment, &req.definitions.checksum, mode).await?;
+    Ok(previous.filter(|(_, d)| d.get(INPUTS).and_then(Value::as_str) == Some(inputs.as_str())))
+}
+
+/// Stores the inputs' fingerprint as this run leaves them (its own writes included) in the run's details.
+async fn record_inputs(tx: &mut Tx, req: &OrganizeRequest, outcome: &mut RunOutcome) -> Result<(), StoreError> {
+    let inputs = tx.organize_inputs(req.environment, &read_types()).await?;
+    if let Some(d) = outcome.details.as_mut().and_then(Value::as_object_mut) {
+        d.insert(INPUTS.into(), Value::from(inputs));
+    }
+    Ok(())
+}
+
+/// The details member holding the inputs' fingerprint.
+const INPUTS: &str = "inputs";
+
+/// A skipped run's report and outcome from the details of the run whose inputs are unchanged: every row it built
+/// is unchanged, and the rows it kept (preserve mode) are kept still.
+fn replay(req: &OrganizeRequest, (since, previous): (i64, Value)) -> (OrganizeReport, RunOutcome) {
+    let list = |k: &str| previous.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let text = |row: &Value, k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let number = |row: &Value, k: &str| row.get(k).and_then(Value::as_u64).map(|n| n as usize);
+    let mut rows = Vec::new();
+    for (key, action) in [("rows", RowAction::Unchanged), ("kept", RowAction::Kept)] {
+        for row in list(key) {
+            let (before, after) = match action {
+                RowAction::Kept => (number(&row, "before"), None),
+                _ => (number(&row, "count"), number(&row, "count")),
+            };
+            rows.push(RowChange {
+                kind: text(&row, "type"),
+                name: text(&row, "name"),
+                key: text(&row, "key"),
+                action,
+                before,
+                after,
+            });
+        }
+    }
+    let notes = list("notes").iter().filter_map(Value::as_str).map(str::to_string).collect();
+    let report = OrganizeReport {
+        run_id: 0,
+        mode: if req.preserve { "preserve" } else { "replace" },
+        status: "skipped".into(),
+        environment: req.environment,
+        totals: totals(&rows),
+        rows,
+        notes,
+        unchanged_since: Some(since),
+    };
+    let outcome = RunOutcome {
+        status: "skipped".into(),
+        unchanged: report.totals.get("unchanged").copied().unwrap_or(0) as i64,
+        details: Some(previous),
+        ..RunOutcome::default()
+    };
+    (report, outcome)
+}
+
+/// Counts per action, by the action's name.
+fn totals(rows: &[RowChange]) -> BTreeMap<String, usize> {
+    let mut totals: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rows {
+        let label =
+            serde_json::to_value(r.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        *totals.entry(label).or_default() += 1;
+    }
+    totals
 }
 
 /// Adds each row's fingerprint (`size`, `updated_at`) to the run details.
@@ -224,8 +334,7 @@ type Plan = (OrganizeReport, Vec<build::BuiltRow>, Vec<(String, String, String)>
 
 async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> {
     let env = req.environment;
-    let mut managed: Vec<&str> = MANAGED_TYPES.to_vec();
-    managed.push(OBSOLETE_TYPE);
+    let managed = read_types();
     // Independent reads of committed state, run at once on separate pool connections (the writers' lock,
     // held by the caller, keeps it from changing meanwhile).
     let groups = async {
@@ -304,12 +413,7 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
             removals.push((t, n, k));
         }
     }
-    let mut totals: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &rows {
-        let label =
-            serde_json::to_value(r.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        *totals.entry(label).or_default() += 1;
-    }
+    let totals = totals(&rows);
     let writes = !upserts.is_empty() || !removals.is_empty();
     let status = if req.dry_run {
         "dry_run"
@@ -318,7 +422,13 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
     } else {
         "skipped"
     };
-    let details = json!({ "rows": built_details });
+    // What a later run with unchanged inputs reports without building: the rows, those kept, the notes.
+    let kept: Vec<Value> = rows
+        .iter()
+        .filter(|r| r.action == RowAction::Kept)
+        .map(|r| json!({ "type": r.kind, "name": r.name, "key": r.key, "before": r.before }))
+        .collect();
+    let details = json!({ "rows": built_details, "kept": kept, "notes": notes });
     let report = OrganizeReport {
         run_id: 0,
         mode: if req.preserve { "preserve" } else { "replace" },
@@ -327,6 +437,7 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
         rows,
         totals,
         notes,
+        unchanged_since: None,
     };
     Ok((report, upserts, removals, details, lists))
 }

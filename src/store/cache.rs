@@ -221,3 +221,41 @@ impl Tx {
         Ok(rows)
     }
 }
+
+impl Tx {
+    /// A fingerprint of everything organize reads — `symbols`, `definition_groups`, `group_memberships`, the
+    /// environment's rows of `kinds` in `cache_entries` and its `universe_cache_symbols` — that changes whenever
+    /// any of their rows is inserted, updated or deleted, by us or anyone else.
+    ///
+    /// PostgreSQL: each table's row count with the sum and maximum of its rows' `xmin` (the writing transaction's
+    /// id, set by every writer; an update or insert adds a newer id, a delete changes the count). Nothing is added
+    /// to TickStock's tables. SQLite: the counter its triggers keep (migration 0007), since only we write that
+    /// file and it has no such column. Read under the writers' lock, it stays true until the lock is released.
+    pub async fn organize_inputs(&mut self, env: Environment, kinds: &[&str]) -> Result<String, StoreError> {
+        let fingerprint: String = match self {
+            Tx::Postgres(t) => {
+                let part = |table: &str, filter: &str| {
+                    format!(
+                        "(SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0) || '.' \
+                         || coalesce(max(xmin::text::bigint), 0) FROM {table}{filter})"
+                    )
+                };
+                let sql = format!(
+                    "SELECT concat_ws(' ', 'pg', {}, {}, {}, {}, {})",
+                    part("symbols", ""),
+                    part("definition_groups", ""),
+                    part("group_memberships", ""),
+                    part("cache_entries", " WHERE environment = $1 AND type = ANY($2)"),
+                    part("universe_cache_symbols", " WHERE environment = $1"),
+                );
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).bind(kinds).fetch_one(&mut **t).await?
+            }
+            Tx::Sqlite(t) => {
+                sqlx::query_scalar("SELECT 'sqlite ' || changes FROM universe_input_changes WHERE id = 1")
+                    .fetch_one(&mut **t)
+                    .await?
+            }
+        };
+        Ok(fingerprint)
+    }
+}

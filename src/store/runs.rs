@@ -171,6 +171,28 @@ impl Store {
 }
 
 impl Tx {
+    /// Id and details of the latest organize run that applied or found nothing to change, in an environment, with
+    /// these definitions (checksum) and mode: what organize compares its inputs' fingerprint with.
+    pub async fn last_organize_result(
+        &mut self,
+        env: Environment,
+        checksum: &str,
+        mode: &str,
+    ) -> Result<Option<(i64, Value)>, StoreError> {
+        let row: Option<(i64, Option<Json<Value>>)> = on_conn!(self, c => sqlx::query_as(
+            "SELECT id, details FROM load_runs WHERE kind = 'organize' AND environment = $1 AND checksum = $2 \
+             AND mode = $3 AND status IN ('applied', 'skipped') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(env.as_str())
+        .bind(checksum)
+        .bind(mode)
+        .fetch_optional(&mut *c)
+        .await?);
+        Ok(row.and_then(|(id, d)| Some((id, d?.0))))
+    }
+}
+
+impl Tx {
     /// Inserts a run in state `running`; returns its id.
     pub async fn insert_run(&mut self, run: &NewRun<'_>) -> Result<i64, StoreError> {
         let id: i64 = on_conn!(self, c => sqlx::query_scalar(INSERT_RUN)

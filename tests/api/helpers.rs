@@ -172,6 +172,7 @@ impl TestDb {
             preserve: false,
             dry_run: false,
             environment: Environment::Default,
+            force: false,
         };
         universe::organize::run(&self.store, &req).await.expect("organize");
     }

@@ -20,7 +20,17 @@ fn default_defs() -> definitions::Definitions {
 }
 
 async fn organize(db: &TestDb, d: definitions::Definitions, preserve: bool, dry_run: bool) -> organize::OrganizeReport {
-    let req = OrganizeRequest { definitions: d, preserve, dry_run, environment: Environment::Default };
+    organize_with(db, d, preserve, dry_run, false).await
+}
+
+async fn organize_with(
+    db: &TestDb,
+    d: definitions::Definitions,
+    preserve: bool,
+    dry_run: bool,
+    force: bool,
+) -> organize::OrganizeReport {
+    let req = OrganizeRequest { definitions: d, preserve, dry_run, environment: Environment::Default, force };
     organize::run(&db.store, &req).await.unwrap()
 }
 
@@ -232,7 +242,68 @@ async fn replace_is_atomic(db: &TestDb) {
     assert!(reads >= 5);
 }
 
-contract!(builds_the_rows, preserve_and_dry_run, definition_errors, replace_is_atomic);
+/// With nothing it reads changed since its last run, organize reports that run's rows without building them —
+/// the same report a full rebuild gives — and any write to what it reads, by anyone, makes it build again.
+async fn unchanged_inputs(db: &TestDb) {
+    seed(db).await;
+    let first = organize(db, default_defs(), false, false).await;
+    assert_eq!((first.status.as_str(), first.unchanged_since), ("applied", None));
+    let rows = |r: &organize::OrganizeReport| {
+        r.rows.iter().map(|r| (r.kind.clone(), r.key.clone(), r.action, r.before, r.after)).collect::<Vec<_>>()
+    };
+    let again = organize(db, default_defs(), false, false).await;
+    assert_eq!((again.status.as_str(), again.unchanged_since), ("skipped", Some(first.run_id)));
+    let forced = organize_with(db, default_defs(), false, false, true).await;
+    assert_eq!((forced.status.as_str(), forced.unchanged_since), ("skipped", None));
+    assert_eq!(rows(&again), rows(&forced));
+    assert_eq!((&again.totals, &again.notes), (&forced.totals, &forced.notes));
+    assert!(!again.notes.is_empty(), "the notes are reported too");
+    // The skipped run is recorded, and the next one can start from it.
+    assert_eq!(db.store.runs(1).await.unwrap()[0].status, "skipped");
+    assert!(organize(db, default_defs(), false, false).await.unchanged_since.is_some());
+    // Other definitions or another mode build.
+    let one = "[[row]]\ntype = \"stock_universe\"\nname = \"Dow\"\nkey = \"index_dow30\"\nrule = { group = \"UNIVERSE:dow30\" }\n";
+    assert_eq!(organize(db, defs(one), true, false).await.unchanged_since, None);
+
+    // Writes made straight to the tables (as TickStock's own scripts do), each in its own transaction.
+    let dow = |r: organize::OrganizeReport| {
+        assert_eq!(r.unchanged_since, None, "built again");
+        r.rows.into_iter().find(|r| r.key == "index_dow30").map(|r| (r.action, r.before, r.after))
+    };
+    organize(db, default_defs(), false, false).await;
+    db.exec("DELETE FROM group_memberships WHERE symbol = 'JPM' AND group_id = (SELECT id FROM definition_groups WHERE name = 'dow30')").await;
+    assert_eq!(dow(organize(db, default_defs(), false, false).await), Some((RowAction::Changed, Some(3), Some(2))));
+    db.exec(
+        "INSERT INTO group_memberships (group_id, symbol) SELECT id, 'XOM' FROM definition_groups WHERE name = 'dow30'",
+    )
+    .await;
+    assert_eq!(dow(organize(db, default_defs(), false, false).await), Some((RowAction::Changed, Some(2), Some(3))));
+    // A value rewritten with the same size and timestamp.
+    db.exec("UPDATE cache_entries SET value = '[\"AAPL\", \"MSFT\", \"ZZZ\"]' WHERE type = 'stock_universe' AND key = 'index_dow30'").await;
+    assert_eq!(dow(organize(db, default_defs(), false, false).await), Some((RowAction::Changed, Some(3), Some(3))));
+    assert_eq!(cache(db, "stock_universe", "index_dow30").await, Some(json!(["AAPL", "MSFT", "XOM"])));
+    db.exec("DELETE FROM cache_entries WHERE type = 'stock_universe' AND key = 'index_dow30'").await;
+    assert_eq!(dow(organize(db, default_defs(), false, false).await), Some((RowAction::Added, None, Some(3))));
+    db.exec("UPDATE symbols SET market_cap = 150000000 WHERE symbol = 'AAPL'").await;
+    let r = organize(db, default_defs(), false, false).await;
+    assert_eq!(r.unchanged_since, None);
+    assert_eq!(cache(db, "stock_universe", "micro_cap").await.unwrap()["count"], 2, "AAPL is micro now");
+    db.exec("UPDATE definition_groups SET name = 'dow' WHERE name = 'dow30'").await;
+    assert_eq!(dow(organize(db, default_defs(), false, false).await), Some((RowAction::Removed, Some(3), None)));
+    db.exec("DELETE FROM universe_cache_symbols").await;
+    let r = organize(db, default_defs(), false, false).await;
+    assert_eq!((r.status.as_str(), r.unchanged_since), ("skipped", None));
+    assert!(db.store.count_rows("universe_cache_symbols").await.unwrap() > 0, "lists written again");
+    // Preserve mode reports the rows it keeps, built or not.
+    let p1 = organize(db, defs(one), true, false).await;
+    let p2 = organize(db, defs(one), true, false).await;
+    assert_eq!(p2.unchanged_since, Some(p1.run_id));
+    let p3 = organize_with(db, defs(one), true, false, true).await;
+    assert_eq!((rows(&p2), &p2.totals, &p2.notes), (rows(&p3), &p3.totals, &p3.notes));
+    assert!(p2.totals.get("kept").copied().unwrap_or(0) > 10, "{:?}", p2.totals);
+}
+
+contract!(builds_the_rows, preserve_and_dry_run, definition_errors, replace_is_atomic, unchanged_inputs);
 
 /// Replace mode refuses to run unattended without --yes; nothing is written.
 #[test]

@@ -25,7 +25,13 @@ async fn seed(db: &TestDb) {
     let text = std::str::from_utf8(universe::sample::THEMES_TOML.1).unwrap();
     db.load_ok(LoadKind::Themes, &[("themes.toml", text)], Mode::Full).await;
     let defs = organize::definitions::parse(&Input::from_bytes("d", organize::DEFAULT_DEFINITIONS.1)).unwrap();
-    let req = OrganizeRequest { definitions: defs, preserve: false, dry_run: false, environment: Environment::Default };
+    let req = OrganizeRequest {
+        definitions: defs,
+        preserve: false,
+        dry_run: false,
+        environment: Environment::Default,
+        force: false,
+    };
     organize::run(&db.store, &req).await.unwrap();
     db.exec("INSERT INTO cache_entries (type, name, key, value, environment) VALUES ('app_settings', 'app_settings', 'SECRET_KEY', '\"s3cret\"', 'DEFAULT')").await;
 }
