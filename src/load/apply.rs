@@ -13,7 +13,7 @@ use crate::domain::GroupKind;
 use crate::quality;
 use crate::store::GroupKey;
 use crate::store::GroupWrite;
-use crate::store::{MemberRow, NewRun, RunOutcome, Store, StoreError, SymbolField, SymbolRow, Tx};
+use crate::store::{MemberRow, NewRun, Reader, RunOutcome, Store, StoreError, SymbolField, SymbolRow, Tx};
 
 /// Rows above which a progress bar is worth drawing.
 const PROGRESS_THRESHOLD: u64 = 5_000;
@@ -79,8 +79,12 @@ pub(super) async fn load_groups(
     parsed: Parsed,
 ) -> Result<LoadReport, LoadError> {
     // Writers take the lock before reading the state they diff against.
-    let tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
-    let planned = plan_groups(store, req, parsed).await;
+    let mut tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
+    let reader = match tx.as_mut() {
+        Some(tx) => Reader::Tx(tx),
+        None => Reader::Pool(store),
+    };
+    let planned = plan_groups(reader, req, parsed).await;
     execute(store, req, run, tx, planned).await
 }
 
@@ -113,76 +117,63 @@ async fn execute(
     };
     let tx = match tx {
         Some(tx) if report.status == "applied" => tx,
-        other => {
-            Tx::release(other).await;
+        Some(tx) => {
+            report.run_id = tx.record(run, &outcome).await?;
+            return Ok(report);
+        }
+        None => {
             report.run_id = store.record_run(run, &outcome).await?;
             return Ok(report);
         }
     };
-    report.run_id = commit_or_release(tx, async |tx: &mut Tx| -> Result<i64, LoadError> {
-        let run_id = tx.insert_run(run).await?;
-        match &writes {
-            Writes::Groups(plans) => {
-                // What the load touches (deleted groups excepted), checked before and after the writes.
-                let touched: BTreeSet<GroupKey> = plans
-                    .iter()
-                    .filter(|p| p.writes() && p.action != Action::Pruned)
-                    .map(|p| (p.kind.to_string(), p.name.to_string()))
-                    .collect();
-                let kind = group_kind(req.kind).as_str();
-                // A run that creates no group and changes no membership cannot break a structural check.
-                let can_break = plans.iter().any(|p| {
-                    p.action == Action::Created || !p.add.is_empty() || !p.remove.is_empty() || !p.change.is_empty()
-                });
-                let before = if req.validate && can_break {
-                    Some(quality::structural(tx, req.environment, kind, &touched).await?)
-                } else {
-                    None
-                };
-                let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
-                let bar = progress_bar(req.progress, total_rows as u64);
-                for p in plans {
-                    bar.set_message(p.name.to_string());
-                    apply_plan(tx, p, req, run_id).await?;
-                    bar.inc((p.add.len() + p.remove.len() + p.change.len()) as u64);
-                }
-                bar.finish_and_clear();
-                if let Some(before) = before {
-                    let after = quality::structural(tx, req.environment, kind, &touched).await?;
-                    let broken = quality::newly_broken(&before, &after);
-                    if !broken.is_empty() {
-                        return Err(LoadError::BreaksValidation(broken));
+    report.run_id = tx
+        .commit_after(async |tx: &mut Tx| -> Result<i64, LoadError> {
+            let run_id = tx.insert_run(run).await?;
+            match &writes {
+                Writes::Groups(plans) => {
+                    // What the load touches (deleted groups excepted), checked before and after the writes.
+                    let touched: BTreeSet<GroupKey> = plans
+                        .iter()
+                        .filter(|p| p.writes() && p.action != Action::Pruned)
+                        .map(|p| (p.kind.to_string(), p.name.to_string()))
+                        .collect();
+                    let kind = group_kind(req.kind).as_str();
+                    // A run that creates no group and changes no membership cannot break a structural check.
+                    let can_break = plans.iter().any(|p| {
+                        p.action == Action::Created || !p.add.is_empty() || !p.remove.is_empty() || !p.change.is_empty()
+                    });
+                    let before = if req.validate && can_break {
+                        Some(quality::structural(tx, req.environment, kind, &touched).await?)
+                    } else {
+                        None
+                    };
+                    let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
+                    let bar = progress_bar(req.progress, total_rows as u64);
+                    for p in plans {
+                        bar.set_message(p.name.to_string());
+                        apply_plan(tx, p, req, run_id).await?;
+                        bar.inc((p.add.len() + p.remove.len() + p.change.len()) as u64);
+                    }
+                    bar.finish_and_clear();
+                    if let Some(before) = before {
+                        let after = quality::structural(tx, req.environment, kind, &touched).await?;
+                        let broken = quality::newly_broken(&before, &after);
+                        if !broken.is_empty() {
+                            return Err(LoadError::BreaksValidation(broken));
+                        }
                     }
                 }
+                Writes::Symbols { rows, fields } => {
+                    tx.upsert_symbols(rows, fields, crate::store::now().naive_utc()).await?
+                }
             }
-            Writes::Symbols { rows, fields } => {
-                tx.upsert_symbols(rows, fields, crate::store::now().naive_utc()).await?
-            }
-        }
-        tx.finish_run(run_id, &outcome).await?;
-        Ok(run_id)
-    })
-    .await?;
+            tx.finish_run(run_id, &outcome).await?;
+            Ok(run_id)
+        })
+        .await?;
     let t = &report.totals;
     tracing::info!(run.id = report.run_id, added = t.added, removed = t.removed, changed = t.changed, "load applied");
     Ok(report)
-}
-
-/// Runs the writes of an applied run, then commits; on any error rolls back explicitly (releasing the lock).
-pub(super) async fn commit_or_release<T, E: From<StoreError>>(
-    mut tx: Tx,
-    work: impl AsyncFnOnce(&mut Tx) -> Result<T, E>,
-) -> Result<T, E> {
-    match work(&mut tx).await {
-        Ok(v) => {
-            tx.commit().await?;
-            Ok(v)
-        }
-        Err(e) => {
-            Tx::release(Some(tx)).await;
-            Err(e)
-        }
-    }
 }
 
 fn status_of(mode: Mode, writes: bool) -> &'static str {
@@ -194,11 +185,11 @@ fn status_of(mode: Mode, writes: bool) -> &'static str {
 }
 
 /// Reads the stored groups and plans the change; the report's status says what will happen.
-async fn plan_groups(store: &Store, req: &LoadRequest, parsed: Parsed) -> Result<Planned, StoreError> {
+async fn plan_groups(mut reader: Reader<'_>, req: &LoadRequest, parsed: Parsed) -> Result<Planned, StoreError> {
     let kind = group_kind(req.kind);
-    let mut stored = store.groups_of_kind(req.environment, kind).await?;
+    let mut stored = reader.groups_of_kind(req.environment, kind).await?;
     if !plan::all_unchanged(&stored, &parsed, req.mode, req.prune) {
-        store.load_members(req.environment, kind, &mut stored).await?;
+        reader.load_members(req.environment, kind, &mut stored).await?;
     }
     let plans = plan::plan(&stored, &parsed, req.mode, req.prune);
     let groups: Vec<GroupReport> = plans

@@ -60,17 +60,7 @@ fn env_of(run: &RunRow) -> Environment {
 /// Rolls back an applied run.
 pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadError> {
     // Hold the write lock while checking and reading, so nothing changes underneath the rollback.
-    let mut tx = store.begin_write().await?;
-    match rollback_locked(store, &mut tx, run_id).await {
-        Ok(report) => {
-            tx.commit().await?;
-            Ok(report)
-        }
-        Err(e) => {
-            Tx::release(Some(tx)).await;
-            Err(e)
-        }
-    }
+    store.begin_write().await?.commit_after(async |tx: &mut Tx| rollback_locked(store, tx, run_id).await).await
 }
 
 async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<LoadReport, LoadError> {

@@ -78,8 +78,7 @@ fn title_case(s: &str) -> String {
 
 /// Classifies unclassified stocks by SIC code. `mode` is `Full` or `DryRun`.
 pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Result<EnrichReport, LoadError> {
-    let mut groups = store.groups_of_kind(env, GroupKind::Sector).await?;
-    store.load_members(env, GroupKind::Sector, &mut groups).await?;
+    let groups = store.groups_with_members(env, GroupKind::Sector).await?;
     let sic = store.sic_codes().await?;
     let mut sector_of: BTreeMap<String, &str> = BTreeMap::new();
     for g in &groups {

@@ -144,19 +144,23 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         started_at,
     };
     let mut tx = if req.dry_run { None } else { Some(store.begin_write().await?) };
-    if let Some(t) = tx.as_mut().filter(|_| !req.force) {
-        match unchanged_since(t, req, mode).await {
-            Ok(None) => {}
-            Ok(Some(previous)) => {
-                Tx::release(tx).await;
-                let (mut report, outcome) = replay(req, previous);
-                report.run_id = store.record_run(&new_run, &outcome).await?;
-                return Ok(report);
-            }
-            Err(e) => {
-                Tx::release(tx).await;
-                return Err(e.into());
-            }
+    let unchanged = match tx.as_mut() {
+        Some(t) if !req.force => unchanged_since(t, req, mode).await,
+        _ => Ok(None),
+    };
+    match unchanged {
+        Ok(None) => {}
+        Ok(Some(previous)) => {
+            let (mut report, outcome) = replay(req, previous);
+            report.run_id = match tx {
+                Some(tx) => tx.record(&new_run, &outcome).await?,
+                None => store.record_run(&new_run, &outcome).await?,
+            };
+            return Ok(report);
+        }
+        Err(e) => {
+            Tx::release(tx).await;
+            return Err(e.into());
         }
     }
     let planned = plan(store, req).await;
@@ -176,7 +180,7 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         details: Some(details),
         ..RunOutcome::default()
     };
-    let mut tx = match tx {
+    let tx = match tx {
         Some(tx) if report.status == "applied" => tx,
         other => {
             match other {
@@ -188,49 +192,40 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
                         record_inputs(&mut tx, req, &mut outcome).await
                     }
                     .await;
-                    match restored {
-                        Ok(()) => tx.commit().await?,
-                        Err(e) => {
-                            Tx::release(Some(tx)).await;
-                            return Err(e.into());
-                        }
+                    if let Err(e) = restored {
+                        Tx::release(Some(tx)).await;
+                        return Err(e.into());
                     }
+                    report.run_id = tx.record(&new_run, &outcome).await?;
                 }
-                other => Tx::release(other).await,
+                other => {
+                    Tx::release(other).await;
+                    report.run_id = store.record_run(&new_run, &outcome).await?;
+                }
             }
-            report.run_id = store.record_run(&new_run, &outcome).await?;
             return Ok(report);
         }
     };
-    let result = async {
-        let run_id = tx.insert_run(&new_run).await?;
-        let removals: Vec<(&str, &str, &str)> =
-            removals.iter().map(|(t, n, k)| (t.as_str(), n.as_str(), k.as_str())).collect();
-        tx.delete_cache_rows(req.environment, &removals).await?;
-        let rows: Vec<(&str, &str, &str, &Value)> =
-            upserts.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.key.as_str(), &r.value)).collect();
-        tx.upsert_cache_rows(req.environment, &rows, crate::store::now().naive_utc()).await?;
-        tx.replace_cache_symbols(req.environment, &lists).await?;
-        // Fingerprint every row as it now stands, so validate can trust rows nobody has touched since.
-        let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;
-        record_fingerprints(outcome.details.as_mut(), &fingerprints);
-        record_inputs(&mut tx, req, &mut outcome).await?;
-        outcome.status = "applied".into();
-        tx.finish_run(run_id, &outcome).await?;
-        Ok::<i64, StoreError>(run_id)
-    }
-    .await;
-    match result {
-        Ok(id) => {
-            tx.commit().await?;
-            report.run_id = id;
-            Ok(report)
-        }
-        Err(e) => {
-            Tx::release(Some(tx)).await;
-            Err(e.into())
-        }
-    }
+    report.run_id = tx
+        .commit_after(async |tx: &mut Tx| {
+            let run_id = tx.insert_run(&new_run).await?;
+            let removals: Vec<(&str, &str, &str)> =
+                removals.iter().map(|(t, n, k)| (t.as_str(), n.as_str(), k.as_str())).collect();
+            tx.delete_cache_rows(req.environment, &removals).await?;
+            let rows: Vec<(&str, &str, &str, &Value)> =
+                upserts.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.key.as_str(), &r.value)).collect();
+            tx.upsert_cache_rows(req.environment, &rows, crate::store::now().naive_utc()).await?;
+            tx.replace_cache_symbols(req.environment, &lists).await?;
+            // Fingerprint every row as it now stands, so validate can trust rows nobody has touched since.
+            let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;
+            record_fingerprints(outcome.details.as_mut(), &fingerprints);
+            record_inputs(tx, req, &mut outcome).await?;
+            outcome.status = "applied".into();
+            tx.finish_run(run_id, &outcome).await?;
+            Ok::<i64, StoreError>(run_id)
+        })
+        .await?;
+    Ok(report)
 }
 
 /// The row types organize reads and writes: the managed ones and the obsolete one it removes.

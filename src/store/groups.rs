@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::{BATCH_ROWS, Backend, Store, StoreError, Tx, on_conn, on_pool, push_in_list};
+use super::{BATCH_ROWS, Backend, Reader, Store, StoreError, Tx, on_conn, on_pool, on_reader, push_in_list};
 use crate::domain::{Environment, GroupKind, GroupName, Ticker, Weight};
 
 /// A group as stored, with its members: what a loader diffs its input against.
@@ -90,17 +90,18 @@ pub struct MemberDetail {
 type MemberTuple = (i32, String, Option<f64>, Option<Json<Value>>);
 type GroupTuple = (i32, String, Option<String>, Option<Json<Value>>, Option<Json<Value>>, i64);
 
-impl Store {
-    /// Every group of a kind in an environment, with members.
-    pub async fn groups_with_members(&self, env: Environment, kind: GroupKind) -> Result<Vec<StoredGroup>, StoreError> {
-        let mut groups = self.groups_of_kind(env, kind).await?;
-        self.load_members(env, kind, &mut groups).await?;
-        Ok(groups)
+impl Reader<'_> {
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Reader::Pool(s) => s.backend(),
+            Reader::Tx(t) => t.backend(),
+        }
     }
 
-    /// Every group of a kind with its member count, members not loaded (see [`Store::load_members`]).
-    pub async fn groups_of_kind(&self, env: Environment, kind: GroupKind) -> Result<Vec<StoredGroup>, StoreError> {
-        let groups: Vec<GroupTuple> = on_pool!(self, p => sqlx::query_as(
+    /// Every group of a kind with its member count, members not loaded (see [`Reader::load_members`]).
+    pub async fn groups_of_kind(&mut self, env: Environment, kind: GroupKind) -> Result<Vec<StoredGroup>, StoreError> {
+        let groups: Vec<GroupTuple> = on_reader!(self, p => sqlx::query_as(
             "SELECT g.id, g.name, g.description, g.metadata, g.liquidity_filter, \
                     (SELECT COUNT(*) FROM group_memberships m WHERE m.group_id = g.id) \
              FROM definition_groups g WHERE g.environment = $1 AND g.type = $2 ORDER BY g.name",
@@ -124,38 +125,34 @@ impl Store {
             .collect())
     }
 
-    /// Fills in the members of groups read by [`Store::groups_of_kind`]. The rows come back as one JSON array
+    /// Fills in the members of groups read by [`Reader::groups_of_kind`]. The rows come back as one JSON array
     /// (one round trip and one parse instead of a decoded row per membership).
     pub async fn load_members(
-        &self,
+        &mut self,
         env: Environment,
         kind: GroupKind,
         groups: &mut [StoredGroup],
     ) -> Result<(), StoreError> {
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT json_group_array(json_array(m.group_id, m.symbol, m.weight, json(m.metadata))) \
+                 FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
+                 WHERE g.environment = $1 AND g.type = $2"
+            }
+            Backend::Postgres => {
+                "SELECT m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), m.metadata \
+                 FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
+                 WHERE g.environment = $1 AND g.type = $2"
+            }
+        };
         // One JSON document on SQLite (its rows decode slowly through sqlx); plain rows on PostgreSQL.
-        let members: Vec<(i32, String, Option<f64>, Option<Value>)> = match self {
-            Store::Sqlite(p) => {
-                let text: String = sqlx::query_scalar(
-                    "SELECT json_group_array(json_array(m.group_id, m.symbol, m.weight, json(m.metadata))) \
-                     FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
-                     WHERE g.environment = $1 AND g.type = $2",
-                )
-                .bind(env.as_str())
-                .bind(kind.as_str())
-                .fetch_one(p)
-                .await?;
+        let members: Vec<(i32, String, Option<f64>, Option<Value>)> = match self.backend() {
+            Backend::Sqlite => {
+                let text: String = on_reader!(self, e => sqlx::query_scalar(sql).bind(env.as_str()).bind(kind.as_str()).fetch_one(e).await?);
                 serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("membership rows: {e}")))?
             }
-            Store::Postgres(p) => {
-                let rows: Vec<MemberTuple> = sqlx::query_as(
-                    "SELECT m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), m.metadata \
-                     FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
-                     WHERE g.environment = $1 AND g.type = $2",
-                )
-                .bind(env.as_str())
-                .bind(kind.as_str())
-                .fetch_all(p)
-                .await?;
+            Backend::Postgres => {
+                let rows: Vec<MemberTuple> = on_reader!(self, e => sqlx::query_as(sql).bind(env.as_str()).bind(kind.as_str()).fetch_all(e).await?);
                 rows.into_iter().map(|(g, s, w, m)| (g, s, w, m.map(|j| j.0))).collect()
             }
         };
@@ -169,6 +166,16 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// Every group of a kind in an environment, with members.
+    pub async fn groups_with_members(&self, env: Environment, kind: GroupKind) -> Result<Vec<StoredGroup>, StoreError> {
+        let mut reader = Reader::Pool(self);
+        let mut groups = reader.groups_of_kind(env, kind).await?;
+        reader.load_members(env, kind, &mut groups).await?;
+        Ok(groups)
     }
 
     /// Groups with member counts, optionally of some kinds only, ordered by kind then name.

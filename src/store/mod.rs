@@ -119,7 +119,47 @@ macro_rules! on_conn {
         }
     };
 }
-pub(crate) use {on_conn, on_pool};
+/// Where a read runs: on the pool (any idle connection), or inside a transaction — a writer reads the state it
+/// diffs against under its lock, on its own connection, instead of making the pool open another (with TLS, a
+/// handshake and a server process each).
+pub enum Reader<'a> {
+    /// Any pooled connection.
+    Pool(&'a Store),
+    /// The transaction's connection.
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Store> for Reader<'a> {
+    fn from(store: &'a Store) -> Self {
+        Reader::Pool(store)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Reader<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Reader::Tx(tx)
+    }
+}
+
+/// Expands `$body` once per backend and place with `$e` bound to an executor: the typed pool, or the
+/// transaction's connection. `$body` uses `$e` once.
+macro_rules! on_reader {
+    ($reader:expr, $e:ident => $body:expr) => {
+        match $reader {
+            $crate::store::Reader::Pool($crate::store::Store::Sqlite($e)) => $body,
+            $crate::store::Reader::Pool($crate::store::Store::Postgres($e)) => $body,
+            $crate::store::Reader::Tx($crate::store::Tx::Sqlite(t)) => {
+                let $e = &mut **t;
+                $body
+            }
+            $crate::store::Reader::Tx($crate::store::Tx::Postgres(t)) => {
+                let $e = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use {on_conn, on_pool, on_reader};
 
 /// Appends ` IN ($a, $b, …)` binding each item: the batched `WHERE … IN` of deletes and history updates.
 pub(crate) fn push_in_list<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, items: &[&str])
@@ -202,7 +242,16 @@ impl Store {
         };
         let Some(latest) = migrator.iter().map(|m| m.version).max() else { return true };
         let sql = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
-        let applied: Result<Option<i64>, sqlx::Error> = on_pool!(self, p => sqlx::query_scalar(sql).fetch_one(p).await);
+        // The connection goes back to the pool before this returns: a connection dropped is only returned by a
+        // task after a round trip, and the command's first transaction, begun at once, would open a second
+        // connection (another TLS handshake and server process) instead of reusing this one.
+        let applied: Result<Option<i64>, sqlx::Error> = on_pool!(self, p => async {
+            let mut conn = p.acquire().await?;
+            let applied = sqlx::query_scalar(sql).fetch_one(&mut *conn).await;
+            conn.return_to_pool().await;
+            applied
+        }
+        .await);
         matches!(applied, Ok(Some(v)) if v == latest)
     }
 
@@ -299,6 +348,24 @@ impl Tx {
             && let Err(e) = tx.rollback().await
         {
             tracing::warn!(error = %e, "rollback failed");
+        }
+    }
+
+    /// Runs `work` in the transaction, then commits; on any error rolls back explicitly (releasing the lock)
+    /// and returns the error.
+    pub async fn commit_after<T, E: From<StoreError>>(
+        mut self,
+        work: impl AsyncFnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match work(&mut self).await {
+            Ok(v) => {
+                self.commit().await?;
+                Ok(v)
+            }
+            Err(e) => {
+                Tx::release(Some(self)).await;
+                Err(e)
+            }
         }
     }
 

@@ -106,11 +106,7 @@ const FINISH_RUN: &str = "UPDATE load_runs SET status = $2, added = $3, removed 
 impl Store {
     /// Records a run that wrote nothing else (dry-run, skipped, failed), in its own short transaction.
     pub async fn record_run(&self, run: &NewRun<'_>, outcome: &RunOutcome) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
-        let id = tx.insert_run(run).await?;
-        tx.finish_run(id, outcome).await?;
-        tx.commit().await?;
-        Ok(id)
+        self.begin().await?.record(run, outcome).await
     }
 
     /// Records the start of a long run (status `running`) in its own transaction, so the row is visible while
@@ -193,6 +189,18 @@ impl Tx {
 }
 
 impl Tx {
+    /// Records a run and commits. A writer that found nothing to write records its run in the transaction that
+    /// holds the lock: one connection for the whole command, where releasing it first and beginning anew makes
+    /// the pool open another (its connection is returned only after a round trip).
+    pub async fn record(self, run: &NewRun<'_>, outcome: &RunOutcome) -> Result<i64, StoreError> {
+        self.commit_after(async |tx: &mut Tx| {
+            let id = tx.insert_run(run).await?;
+            tx.finish_run(id, outcome).await?;
+            Ok(id)
+        })
+        .await
+    }
+
     /// Inserts a run in state `running`; returns its id.
     pub async fn insert_run(&mut self, run: &NewRun<'_>) -> Result<i64, StoreError> {
         let id: i64 = on_conn!(self, c => sqlx::query_scalar(INSERT_RUN)

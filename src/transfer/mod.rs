@@ -301,18 +301,8 @@ pub async fn import(
         rollback_of: None,
         started_at: crate::store::now(),
     };
-    let mut tx = store.begin_write().await?;
-    let result = apply(store, &mut tx, doc, env, mode, &run).await;
-    match result {
-        Ok(id) => {
-            tx.commit().await?;
-            Ok(id)
-        }
-        Err(e) => {
-            Tx::release(Some(tx)).await;
-            Err(e.into())
-        }
-    }
+    let tx = store.begin_write().await?;
+    tx.commit_after(async |tx: &mut Tx| apply(store, tx, doc, env, mode, &run).await.map_err(ImportError::from)).await
 }
 
 async fn apply(
