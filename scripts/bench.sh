@@ -6,7 +6,8 @@
 # Uses BENCH_DATABASE_URL (a superuser URL) if set, else a throwaway PostgreSQL configured as deployed (TLS on
 # with a self-signed certificate, fsync on); PostgreSQL runs twice, TLS negotiated and sslmode=disable. Installs
 # hyperfine, sqlite3 and psql with apt-get when missing. Results: target/bench/summary.md (and one JSON per scenario).
-# RUNS=N sets the number of timed runs per scenario (default 30).
+# RUNS=N sets the number of timed runs per scenario (default 30); ONLY=REGEX runs only the scenarios whose file name
+# matches (e.g. ONLY='validate|organize_unchanged').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib-pg.sh
@@ -52,6 +53,7 @@ PGDB="${BENCH_DATABASE_URL%/*}/universe_bench"
 bench() {
   local name=$1
   shift
+  if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then return; fi
   hyperfine --style basic --runs "$RUNS" --warmup 3 --export-json "$OUT/$name.json" --export-markdown "$OUT/$name.md" "$@" >&2
 }
 
