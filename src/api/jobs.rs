@@ -19,9 +19,10 @@ use utoipa_axum::routes;
 
 use super::admin::AdminKey;
 use super::{ApiError, AppState, Problem};
+use crate::domain::JobStatus;
 use crate::domain::{Ticker, Timeframe};
 use crate::jobs::{self, JobSpec, JobType, SubmitError, Target};
-use crate::store::{FINAL_STATUSES, JobRow};
+use crate::store::JobRow;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -63,7 +64,8 @@ pub(super) struct JobView {
     /// Type.
     job_type: String,
     /// queued, running, cancelling, completed, completed_with_errors, failed, cancelled.
-    status: String,
+    #[schema(value_type = String)]
+    status: JobStatus,
     /// Percent of tasks done.
     progress: i32,
     /// Last message.
@@ -206,7 +208,8 @@ async fn submit(
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
     /// Only this status.
-    status: Option<String>,
+    #[param(value_type = Option<String>)]
+    status: Option<JobStatus>,
     /// At most this many (default 50, at most 1000).
     limit: Option<i64>,
 }
@@ -223,7 +226,7 @@ async fn list(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit must be between 1 and 1000, got {limit}")));
     }
-    let rows = state.cache.store().jobs(q.status.as_deref(), limit).await.map_err(|e| ApiError::Internal(e.into()))?;
+    let rows = state.cache.store().jobs(q.status, limit).await.map_err(|e| ApiError::Internal(e.into()))?;
     let jobs: Vec<JobView> = rows.into_iter().map(JobView::from).collect();
     Ok(Json(JobList { total_count: jobs.len(), jobs }))
 }
@@ -289,7 +292,7 @@ async fn events(
                     _ => return None,
                 };
                 if last != Some(job.updated_at) {
-                    let ended = FINAL_STATUSES.contains(&job.status.as_str());
+                    let ended = job.status.is_final();
                     let updated = job.updated_at;
                     let data = serde_json::to_string(&JobView::from(job)).unwrap_or_default();
                     return Some((Ok(Event::default().event("job").data(data)), (state, id, Some(updated), ended)));

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::csv::{CsvBarsError, Rejected, read_bars};
-use crate::domain::{Environment, Timeframe};
+use crate::domain::{Environment, RunKind, RunStatus, Timeframe};
 use crate::store::{NewRun, RunOutcome, Store, StoreError, dedupe_bars};
 
 /// What an import did.
@@ -87,7 +87,7 @@ pub async fn import_file(store: &Store, path: &Path, tf: Timeframe, strict: bool
     let mut tx = store.begin().await?;
     let changed = tx.upsert_bars(tf, bars).await?;
     let run = NewRun {
-        kind: "bars",
+        kind: RunKind::Bars,
         source: &source,
         mode: "import",
         environment: Environment::Default,
@@ -109,12 +109,11 @@ pub async fn import_file(store: &Store, path: &Path, tf: Timeframe, strict: bool
         rejected: parsed.rejected,
     };
     let outcome = RunOutcome {
-        status: "loaded".to_string(),
         added: changed as i64,
         unchanged: (imported - changed) as i64,
         rejected: report.rejected.len() as i64,
         details: serde_json::to_value(&report).ok(),
-        ..RunOutcome::default()
+        ..RunOutcome::new(RunStatus::Loaded)
     };
     tx.finish_run(run_id, &outcome).await?;
     tx.commit().await?;

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use super::Bar;
 use super::calendar::{last_completed_session, today_new_york, trading_days};
 use super::source::{BarSource, SourceError};
-use crate::domain::{Environment, Ticker, Timeframe};
+use crate::domain::{Environment, RunKind, RunStatus, Ticker, Timeframe};
 use crate::store::{NewRun, RunOutcome, Store, StoreError};
 
 /// Bars buffered from grouped-daily answers before they are written.
@@ -326,7 +326,7 @@ pub async fn load_bars(
     let mode = daily_strategy.as_str();
     let source_label = format!("{} via {}", request.label, source.describe());
     let run = NewRun {
-        kind: "bars",
+        kind: RunKind::Bars,
         source: &source_label,
         mode,
         environment: Environment::Default,
@@ -446,16 +446,15 @@ pub async fn load_bars(
     summary.failures.sort_by(|a, b| (&a.what, a.timeframe.table()).cmp(&(&b.what, b.timeframe.table())));
 
     let status = if summary.cancelled {
-        "cancelled"
+        RunStatus::Cancelled
     } else if summary.stopped.is_some() {
-        "failed"
+        RunStatus::Failed
     } else if summary.failures.is_empty() {
-        "loaded"
+        RunStatus::Loaded
     } else {
-        "partial"
+        RunStatus::Partial
     };
     let outcome = RunOutcome {
-        status: status.to_string(),
         added: summary.tables.values().map(|t| t.changed).sum::<u64>() as i64,
         unchanged: summary.tables.values().map(|t| t.bars - t.changed).sum::<u64>() as i64,
         rejected: summary.failures.len() as i64,
@@ -464,12 +463,12 @@ pub async fn load_bars(
             .clone()
             .or_else(|| summary.failures.first().map(|f| format!("{}: {}", f.what, f.reason))),
         details: serde_json::to_value(&summary).ok(),
-        ..RunOutcome::default()
+        ..RunOutcome::new(status)
     };
     store.end_run(run_id, &outcome).await?;
     tracing::info!(
         run_id,
-        status,
+        status = status.as_str(),
         bars = summary.total_bars(),
         failures = summary.failures.len(),
         requests = summary.requests,

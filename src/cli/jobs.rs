@@ -12,9 +12,10 @@ use super::bars::{Selection, bar_source};
 use super::print_json;
 use super::table::TextTable;
 use crate::config::{Config, MarketArgs};
+use crate::domain::JobStatus;
 use crate::domain::Timeframe;
 use crate::jobs::{self, JobSpec, JobType, Target, Worker, WorkerOptions};
-use crate::store::{FINAL_STATUSES, JobRow, Store};
+use crate::store::{JobRow, Store};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum JobsCommand {
@@ -42,9 +43,10 @@ pub(super) enum JobsCommand {
     },
     /// Jobs, newest first.
     List {
-        /// Only jobs in this status (queued, running, completed, completed_with_errors, failed, cancelled).
+        /// Only jobs in this status (queued, running, cancelling, completed, completed_with_errors, failed,
+        /// cancelled).
         #[arg(long)]
-        status: Option<String>,
+        status: Option<JobStatus>,
         /// How many.
         #[arg(long, default_value_t = 20)]
         limit: i64,
@@ -168,7 +170,7 @@ async fn run_with(store: &Store, command: JobsCommand, config: &Config) -> Resul
             Ok(ExitCode::SUCCESS)
         }
         JobsCommand::List { status, limit } => {
-            let jobs = store.jobs(status.as_deref(), limit).await?;
+            let jobs = store.jobs(status, limit).await?;
             if config.json {
                 print_json(&jobs)?;
                 return Ok(ExitCode::SUCCESS);
@@ -181,7 +183,7 @@ async fn run_with(store: &Store, command: JobsCommand, config: &Config) -> Resul
                 t.row(vec![
                     j.id.clone(),
                     j.job_type.clone(),
-                    j.status.clone(),
+                    j.status.to_string(),
                     format!("{}%", j.counts.progress),
                     j.counts.total_symbols.to_string(),
                     j.counts.bars_loaded.to_string(),
@@ -247,10 +249,10 @@ async fn follow_job(store: &Store, id: &str, config: &Config) -> Result<ExitCode
         let job = store.job(id).await?.with_context(|| format!("there is no job {id}"))?;
         bar.set_position(job.counts.progress.clamp(0, 100) as u64);
         bar.set_message(format!("{} {}", job.status, job.counts.current_symbol.clone().unwrap_or_default()));
-        if FINAL_STATUSES.contains(&job.status.as_str()) {
+        if job.status.is_final() {
             bar.finish_and_clear();
             show_job(&job, config)?;
-            return Ok(if job.status == "completed" { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            return Ok(if job.status == JobStatus::Completed { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -430,7 +430,7 @@ async fn run_command(command: Command, config: &Config) -> Result<()> {
             let result = load::run(&store, &req).await;
             // Coverage, orphans and staleness after a load: information, never a reason to fail it.
             let quality = match &result {
-                Ok(r) if r.status == "applied" => {
+                Ok(r) if r.status.applied() => {
                     quality::after_load(&store, config.environment, quality::Options::default()).await.ok()
                 }
                 _ => None,

@@ -6,6 +6,7 @@ use anyhow::Result;
 use super::print_json;
 use super::table::TextTable;
 use crate::config::Config;
+use crate::domain::RunStatus;
 use crate::load::{self, LoadReport};
 use crate::organize;
 use crate::quality::{self, Level};
@@ -75,10 +76,10 @@ pub(super) fn confirm(question: &str) -> Result<()> {
 }
 
 /// How a run's status reads in a headline.
-pub(super) fn status_verb(status: &str) -> &'static str {
+pub(super) fn status_verb(status: RunStatus) -> &'static str {
     match status {
-        "dry_run" => "Dry run (nothing written)",
-        "skipped" => "Nothing to change",
+        RunStatus::DryRun => "Dry run (nothing written)",
+        RunStatus::Skipped => "Nothing to change",
         _ => "Applied",
     }
 }
@@ -87,7 +88,7 @@ pub(super) fn print_organize(config: &Config, r: &organize::OrganizeReport) -> R
     if config.json {
         return print_json(r);
     }
-    let verb = status_verb(&r.status);
+    let verb = status_verb(r.status);
     println!("{verb}: organize {} (run {}, environment {})", r.mode, r.run_id, r.environment);
     if let Some(since) = r.unchanged_since {
         println!("nothing organize reads has changed since run {since}: its rows stand (--force rebuilds them)");
@@ -147,7 +148,7 @@ pub(super) fn print_runs(runs: &[RunRow]) {
     for r in runs {
         let status = match r.rolled_back_by {
             Some(by) => format!("rolled back by {by}"),
-            None => r.status.clone(),
+            None => r.status.to_string(),
         };
         let mut source = r.source.clone();
         if source.len() > 60 {
@@ -155,10 +156,10 @@ pub(super) fn print_runs(runs: &[RunRow]) {
         }
         t.row(vec![
             r.id.to_string(),
-            r.kind.clone(),
+            r.kind.to_string(),
             r.mode.clone(),
             status,
-            r.environment.clone(),
+            r.environment.to_string(),
             r.added.to_string(),
             r.removed.to_string(),
             r.changed.to_string(),
@@ -175,7 +176,7 @@ pub(super) fn print_report(config: &Config, r: &LoadReport) -> Result<()> {
     if config.json {
         return print_json(r);
     }
-    let verb = status_verb(&r.status);
+    let verb = status_verb(r.status);
     println!("{verb}: {} {} (run {}, environment {})", r.kind, r.mode, r.run_id, r.environment);
     for n in &r.notes {
         println!("  {n}");

@@ -146,6 +146,24 @@ impl Environment {
     }
 }
 
+impl std::str::FromStr for Environment {
+    type Err = super::UnknownValue;
+    /// The stored text (`DEFAULT`, `TEST`, `UAT`, `PROD`), as `as_str` writes it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Environment::Default, Environment::Test, Environment::Uat, Environment::Prod]
+            .into_iter()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| super::UnknownValue { what: "environment", value: s.to_string() })
+    }
+}
+
+impl TryFrom<String> for Environment {
+    type Error = super::UnknownValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl fmt::Display for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -1,6 +1,8 @@
-//! Domain types, parsed once at the edge: tickers, weights, group kinds and names, environments, sectors, universe keys.
+//! Domain types, parsed once at the edge: tickers, weights, group kinds and names, environments, sectors, universe keys,
+//! and the words runs and jobs are recorded with.
 
 mod group;
+mod record;
 mod sector;
 mod ticker;
 mod timeframe;
@@ -8,6 +10,7 @@ mod universe_key;
 mod weight;
 
 pub use group::{Environment, GroupKind, GroupName, GroupNameError};
+pub use record::{JobStatus, RunKind, RunStatus, UnknownValue};
 pub use sector::Sector;
 pub use ticker::{MAX_TICKER_LEN, Ticker, TickerError};
 pub use timeframe::{Timeframe, TimeframeError};

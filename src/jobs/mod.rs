@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::bars::load::{LoadObserver, TaskDone};
 use crate::bars::{BarSource, LoadRequest, RangeSpec, Strategy, load_bars};
-use crate::domain::{Environment, Ticker, Timeframe};
+use crate::domain::{Environment, JobStatus, Ticker, Timeframe};
 use crate::store::{JobProgress, JobRow, Store, StoreError, TaskRecord};
 pub use message::{JobSpec, JobType, MessageError, Target};
 
@@ -185,7 +185,7 @@ pub async fn submit(
     spec.target = Target::Symbols(symbols.clone());
     let value = serde_json::to_value(&spec).map_err(|e| SubmitError::Invalid(e.to_string()))?;
     let created = store
-        .insert_job(&spec.job_id, spec.job_type.as_str(), &value, "queued", &message, symbols.len() as i32)
+        .insert_job(&spec.job_id, spec.job_type.as_str(), &value, JobStatus::Queued, &message, symbols.len() as i32)
         .await?;
     Ok(Submitted { job_id: spec.job_id, symbol_count: symbols.len(), created })
 }
@@ -193,7 +193,7 @@ pub async fn submit(
 /// Records a message that cannot run as a `failed` job, so whoever sent it sees why.
 pub async fn record_invalid(store: &Store, job_id: &str, raw: &[u8], error: &str) -> Result<(), StoreError> {
     let preview = String::from_utf8_lossy(&raw[..raw.len().min(2000)]).into_owned();
-    store.insert_job(job_id, "invalid", &json!({ "message": preview }), "failed", error, 0).await?;
+    store.insert_job(job_id, "invalid", &json!({ "message": preview }), JobStatus::Failed, error, 0).await?;
     Ok(())
 }
 
@@ -286,8 +286,46 @@ impl LoadObserver for JobObserver {
 pub struct JobEnd {
     /// Job id.
     pub job_id: String,
-    /// Final status (or `lost` when another worker took the job over).
-    pub status: String,
+    /// Its final status, or that this worker lost it.
+    pub status: Ending,
+}
+
+/// How a worker's hold on a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The worker wrote this final status.
+    Ended(JobStatus),
+    /// Another worker took the job over (this one's lease ran out) before the end was written.
+    Lost,
+}
+
+impl Ending {
+    /// The status word, or `lost`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::Ended(s) => s.as_str(),
+            Ending::Lost => "lost",
+        }
+    }
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for Ending {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Compares with the word (assertions read `assert_eq!(end.status, "completed")`).
+impl PartialEq<&str> for Ending {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// A worker on the `jobs` table.
@@ -374,19 +412,21 @@ impl Worker {
         let id = job.id.clone();
         let started_at = job.started_at;
         let worker = self.options.id.clone();
-        let end = |status: &str| JobEnd { job_id: id.clone(), status: status.to_string() };
+        let end = |status: Ending| JobEnd { job_id: id.clone(), status };
         let spec: JobSpec = match serde_json::from_value(job.spec.0.clone()) {
             Ok(s) => s,
             Err(e) => {
                 self.store
-                    .finish_job(&id, &worker, "failed", &format!("stored job is unreadable: {e}"), &json!([]))
+                    .finish_job(&id, &worker, JobStatus::Failed, &format!("stored job is unreadable: {e}"), &json!([]))
                     .await?;
-                return Ok(end("failed"));
+                return Ok(end(Ending::Ended(JobStatus::Failed)));
             }
         };
         if job.cancel_requested {
-            self.store.finish_job(&id, &worker, "cancelled", "cancelled before it started", &json!([])).await?;
-            return Ok(end("cancelled"));
+            self.store
+                .finish_job(&id, &worker, JobStatus::Cancelled, "cancelled before it started", &json!([]))
+                .await?;
+            return Ok(end(Ending::Ended(JobStatus::Cancelled)));
         }
         let symbols =
             match resolve_target(&self.store, self.options.environment, &spec.target, self.options.csv_dir.as_deref())
@@ -395,8 +435,8 @@ impl Worker {
                 Ok(s) => s,
                 Err(SubmitError::Store(e)) => return Err(e),
                 Err(SubmitError::Invalid(e)) => {
-                    self.store.finish_job(&id, &worker, "failed", &e, &json!([])).await?;
-                    return Ok(end("failed"));
+                    self.store.finish_job(&id, &worker, JobStatus::Failed, &e, &json!([])).await?;
+                    return Ok(end(Ending::Ended(JobStatus::Failed)));
                 }
             };
         let done = self.store.job_tasks(&id).await?;
@@ -466,7 +506,7 @@ impl Worker {
                                 stop.store(true, Ordering::Relaxed);
                             }
                             if let Some(bus) = &bus {
-                                let status = if cancel { "cancelling" } else { "running" };
+                                let status = if cancel { JobStatus::Cancelling } else { JobStatus::Running };
                                 let view = redis::StatusView {
                                     id: &id,
                                     status,
@@ -506,21 +546,21 @@ impl Worker {
         let _ = finish_tx.send(());
         let _ = saver.await;
         if lost.load(Ordering::Relaxed) {
-            return Ok(end("lost"));
+            return Ok(end(Ending::Lost));
         }
         let (progress, message, tasks) = tracker.lock().expect("tracker lock").snapshot();
         if self.store.save_job_progress(&id, &worker, &progress, &message, &tasks, self.options.lease).await?.is_none()
         {
-            return Ok(end("lost"));
+            return Ok(end(Ending::Lost));
         }
         let (status, message, failures) = match result {
-            Err(e) => ("failed", e.to_string(), json!([])),
+            Err(e) => (JobStatus::Failed, e.to_string(), json!([])),
             Ok(summary) => {
                 let failures = serde_json::to_value(&summary.failures).unwrap_or_default();
                 let bars = progress.bars_loaded;
                 if summary.cancelled {
                     (
-                        "cancelled",
+                        JobStatus::Cancelled,
                         format!(
                             "Cancelled after {} of {} tasks ({bars} bars)",
                             progress.tasks_done, progress.tasks_total
@@ -528,18 +568,22 @@ impl Worker {
                         failures,
                     )
                 } else if let Some(reason) = summary.stopped {
-                    ("failed", reason, failures)
+                    (JobStatus::Failed, reason, failures)
                 } else if !summary.failures.is_empty() {
                     let n = progress.failed_symbols;
-                    ("completed_with_errors", format!("Loaded {bars} bars; {n} symbols had failures"), failures)
+                    (JobStatus::CompletedWithErrors, format!("Loaded {bars} bars; {n} symbols had failures"), failures)
                 } else {
-                    ("completed", format!("Loaded {bars} bars for {} symbols", progress.total_symbols), failures)
+                    (
+                        JobStatus::Completed,
+                        format!("Loaded {bars} bars for {} symbols", progress.total_symbols),
+                        failures,
+                    )
                 }
             }
         };
         if !self.store.finish_job(&id, &worker, status, &message, &failures).await? {
-            return Ok(end("lost"));
+            return Ok(end(Ending::Lost));
         }
-        Ok(end(status))
+        Ok(end(Ending::Ended(status)))
     }
 }

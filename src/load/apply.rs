@@ -9,7 +9,7 @@ use super::parsed::Parsed;
 use super::plan::{self, Action, GroupPlan};
 use super::symbols::ParsedSymbols;
 use super::{Counts, GroupReport, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
-use crate::domain::GroupKind;
+use crate::domain::{GroupKind, RunStatus};
 use crate::quality;
 use crate::store::GroupKey;
 use crate::store::GroupWrite;
@@ -116,7 +116,7 @@ async fn execute(
         }
     };
     let tx = match tx {
-        Some(tx) if report.status == "applied" => tx,
+        Some(tx) if report.status.applied() => tx,
         Some(tx) => {
             report.run_id = tx.record(run, &outcome).await?;
             return Ok(report);
@@ -176,11 +176,11 @@ async fn execute(
     Ok(report)
 }
 
-fn status_of(mode: Mode, writes: bool) -> &'static str {
+fn status_of(mode: Mode, writes: bool) -> RunStatus {
     match (mode, writes) {
-        (Mode::DryRun, _) => "dry_run",
-        (_, false) => "skipped",
-        _ => "applied",
+        (Mode::DryRun, _) => RunStatus::DryRun,
+        (_, false) => RunStatus::Skipped,
+        _ => RunStatus::Applied,
     }
 }
 
@@ -212,7 +212,7 @@ async fn plan_groups(mut reader: Reader<'_>, req: &LoadRequest, parsed: Parsed) 
         run_id: 0,
         kind: req.kind.as_str().into(),
         mode: req.mode.as_str().into(),
-        status: status.into(),
+        status,
         environment: req.environment,
         groups,
         totals,
@@ -301,7 +301,7 @@ async fn plan_symbols(
         run_id: 0,
         kind: req.kind.as_str().into(),
         mode: req.mode.as_str().into(),
-        status: status.into(),
+        status,
         environment: req.environment,
         groups: vec![GroupReport {
             kind: "SYMBOLS".into(),

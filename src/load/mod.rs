@@ -30,7 +30,7 @@ pub use plan::Action;
 pub use rollback::rollback;
 pub use sic::{Coverage, EnrichReport, SicAssignment, enrich_from_sic};
 
-use crate::domain::Environment;
+use crate::domain::{Environment, RunKind, RunStatus};
 use crate::store::{NewRun, RunOutcome, Store, StoreError};
 
 /// What to load.
@@ -50,6 +50,17 @@ pub enum LoadKind {
 }
 
 impl LoadKind {
+    /// What its run is recorded as.
+    pub fn run_kind(self) -> RunKind {
+        match self {
+            LoadKind::Holdings => RunKind::Holdings,
+            LoadKind::Universes => RunKind::Universes,
+            LoadKind::Sectors => RunKind::Sectors,
+            LoadKind::Themes => RunKind::Themes,
+            LoadKind::Symbols => RunKind::Symbols,
+        }
+    }
+
     /// The name recorded in `load_runs.kind`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -154,15 +165,14 @@ impl Counts {
         self.skipped += o.skipped;
     }
 
-    fn outcome(&self, status: &str) -> RunOutcome {
+    fn outcome(&self, status: RunStatus) -> RunOutcome {
         RunOutcome {
-            status: status.to_string(),
             added: self.added as i64,
             removed: self.removed as i64,
             changed: self.changed as i64,
             unchanged: self.unchanged as i64,
             rejected: self.skipped as i64,
-            ..RunOutcome::default()
+            ..RunOutcome::new(status)
         }
     }
 }
@@ -192,7 +202,7 @@ pub struct LoadReport {
     /// Mode.
     pub mode: String,
     /// `applied`, `dry_run` or `skipped`.
-    pub status: String,
+    pub status: RunStatus,
     /// Environment.
     pub environment: Environment,
     /// Per group.
@@ -253,7 +263,7 @@ pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadErr
     let source = source.join(", ");
     let checksum = sectors::combined_checksum(&req.inputs);
     let new_run = NewRun {
-        kind: req.kind.as_str(),
+        kind: req.kind.run_kind(),
         source: &source,
         mode: req.mode.as_str(),
         environment: req.environment,
@@ -289,7 +299,7 @@ pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadErr
         Some(Ok(report)) => Ok(report),
         Some(Err(e)) => {
             // The transaction rolled back; record the failure if the database still answers.
-            let outcome = RunOutcome { status: "failed".into(), error: Some(e.to_string()), ..RunOutcome::default() };
+            let outcome = RunOutcome::failed(e.to_string());
             if let Err(rec) = store.record_run(&new_run, &outcome).await {
                 tracing::warn!(error = %rec, "could not record the failed run");
             }
@@ -300,7 +310,7 @@ pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadErr
             if problems.len() > ERROR_PROBLEMS {
                 text.push(format!("… and {} more", problems.len() - ERROR_PROBLEMS));
             }
-            let outcome = RunOutcome { status: "failed".into(), error: Some(text.join("\n")), ..RunOutcome::default() };
+            let outcome = RunOutcome::failed(text.join("\n"));
             let run_id = store.record_run(&new_run, &outcome).await.ok();
             Err(LoadError::Invalid { problems, run_id })
         }

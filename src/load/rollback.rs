@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::plan::{Action, GroupBefore};
 use super::{Counts, GroupReport, LoadError, LoadReport};
-use crate::domain::{Environment, GroupKind, Ticker};
+use crate::domain::{GroupKind, RunKind, RunStatus, Ticker};
 use crate::store::{GroupWrite, MemberRow, NewRun, RunOutcome, RunRow, Store, StoredGroup, SymbolField, SymbolRow, Tx};
 
 /// What a run's `details` say it touched.
@@ -48,15 +48,6 @@ fn touched(run: &RunRow) -> Result<Touched, LoadError> {
     Ok(t)
 }
 
-fn env_of(run: &RunRow) -> Environment {
-    match run.environment.as_str() {
-        "TEST" => Environment::Test,
-        "UAT" => Environment::Uat,
-        "PROD" => Environment::Prod,
-        _ => Environment::Default,
-    }
-}
-
 /// Rolls back an applied run.
 pub async fn rollback(store: &Store, run_id: i64) -> Result<LoadReport, LoadError> {
     // Hold the write lock while checking and reading, so nothing changes underneath the rollback.
@@ -68,35 +59,35 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
     if let Some(by) = run.rolled_back_by {
         return Err(LoadError::Refused(format!("run {run_id} was already rolled back by run {by}")));
     }
-    if run.kind == "organize" {
+    if run.kind == RunKind::Organize {
         return Err(LoadError::Refused(format!(
             "run {run_id} is an organize run: cache rows are rebuilt from the groups, so run organize again \
              (after rolling back the load that changed the groups)"
         )));
     }
-    if run.kind == "import" {
+    if run.kind == RunKind::Import {
         return Err(LoadError::Refused(format!(
             "run {run_id} is an import: restore the export taken before it with `universe import FILE`"
         )));
     }
-    if run.kind == "symbols-refresh" {
+    if run.kind == RunKind::SymbolsRefresh {
         return Err(LoadError::Refused(format!(
             "run {run_id} refreshed symbol metadata from Massive: run `universe symbols refresh` again to update it"
         )));
     }
-    if run.kind == "bars" {
+    if run.kind == RunKind::Bars {
         return Err(LoadError::Refused(format!(
             "run {run_id} loaded OHLCV bars: bar loads are idempotent upserts, not rolled back; load the range again \
              to replace them"
         )));
     }
-    if run.status != "applied" {
+    if !run.status.applied() {
         return Err(LoadError::Refused(format!(
             "run {run_id} is {} and wrote no changes; only applied runs can be rolled back",
             run.status
         )));
     }
-    let env = env_of(&run);
+    let env = run.environment;
     let mine = touched(&run)?;
     let my_groups: BTreeSet<(GroupKind, &str)> = mine.groups.iter().map(|(k, n, _, _)| (*k, n.as_str())).collect();
     let my_symbols = !mine.symbols_fields.is_empty() || !mine.symbols_added.is_empty();
@@ -106,7 +97,7 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
         // a load, so it counts like one.)
         if let Some(undone) = later.rollback_of
             && undone > run_id
-            && store.run(undone).await?.is_some_and(|u| u.kind != "rollback")
+            && store.run(undone).await?.is_some_and(|u| u.kind != RunKind::Rollback)
         {
             continue;
         }
@@ -129,7 +120,7 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
     let started_at = crate::store::now();
     let source = format!("run {run_id}");
     let new_run = NewRun {
-        kind: "rollback",
+        kind: RunKind::Rollback,
         source: &source,
         mode: "full",
         environment: env,
@@ -233,7 +224,7 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
         // Undoing this rollback re-writes every field of the rows it replaced or deleted.
         symbols_details = json!({ "fields": SymbolField::ALL, "added": [], "before": replaced });
     }
-    let mut outcome: RunOutcome = totals.outcome("applied");
+    let mut outcome: RunOutcome = totals.outcome(RunStatus::Applied);
     let mut details = json!({ "groups": details_groups });
     if !symbols_details.is_null() {
         details["symbols"] = symbols_details;
@@ -245,7 +236,7 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
         run_id: rb_id,
         kind: "rollback".into(),
         mode: "full".into(),
-        status: "applied".into(),
+        status: RunStatus::Applied,
         environment: env,
         groups: reports,
         totals,

@@ -160,7 +160,7 @@ pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Res
     let mut req = LoadRequest::new(LoadKind::Sectors, Vec::new(), env);
     req.mode = mode;
     let run = NewRun {
-        kind: LoadKind::Sectors.as_str(),
+        kind: LoadKind::Sectors.run_kind(),
         source: "SIC codes (symbols.sic_code)",
         mode: mode.as_str(),
         environment: env,

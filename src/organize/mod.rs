@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::domain::{Environment, GroupKind};
+use crate::domain::{Environment, GroupKind, RunKind, RunStatus};
 use crate::load::Problem;
 use crate::store::{NewRun, RunOutcome, Store, StoreError, Tx};
 use crate::universes::cache_value_symbols;
@@ -67,7 +67,7 @@ pub struct OrganizeReport {
     /// `replace` or `preserve`.
     pub mode: &'static str,
     /// `applied`, `dry_run` or `skipped` (nothing to change).
-    pub status: String,
+    pub status: RunStatus,
     /// Environment.
     pub environment: Environment,
     /// Every row, in order.
@@ -134,7 +134,7 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
     let started_at = crate::store::now();
     let mode = if req.preserve { "preserve" } else { "replace" };
     let new_run = NewRun {
-        kind: "organize",
+        kind: RunKind::Organize,
         source: &req.definitions.source,
         mode: if req.dry_run { "dry-run" } else { mode },
         environment: req.environment,
@@ -172,21 +172,20 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         }
     };
     let mut outcome = RunOutcome {
-        status: report.status.clone(),
         added: report.totals.get("added").copied().unwrap_or(0) as i64,
         removed: report.totals.get("removed").copied().unwrap_or(0) as i64,
         changed: report.totals.get("changed").copied().unwrap_or(0) as i64,
         unchanged: report.totals.get("unchanged").copied().unwrap_or(0) as i64,
         details: Some(details),
-        ..RunOutcome::default()
+        ..RunOutcome::new(report.status)
     };
     let tx = match tx {
-        Some(tx) if report.status == "applied" => tx,
+        Some(tx) if report.status.applied() => tx,
         other => {
             match other {
                 // Nothing to change, but the cache's ticker lists may be missing (a database just upgraded, rows
                 // written by an import) or stale. They change no answer, only the snapshot's speed.
-                Some(mut tx) if report.status == "skipped" => {
+                Some(mut tx) if report.status == RunStatus::Skipped => {
                     let restored = async {
                         tx.restore_cache_symbols(req.environment, &lists).await?;
                         record_inputs(&mut tx, req, &mut outcome).await
@@ -220,7 +219,7 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
             let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;
             record_fingerprints(outcome.details.as_mut(), &fingerprints);
             record_inputs(tx, req, &mut outcome).await?;
-            outcome.status = "applied".into();
+            outcome.status = RunStatus::Applied;
             tx.finish_run(run_id, &outcome).await?;
             Ok::<i64, StoreError>(run_id)
         })
@@ -281,7 +280,7 @@ fn replay(req: &OrganizeRequest, (since, previous): (i64, Value)) -> (OrganizeRe
     let report = OrganizeReport {
         run_id: 0,
         mode: if req.preserve { "preserve" } else { "replace" },
-        status: "skipped".into(),
+        status: RunStatus::Skipped,
         environment: req.environment,
         totals: totals(&rows),
         rows,
@@ -289,10 +288,9 @@ fn replay(req: &OrganizeRequest, (since, previous): (i64, Value)) -> (OrganizeRe
         unchanged_since: Some(since),
     };
     let outcome = RunOutcome {
-        status: "skipped".into(),
         unchanged: report.totals.get("unchanged").copied().unwrap_or(0) as i64,
         details: Some(previous),
-        ..RunOutcome::default()
+        ..RunOutcome::new(RunStatus::Skipped)
     };
     (report, outcome)
 }
@@ -411,11 +409,11 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
     let totals = totals(&rows);
     let writes = !upserts.is_empty() || !removals.is_empty();
     let status = if req.dry_run {
-        "dry_run"
+        RunStatus::DryRun
     } else if writes {
-        "applied"
+        RunStatus::Applied
     } else {
-        "skipped"
+        RunStatus::Skipped
     };
     // What a later run with unchanged inputs reports without building: the rows, those kept, the notes.
     let kept: Vec<Value> = rows
@@ -427,7 +425,7 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
     let report = OrganizeReport {
         run_id: 0,
         mode: if req.preserve { "preserve" } else { "replace" },
-        status: status.into(),
+        status,
         environment: req.environment,
         rows,
         totals,

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::domain::{Environment, GroupKind, Sector};
+use crate::domain::{Environment, GroupKind, RunStatus, Sector};
 use crate::store::{RunRow, Store, StoreError, Tx};
 pub use render::{Format, render};
 
@@ -124,8 +124,8 @@ pub struct LastLoad {
     pub source: String,
     /// Run id.
     pub run_id: i64,
-    /// Status.
-    pub status: String,
+    /// How it ended.
+    pub status: RunStatus,
     /// Finished (or started, for runs that did not finish).
     pub at: DateTime<Utc>,
 }
@@ -292,21 +292,21 @@ fn activity(runs: &[RunRow]) -> (Vec<DayActivity>, Vec<LastLoad>) {
             removed: 0,
             changed: 0,
         });
-        match r.status.as_str() {
-            "applied" | "rolled_back" => {
+        match r.status {
+            RunStatus::Applied | RunStatus::RolledBack => {
                 day.applied += 1;
                 day.added += r.added;
                 day.removed += r.removed;
                 day.changed += r.changed;
             }
-            "failed" => day.failed += 1,
+            RunStatus::Failed => day.failed += 1,
             _ => {}
         }
-        last.entry((r.kind.clone(), r.source.clone())).or_insert_with(|| LastLoad {
-            kind: r.kind.clone(),
+        last.entry((r.kind.to_string(), r.source.clone())).or_insert_with(|| LastLoad {
+            kind: r.kind.to_string(),
             source: r.source.clone(),
             run_id: r.id,
-            status: r.status.clone(),
+            status: r.status,
             at,
         });
     }

@@ -353,7 +353,7 @@ h1{{margin-bottom:.2rem}}.muted{{color:#666}}</style></head><body><h1>Relationsh
             "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             l.run_id,
             esc(&l.kind),
-            esc(&l.status),
+            esc(l.status.as_str()),
             l.at.format("%Y-%m-%d %H:%M"),
             esc(&l.source)
         );

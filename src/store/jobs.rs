@@ -10,6 +10,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use super::{Store, StoreError, on_pool};
+use crate::domain::JobStatus;
 
 /// A job as stored.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -21,8 +22,9 @@ pub struct JobRow {
     /// The parsed job ([`crate::jobs::JobSpec`] as JSON).
     #[serde(skip)]
     pub spec: Json<Value>,
-    /// queued, running, cancelling, completed, completed_with_errors, failed, cancelled.
-    pub status: String,
+    /// Where it stands.
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
     /// Last message.
     pub message: Option<String>,
     /// Progress counts.
@@ -48,9 +50,6 @@ pub struct JobRow {
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
-
-/// Statuses after which a job never changes again.
-pub const FINAL_STATUSES: [&str; 4] = ["completed", "completed_with_errors", "failed", "cancelled"];
 
 /// A finished task, recorded with the progress that counts it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,12 +97,12 @@ impl Store {
         id: &str,
         job_type: &str,
         spec: &Value,
-        status: &str,
+        status: JobStatus,
         message: &str,
         total_symbols: i32,
     ) -> Result<bool, StoreError> {
         let now = super::now();
-        let completed = FINAL_STATUSES.contains(&status).then_some(now);
+        let completed = status.is_final().then_some(now);
         let done = on_pool!(self, p => sqlx::query(
             "INSERT INTO jobs (id, job_type, spec, status, message, total_symbols, created_at, updated_at, completed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (id) DO NOTHING",
@@ -111,7 +110,7 @@ impl Store {
         .bind(id)
         .bind(job_type)
         .bind(Json(spec))
-        .bind(status)
+        .bind(status.as_str())
         .bind(message)
         .bind(total_symbols)
         .bind(now)
@@ -129,12 +128,12 @@ impl Store {
     }
 
     /// Jobs, newest first, optionally of one status.
-    pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobRow>, StoreError> {
+    pub async fn jobs(&self, status: Option<JobStatus>, limit: i64) -> Result<Vec<JobRow>, StoreError> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR status = $1) ORDER BY created_at DESC, id LIMIT $2"
         );
         Ok(on_pool!(self, p => sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
-            .bind(status).bind(limit).fetch_all(p).await?))
+            .bind(status.map(JobStatus::as_str)).bind(limit).fetch_all(p).await?))
     }
 
     /// The tasks a job has finished.
@@ -277,7 +276,7 @@ impl Store {
         &self,
         id: &str,
         worker: &str,
-        status: &str,
+        status: JobStatus,
         message: &str,
         failures: &Value,
     ) -> Result<bool, StoreError> {
@@ -290,7 +289,7 @@ impl Store {
         )
         .bind(id)
         .bind(worker)
-        .bind(status)
+        .bind(status.as_str())
         .bind(message)
         .bind(Json(failures))
         .bind(now)

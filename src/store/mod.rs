@@ -28,7 +28,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use bars::dedupe_bars;
 pub use cache::{CacheFingerprint, CacheRow};
 pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
-pub use jobs::{FINAL_STATUSES, JobProgress, JobRow, TaskRecord};
+pub use jobs::{JobProgress, JobRow, TaskRecord};
 pub use quality::{GroupKey, GroupList};
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use snapshot::{SnapshotGroup, SnapshotMember, SnapshotRows, SnapshotSymbol, UPDATED_CHANNEL};

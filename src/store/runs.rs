@@ -6,13 +6,13 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use super::{Store, StoreError, Tx, on_conn, on_pool};
-use crate::domain::Environment;
+use crate::domain::{Environment, RunKind, RunStatus};
 
 /// What is known when a run starts.
 #[derive(Debug, Clone)]
 pub struct NewRun<'a> {
-    /// `holdings`, `universes`, `sectors`, `themes`, `symbols`, `rollback`.
-    pub kind: &'a str,
+    /// What the run does.
+    pub kind: RunKind,
     /// The files (or `run N` for a rollback).
     pub source: &'a str,
     /// `full`, `incremental`, `dry-run`.
@@ -30,10 +30,10 @@ pub struct NewRun<'a> {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOutcome {
-    /// `applied`, `skipped` (incremental, nothing changed), `dry_run`, `failed`.
-    pub status: String,
+    /// How it ended.
+    pub status: RunStatus,
     /// Memberships (or symbols) added.
     pub added: i64,
     /// Removed.
@@ -55,18 +55,21 @@ pub struct RunOutcome {
 pub struct RunRow {
     /// Run id.
     pub id: i64,
-    /// Kind.
-    pub kind: String,
+    /// What the run did.
+    #[sqlx(try_from = "String")]
+    pub kind: RunKind,
     /// Source files.
     pub source: String,
     /// Mode.
     pub mode: String,
     /// Environment.
-    pub environment: String,
+    #[sqlx(try_from = "String")]
+    pub environment: Environment,
     /// Input checksum.
     pub checksum: Option<String>,
-    /// Status.
-    pub status: String,
+    /// How it stands or ended.
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
     /// Added.
     pub added: i64,
     /// Removed.
@@ -102,6 +105,18 @@ const INSERT_RUN: &str = "INSERT INTO load_runs (kind, source, mode, environment
 
 const FINISH_RUN: &str = "UPDATE load_runs SET status = $2, added = $3, removed = $4, changed = $5, unchanged = $6, \
      rejected = $7, error = $8, details = $9, finished_at = $10 WHERE id = $1";
+
+impl RunOutcome {
+    /// An outcome with this status and nothing counted yet.
+    pub fn new(status: RunStatus) -> RunOutcome {
+        RunOutcome { status, added: 0, removed: 0, changed: 0, unchanged: 0, rejected: 0, error: None, details: None }
+    }
+
+    /// A failed run's outcome.
+    pub fn failed(error: String) -> RunOutcome {
+        RunOutcome { error: Some(error), ..RunOutcome::new(RunStatus::Failed) }
+    }
+}
 
 impl Store {
     /// Records a run that wrote nothing else (dry-run, skipped, failed), in its own short transaction.
@@ -153,12 +168,12 @@ impl Store {
     }
 
     /// Checksum of the last applied, not rolled back run of a kind (incremental skip for loads without groups).
-    pub async fn last_applied_checksum(&self, kind: &str, env: Environment) -> Result<Option<String>, StoreError> {
+    pub async fn last_applied_checksum(&self, kind: RunKind, env: Environment) -> Result<Option<String>, StoreError> {
         let row: Option<Option<String>> = on_pool!(self, p => sqlx::query_scalar(
             "SELECT checksum FROM load_runs WHERE kind = $1 AND environment = $2 AND status = 'applied' \
              AND rolled_back_by IS NULL ORDER BY id DESC LIMIT 1",
         )
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(env.as_str())
         .fetch_optional(p)
         .await?);
@@ -204,7 +219,7 @@ impl Tx {
     /// Inserts a run in state `running`; returns its id.
     pub async fn insert_run(&mut self, run: &NewRun<'_>) -> Result<i64, StoreError> {
         let id: i64 = on_conn!(self, c => sqlx::query_scalar(INSERT_RUN)
-            .bind(run.kind)
+            .bind(run.kind.as_str())
             .bind(run.source)
             .bind(run.mode)
             .bind(run.environment.as_str())
@@ -220,13 +235,13 @@ impl Tx {
     /// Stores a run's outcome. An applied run also moves the data version on (see [`Tx::bump_data_version`]), in
     /// the same transaction: a change and the signal that it happened commit together or not at all.
     pub async fn finish_run(&mut self, id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
-        if outcome.status == "applied" {
+        if outcome.status.applied() {
             self.bump_data_version(id).await?;
         }
         on_conn!(self, c => {
             sqlx::query(FINISH_RUN)
             .bind(id)
-            .bind(&outcome.status)
+            .bind(outcome.status.as_str())
             .bind(outcome.added)
             .bind(outcome.removed)
             .bind(outcome.changed)

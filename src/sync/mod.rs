@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::domain::{Environment, Ticker};
+use crate::domain::{Environment, RunKind, RunStatus, Ticker};
 use crate::market::{MassiveClient, MassiveError, TickerRecord};
 use crate::store::{MarketSymbol, NewRun, RunOutcome, Store, StoreError, SymbolField};
 
@@ -143,7 +143,7 @@ pub async fn refresh_symbols(
         Scope::All => "massive tickers list (all active)".to_string(),
     };
     let run = NewRun {
-        kind: "symbols-refresh",
+        kind: RunKind::SymbolsRefresh,
         source: &source,
         mode: "full",
         environment: Environment::Default,
@@ -159,12 +159,11 @@ pub async fn refresh_symbols(
     let details =
         serde_json::json!({ "refresh": { "received": records.len(), "inserted": inserted, "not_found": &not_found } });
     let outcome = RunOutcome {
-        status: if written > 0 { "applied" } else { "skipped" }.to_string(),
         added: inserted as i64,
         changed: written as i64 - inserted as i64,
         rejected: not_found.len() as i64,
         details: Some(details),
-        ..RunOutcome::default()
+        ..RunOutcome::new(if written > 0 { RunStatus::Applied } else { RunStatus::Skipped })
     };
     tx.finish_run(run_id, &outcome).await?;
     tx.commit().await?;

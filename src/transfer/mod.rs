@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::domain::{Environment, GroupKind, GroupName, Ticker, Weight};
+use crate::domain::{Environment, GroupKind, GroupName, RunKind, RunStatus, Ticker, Weight};
 use crate::load::{Input, Problem};
 use crate::organize::MANAGED_TYPES;
 use crate::store::{
@@ -292,7 +292,7 @@ pub async fn import(
     mode: ImportMode,
 ) -> Result<i64, ImportError> {
     let run = NewRun {
-        kind: "import",
+        kind: RunKind::Import,
         source,
         mode: if mode == ImportMode::Replace { "replace" } else { "merge" },
         environment: env,
@@ -372,13 +372,12 @@ async fn apply(
     tx.upsert_cache_rows(env, &cache, now).await?;
     let members: usize = doc.groups.iter().map(|g| g.members.len()).sum();
     let outcome = RunOutcome {
-        status: "applied".into(),
         added: members as i64,
         details: Some(json!({
             "import": { "symbols": doc.symbols.len(), "groups": doc.groups.len(), "memberships": members,
                         "history": history.len(), "cache_entries": doc.cache_entries.len() }
         })),
-        ..RunOutcome::default()
+        ..RunOutcome::new(RunStatus::Applied)
     };
     tx.finish_run(run_id, &outcome).await?;
     Ok(run_id)

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
-use universe::domain::{GroupKind, Timeframe};
+use universe::domain::{GroupKind, JobStatus, Timeframe};
 use universe::jobs::redis::DATA_LOAD_CHANNEL;
 
 use crate::helpers::TestDb;
@@ -162,8 +162,8 @@ async fn two_servers_two_workers_one_postgres_one_redis() {
     let holder = format!("worker-{}", worker_1.pid());
     let deadline = Instant::now() + Duration::from_secs(60);
     let held = loop {
-        let completed = db.store.jobs(Some("completed"), 100).await.unwrap().len();
-        let running = db.store.jobs(Some("running"), 100).await.unwrap();
+        let completed = db.store.jobs(Some(JobStatus::Completed), 100).await.unwrap().len();
+        let running = db.store.jobs(Some(JobStatus::Running), 100).await.unwrap();
         if completed >= 3
             && let Some(job) = running.into_iter().find(|j| j.worker.as_deref() == Some(holder.as_str()))
         {
@@ -173,8 +173,11 @@ async fn two_servers_two_workers_one_postgres_one_redis() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     worker_1.kill();
-    // Whether it was still running at the kill (it may have finished in the last milliseconds).
-    let interrupted = db.store.job(&held).await.unwrap().unwrap().status == "running";
+    // Whether it was still running at the kill (it may have finished in the last milliseconds). A final UPDATE
+    // the worker sent just before dying still commits on the server, so look once it has had time to land (the
+    // lease, 2 s, keeps any other worker from taking the job before then).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let interrupted = db.store.job(&held).await.unwrap().unwrap().status == JobStatus::Running;
     restarting.store(true, Ordering::Relaxed);
     server_b.stop();
     let (mut server_b, addr_b2) = spawn_server(&db.url, &redis.url);

@@ -1,6 +1,6 @@
 //! ETF holdings loads: every format, weights, normalisation, bad input, modes.
 
-use universe::domain::GroupKind;
+use universe::domain::{GroupKind, RunStatus};
 use universe::load::{Action, LoadKind, Mode};
 
 use crate::helpers::{TestDb, contract};
@@ -233,7 +233,7 @@ async fn concurrent_loads_serialise(db: &TestDb) {
     let a = db.load(LoadKind::Holdings, &[("spy.csv", "Symbol\nAAPL\nNVDA\nAMZN\n")], Mode::Full);
     let b = db.load(LoadKind::Holdings, &[("spy.csv", "Symbol\nMSFT\nTSLA\n")], Mode::Full);
     let (a, b) = tokio::join!(a, b);
-    assert_eq!((a.unwrap().status, b.unwrap().status), ("applied".to_string(), "applied".to_string()));
+    assert_eq!((a.unwrap().status, b.unwrap().status), (RunStatus::Applied, RunStatus::Applied));
     let members = db.symbols_of(GroupKind::Etf, "SPY").await;
     assert!(members == ["AAPL", "AMZN", "NVDA"] || members == ["MSFT", "TSLA"], "{members:?}");
     assert_eq!(db.open_intervals().await, members.len() as i64);

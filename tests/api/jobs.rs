@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use universe::bars::BarSource;
-use universe::domain::{Environment, Ticker, Timeframe};
+use universe::domain::{Environment, JobStatus, Ticker, Timeframe};
 use universe::jobs::{self, JobSpec, JobType, Target, Worker, WorkerOptions};
 use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -137,7 +137,7 @@ async fn invalid_jobs_fail_with_a_reason(db: &TestDb) {
     // A legacy csv_file job without a configured folder fails when it runs, saying what to configure.
     let s = spec(Target::CsvFile("sp_500.csv".into()), &[Timeframe::Day], 1.0);
     let v = serde_json::to_value(&s).unwrap();
-    db.store.insert_job(&s.job_id, "csv_universe_load", &v, "queued", "legacy", 0).await.unwrap();
+    db.store.insert_job(&s.job_id, "csv_universe_load", &v, JobStatus::Queued, "legacy", 0).await.unwrap();
     let end = Worker::new(db.store.clone(), BarSource::sample(), options(50, 5000)).run_one().await.unwrap().unwrap();
     assert_eq!(end.status, "failed");
     let job = db.store.job(&s.job_id).await.unwrap().unwrap();

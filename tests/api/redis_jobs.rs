@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use universe::bars::BarSource;
-use universe::domain::Environment;
+use universe::domain::{Environment, JobStatus};
 use universe::jobs::WorkerOptions;
 use universe::jobs::redis::{CONTROL_CHANNEL, DATA_LOAD_CHANNEL, RedisBus, STATUS_PREFIX};
 use wiremock::matchers::path_regex;
@@ -266,7 +266,7 @@ async fn bad_messages_fail_and_the_worker_goes_on(db: &TestDb) {
     let h = wait_status(&redis, "bad-universe", &["failed"]).await;
     assert!(h["message"].contains("\"nosuch\""), "{h:?}");
     // The garbage and the oversized message are recorded as failed jobs with their reasons.
-    let failed = db.store.jobs(Some("failed"), 10).await.unwrap();
+    let failed = db.store.jobs(Some(JobStatus::Failed), 10).await.unwrap();
     let reasons: Vec<String> = failed.iter().filter_map(|j| j.message.clone()).collect();
     assert!(reasons.iter().any(|m| m.starts_with("message is not a JSON object")), "{reasons:?}");
     assert!(reasons.iter().any(|m| m.contains("over the 1048576-byte limit")), "{reasons:?}");
@@ -282,7 +282,7 @@ async fn bad_messages_fail_and_the_worker_goes_on(db: &TestDb) {
     let expected: Vec<String> =
         ["after-bad", "bad-tf", "bad-universe"].iter().map(|k| format!("{STATUS_PREFIX}{k}")).collect();
     assert_eq!(keys, expected);
-    assert_eq!(db.store.jobs(Some("failed"), 10).await.unwrap().len(), 5, "every bad message is recorded");
+    assert_eq!(db.store.jobs(Some(JobStatus::Failed), 10).await.unwrap().len(), 5, "every bad message is recorded");
 }
 
 /// A job with failed symbols reads `completed` on the status hash (TickStock's page stops polling only on

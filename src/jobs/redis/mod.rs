@@ -35,6 +35,7 @@ pub use stream::consume;
 
 use super::message::{self, MAX_MESSAGE_BYTES};
 use super::{Worker, WorkerOptions};
+use crate::domain::JobStatus;
 use crate::store::{JobProgress, JobRow, Store};
 
 /// Channel TickStock publishes job messages on.
@@ -264,11 +265,11 @@ return 1
             tracing::warn!(job_id = job.id, error = %e, "Redis unavailable: could not write the job status hash");
             return;
         }
-        let status = if job.status == "completed_with_errors" { "completed" } else { job.status };
+        let status = job.status.for_tickstock();
         let payload = json!({ "job_id": job.id, "phase": "data_import", "percentage": job.counts.progress,
             "status": status, "current_symbol": job.counts.current_symbol });
         let (channel, event) = match job.status {
-            "running" | "cancelling" => (MONITORING, "job_progress_update"),
+            JobStatus::Running | JobStatus::Cancelling => (MONITORING, "job_progress_update"),
             _ => (IMPORT_EVENTS, "data_import_completed"),
         };
         if let Err(e) = self.publish_event(channel, event, payload).await {
@@ -335,7 +336,7 @@ pub async fn accept_job(bus: &RedisBus, store: &Store, options: &WorkerOptions, 
     match outcome {
         Ok(submitted) => {
             if submitted.created
-                || store.job(&submitted.job_id).await.is_ok_and(|j| j.is_some_and(|j| j.status == "queued"))
+                || store.job(&submitted.job_id).await.is_ok_and(|j| j.is_some_and(|j| j.status == JobStatus::Queued))
             {
                 match bus.hand_over(&submitted.job_id).await {
                     Ok(true) => {
@@ -365,7 +366,7 @@ pub async fn accept_job(bus: &RedisBus, store: &Store, options: &WorkerOptions, 
             let counts = JobProgress::default();
             let view = StatusView {
                 id: &id,
-                status: "failed",
+                status: JobStatus::Failed,
                 message: &reason,
                 counts: &counts,
                 started_at: None,
@@ -390,7 +391,7 @@ pub async fn accept_control(bus: &RedisBus, store: &Store, raw: &[u8]) {
     };
     match store.cancel_job(id).await {
         Ok(Some(job)) => {
-            if job.status == "cancelled" || job.status == "cancelling" {
+            if matches!(job.status, JobStatus::Cancelled | JobStatus::Cancelling) {
                 let _ = bus.write_status(id, &StatusView::of(&job).fields()).await;
             }
         }

@@ -3,14 +3,15 @@
 
 use serde_json::Value;
 
+use crate::domain::JobStatus;
 use crate::store::{JobProgress, JobRow};
 
 /// What the status hash shows.
 pub struct StatusView<'a> {
     /// Job id.
     pub id: &'a str,
-    /// Status.
-    pub status: &'a str,
+    /// Where the job stands.
+    pub status: JobStatus,
     /// Message.
     pub message: &'a str,
     /// Counts.
@@ -32,10 +33,11 @@ impl StatusView<'_> {
     /// `completed` there, with `failed_symbols` set and the failures named in `message`.
     pub fn fields(&self) -> Vec<(&'static str, String)> {
         let c = self.counts;
-        let (status, message) = match self.status {
-            "completed_with_errors" => ("completed", self.message_with_failures()),
-            s => (s, self.message.to_string()),
+        let message = match self.status {
+            JobStatus::CompletedWithErrors => self.message_with_failures(),
+            _ => self.message.to_string(),
         };
+        let status = self.status.for_tickstock();
         let mut f = vec![
             ("status", status.to_string()),
             ("progress", c.progress.to_string()),
@@ -87,7 +89,7 @@ impl StatusView<'_> {
     pub fn of(job: &JobRow) -> StatusView<'_> {
         StatusView {
             id: &job.id,
-            status: &job.status,
+            status: job.status,
             message: job.message.as_deref().unwrap_or(""),
             counts: &job.counts,
             started_at: job.started_at,

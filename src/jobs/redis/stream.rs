@@ -10,6 +10,7 @@ use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamReadOpt
 use serde_json::json;
 
 use super::{IMPORT_EVENTS, RedisBus, STREAM_KEY};
+use crate::domain::JobStatus;
 use crate::jobs::Worker;
 
 /// Every `every` until `shutdown`: see [`sweep_once`]. On its own timer, so it also runs while this worker is busy
@@ -45,7 +46,7 @@ async fn sweep_once(worker: &Worker, bus: &RedisBus, all: bool) {
             let _ = bus.offer(&id).await;
         }
     }
-    if let Ok(queued) = worker.store.jobs(Some("queued"), 1000).await {
+    if let Ok(queued) = worker.store.jobs(Some(JobStatus::Queued), 1000).await {
         for job in &queued {
             if let Ok(true) = bus.restore_status(job).await {
                 tracing::info!(job_id = %job.id, "restored the status hash of a queued job");
