@@ -160,7 +160,7 @@ async fn enqueue(state: &AppState, spec: JobSpec, trigger: Option<(&str, bool)>)
     let store = state.cache.store();
     let submitted = jobs::submit(store, state.jobs.environment, spec, state.jobs.csv_dir.as_deref()).await.map_err(
         |e| match e {
-            SubmitError::Invalid(m) if m.contains("unknown universe key") => ApiError::NotFound(m),
+            e @ SubmitError::UnknownUniverse(_) => ApiError::NotFound(e.to_string()),
             SubmitError::Invalid(m) => ApiError::BadRequest(m),
             SubmitError::Store(e) => {
                 tracing::error!(error = %e, "job submission: the database is unavailable");

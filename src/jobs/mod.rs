@@ -75,6 +75,9 @@ pub enum SubmitError {
     /// The request names nothing loadable.
     #[error("{0}")]
     Invalid(String),
+    /// The universe key names no group or cache row (the HTTP API answers 404, not 400).
+    #[error(transparent)]
+    UnknownUniverse(crate::universes::ResolveError),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -120,6 +123,7 @@ pub async fn resolve_target(
             .map_err(|e| match e {
                 // The database failing is a fault to retry, not a bad request.
                 crate::universes::ResolveError::Store(e) => SubmitError::Store(e),
+                e @ crate::universes::ResolveError::Unknown(_) => SubmitError::UnknownUniverse(e),
                 e => SubmitError::Invalid(e.to_string()),
             })?
             .iter()
@@ -434,8 +438,8 @@ impl Worker {
             {
                 Ok(s) => s,
                 Err(SubmitError::Store(e)) => return Err(e),
-                Err(SubmitError::Invalid(e)) => {
-                    self.store.finish_job(&id, &worker, JobStatus::Failed, &e, &json!([])).await?;
+                Err(e @ (SubmitError::Invalid(_) | SubmitError::UnknownUniverse(_))) => {
+                    self.store.finish_job(&id, &worker, JobStatus::Failed, &e.to_string(), &json!([])).await?;
                     return Ok(end(Ending::Ended(JobStatus::Failed)));
                 }
             };

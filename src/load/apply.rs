@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::parsed::Parsed;
 use super::plan::{self, Action, GroupPlan};
 use super::symbols::ParsedSymbols;
-use super::{Counts, GroupReport, LoadError, LoadKind, LoadReport, LoadRequest, Mode};
+use super::{Counts, GroupLoad, GroupReport, LoadError, LoadReport, LoadRequest, Mode};
 use crate::domain::{GroupKind, RunStatus};
 use crate::quality;
 use crate::store::GroupKey;
@@ -17,16 +17,6 @@ use crate::store::{MemberRow, NewRun, Reader, RunOutcome, Store, StoreError, Sym
 
 /// Rows above which a progress bar is worth drawing.
 const PROGRESS_THRESHOLD: u64 = 5_000;
-
-fn group_kind(kind: LoadKind) -> GroupKind {
-    match kind {
-        LoadKind::Holdings => GroupKind::Etf,
-        LoadKind::Universes => GroupKind::Universe,
-        LoadKind::Sectors => GroupKind::Sector,
-        LoadKind::Themes => GroupKind::Theme,
-        LoadKind::Symbols => unreachable!("symbols are not groups"),
-    }
-}
 
 fn counts_of(p: &GroupPlan) -> Counts {
     Counts {
@@ -67,7 +57,7 @@ struct Planned {
 }
 
 enum Writes {
-    Groups(Vec<GroupPlan>),
+    Groups(GroupKind, Vec<GroupPlan>),
     Symbols { rows: Vec<SymbolRow>, fields: Vec<SymbolField> },
 }
 
@@ -75,6 +65,7 @@ enum Writes {
 pub(super) async fn load_groups(
     store: &Store,
     req: &LoadRequest,
+    load: GroupLoad,
     run: &NewRun<'_>,
     parsed: Parsed,
 ) -> Result<LoadReport, LoadError> {
@@ -84,7 +75,7 @@ pub(super) async fn load_groups(
         Some(tx) => Reader::Tx(tx),
         None => Reader::Pool(store),
     };
-    let planned = plan_groups(reader, req, parsed).await;
+    let planned = plan_groups(reader, req, load.group_kind(), parsed).await;
     execute(store, req, run, tx, planned).await
 }
 
@@ -130,14 +121,14 @@ async fn execute(
         .commit_after(async |tx: &mut Tx| -> Result<i64, LoadError> {
             let run_id = tx.insert_run(run).await?;
             match &writes {
-                Writes::Groups(plans) => {
+                Writes::Groups(kind, plans) => {
                     // What the load touches (deleted groups excepted), checked before and after the writes.
                     let touched: BTreeSet<GroupKey> = plans
                         .iter()
                         .filter(|p| p.writes() && p.action != Action::Pruned)
                         .map(|p| (p.kind.to_string(), p.name.to_string()))
                         .collect();
-                    let kind = group_kind(req.kind).as_str();
+                    let kind = kind.as_str();
                     // A run that creates no group and changes no membership cannot break a structural check.
                     let can_break = plans.iter().any(|p| {
                         p.action == Action::Created || !p.add.is_empty() || !p.remove.is_empty() || !p.change.is_empty()
@@ -185,8 +176,12 @@ fn status_of(mode: Mode, writes: bool) -> RunStatus {
 }
 
 /// Reads the stored groups and plans the change; the report's status says what will happen.
-async fn plan_groups(mut reader: Reader<'_>, req: &LoadRequest, parsed: Parsed) -> Result<Planned, StoreError> {
-    let kind = group_kind(req.kind);
+async fn plan_groups(
+    mut reader: Reader<'_>,
+    req: &LoadRequest,
+    kind: GroupKind,
+    parsed: Parsed,
+) -> Result<Planned, StoreError> {
     let mut stored = reader.groups_of_kind(req.environment, kind).await?;
     if !plan::all_unchanged(&stored, &parsed, req.mode, req.prune) {
         reader.load_members(req.environment, kind, &mut stored).await?;
@@ -220,7 +215,7 @@ async fn plan_groups(mut reader: Reader<'_>, req: &LoadRequest, parsed: Parsed) 
         notes: parsed.notes,
         quality: Vec::new(),
     };
-    Ok(Planned { report, outcome, writes: Writes::Groups(plans) })
+    Ok(Planned { report, outcome, writes: Writes::Groups(kind, plans) })
 }
 
 async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) -> Result<(), StoreError> {

@@ -30,7 +30,7 @@ pub use plan::Action;
 pub use rollback::rollback;
 pub use sic::{Coverage, EnrichReport, SicAssignment, enrich_from_sic};
 
-use crate::domain::{Environment, RunKind, RunStatus};
+use crate::domain::{Environment, GroupKind, RunKind, RunStatus};
 use crate::store::{NewRun, RunOutcome, Store, StoreError};
 
 /// What to load.
@@ -49,7 +49,44 @@ pub enum LoadKind {
     Symbols,
 }
 
+/// The group loads: each kind of file and the group kind it writes. A symbols load is the other kind of load, so
+/// code that only handles groups takes this type and needs no case for symbols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupLoad {
+    /// ETF holdings files.
+    Holdings,
+    /// Index membership files.
+    Universes,
+    /// Sector classification files.
+    Sectors,
+    /// Theme definitions.
+    Themes,
+}
+
+impl GroupLoad {
+    /// The kind of group it writes.
+    pub fn group_kind(self) -> GroupKind {
+        match self {
+            GroupLoad::Holdings => GroupKind::Etf,
+            GroupLoad::Universes => GroupKind::Universe,
+            GroupLoad::Sectors => GroupKind::Sector,
+            GroupLoad::Themes => GroupKind::Theme,
+        }
+    }
+}
+
 impl LoadKind {
+    /// Groups of which kind it loads; `None` for symbol metadata.
+    pub fn groups(self) -> Option<GroupLoad> {
+        match self {
+            LoadKind::Holdings => Some(GroupLoad::Holdings),
+            LoadKind::Universes => Some(GroupLoad::Universes),
+            LoadKind::Sectors => Some(GroupLoad::Sectors),
+            LoadKind::Themes => Some(GroupLoad::Themes),
+            LoadKind::Symbols => None,
+        }
+    }
+
     /// What its run is recorded as.
     pub fn run_kind(self) -> RunKind {
         match self {
@@ -279,20 +316,19 @@ pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadErr
     if req.inputs.is_empty() && req.unreadable.is_empty() {
         return Err(LoadError::Refused("no input files given".into()));
     }
-    let result = match req.kind {
-        LoadKind::Symbols => {
+    let result = match req.kind.groups() {
+        None => {
             let parsed = symbols::parse(&req.inputs, &mut problems);
             if problems.is_empty() { Some(apply::load_symbols(store, req, &new_run, parsed).await) } else { None }
         }
-        kind => {
-            let parsed = match kind {
-                LoadKind::Holdings => holdings::parse(&req.inputs, req.etf.as_deref(), &mut problems),
-                LoadKind::Universes => universes::parse(&req.inputs, req.name.as_deref(), &mut problems),
-                LoadKind::Sectors => sectors::parse(&req.inputs, &mut problems),
-                LoadKind::Themes => themes::parse(&req.inputs, &mut problems),
-                LoadKind::Symbols => unreachable!("handled above"),
+        Some(load) => {
+            let parsed = match load {
+                GroupLoad::Holdings => holdings::parse(&req.inputs, req.etf.as_deref(), &mut problems),
+                GroupLoad::Universes => universes::parse(&req.inputs, req.name.as_deref(), &mut problems),
+                GroupLoad::Sectors => sectors::parse(&req.inputs, &mut problems),
+                GroupLoad::Themes => themes::parse(&req.inputs, &mut problems),
             };
-            if problems.is_empty() { Some(apply::load_groups(store, req, &new_run, parsed).await) } else { None }
+            if problems.is_empty() { Some(apply::load_groups(store, req, load, &new_run, parsed).await) } else { None }
         }
     };
     match result {

@@ -169,6 +169,6 @@ pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Res
         rollback_of: None,
         started_at: crate::store::now(),
     };
-    let load = apply::load_groups(store, &req, &run, parsed).await?;
+    let load = apply::load_groups(store, &req, super::GroupLoad::Sectors, &run, parsed).await?;
     Ok(EnrichReport { before, after, assigned, unmapped, load: Some(load) })
 }
