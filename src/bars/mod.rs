@@ -14,59 +14,13 @@ pub mod source;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
-use chrono_tz::America::New_York;
-use serde::Serialize;
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 
 use crate::domain::{Ticker, Timeframe};
 
+pub use crate::domain::{Bar, BarTime, new_york_date};
 pub use load::{LoadObserver, LoadRequest, LoadSummary, RangeSpec, Strategy, TaskFailure, load_bars};
 pub use source::{BarSource, LocalBars, SourceError};
-
-/// When a bar happened, in the form its table keys it by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(untagged)]
-pub enum BarTime {
-    /// Minute and hourly bars: the UTC instant the bar window starts.
-    At(DateTime<Utc>),
-    /// Daily (trading date), weekly (Monday) and monthly (first of month) bars.
-    Date(NaiveDate),
-}
-
-impl BarTime {
-    /// The New York calendar date the bar falls on.
-    pub fn new_york_date(self) -> NaiveDate {
-        match self {
-            BarTime::Date(d) => d,
-            BarTime::At(t) => new_york_date(t),
-        }
-    }
-}
-
-/// One bar of one symbol.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Bar {
-    /// Canonical ticker.
-    pub symbol: Ticker,
-    /// Table key.
-    pub time: BarTime,
-    /// Open.
-    pub open: f64,
-    /// High.
-    pub high: f64,
-    /// Low.
-    pub low: f64,
-    /// Close.
-    pub close: f64,
-    /// Volume; Massive reports it as a float (fractional for some instruments). Stored rounded, as TickStock's
-    /// `volume bigint` requires.
-    pub volume: f64,
-}
-
-/// The New York calendar date of an instant.
-pub fn new_york_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&New_York).date_naive()
-}
 
 /// The Monday that starts the week of `d`. Massive stamps weekly bars on the Sunday that opens the week, so a
 /// Sunday belongs to the Monday after it.
@@ -123,6 +77,7 @@ pub fn aggregate_daily(daily: &[Bar], tf: Timeframe) -> Vec<Bar> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

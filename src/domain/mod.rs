@@ -1,6 +1,7 @@
 //! Domain types, parsed once at the edge: tickers, weights, group kinds and names, environments, sectors, universe keys,
 //! and the words runs and jobs are recorded with.
 
+mod bar;
 mod group;
 mod record;
 mod sector;
@@ -9,6 +10,7 @@ mod timeframe;
 mod universe_key;
 mod weight;
 
+pub use bar::{Bar, BarTime, new_york_date};
 pub use group::{Environment, GroupKind, GroupName, GroupNameError};
 pub use record::{JobStatus, RunKind, RunStatus, UnknownValue};
 pub use sector::Sector;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use super::{Store, StoreError, Tx, on_pool};
-use crate::bars::{Bar, BarTime};
+use crate::domain::{Bar, BarTime};
 use crate::domain::{Ticker, Timeframe};
 
 /// Rows per SQLite statement (7 parameters each: well under SQLite's 32,766 limit).
