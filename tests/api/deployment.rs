@@ -92,6 +92,9 @@ fn symbols_of_job(i: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn two_servers_two_workers_one_postgres_one_redis() {
+    if !crate::helpers::postgres_available() {
+        return;
+    }
     let db = TestDb::new(universe::store::Backend::Postgres).await;
     db.seed_sample().await;
     let redis = RedisServer::start().await;

@@ -19,6 +19,9 @@ async fn dump(c: &mut PgConnection, table: &str) -> Vec<String> {
 /// our loaders work on the migrated database while keeping TickStock's own metadata keys.
 #[tokio::test]
 async fn migrates_a_tickstock_database_in_place() {
+    if !crate::helpers::postgres_available() {
+        return;
+    }
     let (url, name) = TestDb::empty_postgres().await;
     let mut c = PgConnection::connect(&url).await.unwrap();
     sqlx::raw_sql(include_str!("../fixtures/tickstock_schema.sql")).execute(&mut c).await.unwrap();

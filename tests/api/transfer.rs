@@ -136,6 +136,9 @@ contract!(round_trip, replace_and_merge, invalid_documents, csv_folder_round_tri
 /// SQLite → PostgreSQL → SQLite gives the same document.
 #[tokio::test]
 async fn round_trip_across_backends() {
+    if !crate::helpers::postgres_available() {
+        return;
+    }
     let sqlite = TestDb::new(Backend::Sqlite).await;
     seed(&sqlite).await;
     let first = export_text(&sqlite).await;
