@@ -1,0 +1,150 @@
+//! `universe load`, `runs` and `rollback`: loading files, the audit trail, and undoing a run.
+
+use anyhow::{Context, Result};
+
+use super::print::{print_report, print_runs, problems_error};
+use super::table::TextTable;
+use super::{open, print_json};
+use crate::config::Config;
+use crate::load::{self, Input, LoadError, LoadKind, LoadRequest, Mode};
+use crate::quality::{self, Level};
+
+/// What `universe load` reads and how.
+#[derive(clap::Args, Debug)]
+pub(super) struct LoadArgs {
+    /// What the files are.
+    #[arg(value_enum)]
+    pub(super) kind: LoadKind,
+    /// The files.
+    #[arg(required = true)]
+    pub(super) paths: Vec<std::path::PathBuf>,
+    /// full: reload every group in the input; incremental: skip files whose checksum is unchanged;
+    /// dry-run: print the diff and write nothing but the run record.
+    #[arg(long, value_enum, default_value_t = Mode::Full)]
+    pub(super) mode: Mode,
+    /// Also delete groups of this kind that are absent from the input.
+    #[arg(long)]
+    pub(super) prune: bool,
+    /// The ETF a single holdings file holds (default: from the file, e.g. spy_holdings.csv → SPY).
+    #[arg(long)]
+    pub(super) etf: Option<String>,
+    /// The universe a single universe file defines (default: from the file name, e.g. sp500.csv → sp500).
+    #[arg(long)]
+    pub(super) name: Option<String>,
+    /// Skip the structural checks run inside the load's transaction (recorded in the run).
+    #[arg(long)]
+    pub(super) no_validate: bool,
+}
+
+/// Which runs `universe runs` shows.
+#[derive(clap::Args, Debug)]
+pub(super) struct RunsArgs {
+    /// Show this run in full.
+    pub(super) id: Option<i64>,
+    /// How many runs to list.
+    #[arg(long, default_value_t = 20)]
+    pub(super) limit: i64,
+}
+
+/// Loads files of one kind, then reports coverage, orphans and staleness (information, never a failure).
+pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
+    let LoadArgs { kind, paths, mode, prune, etf, name, no_validate } = args;
+
+    let mut inputs = Vec::new();
+    let mut unreadable = Vec::new();
+    for p in &paths {
+        match Input::read(p, config.max_input_bytes) {
+            Ok(i) => inputs.push(i),
+            Err(e) => unreadable.push(e),
+        }
+    }
+    let store = open(config).await?;
+    let req = LoadRequest {
+        kind,
+        inputs,
+        unreadable,
+        mode,
+        prune,
+        etf,
+        name,
+        environment: config.environment,
+        progress: !config.json,
+        validate: !no_validate,
+    };
+    let result = load::run(&store, &req).await;
+    // Coverage, orphans and staleness after a load: information, never a reason to fail it.
+    let quality = match &result {
+        Ok(r) if r.status.applied() => {
+            quality::after_load(&store, config.environment, quality::Options::default()).await.ok()
+        }
+        _ => None,
+    };
+    store.close().await;
+    match result {
+        Ok(mut report) => {
+            report.quality =
+                quality.map(|q| q.into_iter().filter(|c| c.level != Level::Pass).collect()).unwrap_or_default();
+            print_report(config, &report)
+        }
+        Err(LoadError::Invalid { problems, run_id }) => Err(problems_error(config, &problems, run_id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Lists runs, newest first, or shows one in full.
+pub(super) async fn runs(args: RunsArgs, config: &Config) -> Result<()> {
+    match args.id {
+        Some(id) => run(id, config).await,
+        None => {
+            let limit = args.limit;
+
+            let store = open(config).await?;
+            let runs = store.runs(limit).await?;
+            if config.json {
+                return print_json(&runs);
+            }
+            if runs.is_empty() {
+                println!("no runs yet");
+            } else {
+                print_runs(&runs);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn run(id: i64, config: &Config) -> Result<()> {
+    let store = open(config).await?;
+    let run = store.run(id).await?.with_context(|| format!("there is no run {id}"))?;
+    if config.json {
+        let mut v = serde_json::to_value(&run)?;
+        v["details"] = run.details.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+        return print_json(&v);
+    }
+    print_runs(std::slice::from_ref(&run));
+    if let Some(e) = &run.error {
+        println!("\nerror:\n{e}");
+    }
+    if let Some(groups) = run.details.as_ref().and_then(|d| d.0.get("groups")).and_then(|g| g.as_array()) {
+        let mut t = TextTable::new(
+            &["type", "group", "action", "added", "removed", "changed", "unchanged"],
+            &[false, false, false, true, true, true, true],
+        );
+        for g in groups {
+            let s = |k: &str| {
+                g.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default()
+            };
+            let c = |k: &str| g["counts"].get(k).map(ToString::to_string).unwrap_or_default();
+            t.row(vec![s("type"), s("name"), s("action"), c("added"), c("removed"), c("changed"), c("unchanged")]);
+        }
+        println!("\n{}", t.render());
+    }
+    Ok(())
+}
+
+/// Undoes an applied run.
+pub(super) async fn rollback(run_id: i64, config: &Config) -> Result<()> {
+    let store = open(config).await?;
+    let report = load::rollback(&store, run_id).await?;
+    print_report(config, &report)
+}

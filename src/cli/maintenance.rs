@@ -1,0 +1,135 @@
+//! `universe organize`, `validate` and `report`: building TickStock's cache rows, checking the data, and the
+//! relationship breakdown.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::open;
+use super::print::{confirm, print_organize, print_validation, problems_error};
+use crate::config::Config;
+use crate::load::Input;
+use crate::organize;
+use crate::quality::{self, Level};
+use crate::store::Store;
+
+/// What `universe organize` builds and how.
+#[derive(clap::Args, Debug)]
+pub(super) struct OrganizeArgs {
+    /// Definitions file (default: the shipped data/organize.toml).
+    #[arg(long)]
+    pub(super) definitions: Option<std::path::PathBuf>,
+    /// Only insert and update rows; remove nothing.
+    #[arg(long)]
+    pub(super) preserve: bool,
+    /// Print the diff; write only the run record.
+    #[arg(long)]
+    pub(super) dry_run: bool,
+    /// Replace without asking (required when stdin is not a terminal).
+    #[arg(long)]
+    pub(super) yes: bool,
+    /// Build and compare every row even when nothing organize reads has changed since its last run (which
+    /// otherwise reports that run's result at once).
+    #[arg(long)]
+    pub(super) force: bool,
+}
+
+/// Thresholds of `universe validate`.
+#[derive(clap::Args, Debug)]
+pub(super) struct ValidateArgs {
+    /// Count WARN as FAIL.
+    #[arg(long)]
+    pub(super) strict: bool,
+    /// Largest acceptable share of classified stocks in `unknown`, in percent.
+    #[arg(long, default_value_t = 13.5)]
+    pub(super) unknown_max: f64,
+    /// Rows not updated for more days than this are stale.
+    #[arg(long, default_value_t = 30)]
+    pub(super) stale_days: i64,
+}
+
+/// What `universe report` shows and where.
+#[derive(clap::Args, Debug)]
+pub(super) struct ReportArgs {
+    /// Summary only (the default).
+    #[arg(long, conflicts_with = "detail")]
+    pub(super) summary: bool,
+    /// Add per-ETF and per-universe detail and coverage over time.
+    #[arg(long)]
+    pub(super) detail: bool,
+    /// Output format (`--json` also selects JSON).
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Console)]
+    pub(super) format: crate::report::Format,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub(super) output: Option<std::path::PathBuf>,
+}
+
+/// Builds the cache_entries universe rows (asking first in replace mode unless `--yes`).
+pub(super) async fn organize(args: OrganizeArgs, config: &Config) -> Result<()> {
+    let OrganizeArgs { definitions, preserve, dry_run, yes, force } = args;
+
+    let input = match &definitions {
+        Some(p) => Input::read(p, config.max_input_bytes).map_err(|p| problems_error(config, &[p], None))?,
+        None => Input::from_bytes(organize::DEFAULT_DEFINITIONS.0, organize::DEFAULT_DEFINITIONS.1),
+    };
+    let defs = organize::definitions::parse(&input).map_err(|p| problems_error(config, &p, None))?;
+    if !preserve && !dry_run && !yes {
+        confirm(&format!(
+            "Replace the stock_universe / etf_universe / stock_stats rows of environment {} (and remove stock_etf_combo)?",
+            config.environment
+        ))?;
+    }
+    let store = open(config).await?;
+    let req =
+        organize::OrganizeRequest { definitions: defs, preserve, dry_run, environment: config.environment, force };
+    let report = organize::run(&store, &req).await;
+    store.close().await;
+    print_organize(config, &report?)
+}
+
+/// `universe validate`: exit 0 when nothing fails, 1 when something does, 2 when validation could not run.
+pub(super) async fn validate(args: ValidateArgs, config: &Config) -> Result<ExitCode> {
+    let opts =
+        quality::Options { unknown_max: args.unknown_max / 100.0, stale_days: args.stale_days, strict: args.strict };
+    let validation = match Store::open(&config.database_url).await {
+        Ok(store) => {
+            let v = quality::validate(&store, config.environment, opts).await;
+            store.close().await;
+            v.map_err(anyhow::Error::from)
+        }
+        Err(e) => Err(e.into()),
+    };
+    match validation {
+        Ok(v) => {
+            print_validation(config, &v)?;
+            Ok(if v.worst() == Level::Fail { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Err(e) => {
+            if config.json {
+                println!("{}", serde_json::json!({ "error": format!("validation could not run: {e:#}") }));
+            }
+            eprintln!("error: validation could not run: {e:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// The relationship breakdown, to standard output or a file.
+pub(super) async fn report(args: ReportArgs, config: &Config) -> Result<()> {
+    let ReportArgs { summary: _, detail, format, output } = args;
+
+    let format = if config.json { crate::report::Format::Json } else { format };
+    let store = open(config).await?;
+    let report = crate::report::gather(&store, config.environment, detail).await;
+    store.close().await;
+    let text = crate::report::render(&report?, format);
+    match output {
+        Some(p) => {
+            std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("wrote {}", p.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! `universe universes`: list, show and resolve universes and other groups.
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use super::table::TextTable;
+use super::{open, print_json};
+use crate::config::Config;
+use crate::domain::{GroupKind, Picked, Sector, pick_named};
+
+#[derive(Subcommand, Debug)]
+pub(super) enum UniversesCommand {
+    /// Groups with their type and member count.
+    #[command(after_help = "Example:\n  universe universes list --type UNIVERSE --type ETF")]
+    List {
+        /// Only these types.
+        #[arg(long = "type", value_enum, ignore_case = true)]
+        kinds: Vec<GroupKind>,
+    },
+    /// Members of one group with weight and sector.
+    #[command(
+        after_help = "Examples:\n  universe universes show SPY\n  universe universes show nasdaq100 --as-of 2026-01-31"
+    )]
+    Show {
+        /// Group name (case-insensitive where unambiguous).
+        name: String,
+        /// The group's type, when the name is used by several.
+        #[arg(long = "type", value_enum, ignore_case = true)]
+        kind: Option<GroupKind>,
+        /// Members as of this date (UTC end of day), from membership history.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
+    /// Resolve a universe key (`nasdaq100:dow30:SPY`) to its sorted, de-duplicated symbols.
+    #[command(
+        after_help = "Examples:\n  universe universes resolve nasdaq100\n  universe universes resolve SPY:QQQ:dow30 --json"
+    )]
+    Resolve {
+        /// The key.
+        key: String,
+    },
+}
+
+/// Runs one `universe universes` command.
+pub(super) async fn run(command: UniversesCommand, config: &Config) -> Result<()> {
+    let store = open(config).await?;
+    let env = config.environment;
+    match command {
+        UniversesCommand::List { kinds } => {
+            let groups = store.group_summaries(env, &kinds).await?;
+            if config.json {
+                return print_json(&groups);
+            }
+            let mut t = TextTable::new(&["type", "name", "members", "description"], &[false, false, true, false]);
+            for g in &groups {
+                t.row(vec![
+                    g.kind.clone(),
+                    g.name.clone(),
+                    g.member_count.to_string(),
+                    g.description.clone().unwrap_or_default(),
+                ]);
+            }
+            print!("{}", t.render());
+            println!("{} groups", groups.len());
+        }
+        UniversesCommand::Show { name, kind, as_of } => {
+            let found: Vec<(GroupKind, String)> = store
+                .find_groups_named(env, &name)
+                .await?
+                .into_iter()
+                .filter(|(k, _)| kind.is_none_or(|kk| kk == *k))
+                .collect();
+            let (kind, name) = match pick_named(&name, &found, |(_, n)| n.as_str()) {
+                Picked::None => anyhow::bail!("no group named {name:?} in environment {env}"),
+                Picked::One(one) => one.clone(),
+                Picked::Many(many) => anyhow::bail!(
+                    "{name:?} names several groups ({}); add --type",
+                    many.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            if let Some(date) = as_of {
+                let at = date.and_hms_opt(23, 59, 59).expect("valid time").and_utc();
+                let syms = store.group_symbols_as_of(env, kind, &name, at).await?;
+                if config.json {
+                    return print_json(
+                        &serde_json::json!({ "type": kind, "name": name, "as_of": date, "symbols": syms }),
+                    );
+                }
+                println!("{kind} {name} as of {date}: {} members", syms.len());
+                println!("{}", syms.join(" "));
+                return Ok(());
+            }
+            let members = store.group_member_details(env, kind, &name).await?;
+            if config.json {
+                return print_json(&serde_json::json!({ "type": kind, "name": name, "members": members }));
+            }
+            println!("{kind} {name}: {} members", members.len());
+            let mut t = TextTable::new(
+                &["symbol", "weight", "sector", "industry", "name"],
+                &[false, true, false, false, false],
+            );
+            for m in &members {
+                let sector = m.sector.as_deref().map_or_else(String::new, |k| {
+                    Sector::from_key(k).map_or_else(|| k.to_string(), |s| s.display_name().to_string())
+                });
+                t.row(vec![
+                    m.symbol.clone(),
+                    m.weight.map(|w| format!("{:.2}%", w * 100.0)).unwrap_or_default(),
+                    sector,
+                    m.industry.clone().unwrap_or_default(),
+                    m.name.clone().unwrap_or_default(),
+                ]);
+            }
+            print!("{}", t.render());
+        }
+        UniversesCommand::Resolve { key } => {
+            let symbols = crate::universes::resolve(&store, env, &key).await?;
+            if config.json {
+                return print_json(&serde_json::json!({ "key": key, "count": symbols.len(), "symbols": symbols }));
+            }
+            println!("{key}: {} symbols", symbols.len());
+            println!("{}", symbols.join(" "));
+        }
+    }
+    Ok(())
+}
