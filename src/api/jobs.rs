@@ -112,7 +112,7 @@ impl From<JobRow> for JobView {
             tasks_total: c.tasks_total,
             tasks_done: c.tasks_done,
             ohlcv_records_loaded: c.bars_loaded,
-            failures: j.failures.map(|f| f.0).unwrap_or_else(|| Value::Array(Vec::new())),
+            failures: j.failures.unwrap_or_else(|| Value::Array(Vec::new())),
             attempts: j.attempts,
             created_at: j.created_at,
             started_at: j.started_at,

@@ -293,10 +293,7 @@ pub async fn build(store: &Store, environment: Environment) -> Result<Snapshot, 
 /// the current snapshot keeps serving meanwhile.
 pub async fn watch(cache: Arc<RelationshipCache>, options: WatchOptions, shutdown: impl Future<Output = ()>) {
     let (notified_tx, mut notified) = tokio::sync::mpsc::channel::<()>(1);
-    let listener = match (&cache.store, options.listen) {
-        (Store::Postgres(pool), true) => Some(tokio::spawn(listen(pool.clone(), notified_tx))),
-        _ => None,
-    };
+    let listener = if options.listen { cache.store.listen_for_updates(notified_tx) } else { None };
     let mut tick = tokio::time::interval(options.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -313,43 +310,5 @@ pub async fn watch(cache: Arc<RelationshipCache>, options: WatchOptions, shutdow
     }
     if let Some(l) = listener {
         l.abort();
-    }
-}
-
-/// Forwards PostgreSQL notifications on [`crate::store::UPDATED_CHANNEL`]. On a lost connection sqlx reconnects
-/// and re-listens; anything sent meanwhile is caught by polling, which the reconnect also triggers.
-async fn listen(pool: sqlx::PgPool, notified: tokio::sync::mpsc::Sender<()>) {
-    loop {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot open the notification listener; retrying in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if let Err(e) = listener.listen(crate::store::UPDATED_CHANNEL).await {
-            tracing::warn!(error = %e, "LISTEN failed; retrying in 1 s");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        }
-        // Catch up on anything committed before LISTEN took effect.
-        let _ = notified.try_send(());
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(n)) => {
-                    tracing::debug!(payload = n.payload(), "data version notification");
-                    let _ = notified.try_send(());
-                }
-                Ok(None) => {
-                    // The connection was lost and sqlx reconnected: poll in case we missed something.
-                    let _ = notified.try_send(());
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "notification listener failed; reconnecting");
-                    break;
-                }
-            }
-        }
     }
 }

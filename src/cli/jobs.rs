@@ -210,7 +210,7 @@ async fn run_with(store: &Store, command: JobsCommand, config: &Config) -> Resul
 fn show_job(job: &JobRow, config: &Config) -> Result<()> {
     if config.json {
         let mut v = serde_json::to_value(job)?;
-        v["failures"] = job.failures.as_ref().map(|f| f.0.clone()).unwrap_or_default();
+        v["failures"] = job.failures.clone().unwrap_or_default();
         return print_json(&v);
     }
     println!("job {} ({}): {}, {}%", job.id, job.job_type, job.status, job.counts.progress);
@@ -226,7 +226,7 @@ fn show_job(job: &JobRow, config: &Config) -> Result<()> {
     if let Some(m) = &job.message {
         println!("  {m}");
     }
-    if let Some(f) = job.failures.as_ref().and_then(|f| f.0.as_array()) {
+    if let Some(f) = job.failures.as_ref().and_then(|f| f.as_array()) {
         for x in f {
             println!(
                 "  failed: {} {}: {}",

@@ -118,14 +118,14 @@ async fn run(id: i64, config: &Config) -> Result<()> {
     let run = store.run(id).await?.with_context(|| format!("there is no run {id}"))?;
     if config.json {
         let mut v = serde_json::to_value(&run)?;
-        v["details"] = run.details.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+        v["details"] = run.details.clone().unwrap_or_default();
         return print_json(&v);
     }
     print_runs(std::slice::from_ref(&run));
     if let Some(e) = &run.error {
         println!("\nerror:\n{e}");
     }
-    if let Some(groups) = run.details.as_ref().and_then(|d| d.0.get("groups")).and_then(|g| g.as_array()) {
+    if let Some(groups) = run.details.as_ref().and_then(|d| d.get("groups")).and_then(|g| g.as_array()) {
         let mut t = TextTable::new(
             &["type", "group", "action", "added", "removed", "changed", "unchanged"],
             &[false, false, false, true, true, true, true],

@@ -417,7 +417,7 @@ impl Worker {
         let started_at = job.started_at;
         let worker = self.options.id.clone();
         let end = |status: Ending| JobEnd { job_id: id.clone(), status };
-        let spec: JobSpec = match serde_json::from_value(job.spec.0.clone()) {
+        let spec: JobSpec = match serde_json::from_value(job.spec.clone()) {
             Ok(s) => s,
             Err(e) => {
                 self.store

@@ -26,7 +26,7 @@ struct Touched {
 fn touched(run: &RunRow) -> Result<Touched, LoadError> {
     let corrupt =
         || LoadError::Refused(format!("run {} has no usable change record; it cannot be rolled back", run.id));
-    let details = run.details.as_ref().map(|d| &d.0).ok_or_else(corrupt)?;
+    let details = run.details.as_ref().ok_or_else(corrupt)?;
     let mut t = Touched::default();
     if let Some(groups) = details.get("groups").and_then(Value::as_array) {
         for g in groups {

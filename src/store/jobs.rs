@@ -21,7 +21,8 @@ pub struct JobRow {
     pub job_type: String,
     /// The parsed job ([`crate::jobs::JobSpec`] as JSON).
     #[serde(skip)]
-    pub spec: Json<Value>,
+    #[sqlx(json)]
+    pub spec: Value,
     /// Where it stands.
     #[sqlx(try_from = "String")]
     pub status: JobStatus,
@@ -32,7 +33,8 @@ pub struct JobRow {
     #[serde(flatten)]
     pub counts: JobProgress,
     /// Failed tasks with reasons.
-    pub failures: Option<Json<Value>>,
+    #[sqlx(json(nullable))]
+    pub failures: Option<Value>,
     /// Times a worker started it.
     pub attempts: i32,
     /// Cancellation asked for.

@@ -94,7 +94,8 @@ pub struct RunRow {
     pub finished_at: Option<DateTime<Utc>>,
     /// Details (per group; rollback state).
     #[serde(skip)]
-    pub details: Option<Json<Value>>,
+    #[sqlx(json(nullable))]
+    pub details: Option<Value>,
 }
 
 const RUN_COLUMNS: &str = "id, kind, source, mode, environment, checksum, status, added, removed, changed, unchanged, \

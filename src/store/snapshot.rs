@@ -53,6 +53,16 @@ pub struct SnapshotRows {
 }
 
 impl Store {
+    /// On PostgreSQL, starts a task that sends on `notified` whenever a new data version is announced on
+    /// [`UPDATED_CHANNEL`] (and after each reconnect, when one may have been missed); `None` on SQLite, where
+    /// only polling tells.
+    pub fn listen_for_updates(&self, notified: tokio::sync::mpsc::Sender<()>) -> Option<tokio::task::JoinHandle<()>> {
+        match self {
+            Store::Postgres(pool) => Some(tokio::spawn(listen(pool.clone(), notified))),
+            Store::Sqlite(_) => None,
+        }
+    }
+
     /// The current data version.
     pub async fn data_version(&self) -> Result<i64, StoreError> {
         let v: i64 = on_pool!(self, p => sqlx::query_scalar("SELECT version FROM universe_data_version WHERE id = 1")
@@ -162,5 +172,43 @@ impl Tx {
             sqlx::query("SELECT pg_notify($1, $2)").bind(UPDATED_CHANNEL).bind(payload).execute(&mut **t).await?;
         }
         Ok(version)
+    }
+}
+
+/// Forwards PostgreSQL notifications on [`UPDATED_CHANNEL`]. On a lost connection sqlx reconnects
+/// and re-listens; anything sent meanwhile is caught by polling, which the reconnect also triggers.
+async fn listen(pool: sqlx::PgPool, notified: tokio::sync::mpsc::Sender<()>) {
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the notification listener; retrying in 1 s");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(UPDATED_CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed; retrying in 1 s");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            continue;
+        }
+        // Catch up on anything committed before LISTEN took effect.
+        let _ = notified.try_send(());
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => {
+                    tracing::debug!(payload = n.payload(), "data version notification");
+                    let _ = notified.try_send(());
+                }
+                Ok(None) => {
+                    // The connection was lost and sqlx reconnected: poll in case we missed something.
+                    let _ = notified.try_send(());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "notification listener failed; reconnecting");
+                    break;
+                }
+            }
+        }
     }
 }

@@ -184,7 +184,7 @@ async fn failures_are_listed(db: &TestDb) {
     assert_eq!(end.status, "completed_with_errors");
     let job = db.store.job(&id).await.unwrap().unwrap();
     assert_eq!((job.counts.failed_symbols, job.counts.processed_symbols, job.counts.bars_loaded), (1, 3, 2));
-    let failures = job.failures.unwrap().0;
+    let failures = job.failures.unwrap();
     assert_eq!(failures[0]["what"], "DENIED");
     assert!(failures[0]["reason"].as_str().unwrap().contains("plan does not cover"));
 }

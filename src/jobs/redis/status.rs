@@ -94,7 +94,7 @@ impl StatusView<'_> {
             counts: &job.counts,
             started_at: job.started_at,
             completed_at: job.completed_at,
-            failures: job.failures.as_ref().map(|f| &f.0),
+            failures: job.failures.as_ref(),
         }
     }
 }
