@@ -60,7 +60,7 @@ impl Store {
     /// Bars stored for a timeframe (and symbol), ordered by symbol and time.
     pub async fn bars(&self, tf: Timeframe, symbol: Option<&str>) -> Result<Vec<Bar>, StoreError> {
         let time = tf.time_column();
-        let cast = if matches!(self, Store::Postgres(_)) { "::float8" } else { "" };
+        let cast = self.backend().float_cast();
         let sql = format!(
             "SELECT symbol, \"{time}\" AS t, open{cast} AS o, high{cast} AS h, low{cast} AS l, close{cast} AS c, \
              volume FROM {table} WHERE ($1 IS NULL OR symbol = $1) ORDER BY symbol, \"{time}\"",

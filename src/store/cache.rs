@@ -44,10 +44,7 @@ impl Store {
         env: Environment,
         kinds: &[&str],
     ) -> Result<Vec<(String, String, String, String)>, StoreError> {
-        let value = match self.backend() {
-            super::Backend::Postgres => "value::text",
-            super::Backend::Sqlite => "value",
-        };
+        let value = self.backend().json_text("value");
         let rows: Vec<(String, String, String, String)> = on_pool!(self, p => {
             let mut qb = sqlx::QueryBuilder::new(format!("SELECT type, name, key, {value} FROM cache_entries WHERE environment = "));
             qb.push_bind(env.as_str()).push(" AND type");
@@ -89,7 +86,7 @@ impl Tx {
     /// the `cache_entries` row just written, stamped with that row's fingerprint (read from the row itself, so it
     /// compares equal to what a later read sees, whatever the backend's text form of a timestamp).
     pub async fn replace_cache_symbols(&mut self, env: Environment, lists: &[[String; 4]]) -> Result<(), StoreError> {
-        let size = value_size(self.backend(), "c.value");
+        let size = self.backend().stored_size("c.value");
         on_conn!(self, c => {
             sqlx::query("DELETE FROM universe_cache_symbols WHERE environment = $1")
                 .bind(env.as_str())
@@ -162,24 +159,12 @@ impl Tx {
 /// SQL condition: the ticker list `s` (a `universe_cache_symbols` row) was written for the value the
 /// `cache_entries` row `c` holds now — same row, same stored size, same `updated_at`.
 pub(crate) fn list_is_current(backend: super::Backend) -> String {
-    let same_time = match backend {
-        super::Backend::Postgres => "IS NOT DISTINCT FROM",
-        super::Backend::Sqlite => "IS",
-    };
+    let same_time = backend.null_safe_eq();
     format!(
         "s.environment = c.environment AND s.type = c.type AND s.name = c.name AND s.key = c.key \
          AND s.size = {size} AND s.updated_at {same_time} c.updated_at",
-        size = value_size(backend, "c.value")
+        size = backend.stored_size("c.value")
     )
-}
-
-/// SQL for the stored size of a `cache_entries` value, the half of its fingerprint that is not `updated_at`
-/// (`pg_column_size` / `octet_length`; neither reads the value itself).
-pub(crate) fn value_size(backend: super::Backend, column: &str) -> String {
-    match backend {
-        super::Backend::Postgres => format!("pg_column_size({column})::bigint"),
-        super::Backend::Sqlite => format!("octet_length({column})"),
-    }
 }
 
 /// A `cache_entries` row identified without reading its value: its last change and its stored size. Organize
@@ -208,7 +193,7 @@ impl Tx {
         env: Environment,
         kinds: &[&str],
     ) -> Result<Vec<CacheFingerprint>, StoreError> {
-        let size = value_size(self.backend(), "value");
+        let size = self.backend().stored_size("value");
         let rows = on_conn!(self, c => {
             let mut qb = sqlx::QueryBuilder::new(format!(
                 "SELECT type, name, key, updated_at, {size} AS size FROM cache_entries WHERE environment = "

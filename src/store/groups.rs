@@ -234,10 +234,7 @@ impl Store {
         kind: GroupKind,
         name: &str,
     ) -> Result<Vec<MemberDetail>, StoreError> {
-        let industry = match self.backend() {
-            Backend::Postgres => "sm.metadata->>'industry'",
-            Backend::Sqlite => "json_extract(sm.metadata, '$.industry')",
-        };
+        let industry = self.backend().json_field("sm.metadata", "industry");
         let sql = format!(
             "SELECT m.symbol, CAST(m.weight AS DOUBLE PRECISION), sg.name, {industry}, s.name \
              FROM group_memberships m \

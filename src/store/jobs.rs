@@ -192,7 +192,7 @@ impl Store {
         .execute(p)
         .await?
         .rows_affected());
-        let lock = if matches!(self, Store::Postgres(_)) { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let lock = self.backend().skip_locked();
         let sql = format!(
             "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelling' ELSE 'running' END, worker = $1, \
              lease_until = $2, attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \

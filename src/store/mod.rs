@@ -4,12 +4,14 @@
 //! scheme. The SQL is shared: both backends accept `$n` placeholders, `ON CONFLICT … DO UPDATE`, `RETURNING`
 //! and multi-row `VALUES`, and every timestamp is bound from Rust rather than taken from the database clock. The
 //! [`on_pool!`] and [`on_conn!`] macros expand one query body for each backend, so a query is written once and
-//! type-checked twice; where the dialects differ the body branches on [`Backend`].
+//! type-checked twice; where the dialects differ the body asks [`Backend`] for the fragment (`dialect.rs` lists
+//! every difference).
 //!
 //! Each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`), embedded in the binary.
 
 mod bars;
 mod cache;
+mod dialect;
 mod groups;
 mod jobs;
 mod quality;
@@ -159,20 +161,8 @@ macro_rules! on_reader {
         }
     };
 }
+pub(crate) use dialect::push_in_list;
 pub(crate) use {on_conn, on_pool, on_reader};
-
-/// Appends ` IN ($a, $b, …)` binding each item: the batched `WHERE … IN` of deletes and history updates.
-pub(crate) fn push_in_list<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, items: &[&str])
-where
-    for<'x> &'x str: sqlx::Encode<'x, DB> + sqlx::Type<DB>,
-{
-    qb.push(" IN (");
-    let mut sep = qb.separated(", ");
-    for item in items {
-        sep.push_bind(*item);
-    }
-    qb.push(")");
-}
 
 /// The current time at microsecond precision — PostgreSQL's — so a timestamp reads back the same from either
 /// backend (and exports compare equal across them).

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Backend, Store, StoreError, Tx, on_conn};
+use super::{Store, StoreError, Tx, on_conn};
 use crate::domain::Environment;
 
 /// (type, name) of a group.
@@ -50,10 +50,7 @@ impl Store {
 
 impl Tx {
     fn agg(&self, column: &str) -> String {
-        match self.backend() {
-            Backend::Postgres => format!("string_agg({column}, chr(31))"),
-            Backend::Sqlite => format!("GROUP_CONCAT({column}, char(31))"),
-        }
+        self.backend().list_agg(column)
     }
 
     /// Every group (of one kind, or all) with its members, empty groups included.
@@ -102,10 +99,7 @@ impl Tx {
         &mut self,
         env: Environment,
     ) -> Result<Vec<(String, String, String, String, Option<NaiveDateTime>)>, StoreError> {
-        let value = match self.backend() {
-            Backend::Postgres => "value::text",
-            Backend::Sqlite => "value",
-        };
+        let value = self.backend().json_text("value");
         let sql = format!(
             "SELECT type, name, key, {value}, updated_at FROM cache_entries \
              WHERE environment = $1 AND type IN ('stock_universe', 'etf_universe') ORDER BY type, key, name"

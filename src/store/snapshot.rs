@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use serde::de::DeserializeOwned;
 use sqlx::postgres::PgRow;
 
-use super::{Backend, Store, StoreError, Tx, on_conn, on_pool};
+use super::{Store, StoreError, Tx, on_conn, on_pool};
 use crate::domain::Environment;
 
 /// The PostgreSQL `NOTIFY` channel (TickStock's event name) that carries each new data version.
@@ -97,10 +97,7 @@ impl Store {
             .bind(env.as_str())
             .fetch_all(&mut *c)
             .await?);
-        let industry = match tx.backend() {
-            Backend::Postgres => "m.metadata->>'industry'",
-            Backend::Sqlite => "json_extract(m.metadata, '$.industry')",
-        };
+        let industry = tx.backend().json_field("m.metadata", "industry");
         let members = tx
             .rows(
                 &format!("m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), {industry}"),
@@ -112,10 +109,7 @@ impl Store {
         // A universe row's ticker list comes from `universe_cache_symbols` when organize wrote it for the value
         // now stored (same size and updated_at), else from the value itself: the detailed values are MBs of JSON
         // that PostgreSQL must render as text, the lists a fraction of that.
-        let value = match tx.backend() {
-            Backend::Postgres => "c.value::text",
-            Backend::Sqlite => "c.value",
-        };
+        let value = tx.backend().json_text("c.value");
         let sql = format!(
             "SELECT c.type, c.name, c.key, COALESCE(s.symbols, {value}) FROM cache_entries c \
              LEFT JOIN universe_cache_symbols s ON {current} \
