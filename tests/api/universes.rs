@@ -98,3 +98,112 @@ async fn resolve_ambiguous(db: &TestDb) {
 }
 
 contract!(universe_formats, universe_bad_header, resolve_keys, resolve_ambiguous);
+
+/// A small deterministic generator (no seed from the clock: a failure names its round and key, and reruns alike).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+/// The two resolvers — over the store (the CLI, jobs) and over the snapshot (the HTTP API) — return the same
+/// symbols, and the same errors, for the same data: random data sets (group names that differ only by case, one
+/// name in several kinds, cache rows in both value shapes) and random keys over them.
+async fn resolvers_agree(db: &TestDb) {
+    let mut rng = Lcg(0x5eed_0001);
+    let tickers = ["AAPL", "MSFT", "NVDA", "JPM", "XOM", "SPY", "QQQ", "BRK.B"];
+    let names = ["tech", "Tech", "TECH", "spy", "SPY", "dow30", "Dow30", "ai", "energy"];
+    let kinds = ["ETF", "UNIVERSE", "THEME", "SECTOR"];
+    let cache = [("stock_universe", "mega_cap"), ("stock_universe", "Index_SP500"), ("etf_universe", "all_etfs")];
+    let key_parts = [
+        "tech",
+        "TECH",
+        "Tech",
+        "spy",
+        "Spy",
+        "dow30",
+        "DOW30",
+        "ai",
+        "energy",
+        "nothing",
+        "stock_universe:mega_cap",
+        "stock_universe:MEGA_CAP",
+        "stock_universe:index_sp500",
+        "etf_universe:all_etfs",
+        "etf_universe:none",
+    ];
+    let mut compared = (0, 0);
+    for round in 0..12 {
+        db.exec(
+            "DELETE FROM group_memberships; DELETE FROM definition_groups; DELETE FROM cache_entries; \
+             DELETE FROM symbols",
+        )
+        .await;
+        let values: Vec<String> = tickers.iter().map(|t| format!("('{t}')")).collect();
+        db.exec(&format!("INSERT INTO symbols (symbol) VALUES {}", values.join(", "))).await;
+        let mut id = 0;
+        for name in names {
+            for kind in kinds {
+                if rng.below(4) != 0 {
+                    continue;
+                }
+                id += 1;
+                db.exec(&format!(
+                    "INSERT INTO definition_groups (id, name, type, environment) VALUES ({id}, '{name}', '{kind}', 'DEFAULT')"
+                ))
+                .await;
+                let members: Vec<String> =
+                    tickers.iter().filter(|_| rng.below(2) == 0).map(|t| format!("({id}, '{t}')")).collect();
+                if !members.is_empty() {
+                    db.exec(&format!("INSERT INTO group_memberships (group_id, symbol) VALUES {}", members.join(", ")))
+                        .await;
+                }
+            }
+        }
+        for (i, (kind, key)) in cache.iter().enumerate() {
+            if rng.below(3) == 0 {
+                continue;
+            }
+            let chosen: Vec<&str> = tickers.iter().copied().filter(|_| rng.below(2) == 0).collect();
+            let value = if rng.below(2) == 0 {
+                serde_json::to_string(&chosen).unwrap()
+            } else {
+                let stocks: Vec<serde_json::Value> =
+                    chosen.iter().map(|t| serde_json::json!({ "ticker": t })).collect();
+                serde_json::json!({ "count": stocks.len(), "stocks": stocks }).to_string()
+            };
+            db.exec(&format!(
+                "INSERT INTO cache_entries (type, name, key, value, environment) VALUES ('{kind}', 'row {i}', '{key}', '{value}', 'DEFAULT')"
+            ))
+            .await;
+        }
+        let snapshot = universe::cache::build(&db.store, Environment::Default).await.unwrap();
+        for _ in 0..25 {
+            let parts: Vec<&str> = (0..1 + rng.below(3)).map(|_| rng.pick(&key_parts)).collect();
+            let key = parts.join(":");
+            let from_store = resolve(&db.store, Environment::Default, &key).await.map_err(|e| e.to_string());
+            let from_snapshot = universe::domain::UniverseKey::parse(&key)
+                .map_err(|e| ResolveError::from(e).to_string())
+                .and_then(|k| {
+                    let r = snapshot.resolve(&k).map_err(|e| e.to_string())?;
+                    Ok(snapshot.tickers(&r).into_iter().map(str::to_string).collect::<Vec<_>>())
+                });
+            match &from_store {
+                Ok(_) => compared.0 += 1,
+                Err(_) => compared.1 += 1,
+            }
+            assert_eq!(from_store, from_snapshot, "round {round}, key {key:?}");
+        }
+    }
+    // Both outcomes were exercised, not only errors (or only answers).
+    assert!(compared.0 > 30 && compared.1 > 30, "answers and errors compared: {compared:?}");
+}
+
+contract!(resolvers_agree);
