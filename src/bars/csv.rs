@@ -39,19 +39,14 @@ pub struct CsvBars {
 
 /// A file that cannot be imported; nothing from it is written.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub enum CsvBarsError {
     /// Cannot open or read.
     #[error("{file}: {source}")]
-    Io {
-        /// File.
-        file: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
+    Io { file: PathBuf, source: std::io::Error },
     /// The header lacks a needed column.
     #[error("{file}, line 1: {why}")]
     Header {
-        /// File.
         file: PathBuf,
         /// What is missing.
         why: String,
@@ -59,7 +54,6 @@ pub enum CsvBarsError {
     /// A value that does not parse.
     #[error("{file}, line {line}, field {field}: {why} (value {value:?})")]
     Field {
-        /// File.
         file: PathBuf,
         /// 1-based line.
         line: u64,
@@ -73,7 +67,6 @@ pub enum CsvBarsError {
     /// Broken CSV (bad quoting, invalid UTF-8).
     #[error("{file}, line {line}: {source}")]
     Csv {
-        /// File.
         file: PathBuf,
         /// 1-based line.
         line: u64,

@@ -36,6 +36,7 @@ pub struct ImportReport {
 
 /// An import that wrote nothing.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub enum ImportError {
     /// The file is unreadable or has a malformed value.
     #[error(transparent)]
@@ -45,7 +46,6 @@ pub enum ImportError {
         "{file}: {count} rows have missing values (first at line {first_line}: {first_reason}); nothing imported (drop --strict to import the rest)"
     )]
     Rejected {
-        /// File.
         file: PathBuf,
         /// Rejected rows.
         count: usize,

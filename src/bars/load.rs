@@ -61,12 +61,11 @@ impl Strategy {
 
 /// What to load.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct LoadRequest {
     /// Symbols (de-duplicated by the loader).
     pub symbols: Vec<Ticker>,
-    /// Timeframes.
     pub timeframes: Vec<Timeframe>,
-    /// Range.
     pub range: RangeSpec,
     /// Daily strategy.
     pub strategy: Strategy,
@@ -105,12 +104,11 @@ impl LoadRequest {
 
 /// A failed task.
 #[derive(Clone, Debug, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct TaskFailure {
     /// `AAPL` or, for a grouped day, the date.
     pub what: String,
-    /// Timeframe.
     pub timeframe: Timeframe,
-    /// Why.
     pub reason: String,
 }
 
@@ -173,10 +171,10 @@ impl LoadSummary {
 
 /// A finished task, as an observer sees it.
 #[derive(Debug)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct TaskDone<'a> {
     /// Symbol, or a grouped day's date.
     pub what: &'a str,
-    /// Timeframe.
     pub timeframe: Timeframe,
     /// Bars upserted by this task.
     pub bars: u64,

@@ -20,6 +20,7 @@ use crate::market::{MassiveClient, MassiveError};
 
 /// Why bars could not be fetched.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub enum SourceError {
     /// The API failed.
     #[error(transparent)]
@@ -29,12 +30,7 @@ pub enum SourceError {
     Local(#[from] CsvBarsError),
     /// Cannot list the folder.
     #[error("bar folder {dir}: {source}")]
-    Folder {
-        /// Folder.
-        dir: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
+    Folder { dir: PathBuf, source: std::io::Error },
     /// The source answered with something unusable.
     #[error("{0}")]
     Invalid(String),

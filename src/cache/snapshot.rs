@@ -79,14 +79,13 @@ pub struct Memo {
 
 /// A `definition_groups` row with its members.
 #[derive(Debug)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct Group {
-    /// Kind.
     pub kind: GroupKind,
     /// Name as stored.
     pub name: Box<str>,
     /// Description as stored.
     pub description: Option<Box<str>>,
-    /// Created.
     pub created_at: Option<NaiveDateTime>,
     /// Last changed.
     pub updated_at: Option<NaiveDateTime>,
@@ -100,8 +99,8 @@ pub struct Group {
 
 /// A `cache_entries` universe row (`stock_universe` / `etf_universe`).
 #[derive(Debug)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct CacheUniverse {
-    /// Type.
     pub kind: CacheKind,
     /// `name` column.
     pub name: Box<str>,

@@ -29,18 +29,15 @@ impl BarTime {
 
 /// One bar of one symbol.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct Bar {
     /// Canonical ticker.
     pub symbol: Ticker,
     /// Table key.
     pub time: BarTime,
-    /// Open.
     pub open: f64,
-    /// High.
     pub high: f64,
-    /// Low.
     pub low: f64,
-    /// Close.
     pub close: f64,
     /// Volume; Massive reports it as a float (fractional for some instruments). Stored rounded, as TickStock's
     /// `volume bigint` requires.

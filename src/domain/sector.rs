@@ -6,28 +6,24 @@ use serde::Serialize;
 /// One of TickStock's 12 sector keys.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub enum Sector {
     /// Information Technology.
     InformationTechnology,
     /// Health Care.
     HealthCare,
-    /// Financials.
     Financials,
     /// Consumer Discretionary.
     ConsumerDiscretionary,
     /// Communication Services.
     CommunicationServices,
-    /// Industrials.
     Industrials,
     /// Consumer Staples.
     ConsumerStaples,
-    /// Energy.
     Energy,
-    /// Utilities.
     Utilities,
     /// Real Estate.
     RealEstate,
-    /// Materials.
     Materials,
     /// Not classified.
     Unknown,

@@ -50,10 +50,10 @@ pub enum Target {
 
 /// A job the worker can run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct JobSpec {
     /// TickStock's id (a uuid4 string).
     pub job_id: String,
-    /// Type.
     pub job_type: JobType,
     /// What to load.
     pub target: Target,
@@ -67,6 +67,7 @@ pub struct JobSpec {
 
 /// Why a message cannot be run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub enum MessageError {
     /// Over [`MAX_MESSAGE_BYTES`].
     #[error("message of {0} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")]
@@ -80,7 +81,6 @@ pub enum MessageError {
     /// A field has the wrong type or value.
     #[error("field {field}: {why}")]
     Invalid {
-        /// Field.
         field: &'static str,
         /// What is wrong.
         why: String,

@@ -136,6 +136,7 @@ impl Mode {
 
 /// A load to run.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct LoadRequest {
     /// What the inputs are.
     pub kind: LoadKind,
@@ -144,7 +145,6 @@ pub struct LoadRequest {
     /// Files that could not be read (missing, unreadable, too large): the load fails on them, with its `failed`
     /// run record, after the readable ones are checked too.
     pub unreadable: Vec<Problem>,
-    /// Mode.
     pub mode: Mode,
     /// Delete groups of this kind that are absent from the input.
     pub prune: bool,
@@ -180,14 +180,13 @@ impl LoadRequest {
 
 /// Counts per group, as printed and as `--json`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct Counts {
     /// Memberships (or symbols) added.
     pub added: usize,
-    /// Removed.
     pub removed: usize,
     /// Weight or metadata changed.
     pub changed: usize,
-    /// Unchanged.
     pub unchanged: usize,
     /// Input rows skipped (non-equity lines).
     pub skipped: usize,
@@ -216,35 +215,30 @@ impl Counts {
 
 /// One group's line in the report.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct GroupReport {
-    /// Kind.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Name.
     pub name: String,
     /// What happened to it.
     pub action: Action,
-    /// Counts.
     #[serde(flatten)]
     pub counts: Counts,
 }
 
 /// The result of a load, dry-run or rollback.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct LoadReport {
     /// The `load_runs` id.
     pub run_id: i64,
-    /// Kind.
     pub kind: String,
-    /// Mode.
     pub mode: String,
     /// `applied`, `dry_run` or `skipped`.
     pub status: RunStatus,
-    /// Environment.
     pub environment: Environment,
     /// Per group.
     pub groups: Vec<GroupReport>,
-    /// Totals.
     pub totals: Counts,
     /// Rows not loaded, with reasons.
     pub skipped_rows: Vec<SkippedRow>,

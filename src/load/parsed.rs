@@ -10,10 +10,9 @@ use crate::domain::{GroupKind, GroupName, RawWeight, Ticker, Weight, WeightUnit}
 
 /// A group as an input file describes it.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct GroupInput {
-    /// Kind.
     pub kind: GroupKind,
-    /// Name.
     pub name: GroupName,
     /// Description to store.
     pub description: String,
@@ -38,10 +37,9 @@ pub struct MemberInput {
 
 /// A row not loaded, and why.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct SkippedRow {
-    /// File.
     pub file: String,
-    /// Line.
     pub line: u64,
     /// The ticker cell as written.
     pub ticker: String,

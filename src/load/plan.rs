@@ -29,12 +29,11 @@ pub enum Action {
 
 /// The group row as it was before a run, so a rollback can put it back.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct GroupBefore {
     /// Whether the group existed.
     pub existed: bool,
-    /// Description.
     pub description: Option<String>,
-    /// Metadata.
     pub metadata: Option<Value>,
     /// Liquidity filter.
     pub liquidity_filter: Option<Value>,
@@ -42,10 +41,9 @@ pub struct GroupBefore {
 
 /// The planned change to one group.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct GroupPlan {
-    /// Kind.
     pub kind: GroupKind,
-    /// Name.
     pub name: GroupName,
     /// What happens.
     pub action: Action,

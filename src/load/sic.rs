@@ -39,8 +39,8 @@ impl Coverage {
 
 /// One stock given a sector from its SIC code.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct SicAssignment {
-    /// Ticker.
     pub symbol: String,
     /// SIC code.
     pub sic_code: String,
@@ -52,8 +52,8 @@ pub struct SicAssignment {
 
 /// What the enrichment did (or, dry, would do).
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct EnrichReport {
-    /// Before.
     pub before: Coverage,
     /// After (as planned, for a dry run).
     pub after: Coverage,

@@ -18,14 +18,11 @@ pub struct AggsPage {
 
 /// One bar of an aggregates page.
 #[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct AggBar {
-    /// Open.
     pub o: f64,
-    /// High.
     pub h: f64,
-    /// Low.
     pub l: f64,
-    /// Close.
     pub c: f64,
     /// Volume (may be fractional).
     pub v: f64,
@@ -52,19 +49,14 @@ pub struct GroupedPage {
 /// A bar of the grouped-daily answer. Its `t` is not the session date (see the fixture notes): rows are keyed by
 /// the requested date.
 #[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct GroupedBar {
-    /// Ticker.
     #[serde(rename = "T")]
     pub ticker: String,
-    /// Open.
     pub o: f64,
-    /// High.
     pub h: f64,
-    /// Low.
     pub l: f64,
-    /// Close.
     pub c: f64,
-    /// Volume.
     pub v: f64,
     /// Timestamp (end of window; not used).
     pub t: Option<i64>,
@@ -75,8 +67,8 @@ pub struct GroupedBar {
 
 /// One page of `/v3/reference/tickers`.
 #[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct TickersPage {
-    /// Rows.
     pub results: Option<Vec<TickerRecord>>,
     /// Next page (cursor), absent on the last.
     pub next_url: Option<String>,
@@ -85,10 +77,9 @@ pub struct TickersPage {
 /// A ticker as the list endpoint and the overview endpoint describe it. Only `ticker`, `name`, `market` and
 /// `locale` are required by the spec; the overview adds the SIC, size and listing fields.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct TickerRecord {
-    /// Ticker.
     pub ticker: String,
-    /// Name.
     pub name: Option<String>,
     /// `stocks`, `otc`, …
     pub market: Option<String>,
@@ -101,7 +92,6 @@ pub struct TickerRecord {
     pub kind: Option<String>,
     /// Still traded.
     pub active: Option<bool>,
-    /// Currency.
     pub currency_name: Option<String>,
     /// SEC CIK.
     pub cik: Option<String>,
@@ -141,8 +131,8 @@ pub struct OverviewResponse {
 
 /// `/v3/reference/tickers/types`.
 #[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct TickerTypesPage {
-    /// Types.
     pub results: Option<Vec<TickerType>>,
 }
 

@@ -18,14 +18,11 @@ pub struct Snapshot {
 
 /// A row to write.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct BuiltRow {
-    /// Type.
     pub kind: String,
-    /// Name.
     pub name: String,
-    /// Key.
     pub key: String,
-    /// Value.
     pub value: Value,
     /// Symbols in it.
     pub count: usize,

@@ -145,6 +145,7 @@ pub enum Shape {
 
 /// One row definition, with its line for messages.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct RowDef {
     /// 1-based line of the `type` field.
     pub line: u64,
@@ -154,7 +155,6 @@ pub struct RowDef {
     pub name: String,
     /// Key (may hold a template).
     pub key: String,
-    /// Rule.
     pub rule: Rule,
     /// Value shape.
     pub shape: Shape,

@@ -43,13 +43,11 @@ pub enum RowAction {
 
 /// One row's line in the report.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct RowChange {
-    /// Type.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Name.
     pub name: String,
-    /// Key.
     pub key: String,
     /// What happens.
     pub action: RowAction,
@@ -61,6 +59,7 @@ pub struct RowChange {
 
 /// The result of an organize run.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct OrganizeReport {
     /// The `load_runs` id.
     pub run_id: i64,
@@ -68,7 +67,6 @@ pub struct OrganizeReport {
     pub mode: &'static str,
     /// `applied`, `dry_run` or `skipped` (nothing to change).
     pub status: RunStatus,
-    /// Environment.
     pub environment: Environment,
     /// Every row, in order.
     pub rows: Vec<RowChange>,

@@ -21,23 +21,22 @@ pub const MAX_ITEMS: usize = 20;
 /// A check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub enum Level {
-    /// Fine.
     Pass,
     /// Worth a look; not an integrity breach.
     Warn,
-    /// Broken.
     Fail,
 }
 
 /// One check's result.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct Check {
     /// Stable identifier (`multi_sector`).
     pub id: &'static str,
     /// What is checked.
     pub title: &'static str,
-    /// Verdict.
     pub level: Level,
     /// One line for humans (`3 of 517 stocks`).
     pub detail: String,

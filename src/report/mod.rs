@@ -21,12 +21,11 @@ pub const UNKNOWN_FLAG: usize = 500;
 
 /// Everything a report shows.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct Report {
     /// When it was generated (UTC).
     pub generated_at: DateTime<Utc>,
-    /// Environment.
     pub environment: Environment,
-    /// Counts.
     pub summary: Summary,
     /// Stocks per sector, largest first (top 15).
     pub sector_distribution: Vec<SectorShare>,
@@ -100,6 +99,7 @@ pub struct DataQuality {
 
 /// Load activity on one day.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct DayActivity {
     /// Day (UTC).
     pub day: NaiveDate,
@@ -109,18 +109,15 @@ pub struct DayActivity {
     pub failed: usize,
     /// Memberships (or rows) added.
     pub added: i64,
-    /// Removed.
     pub removed: i64,
-    /// Changed.
     pub changed: i64,
 }
 
 /// The last run of a kind and source.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct LastLoad {
-    /// Kind.
     pub kind: String,
-    /// Source.
     pub source: String,
     /// Run id.
     pub run_id: i64,
@@ -132,10 +129,9 @@ pub struct LastLoad {
 
 /// One ETF.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct EtfDetail {
-    /// Ticker.
     pub symbol: String,
-    /// Description.
     pub description: Option<String>,
     /// `total_holdings` the group's metadata claims.
     pub metadata_count: Option<u64>,
@@ -147,12 +143,10 @@ pub struct EtfDetail {
 
 /// One universe.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct UniverseDetail {
-    /// Name.
     pub name: String,
-    /// Description.
     pub description: Option<String>,
-    /// Members.
     pub member_count: usize,
 }
 

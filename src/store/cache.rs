@@ -171,14 +171,12 @@ pub(crate) fn list_is_current(backend: super::Backend) -> String {
 /// records these for the rows it writes, so validate can tell a row nobody has touched since from one that
 /// changed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct CacheFingerprint {
-    /// Type.
     #[sqlx(rename = "type")]
     #[serde(rename = "type")]
     pub kind: String,
-    /// Name.
     pub name: String,
-    /// Key.
     pub key: String,
     /// `updated_at`.
     pub updated_at: Option<chrono::NaiveDateTime>,

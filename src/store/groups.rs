@@ -13,14 +13,12 @@ use crate::domain::{Environment, GroupKind, GroupName, Ticker, Weight};
 
 /// A group as stored, with its members: what a loader diffs its input against.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct StoredGroup {
     /// `definition_groups.id`.
     pub id: i32,
-    /// Kind.
     pub kind: GroupKind,
-    /// Name.
     pub name: GroupName,
-    /// Description.
     pub description: Option<String>,
     /// Group metadata (`checksum`, `data_source`, …).
     pub metadata: Option<Value>,
@@ -43,10 +41,9 @@ pub struct StoredMember {
 
 /// A membership to write.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct MemberRow {
-    /// Symbol.
     pub symbol: Ticker,
-    /// Weight.
     pub weight: Option<Weight>,
     /// Membership metadata.
     pub metadata: Option<Value>,
@@ -54,19 +51,15 @@ pub struct MemberRow {
 
 /// A group with its member count, for listings and TickStock's universe dropdown.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct GroupSummary {
-    /// Name.
     pub name: String,
     /// Kind (`type` in TickStock's JSON).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Description.
     pub description: Option<String>,
-    /// Members.
     pub member_count: i64,
-    /// Environment.
     pub environment: String,
-    /// Created.
     pub created_at: Option<NaiveDateTime>,
     /// Last changed.
     pub updated_at: Option<NaiveDateTime>,
@@ -74,8 +67,8 @@ pub struct GroupSummary {
 
 /// A member with what an operator wants next to it.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct MemberDetail {
-    /// Symbol.
     pub symbol: String,
     /// Weight as a fraction.
     pub weight: Option<f64>,
@@ -347,14 +340,11 @@ impl Store {
 
 /// What a group row should say after a load.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct GroupWrite<'a> {
-    /// Environment.
     pub env: Environment,
-    /// Kind.
     pub kind: GroupKind,
-    /// Name.
     pub name: &'a str,
-    /// Description.
     pub description: Option<&'a str>,
     /// Full metadata to store.
     pub metadata: Option<&'a Value>,

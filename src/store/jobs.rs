@@ -14,6 +14,7 @@ use crate::domain::JobStatus;
 
 /// A job as stored.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct JobRow {
     /// Job id (TickStock's uuid, or ours).
     pub id: String,
@@ -43,11 +44,9 @@ pub struct JobRow {
     pub worker: Option<String>,
     /// Lease end; past it, another worker may take the job over.
     pub lease_until: Option<DateTime<Utc>>,
-    /// Submitted.
     pub created_at: DateTime<Utc>,
     /// First started.
     pub started_at: Option<DateTime<Utc>>,
-    /// Ended.
     pub completed_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,

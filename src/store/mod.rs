@@ -49,9 +49,9 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 /// Which database a [`Store`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// Embedded file.
+    /// The embedded file: zero set-up, one writer at a time.
     Sqlite,
-    /// Server.
+    /// The server TickStock shares: many processes, TLS, `LISTEN`/`NOTIFY`.
     Postgres,
 }
 

@@ -16,10 +16,9 @@ pub type GroupKey = (String, String);
 
 /// A group, its last change, and its member symbols.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct GroupList {
-    /// Type.
     pub kind: String,
-    /// Name.
     pub name: String,
     /// `updated_at`.
     pub updated_at: Option<NaiveDateTime>,

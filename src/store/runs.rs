@@ -10,6 +10,7 @@ use crate::domain::{Environment, RunKind, RunStatus};
 
 /// What is known when a run starts.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct NewRun<'a> {
     /// What the run does.
     pub kind: RunKind,
@@ -17,7 +18,6 @@ pub struct NewRun<'a> {
     pub source: &'a str,
     /// `full`, `incremental`, `dry-run`.
     pub mode: &'a str,
-    /// Environment.
     pub environment: Environment,
     /// MD5 of the input.
     pub checksum: Option<&'a str>,
@@ -31,16 +31,15 @@ pub struct NewRun<'a> {
 
 /// How a run ended.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct RunOutcome {
     /// How it ended.
     pub status: RunStatus,
     /// Memberships (or symbols) added.
     pub added: i64,
-    /// Removed.
     pub removed: i64,
     /// Weight or metadata changed.
     pub changed: i64,
-    /// Unchanged.
     pub unchanged: i64,
     /// Input rows skipped (non-equity lines) or rejected.
     pub rejected: i64,
@@ -52,6 +51,7 @@ pub struct RunOutcome {
 
 /// A stored run.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct RunRow {
     /// Run id.
     pub id: i64,
@@ -60,9 +60,7 @@ pub struct RunRow {
     pub kind: RunKind,
     /// Source files.
     pub source: String,
-    /// Mode.
     pub mode: String,
-    /// Environment.
     #[sqlx(try_from = "String")]
     pub environment: Environment,
     /// Input checksum.
@@ -70,13 +68,9 @@ pub struct RunRow {
     /// How it stands or ended.
     #[sqlx(try_from = "String")]
     pub status: RunStatus,
-    /// Added.
     pub added: i64,
-    /// Removed.
     pub removed: i64,
-    /// Changed.
     pub changed: i64,
-    /// Unchanged.
     pub unchanged: i64,
     /// Skipped or rejected input rows.
     pub rejected: i64,
@@ -88,9 +82,7 @@ pub struct RunRow {
     pub rollback_of: Option<i64>,
     /// Run that rolled this one back.
     pub rolled_back_by: Option<i64>,
-    /// Started.
     pub started_at: DateTime<Utc>,
-    /// Finished.
     pub finished_at: Option<DateTime<Utc>>,
     /// Details (per group; rollback state).
     #[serde(skip)]

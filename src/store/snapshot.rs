@@ -13,6 +13,7 @@ pub const UPDATED_CHANNEL: &str = "tickstock:universe:updated";
 
 /// A group row.
 #[derive(Debug, Clone, sqlx::FromRow)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct SnapshotGroup {
     /// `definition_groups.id`.
     pub id: i32,
@@ -21,9 +22,7 @@ pub struct SnapshotGroup {
     /// Type as stored.
     #[sqlx(rename = "type")]
     pub kind: String,
-    /// Description.
     pub description: Option<String>,
-    /// Created.
     pub created_at: Option<NaiveDateTime>,
     /// Last changed.
     pub updated_at: Option<NaiveDateTime>,

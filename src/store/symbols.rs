@@ -250,20 +250,16 @@ impl Tx {
 /// Symbol metadata from the market API (`symbols refresh`). `None` leaves the stored value alone: the list
 /// endpoint lacks the overview's SIC and size fields, and a list walk must not erase them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct MarketSymbol {
-    /// Ticker.
     pub symbol: String,
-    /// Name.
     pub name: Option<String>,
     /// Type code.
     pub kind: Option<String>,
     /// Primary exchange (MIC).
     pub exchange: Option<String>,
-    /// Market.
     pub market: Option<String>,
-    /// Locale.
     pub locale: Option<String>,
-    /// Currency.
     pub currency_name: Option<String>,
     /// Still traded.
     pub active: Option<bool>,
@@ -289,7 +285,6 @@ pub struct MarketSymbol {
     pub sic_code: Option<String>,
     /// SIC description.
     pub sic_description: Option<String>,
-    /// Employees.
     pub total_employees: Option<i32>,
 }
 
@@ -364,8 +359,8 @@ impl Tx {
 
 /// A symbol's SIC classification, for `enrich sectors --from-sic`.
 #[derive(Debug, Clone, sqlx::FromRow)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct SicRow {
-    /// Ticker.
     pub symbol: String,
     /// SIC code.
     pub sic_code: String,

@@ -12,19 +12,18 @@ use crate::domain::Environment;
 /// A history interval as exported. Run ids are left out: they point at `load_runs`, which is an audit log of this
 /// database, not data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct HistoryInterval {
     /// Group type.
     pub group_type: String,
     /// Group name.
     pub group_name: String,
-    /// Symbol.
     pub symbol: String,
     /// Weight as a fraction.
     pub weight: Option<f64>,
     /// Membership metadata.
     #[sqlx(json(nullable))]
     pub metadata: Option<Value>,
-    /// Start.
     pub valid_from: DateTime<Utc>,
     /// End (`None`: still open).
     pub valid_to: Option<DateTime<Utc>>,

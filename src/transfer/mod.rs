@@ -49,46 +49,38 @@ pub struct Document {
 /// A group in the document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct GroupDoc {
-    /// Kind.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Name.
     pub name: String,
-    /// Description.
     pub description: Option<String>,
-    /// Metadata.
     pub metadata: Option<Value>,
     /// TickStock's liquidity filter.
     pub liquidity_filter: Option<Value>,
-    /// Members.
     pub members: Vec<MemberDoc>,
 }
 
 /// A membership in the document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct MemberDoc {
-    /// Symbol.
     pub symbol: String,
     /// Weight as a fraction.
     pub weight: Option<f64>,
-    /// Metadata.
     pub metadata: Option<Value>,
 }
 
 /// A `cache_entries` row in the document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct CacheDoc {
-    /// Type.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Name.
     pub name: String,
-    /// Key.
     pub key: String,
-    /// Value.
     pub value: Value,
 }
 

@@ -7,18 +7,15 @@ use crate::domain::JobStatus;
 use crate::store::{JobProgress, JobRow};
 
 /// What the status hash shows.
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct StatusView<'a> {
     /// Job id.
     pub id: &'a str,
     /// Where the job stands.
     pub status: JobStatus,
-    /// Message.
     pub message: &'a str,
-    /// Counts.
     pub counts: &'a JobProgress,
-    /// Started.
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Ended.
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// What failed (`[{what, timeframe, reason}]`), for the message of a job completed with errors.
     pub failures: Option<&'a Value>,
