@@ -112,7 +112,7 @@ pub async fn import_file(store: &Store, path: &Path, tf: Timeframe, strict: bool
         added: changed as i64,
         unchanged: (imported - changed) as i64,
         rejected: report.rejected.len() as i64,
-        details: serde_json::to_value(&report).ok(),
+        details: Some(crate::store::RunDetails::summary(&report)),
         ..RunOutcome::new(RunStatus::Loaded)
     };
     tx.finish_run(run_id, &outcome).await?;

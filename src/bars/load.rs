@@ -460,7 +460,7 @@ pub async fn load_bars(
             .stopped
             .clone()
             .or_else(|| summary.failures.first().map(|f| format!("{}: {}", f.what, f.reason))),
-        details: serde_json::to_value(&summary).ok(),
+        details: Some(crate::store::RunDetails::summary(&summary)),
         ..RunOutcome::new(status)
     };
     store.end_run(run_id, &outcome).await?;

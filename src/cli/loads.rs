@@ -118,24 +118,30 @@ async fn run(id: i64, config: &Config) -> Result<()> {
     let run = store.run(id).await?.with_context(|| format!("there is no run {id}"))?;
     if config.json {
         let mut v = serde_json::to_value(&run)?;
-        v["details"] = run.details.clone().unwrap_or_default();
+        v["details"] = serde_json::to_value(&run.details)?;
         return print_json(&v);
     }
     print_runs(std::slice::from_ref(&run));
     if let Some(e) = &run.error {
         println!("\nerror:\n{e}");
     }
-    if let Some(groups) = run.details.as_ref().and_then(|d| d.get("groups")).and_then(|g| g.as_array()) {
+    if let Some(groups) = run.details.as_ref().map(|d| &d.groups).filter(|g| !g.is_empty()) {
         let mut t = TextTable::new(
             &["type", "group", "action", "added", "removed", "changed", "unchanged"],
             &[false, false, false, true, true, true, true],
         );
         for g in groups {
-            let s = |k: &str| {
-                g.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default()
-            };
-            let c = |k: &str| g["counts"].get(k).map(ToString::to_string).unwrap_or_default();
-            t.row(vec![s("type"), s("name"), s("action"), c("added"), c("removed"), c("changed"), c("unchanged")]);
+            let c = &g.counts;
+            let action = serde_json::to_value(g.action)?.as_str().unwrap_or_default().to_string();
+            t.row(vec![
+                g.kind.to_string(),
+                g.name.clone(),
+                action,
+                c.added.to_string(),
+                c.removed.to_string(),
+                c.changed.to_string(),
+                c.unchanged.to_string(),
+            ]);
         }
         println!("\n{}", t.render());
     }

@@ -8,7 +8,7 @@ use super::Ticker;
 
 /// `definition_groups.type`. TickStock's code uses UNIVERSE although its shipped CHECK omitted it; our
 /// migration widens that check.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "UPPERCASE")]
 #[value(rename_all = "UPPERCASE")]
 pub enum GroupKind {

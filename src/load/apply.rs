@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
 
 use super::parsed::Parsed;
 use super::plan::{self, Action, GroupPlan};
@@ -13,7 +12,10 @@ use crate::domain::{GroupKind, RunStatus};
 use crate::quality;
 use crate::store::GroupKey;
 use crate::store::GroupWrite;
-use crate::store::{MemberRow, NewRun, Reader, RunOutcome, Store, StoreError, SymbolField, SymbolRow, Tx};
+use crate::store::{
+    GroupChange, MemberRow, NewRun, Reader, RunDetails, RunOutcome, Store, StoreError, SymbolField, SymbolRow,
+    SymbolsChange, Tx,
+};
 
 /// Rows above which a progress bar is worth drawing.
 const PROGRESS_THRESHOLD: u64 = 5_000;
@@ -29,13 +31,20 @@ fn counts_of(p: &GroupPlan) -> Counts {
 }
 
 /// The run's `details`: per group, the counts and the row as it was, for reports and rollback.
-fn details(plans: &[GroupPlan]) -> Value {
-    let groups: Vec<Value> = plans
-        .iter()
-        .filter(|p| p.writes())
-        .map(|p| json!({ "type": p.kind, "name": p.name, "action": p.action, "before": p.before, "counts": counts_of(p) }))
-        .collect();
-    json!({ "groups": groups })
+fn details(plans: &[GroupPlan]) -> RunDetails {
+    RunDetails::groups(
+        plans
+            .iter()
+            .filter(|p| p.writes())
+            .map(|p| GroupChange {
+                kind: p.kind,
+                name: p.name.to_string(),
+                action: p.action,
+                before: p.before.clone(),
+                counts: counts_of(p),
+            })
+            .collect(),
+    )
 }
 
 fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
@@ -291,7 +300,14 @@ async fn plan_symbols(
         counts = Counts { unchanged: parsed.rows.len(), ..Counts::default() };
     }
     let mut outcome = counts.outcome(status);
-    outcome.details = Some(json!({ "symbols": { "fields": parsed.fields, "added": added, "before": before } }));
+    outcome.details = Some(RunDetails {
+        symbols: Some(SymbolsChange {
+            fields: parsed.fields.clone(),
+            added: added.iter().map(|s| s.to_string()).collect(),
+            before: before.into_iter().cloned().collect(),
+        }),
+        ..RunDetails::default()
+    });
     let report = LoadReport {
         run_id: 0,
         kind: req.kind.as_str().into(),

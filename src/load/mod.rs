@@ -178,19 +178,7 @@ impl LoadRequest {
     }
 }
 
-/// Counts per group, as printed and as `--json`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[allow(missing_docs)] // plain data: the names say what each field or variant holds
-pub struct Counts {
-    /// Memberships (or symbols) added.
-    pub added: usize,
-    pub removed: usize,
-    /// Weight or metadata changed.
-    pub changed: usize,
-    pub unchanged: usize,
-    /// Input rows skipped (non-equity lines).
-    pub skipped: usize,
-}
+pub use crate::store::Counts;
 
 impl Counts {
     fn add(&mut self, o: &Counts) {

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Mode;
@@ -11,33 +10,7 @@ use super::parsed::{GroupInput, Parsed};
 use crate::domain::{GroupKind, GroupName, Ticker};
 use crate::store::{MemberRow, StoredGroup, StoredMember};
 
-/// What happens to a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// New group.
-    Created,
-    /// Existing group reloaded.
-    Updated,
-    /// Incremental load: the file's checksum matches the stored one, nothing to do.
-    Unchanged,
-    /// Not in the input; its members moved to the input's groups (sectors: one per stock).
-    Evicted,
-    /// Not in the input and `--prune` given: deleted.
-    Pruned,
-}
-
-/// The group row as it was before a run, so a rollback can put it back.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-#[allow(missing_docs)] // plain data: the names say what each field or variant holds
-pub struct GroupBefore {
-    /// Whether the group existed.
-    pub existed: bool,
-    pub description: Option<String>,
-    pub metadata: Option<Value>,
-    /// Liquidity filter.
-    pub liquidity_filter: Option<Value>,
-}
+pub use crate::store::{Action, GroupBefore};
 
 /// The planned change to one group.
 #[derive(Debug, Clone)]

@@ -7,12 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
-
 use super::plan::{Action, GroupBefore};
 use super::{Counts, GroupReport, LoadError, LoadReport};
 use crate::domain::{GroupKind, RunKind, RunStatus, Ticker};
-use crate::store::{GroupWrite, MemberRow, NewRun, RunOutcome, RunRow, Store, StoredGroup, SymbolField, SymbolRow, Tx};
+use crate::store::{
+    GroupChange, GroupWrite, MemberRow, NewRun, RunDetails, RunOutcome, RunRow, Store, StoredGroup, SymbolField,
+    SymbolRow, SymbolsChange, Tx,
+};
 
 /// What a run's `details` say it touched.
 #[derive(Default)]
@@ -24,28 +25,16 @@ struct Touched {
 }
 
 fn touched(run: &RunRow) -> Result<Touched, LoadError> {
-    let corrupt =
-        || LoadError::Refused(format!("run {} has no usable change record; it cannot be rolled back", run.id));
-    let details = run.details.as_ref().ok_or_else(corrupt)?;
-    let mut t = Touched::default();
-    if let Some(groups) = details.get("groups").and_then(Value::as_array) {
-        for g in groups {
-            let kind = g.get("type").and_then(Value::as_str).and_then(GroupKind::parse).ok_or_else(corrupt)?;
-            let name = g.get("name").and_then(Value::as_str).ok_or_else(corrupt)?.to_string();
-            let action: Action =
-                serde_json::from_value(g.get("action").cloned().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
-            let before: GroupBefore =
-                serde_json::from_value(g.get("before").cloned().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
-            t.groups.push((kind, name, action, before));
-        }
-    }
-    if let Some(s) = details.get("symbols") {
-        let parse = |k: &str| s.get(k).cloned().unwrap_or(Value::Array(vec![]));
-        t.symbols_fields = serde_json::from_value(parse("fields")).map_err(|_| corrupt())?;
-        t.symbols_added = serde_json::from_value(parse("added")).map_err(|_| corrupt())?;
-        t.symbols_before = serde_json::from_value(parse("before")).map_err(|_| corrupt())?;
-    }
-    Ok(t)
+    let details = run.details.as_ref().ok_or_else(|| {
+        LoadError::Refused(format!("run {} has no usable change record; it cannot be rolled back", run.id))
+    })?;
+    let symbols = details.symbols.clone().unwrap_or_default();
+    Ok(Touched {
+        groups: details.groups.iter().map(|g| (g.kind, g.name.clone(), g.action, g.before.clone())).collect(),
+        symbols_fields: symbols.fields,
+        symbols_added: symbols.added,
+        symbols_before: symbols.before,
+    })
 }
 
 /// Rolls back an applied run.
@@ -200,11 +189,16 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
             Action::Pruned
         };
         totals.add(&counts);
-        details_groups
-            .push(json!({ "type": kind, "name": name, "action": action, "before": now_before, "counts": counts }));
+        details_groups.push(GroupChange {
+            kind: *kind,
+            name: name.to_string(),
+            action,
+            before: now_before,
+            counts: counts.clone(),
+        });
         reports.push(GroupReport { kind: kind.to_string(), name: name.to_string(), action, counts });
     }
-    let mut symbols_details = Value::Null;
+    let mut symbols_details = None;
     if my_symbols {
         let added: Vec<&str> = mine.symbols_added.iter().map(String::as_str).collect();
         // What the rollback overwrites, so it can itself be undone.
@@ -222,14 +216,14 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
         totals.add(&counts);
         reports.push(GroupReport { kind: "SYMBOLS".into(), name: "symbols".into(), action: Action::Updated, counts });
         // Undoing this rollback re-writes every field of the rows it replaced or deleted.
-        symbols_details = json!({ "fields": SymbolField::ALL, "added": [], "before": replaced });
+        symbols_details = Some(SymbolsChange {
+            fields: SymbolField::ALL.to_vec(),
+            added: Vec::new(),
+            before: replaced.into_iter().cloned().collect(),
+        });
     }
     let mut outcome: RunOutcome = totals.outcome(RunStatus::Applied);
-    let mut details = json!({ "groups": details_groups });
-    if !symbols_details.is_null() {
-        details["symbols"] = symbols_details;
-    }
-    outcome.details = Some(details);
+    outcome.details = Some(RunDetails { symbols: symbols_details, ..RunDetails::groups(details_groups) });
     tx.finish_run(rb_id, &outcome).await?;
     tx.mark_rolled_back(run_id, rb_id).await?;
     Ok(LoadReport {

@@ -13,11 +13,11 @@ pub mod definitions;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::domain::{Environment, GroupKind, RunKind, RunStatus};
 use crate::load::Problem;
-use crate::store::{NewRun, RunOutcome, Store, StoreError, Tx};
+use crate::store::{BuiltRecord, KeptRecord, NewRun, OrganizeRecord, RunDetails, RunOutcome, Store, StoreError, Tx};
 use crate::universes::cache_value_symbols;
 pub use definitions::{Definitions, MANAGED_TYPES, OBSOLETE_TYPE};
 
@@ -174,7 +174,7 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
         removed: report.totals.get("removed").copied().unwrap_or(0) as i64,
         changed: report.totals.get("changed").copied().unwrap_or(0) as i64,
         unchanged: report.totals.get("unchanged").copied().unwrap_or(0) as i64,
-        details: Some(details),
+        details: Some(RunDetails { organize: Some(details), ..RunDetails::default() }),
         ..RunOutcome::new(report.status)
     };
     let tx = match tx {
@@ -215,7 +215,7 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
             tx.replace_cache_symbols(req.environment, &lists).await?;
             // Fingerprint every row as it now stands, so validate can trust rows nobody has touched since.
             let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;
-            record_fingerprints(outcome.details.as_mut(), &fingerprints);
+            record_fingerprints(record_of(&mut outcome), &fingerprints);
             record_inputs(tx, req, &mut outcome).await?;
             outcome.status = RunStatus::Applied;
             tx.finish_run(run_id, &outcome).await?;
@@ -232,49 +232,51 @@ fn read_types() -> Vec<&'static str> {
     types
 }
 
-/// The details of the last run with these definitions and mode, if the inputs are exactly as that run left them.
-async fn unchanged_since(tx: &mut Tx, req: &OrganizeRequest, mode: &str) -> Result<Option<(i64, Value)>, StoreError> {
+/// The record of the last run with these definitions and mode, if the inputs are exactly as that run left them.
+async fn unchanged_since(
+    tx: &mut Tx,
+    req: &OrganizeRequest,
+    mode: &str,
+) -> Result<Option<(i64, OrganizeRecord)>, StoreError> {
     let inputs = tx.organize_inputs(req.environment, &read_types()).await?;
     let previous = tx.last_organize_result(req.environment, &req.definitions.checksum, mode).await?;
-    Ok(previous.filter(|(_, d)| d.get(INPUTS).and_then(Value::as_str) == Some(inputs.as_str())))
+    Ok(previous.filter(|(_, d)| d.inputs.as_deref() == Some(inputs.as_str())))
+}
+
+/// The organize part of a run's details.
+fn record_of(outcome: &mut RunOutcome) -> Option<&mut OrganizeRecord> {
+    outcome.details.as_mut().and_then(|d| d.organize.as_mut())
 }
 
 /// Stores the inputs' fingerprint as this run leaves them (its own writes included) in the run's details.
 async fn record_inputs(tx: &mut Tx, req: &OrganizeRequest, outcome: &mut RunOutcome) -> Result<(), StoreError> {
     let inputs = tx.organize_inputs(req.environment, &read_types()).await?;
-    if let Some(d) = outcome.details.as_mut().and_then(Value::as_object_mut) {
-        d.insert(INPUTS.into(), Value::from(inputs));
+    if let Some(r) = record_of(outcome) {
+        r.inputs = Some(inputs);
     }
     Ok(())
 }
 
-/// The details member holding the inputs' fingerprint.
-const INPUTS: &str = "inputs";
-
-/// A skipped run's report and outcome from the details of the run whose inputs are unchanged: every row it built
+/// A skipped run's report and outcome from the record of the run whose inputs are unchanged: every row it built
 /// is unchanged, and the rows it kept (preserve mode) are kept still.
-fn replay(req: &OrganizeRequest, (since, previous): (i64, Value)) -> (OrganizeReport, RunOutcome) {
-    let list = |k: &str| previous.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
-    let text = |row: &Value, k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-    let number = |row: &Value, k: &str| row.get(k).and_then(Value::as_u64).map(|n| n as usize);
-    let mut rows = Vec::new();
-    for (key, action) in [("rows", RowAction::Unchanged), ("kept", RowAction::Kept)] {
-        for row in list(key) {
-            let (before, after) = match action {
-                RowAction::Kept => (number(&row, "before"), None),
-                _ => (number(&row, "count"), number(&row, "count")),
-            };
-            rows.push(RowChange {
-                kind: text(&row, "type"),
-                name: text(&row, "name"),
-                key: text(&row, "key"),
-                action,
-                before,
-                after,
-            });
-        }
-    }
-    let notes = list("notes").iter().filter_map(Value::as_str).map(str::to_string).collect();
+fn replay(req: &OrganizeRequest, (since, previous): (i64, OrganizeRecord)) -> (OrganizeReport, RunOutcome) {
+    let built = previous.rows.iter().map(|r| RowChange {
+        kind: r.kind.clone(),
+        name: r.name.clone(),
+        key: r.key.clone(),
+        action: RowAction::Unchanged,
+        before: Some(r.count),
+        after: Some(r.count),
+    });
+    let kept = previous.kept.iter().map(|r| RowChange {
+        kind: r.kind.clone(),
+        name: r.name.clone(),
+        key: r.key.clone(),
+        action: RowAction::Kept,
+        before: r.before,
+        after: None,
+    });
+    let rows: Vec<RowChange> = built.chain(kept).collect();
     let report = OrganizeReport {
         run_id: 0,
         mode: if req.preserve { "preserve" } else { "replace" },
@@ -282,12 +284,12 @@ fn replay(req: &OrganizeRequest, (since, previous): (i64, Value)) -> (OrganizeRe
         environment: req.environment,
         totals: totals(&rows),
         rows,
-        notes,
+        notes: previous.notes.clone(),
         unchanged_since: Some(since),
     };
     let outcome = RunOutcome {
         unchanged: report.totals.get("unchanged").copied().unwrap_or(0) as i64,
-        details: Some(previous),
+        details: Some(RunDetails { organize: Some(previous), ..RunDetails::default() }),
         ..RunOutcome::new(RunStatus::Skipped)
     };
     (report, outcome)
@@ -304,24 +306,22 @@ fn totals(rows: &[RowChange]) -> BTreeMap<String, usize> {
     totals
 }
 
-/// Adds each row's fingerprint (`size`, `updated_at`) to the run details.
-fn record_fingerprints(details: Option<&mut Value>, fingerprints: &[crate::store::CacheFingerprint]) {
-    let Some(rows) = details.and_then(|d| d.get_mut("rows")).and_then(Value::as_array_mut) else { return };
+/// Adds each row's fingerprint (`size`, `updated_at`) to the run's record.
+fn record_fingerprints(record: Option<&mut OrganizeRecord>, fingerprints: &[crate::store::CacheFingerprint]) {
+    let Some(record) = record else { return };
     let by_key: BTreeMap<(&str, &str, &str), &crate::store::CacheFingerprint> =
         fingerprints.iter().map(|f| ((f.kind.as_str(), f.name.as_str(), f.key.as_str()), f)).collect();
-    for row in rows {
-        let key = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let id = (key("type"), key("name"), key("key"));
-        if let Some(f) = by_key.get(&(id.0.as_str(), id.1.as_str(), id.2.as_str())) {
-            row["size"] = Value::from(f.size);
-            row["updated_at"] = serde_json::to_value(f.updated_at).unwrap_or(Value::Null);
+    for row in &mut record.rows {
+        if let Some(f) = by_key.get(&(row.kind.as_str(), row.name.as_str(), row.key.as_str())) {
+            row.size = Some(f.size);
+            row.updated_at = f.updated_at;
         }
     }
 }
 
 /// The report, the rows to write, the rows to remove, the run details, and every built universe row's ticker
 /// list as JSON (type, name, key, list) for `universe_cache_symbols`.
-type Plan = (OrganizeReport, Vec<build::BuiltRow>, Vec<(String, String, String)>, Value, Vec<[String; 4]>);
+type Plan = (OrganizeReport, Vec<build::BuiltRow>, Vec<(String, String, String)>, OrganizeRecord, Vec<[String; 4]>);
 
 async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> {
     let env = req.environment;
@@ -355,12 +355,16 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
             let list = serde_json::to_string(&symbols).unwrap_or_default();
             lists.push([b.kind.clone(), b.name.clone(), b.key.clone(), list]);
         }
-        let mut d = json!({ "type": b.kind, "name": b.name, "key": b.key, "count": b.count });
-        if let Some((gt, gn)) = &b.source {
-            d["group_type"] = Value::from(gt.as_str());
-            d["group_name"] = Value::from(gn.as_str());
-        }
-        built_details.push(d);
+        built_details.push(BuiltRecord {
+            kind: b.kind.clone(),
+            name: b.name.clone(),
+            key: b.key.clone(),
+            count: b.count,
+            group_type: b.source.as_ref().map(|(t, _)| t.clone()),
+            group_name: b.source.as_ref().map(|(_, n)| n.clone()),
+            size: None,
+            updated_at: None,
+        });
         let id = (b.kind.clone(), b.name.clone(), b.key.clone());
         // The stored text is compared with our own serialisation first (SQLite keeps exactly what we wrote);
         // only a mismatch is parsed and compared as JSON.
@@ -414,12 +418,12 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
         RunStatus::Skipped
     };
     // What a later run with unchanged inputs reports without building: the rows, those kept, the notes.
-    let kept: Vec<Value> = rows
+    let kept: Vec<KeptRecord> = rows
         .iter()
         .filter(|r| r.action == RowAction::Kept)
-        .map(|r| json!({ "type": r.kind, "name": r.name, "key": r.key, "before": r.before }))
+        .map(|r| KeptRecord { kind: r.kind.clone(), name: r.name.clone(), key: r.key.clone(), before: r.before })
         .collect();
-    let details = json!({ "rows": built_details, "kept": kept, "notes": notes });
+    let details = OrganizeRecord { rows: built_details, kept, notes: notes.clone(), inputs: None };
     let report = OrganizeReport {
         run_id: 0,
         mode: if req.preserve { "preserve" } else { "replace" },

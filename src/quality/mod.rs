@@ -12,7 +12,7 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 
 use crate::domain::{Environment, Ticker};
-use crate::store::{GroupKey, GroupList, Store, StoreError, Tx};
+use crate::store::{BuiltRecord, GroupKey, GroupList, Store, StoreError, Tx};
 use crate::universes::{CacheSymbols, cache_text_symbols};
 
 /// How many offending items a check lists.
@@ -295,7 +295,7 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
         .iter()
         .map(|f| {
             let r = recorded.get(&(f.kind.clone(), f.name.clone(), f.key.clone()))?;
-            (r.size == Some(f.size) && r.updated_at == f.updated_at).then_some(r.count).flatten()
+            (r.size == Some(f.size) && r.updated_at == f.updated_at).then_some(r.count)
         })
         .collect();
     let parsing = if trusted.iter().any(Option::is_none) {
@@ -351,7 +351,7 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
         {
             bad.push(format!("{label}: count {count} but {len} symbols"));
         }
-        if let Some((gt, gn)) = recorded.get(&id).and_then(|r| r.source.as_ref())
+        if let Some((gt, gn)) = recorded.get(&id).and_then(|r| r.group_type.as_ref().zip(r.group_name.as_ref()))
             && let Some(n) = group_counts.get(&(gt.as_str(), gn.as_str()))
             && *n != len
         {
@@ -385,35 +385,11 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
 /// The `cache_entries` row types validate checks.
 const UNIVERSE_TYPES: [&str; 2] = ["stock_universe", "etf_universe"];
 
-/// What the last organize run recorded about a row it built.
-#[derive(Debug, Default, serde::Deserialize)]
-struct Recorded {
-    /// Symbols in the row.
-    count: Option<usize>,
-    /// Stored size right after organize wrote it.
-    size: Option<i64>,
-    /// `updated_at` right after organize wrote it.
-    updated_at: Option<chrono::NaiveDateTime>,
-    /// The group it mirrors.
-    #[serde(skip)]
-    source: Option<(String, String)>,
-    group_type: Option<String>,
-    group_name: Option<String>,
-}
-
 /// Rows of the last applied organize run, by (type, name, key).
 async fn organize_records(
     tx: &mut Tx,
     env: Environment,
-) -> Result<HashMap<(String, String, String), Recorded>, StoreError> {
-    let mut out = HashMap::new();
-    let Some(details) = tx.last_organize_details(env).await? else { return Ok(out) };
-    for row in details.get("rows").and_then(serde_json::Value::as_array).into_iter().flatten() {
-        let s = |k: &str| row.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
-        let (Some(t), Some(n), Some(k)) = (s("type"), s("name"), s("key")) else { continue };
-        let mut r: Recorded = serde_json::from_value(row.clone()).unwrap_or_default();
-        r.source = r.group_type.take().zip(r.group_name.take());
-        out.insert((t, n, k), r);
-    }
-    Ok(out)
+) -> Result<HashMap<(String, String, String), BuiltRecord>, StoreError> {
+    let rows = tx.last_organize_details(env).await?.map(|d| d.rows).unwrap_or_default();
+    Ok(rows.into_iter().map(|r| ((r.kind.clone(), r.name.clone(), r.key.clone()), r)).collect())
 }

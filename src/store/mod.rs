@@ -11,6 +11,7 @@
 
 mod bars;
 mod cache;
+mod details;
 mod dialect;
 mod groups;
 mod jobs;
@@ -29,6 +30,10 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use bars::dedupe_bars;
 pub use cache::{CacheFingerprint, CacheRow};
+pub use details::{
+    Action, BuiltRecord, Counts, DetailsError, GroupBefore, GroupChange, KeptRecord, OrganizeRecord, RunDetails,
+    SymbolsChange,
+};
 pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
 pub use jobs::{JobProgress, JobRow, TaskRecord};
 pub use quality::{GroupKey, GroupList};

@@ -5,10 +5,9 @@
 //! memberships transfers tens of rows; the checks themselves run in Rust.
 
 use chrono::NaiveDateTime;
-use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Store, StoreError, Tx, on_conn};
+use super::{OrganizeRecord, Store, StoreError, Tx, on_conn};
 use crate::domain::Environment;
 
 /// (type, name) of a group.
@@ -109,8 +108,8 @@ impl Tx {
     }
 
     /// The details of the last applied organize run (which group each cache row was built from).
-    pub async fn last_organize_details(&mut self, env: Environment) -> Result<Option<Value>, StoreError> {
-        let row: Option<Option<Json<Value>>> = on_conn!(self, c => sqlx::query_scalar(
+    pub async fn last_organize_details(&mut self, env: Environment) -> Result<Option<OrganizeRecord>, StoreError> {
+        let row: Option<Option<Json<OrganizeRecord>>> = on_conn!(self, c => sqlx::query_scalar(
             "SELECT details FROM load_runs WHERE kind = 'organize' AND environment = $1 AND status = 'applied' \
              ORDER BY id DESC LIMIT 1",
         )

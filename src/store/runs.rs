@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Store, StoreError, Tx, on_conn, on_pool};
+use super::details::OrganizeRecord;
+use super::{RunDetails, Store, StoreError, Tx, on_conn, on_pool};
 use crate::domain::{Environment, RunKind, RunStatus};
 
 /// What is known when a run starts.
@@ -46,7 +47,7 @@ pub struct RunOutcome {
     /// Why it failed.
     pub error: Option<String>,
     /// Per-group summary and the state needed to roll the run back.
-    pub details: Option<Value>,
+    pub details: Option<RunDetails>,
 }
 
 /// A stored run.
@@ -84,10 +85,15 @@ pub struct RunRow {
     pub rolled_back_by: Option<i64>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// Details (per group; rollback state).
+    /// What the run changed (per group, rollback state, organize's rows, a summary): read by [`RunRow::typed`]
+    /// from the stored JSON, as the run's kind wrote it.
     #[serde(skip)]
-    #[sqlx(json(nullable))]
-    pub details: Option<Value>,
+    #[sqlx(skip)]
+    pub details: Option<RunDetails>,
+    /// The stored JSON, until [`RunRow::typed`] has read it.
+    #[serde(skip)]
+    #[sqlx(json(nullable), rename = "details")]
+    stored_details: Option<Value>,
 }
 
 const RUN_COLUMNS: &str = "id, kind, source, mode, environment, checksum, status, added, removed, changed, unchanged, \
@@ -98,6 +104,20 @@ const INSERT_RUN: &str = "INSERT INTO load_runs (kind, source, mode, environment
 
 const FINISH_RUN: &str = "UPDATE load_runs SET status = $2, added = $3, removed = $4, changed = $5, unchanged = $6, \
      rejected = $7, error = $8, details = $9, finished_at = $10 WHERE id = $1";
+
+impl RunRow {
+    /// Reads the stored details as the run's kind wrote them. Details that do not parse are logged and left out
+    /// (`details` is `None`): a rollback then refuses the run instead of guessing.
+    fn typed(mut self) -> RunRow {
+        if let Some(v) = self.stored_details.take() {
+            match RunDetails::from_stored(self.kind, v) {
+                Ok(d) => self.details = Some(d),
+                Err(e) => tracing::warn!(run_id = self.id, error = %e, "unreadable run details"),
+            }
+        }
+        self
+    }
+}
 
 impl RunOutcome {
     /// An outcome with this status and nothing counted yet.
@@ -139,14 +159,14 @@ impl Store {
         let sql = format!("SELECT {columns} FROM load_runs ORDER BY id DESC LIMIT $1");
         let rows =
             on_pool!(self, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await?);
-        Ok(rows)
+        Ok(rows.into_iter().map(RunRow::typed).collect())
     }
 
     /// One run.
     pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM load_runs WHERE id = $1");
         let row = on_pool!(self, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?);
-        Ok(row)
+        Ok(row.map(RunRow::typed))
     }
 
     /// Applied, not rolled back runs after `id` in the same environment (for rollback's safety check).
@@ -157,7 +177,7 @@ impl Store {
         );
         let rows = on_pool!(self, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql))
             .bind(id).bind(env.as_str()).fetch_all(p).await?);
-        Ok(rows)
+        Ok(rows.into_iter().map(RunRow::typed).collect())
     }
 
     /// Checksum of the last applied, not rolled back run of a kind (incremental skip for loads without groups).
@@ -182,8 +202,8 @@ impl Tx {
         env: Environment,
         checksum: &str,
         mode: &str,
-    ) -> Result<Option<(i64, Value)>, StoreError> {
-        let row: Option<(i64, Option<Json<Value>>)> = on_conn!(self, c => sqlx::query_as(
+    ) -> Result<Option<(i64, OrganizeRecord)>, StoreError> {
+        let row: Option<(i64, Option<Json<OrganizeRecord>>)> = on_conn!(self, c => sqlx::query_as(
             "SELECT id, details FROM load_runs WHERE kind = 'organize' AND environment = $1 AND checksum = $2 \
              AND mode = $3 AND status IN ('applied', 'skipped') ORDER BY id DESC LIMIT 1",
         )

@@ -162,7 +162,7 @@ pub async fn refresh_symbols(
         added: inserted as i64,
         changed: written as i64 - inserted as i64,
         rejected: not_found.len() as i64,
-        details: Some(details),
+        details: Some(crate::store::RunDetails::summary(&details)),
         ..RunOutcome::new(if written > 0 { RunStatus::Applied } else { RunStatus::Skipped })
     };
     tx.finish_run(run_id, &outcome).await?;

@@ -365,10 +365,10 @@ async fn apply(
     let members: usize = doc.groups.iter().map(|g| g.members.len()).sum();
     let outcome = RunOutcome {
         added: members as i64,
-        details: Some(json!({
+        details: Some(crate::store::RunDetails::summary(&json!({
             "import": { "symbols": doc.symbols.len(), "groups": doc.groups.len(), "memberships": members,
                         "history": history.len(), "cache_entries": doc.cache_entries.len() }
-        })),
+        }))),
         ..RunOutcome::new(RunStatus::Applied)
     };
     tx.finish_run(run_id, &outcome).await?;
