@@ -59,9 +59,9 @@ pub(super) struct SubmitResponse {
 /// A job's state.
 #[derive(Serialize, ToSchema)]
 pub(super) struct JobView {
-    /// Id.
+    /// The id it was submitted with (TickStock's `job_id`; the key of its Redis status hash).
     job_id: String,
-    /// Type.
+    /// `csv_universe_load`, `historical_load`, … as submitted.
     job_type: String,
     /// queued, running, cancelling, completed, completed_with_errors, failed, cancelled.
     #[schema(value_type = String)]
@@ -70,7 +70,7 @@ pub(super) struct JobView {
     progress: i32,
     /// Last message.
     message: Option<String>,
-    /// Symbols.
+    /// Symbols the job loads (its universe resolved when it was submitted).
     total_symbols: i32,
     /// Symbols done.
     processed_symbols: i32,
@@ -78,7 +78,7 @@ pub(super) struct JobView {
     failed_symbols: i32,
     /// Symbol being loaded.
     current_symbol: Option<String>,
-    /// Tasks.
+    /// Symbol × timeframe tasks in all (progress is tasks done over this).
     tasks_total: i32,
     /// Tasks done.
     tasks_done: i32,
@@ -88,11 +88,11 @@ pub(super) struct JobView {
     failures: Value,
     /// Worker starts (more than 1 after a crash recovery).
     attempts: i32,
-    /// Submitted.
+    /// When it was submitted.
     created_at: DateTime<Utc>,
-    /// Started.
+    /// When a worker first took it (unset while queued).
     started_at: Option<DateTime<Utc>>,
-    /// Ended.
+    /// When it reached a final status.
     completed_at: Option<DateTime<Utc>>,
 }
 
@@ -340,13 +340,13 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64
 pub(super) struct TriggerResponse {
     /// Job id.
     job_id: String,
-    /// Symbols.
+    /// Symbols the key resolved to.
     symbol_count: usize,
     /// The key.
     universe_key: String,
-    /// Timeframes.
+    /// Bar sizes to load (`day`, `week`, …).
     timeframes: Vec<String>,
-    /// Years.
+    /// How many years back from today.
     years: f64,
     /// `Job submitted: Loading N symbols`, as the app's route says.
     message: String,

@@ -92,7 +92,7 @@ fn sector_key<'a>(snap: &'a Snapshot, s: &'a Symbol) -> Option<&'a str> {
 /// One ETF holding.
 #[derive(Serialize, ToSchema)]
 pub(super) struct Holding<'a> {
-    /// Ticker.
+    /// The held ticker.
     symbol: &'a str,
     /// Company name.
     name: Option<&'a str>,
@@ -199,7 +199,7 @@ pub(super) struct StockInfo<'a> {
     industry: &'a str,
     /// ETFs holding it, heaviest weight first.
     etfs: Vec<Membership<'a>>,
-    /// Themes.
+    /// Themes it belongs to.
     themes: Vec<Membership<'a>>,
     /// Index universes.
     universes: Vec<Membership<'a>>,
@@ -254,13 +254,13 @@ async fn stock_info(
 /// A member of a sector or theme.
 #[derive(Serialize, ToSchema)]
 pub(super) struct GroupMember<'a> {
-    /// Ticker.
+    /// The member's ticker.
     symbol: &'a str,
     /// Company name.
     name: Option<&'a str>,
     /// Sector key.
     sector: Option<&'a str>,
-    /// Industry.
+    /// Industry within the sector, from the sector classification.
     industry: Option<&'a str>,
     /// Market cap in dollars.
     market_cap: Option<i64>,

@@ -104,9 +104,9 @@ pub struct CacheSizes {
     pub stock_etfs: usize,
     /// Stocks whose sector can be looked up.
     pub stock_sector: usize,
-    /// Sectors.
+    /// Sector → stocks entries.
     pub sector_stocks: usize,
-    /// Themes.
+    /// Theme → members entries.
     pub theme_members: usize,
     /// Universes (groups and `cache_entries` rows).
     pub universe_members: usize,

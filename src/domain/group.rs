@@ -130,7 +130,7 @@ pub enum Environment {
     Test,
     /// User acceptance.
     Uat,
-    /// Production.
+    /// Production rows, kept apart from `DEFAULT` (which TickStock's runtime reads).
     Prod,
 }
 

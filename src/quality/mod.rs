@@ -46,7 +46,7 @@ pub struct Check {
     pub items: Vec<String>,
 }
 
-/// Thresholds.
+/// Thresholds of the checks that are a judgement rather than a fact (what counts as too unknown, too stale).
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// Largest acceptable share of classified stocks in `unknown` (0.135 = 13.5 %).

@@ -9,9 +9,9 @@ use super::{Report, UNKNOWN_FLAG};
 pub enum Format {
     /// Plain text for a terminal.
     Console,
-    /// Markdown.
+    /// Markdown tables, for pasting into an issue or a wiki.
     Markdown,
-    /// JSON.
+    /// The report as data (the same as `--json`).
     Json,
     /// One self-contained HTML file.
     Html,

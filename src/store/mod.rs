@@ -364,7 +364,7 @@ impl Tx {
         }
     }
 
-    /// Commits.
+    /// Commits; the writers' lock (if held) is released with it.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,
