@@ -161,6 +161,14 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
             return Err(e.into());
         }
     }
+    // Building: nobody may write what the build reads until the run commits, or the fingerprint recorded at the
+    // end would vouch for a change the build never saw.
+    if let Some(t) = tx.as_mut()
+        && let Err(e) = t.lock_organize_inputs().await
+    {
+        Tx::release(tx).await;
+        return Err(e.into());
+    }
     let planned = plan(store, req).await;
     let (mut report, upserts, removals, details, lists) = match planned {
         Ok(p) => p,
@@ -238,9 +246,20 @@ async fn unchanged_since(
     req: &OrganizeRequest,
     mode: &str,
 ) -> Result<Option<(i64, OrganizeRecord)>, StoreError> {
-    let inputs = tx.organize_inputs(req.environment, &read_types()).await?;
+    let inputs = inputs_fingerprint(tx, req).await?;
     let previous = tx.last_organize_result(req.environment, &req.definitions.checksum, mode).await?;
     Ok(previous.filter(|(_, d)| d.inputs.as_deref() == Some(inputs.as_str())))
+}
+
+/// What a run's result depends on besides the definitions and the mode: the stored inputs' fingerprint, and the
+/// code that builds the rows (an upgrade that builds them differently must not replay an older run's result).
+async fn inputs_fingerprint(tx: &mut Tx, req: &OrganizeRequest) -> Result<String, StoreError> {
+    static CODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let code = CODE.get_or_init(|| {
+        let source = [include_str!("build.rs"), include_str!("definitions.rs"), include_str!("mod.rs")].concat();
+        format!("{} {:x}", env!("CARGO_PKG_VERSION"), md5::compute(source))
+    });
+    Ok(format!("{code} {}", tx.organize_inputs(req.environment, &read_types()).await?))
 }
 
 /// The organize part of a run's details.
@@ -250,7 +269,7 @@ fn record_of(outcome: &mut RunOutcome) -> Option<&mut OrganizeRecord> {
 
 /// Stores the inputs' fingerprint as this run leaves them (its own writes included) in the run's details.
 async fn record_inputs(tx: &mut Tx, req: &OrganizeRequest, outcome: &mut RunOutcome) -> Result<(), StoreError> {
-    let inputs = tx.organize_inputs(req.environment, &read_types()).await?;
+    let inputs = inputs_fingerprint(tx, req).await?;
     if let Some(r) = record_of(outcome) {
         r.inputs = Some(inputs);
     }

@@ -206,6 +206,22 @@ impl Tx {
 }
 
 impl Tx {
+    /// Holds off every other writer of what organize reads until this transaction ends. PostgreSQL: `LOCK TABLE …
+    /// IN SHARE MODE` (readers go on; writers wait — TickStock's scripts, which do not take our advisory lock,
+    /// included), so the state organize builds from is the state its fingerprint records. SQLite: nothing to do,
+    /// `BEGIN IMMEDIATE` already excludes every other writer.
+    pub async fn lock_organize_inputs(&mut self) -> Result<(), StoreError> {
+        if let Tx::Postgres(t) = self {
+            sqlx::query(
+                "LOCK TABLE symbols, definition_groups, group_memberships, cache_entries, universe_cache_symbols \
+                 IN SHARE MODE",
+            )
+            .execute(&mut **t)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// A fingerprint of everything organize reads — `symbols`, `definition_groups`, `group_memberships`, the
     /// environment's rows of `kinds` in `cache_entries` and its `universe_cache_symbols` — that changes whenever
     /// any of their rows is inserted, updated or deleted, by us or anyone else.

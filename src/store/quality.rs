@@ -109,13 +109,14 @@ impl Tx {
 
     /// The details of the last applied organize run (which group each cache row was built from).
     pub async fn last_organize_details(&mut self, env: Environment) -> Result<Option<OrganizeRecord>, StoreError> {
-        let row: Option<Option<Json<OrganizeRecord>>> = on_conn!(self, c => sqlx::query_scalar(
+        let row: Option<Option<Json<serde_json::Value>>> = on_conn!(self, c => sqlx::query_scalar(
             "SELECT details FROM load_runs WHERE kind = 'organize' AND environment = $1 AND status = 'applied' \
              ORDER BY id DESC LIMIT 1",
         )
         .bind(env.as_str())
         .fetch_optional(&mut *c)
         .await?);
-        Ok(row.flatten().map(|j| j.0))
+        // Details that do not parse vouch for nothing: validate then reads every row.
+        Ok(row.flatten().and_then(|j| serde_json::from_value(j.0).ok()))
     }
 }

@@ -203,7 +203,7 @@ impl Tx {
         checksum: &str,
         mode: &str,
     ) -> Result<Option<(i64, OrganizeRecord)>, StoreError> {
-        let row: Option<(i64, Option<Json<OrganizeRecord>>)> = on_conn!(self, c => sqlx::query_as(
+        let row: Option<(i64, Option<Json<Value>>)> = on_conn!(self, c => sqlx::query_as(
             "SELECT id, details FROM load_runs WHERE kind = 'organize' AND environment = $1 AND checksum = $2 \
              AND mode = $3 AND status IN ('applied', 'skipped') ORDER BY id DESC LIMIT 1",
         )
@@ -212,7 +212,8 @@ impl Tx {
         .bind(mode)
         .fetch_optional(&mut *c)
         .await?);
-        Ok(row.and_then(|(id, d)| Some((id, d?.0))))
+        // Details that do not parse are as good as none: the run builds.
+        Ok(row.and_then(|(id, d)| Some((id, serde_json::from_value(d?.0).ok()?))))
     }
 }
 

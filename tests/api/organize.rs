@@ -303,7 +303,45 @@ async fn unchanged_inputs(db: &TestDb) {
     assert!(p2.totals.get("kept").copied().unwrap_or(0) > 10, "{:?}", p2.totals);
 }
 
-contract!(builds_the_rows, preserve_and_dry_run, definition_errors, replace_is_atomic, unchanged_inputs);
+/// While organize builds, nobody else can write what it reads (TickStock's scripts, which do not take our lock,
+/// included), so the fingerprint it records at the end is of the state it built from. Readers go on.
+async fn build_holds_off_writers(db: &TestDb) {
+    use sqlx::Connection;
+    seed(db).await;
+    let mut tx = db.store.begin_write().await.unwrap();
+    tx.lock_organize_inputs().await.unwrap();
+    let write = "UPDATE symbols SET name = 'x' WHERE symbol = 'AAPL'";
+    let err = match &db.store {
+        universe::store::Store::Postgres(_) => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query("SET lock_timeout = '300ms'").execute(&mut c).await.unwrap();
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM symbols").fetch_one(&mut c).await.unwrap();
+            assert!(n > 0, "reads go on");
+            sqlx::query(write).execute(&mut c).await.unwrap_err().to_string()
+        }
+        universe::store::Store::Sqlite(_) => {
+            use std::str::FromStr;
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
+                .unwrap()
+                .busy_timeout(std::time::Duration::from_millis(300));
+            let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM symbols").fetch_one(&mut c).await.unwrap();
+            assert!(n > 0, "reads go on");
+            sqlx::query(write).execute(&mut c).await.unwrap_err().to_string()
+        }
+    };
+    assert!(err.contains("lock timeout") || err.contains("locked"), "{err}");
+    tx.rollback().await.unwrap();
+}
+
+contract!(
+    builds_the_rows,
+    preserve_and_dry_run,
+    definition_errors,
+    replace_is_atomic,
+    unchanged_inputs,
+    build_holds_off_writers
+);
 
 /// Replace mode refuses to run unattended without --yes; nothing is written.
 #[test]
