@@ -135,35 +135,89 @@ fn synthetic_ticker(i: usize) -> String {
 /// same bytes every time. With `variant` > 0 a few weights differ, to benchmark an incremental change.
 pub fn write_peer_dataset(dir: &Path, variant: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("holdings"))?;
-    std::fs::create_dir_all(dir.join("universes"))?;
     for (k, (etf, n)) in PEER_ETFS.iter().enumerate() {
-        let mut csv = String::from("Ticker,Name,Weight (%)\n");
         // Members: a contiguous window over the symbol space, offset per fund; weights decay with rank.
         let offset = (k * 157) % PEER_SYMBOLS;
-        let raw: Vec<f64> = (0..*n).map(|r| 1.0 / (r as f64 + 10.0)).collect();
-        let sum: f64 = raw.iter().sum();
-        for (r, w) in raw.iter().enumerate() {
-            let t = synthetic_ticker((offset + r) % PEER_SYMBOLS);
-            let mut pct = w / sum * 100.0;
-            if variant > 0 && r % 97 == 0 {
-                pct *= 1.0 + 0.01 * f64::from(variant);
-            }
-            let _ = writeln!(csv, "{t},{t} Inc,{pct:.4}");
-        }
-        std::fs::write(dir.join("holdings").join(format!("{}_holdings.csv", etf.to_lowercase())), csv)?;
+        let bump = |r: usize| variant > 0 && r.is_multiple_of(97);
+        write_holdings(dir, etf, (0..*n).map(|r| (offset + r) % PEER_SYMBOLS), bump, variant)?;
     }
+    write_universes(dir, PEER_SYMBOLS)?;
+    write_metadata(dir, PEER_METADATA_SYMBOLS, PEER_SYMBOLS)
+}
+
+/// ETFs in the market-scale data set (about every US-listed fund).
+pub const MARKET_ETFS: usize = 3000;
+/// Distinct stocks their holdings draw from.
+pub const MARKET_STOCKS: usize = 12_000;
+
+/// Holdings of market-scale fund `k`: between 30 and 640, spread evenly.
+pub fn market_fund_size(k: usize) -> usize {
+    30 + (unit(k as u64 ^ 0x5ca1e) * 611.0) as usize
+}
+
+/// Writes the market-scale data set into `dir`: 3,000 holdings files (30–640 holdings each, about 1,000,000
+/// memberships over 12,000 stocks; the test pins the exact figures), the four universe files and metadata for
+/// the stocks and the funds, in the peer set's layout. Deterministic. With `variant` > 0 only the first fund's
+/// file differs (some weights), to benchmark an incremental reload where one file changed.
+pub fn write_market_dataset(dir: &Path, variant: u32) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("holdings"))?;
+    for k in 0..MARKET_ETFS {
+        let etf = synthetic_ticker(MARKET_FUND_BASE + k);
+        let offset = (k * 7919) % MARKET_STOCKS;
+        let bump = |r: usize| variant > 0 && k == 0 && r.is_multiple_of(7);
+        write_holdings(dir, &etf, (0..market_fund_size(k)).map(|r| (offset + r) % MARKET_STOCKS), bump, variant)?;
+    }
+    write_universes(dir, MARKET_STOCKS)?;
+    write_metadata(dir, MARKET_STOCKS, MARKET_STOCKS)
+}
+
+/// Where the market-scale funds' tickers start in the synthetic ticker space (after every stock's).
+const MARKET_FUND_BASE: usize = 100_000;
+
+/// One holdings file: the members (synthetic ticker numbers) with weights decaying by rank and summing to 100,
+/// those `bump` picks raised by `variant` %.
+fn write_holdings(
+    dir: &Path,
+    etf: &str,
+    members: impl ExactSizeIterator<Item = usize>,
+    bump: impl Fn(usize) -> bool,
+    variant: u32,
+) -> std::io::Result<()> {
+    let n = members.len();
+    let mut csv = String::with_capacity(24 + n * 24);
+    csv.push_str("Ticker,Name,Weight (%)\n");
+    let sum: f64 = (0..n).map(|r| 1.0 / (r as f64 + 10.0)).sum();
+    for (r, i) in members.enumerate() {
+        let t = synthetic_ticker(i);
+        let mut pct = 1.0 / (r as f64 + 10.0) / sum * 100.0;
+        if bump(r) {
+            pct *= 1.0 + 0.01 * f64::from(variant);
+        }
+        let _ = writeln!(csv, "{t},{t} Inc,{pct:.4}");
+    }
+    std::fs::write(dir.join("holdings").join(format!("{}_holdings.csv", etf.to_lowercase())), csv)
+}
+
+/// The four universe files, drawn from the first `symbols` synthetic tickers.
+fn write_universes(dir: &Path, symbols: usize) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("universes"))?;
     for (k, (name, n)) in PEER_UNIVERSES.iter().enumerate() {
         let mut csv = String::from("symbol\n");
         for r in 0..*n {
-            let _ = writeln!(csv, "{}", synthetic_ticker((k * 311 + r) % PEER_SYMBOLS));
+            let _ = writeln!(csv, "{}", synthetic_ticker((k * 311 + r) % symbols));
         }
         std::fs::write(dir.join("universes").join(format!("{name}.csv")), csv)?;
     }
-    // Symbol metadata for 10,000 symbols (the first 3,757 are the group members): 5 % ETFs, market caps spread
-    // log-uniformly from $20M to $4T, a GICS sector and one of 60 industries each.
+    Ok(())
+}
+
+/// Symbol metadata for `count` symbols (`symbols.csv`: 5 % ETFs, market caps spread log-uniformly from $20M to
+/// $4T, a GICS sector and one of 66 industries each) and a sector classification of the first `classified`
+/// (`sectors.csv`, one in seven left unclassified).
+fn write_metadata(dir: &Path, count: usize, classified: usize) -> std::io::Result<()> {
     let mut csv = String::from("symbol,name,type,exchange,market_cap,sector,industry\n");
     let mut sectors = String::from("symbol,sector,industry\n");
-    for i in 0..PEER_METADATA_SYMBOLS {
+    for i in 0..count {
         let t = synthetic_ticker(i);
         let kind = if i % 20 == 7 { "ETF" } else { "CS" };
         let cap = (20e6f64.ln() + unit(i as u64) * (4e12f64.ln() - 20e6f64.ln())).exp().round();
@@ -171,19 +225,32 @@ pub fn write_peer_dataset(dir: &Path, variant: u32) -> std::io::Result<()> {
         let industry = format!("{sector} industry {}", (i / GICS.len()) % 6);
         let exchange = if i % 3 == 0 { "XNYS" } else { "XNAS" };
         let _ = writeln!(csv, "{t},{t} Inc,{kind},{exchange},{cap},{sector},{industry}");
-        if i < PEER_SYMBOLS && kind == "CS" {
+        if i < classified && kind == "CS" {
             let s = if i % 7 == 0 { "" } else { sector };
             let _ = writeln!(sectors, "{t},{s},{industry}");
         }
     }
     std::fs::write(dir.join("symbols.csv"), csv)?;
-    std::fs::write(dir.join("sectors.csv"), sectors)?;
-    Ok(())
+    std::fs::write(dir.join("sectors.csv"), sectors)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn market_scale_is_every_us_etf() {
+        let sizes: Vec<usize> = (0..MARKET_ETFS).map(market_fund_size).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 1_012_649);
+        assert_eq!((sizes.iter().min(), sizes.iter().max()), (Some(&30), Some(&640)));
+        let mut stocks = std::collections::HashSet::new();
+        for (k, n) in sizes.iter().enumerate() {
+            stocks.extend((0..*n).map(|r| (k * 7919 + r) % MARKET_STOCKS));
+        }
+        assert_eq!(stocks.len(), MARKET_STOCKS);
+        // Fund tickers never collide with stock tickers.
+        assert!(synthetic_ticker(MARKET_FUND_BASE) > synthetic_ticker(MARKET_STOCKS));
+    }
 
     #[test]
     fn peer_sizes_match_the_report() {

@@ -161,10 +161,23 @@ enum Command {
     BenchData {
         /// Output folder.
         dir: PathBuf,
-        /// Non-zero: change a few weights (an incremental-change data set).
+        /// Non-zero: change a few weights (an incremental-change data set; at market scale, in one file only).
         #[arg(long, default_value_t = 0)]
         variant: u32,
+        /// peer: TickStock's size (24 ETFs, 11,778 holdings); market: every US ETF (3,000 funds, ~1,000,000
+        /// holdings over 12,000 stocks).
+        #[arg(long, value_enum, default_value_t = Scale::Peer)]
+        scale: Scale,
     },
+}
+
+/// Size of the benchmark data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Scale {
+    /// TickStock's production size.
+    Peer,
+    /// The whole US ETF market.
+    Market,
 }
 
 #[derive(Subcommand, Debug)]
@@ -242,9 +255,13 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode> {
         Command::Report(args) => done(maintenance::report(args, config).await),
         Command::Export(args) => done(transfer::export(args, config).await),
         Command::Import(args) => done(transfer::import(args, config).await),
-        Command::BenchData { dir, variant } => {
-            crate::sample::write_peer_dataset(&dir, variant).with_context(|| format!("writing {}", dir.display()))?;
-            println!("wrote the peer-scale data set to {}", dir.display());
+        Command::BenchData { dir, variant, scale } => {
+            let (write, name): (fn(&std::path::Path, u32) -> std::io::Result<()>, _) = match scale {
+                Scale::Peer => (crate::sample::write_peer_dataset, "peer"),
+                Scale::Market => (crate::sample::write_market_dataset, "market"),
+            };
+            write(&dir, variant).with_context(|| format!("writing {}", dir.display()))?;
+            println!("wrote the {name}-scale data set to {}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
     }
