@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use universe::cache::{self, Snapshot};
+use universe::cache;
 use universe::domain::{Environment, GroupKind, UniverseKey};
 use universe::load::{self, DEFAULT_MAX_INPUT_BYTES, Input, LoadKind, LoadRequest};
 use universe::store::Store;
@@ -54,8 +53,18 @@ fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let store = rt.block_on(peer_store(dir.path()));
-    let rows = rt.block_on(store.snapshot_rows(Environment::Default)).expect("rows");
-    let snap = Snapshot::build(rows.clone(), Environment::Default, Duration::ZERO);
+    // What the snapshot holds, as the counting allocator sees it: the live bytes its drop frees.
+    let snap = rt.block_on(cache::build(&store, Environment::Default)).expect("build");
+    let with = cache::heap::live_bytes();
+    drop(snap);
+    let held = with - cache::heap::live_bytes();
+    let snap = rt.block_on(cache::build(&store, Environment::Default)).expect("build");
+    println!(
+        "snapshot memory: reported {} bytes, allocator {} bytes ({:+.1} %)",
+        snap.approx_bytes,
+        held,
+        (snap.approx_bytes as f64 / held as f64 - 1.0) * 100.0
+    );
     let c0 = snap.counts();
     println!(
         "peer-scale snapshot: {} symbols, {} memberships, {} ETFs, {} universes, {} sectors, {} themes, {} cache \
@@ -73,7 +82,7 @@ fn benches(c: &mut Criterion) {
 
     // The ceiling: a bare HashMap<String, Vec<u32>> from ticker to group ids, probed with the same key.
     let bare: HashMap<String, Vec<u32>> =
-        snap.symbols.iter().enumerate().map(|(i, s)| (s.ticker.to_string(), vec![i as u32])).collect();
+        snap.symbols().enumerate().map(|(i, s)| (s.ticker.to_string(), vec![i as u32])).collect();
     let etf = "SPY";
     let top = snap.group_named(GroupKind::Etf, etf).expect("SPY").members[0].symbol;
     let stock = snap.symbol(top).ticker.to_string();
@@ -100,9 +109,6 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("snapshot");
     g.sample_size(20);
-    g.bench_function("index_only", |b| {
-        b.iter(|| black_box(Snapshot::build(rows.clone(), Environment::Default, Duration::ZERO).approx_bytes))
-    });
     g.bench_function("read_and_index_sqlite", |b| {
         b.iter(|| black_box(rt.block_on(cache::build(&store, Environment::Default)).expect("build").version))
     });

@@ -137,7 +137,7 @@ async fn etf_holdings(
     let page = Page::check(query)?;
     let snap = state.cache.snapshot();
     let etf = find(&state, &snap, GroupKind::Etf, &symbol, "ETF")?;
-    Ok(paged(&headers, &snap, &page, &etf.memo.members, |page| holdings_body(&snap, etf, page)))
+    Ok(paged(&headers, &snap, &page, &snap.memo(etf).members, |page| holdings_body(&snap, etf, page)))
 }
 
 /// The holdings response of an ETF.
@@ -295,7 +295,7 @@ fn group_members(
 ) -> Result<Response, ApiError> {
     let snap = state.cache.snapshot();
     let g = find(state, &snap, kind, key, what)?;
-    Ok(paged(headers, &snap, page, &g.memo.members, |page| members_body(&snap, g, page)))
+    Ok(paged(headers, &snap, page, &snap.memo(g).members, |page| members_body(&snap, g, page)))
 }
 
 /// The members response of a sector or theme.
@@ -329,13 +329,13 @@ pub(super) fn members_body(snap: &Snapshot, g: &Group, page: &Page) -> Bytes {
 pub(super) fn warm(snap: &Snapshot) -> usize {
     let all = Page::default();
     let mut n = 0;
-    for g in &snap.groups {
+    for g in snap.groups() {
         let build: fn(&Snapshot, &Group, &Page) -> Bytes = match g.kind {
             GroupKind::Etf => holdings_body,
             GroupKind::Sector | GroupKind::Theme => members_body,
             _ => continue,
         };
-        g.memo.members.get_or_init(|| build(snap, g, &all));
+        snap.memo(g).members.get_or_init(|| build(snap, g, &all));
         n += 1;
     }
     n + super::universes::warm(snap)

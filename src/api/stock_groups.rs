@@ -59,7 +59,7 @@ fn description_of(g: &Group) -> String {
 }
 
 fn groups_of<'a>(snap: &'a Snapshot, kinds: &[GroupKind]) -> Vec<&'a Group> {
-    let mut groups: Vec<&Group> = snap.groups.iter().filter(|g| kinds.contains(&g.kind)).collect();
+    let mut groups: Vec<&Group> = snap.groups().filter(|g| kinds.contains(&g.kind)).collect();
     groups.sort_by(|a, b| a.kind.as_str().cmp(b.kind.as_str()).then_with(|| a.name.cmp(&b.name)));
     groups
 }

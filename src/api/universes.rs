@@ -51,7 +51,8 @@ pub(super) struct UniverseList<'a> {
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let snap = state.cache.snapshot();
     conditional(&headers, &snap, || {
-        let mut universes: Vec<UniverseEntry> = Vec::with_capacity(snap.groups.len() + snap.cache_universes.len());
+        let mut universes: Vec<UniverseEntry> =
+            Vec::with_capacity(snap.groups().count() + snap.cache_universes().len());
         for kind in GroupKind::ALL {
             universes.extend(snap.groups_of(kind).map(|g| UniverseEntry {
                 key: g.name.to_string(),
@@ -61,7 +62,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
                 member_count: g.members.len(),
             }));
         }
-        universes.extend(snap.cache_universes.iter().filter(|c| c.symbols.is_some()).map(|c| UniverseEntry {
+        universes.extend(snap.cache_universes().iter().filter(|c| c.symbols.is_some()).map(|c| UniverseEntry {
             key: format!("{}:{}", c.kind.as_str(), c.key),
             source: "cache",
             kind: c.kind.as_str(),
@@ -109,10 +110,12 @@ async fn symbols(
     state.cache.record_lookup(resolved.is_ok());
     let resolved = resolved?;
     Ok(conditional(&headers, &snap, || match &resolved {
-        Resolved::Group(g) => g.memo.symbols.get_or_init(|| body(&snap, &g.name, &resolved)).clone(),
-        Resolved::Cache(c) => {
-            c.memo.symbols.get_or_init(|| body(&snap, &format!("{}:{}", c.kind.as_str(), c.key), &resolved)).clone()
-        }
+        Resolved::Group(g) => snap.memo(g).symbols.get_or_init(|| body(&snap, &g.name, &resolved)).clone(),
+        Resolved::Cache(c) => snap
+            .cache_memo(c)
+            .symbols
+            .get_or_init(|| body(&snap, &format!("{}:{}", c.kind.as_str(), c.key), &resolved))
+            .clone(),
         Resolved::Union(canonical, _) => body(&snap, canonical, &resolved),
     }))
 }
@@ -121,12 +124,14 @@ async fn symbols(
 /// snapshot now holds.
 pub(super) fn warm(snap: &Snapshot) -> usize {
     let mut n = 0;
-    for g in &snap.groups {
-        g.memo.symbols.get_or_init(|| body(snap, &g.name, &Resolved::Group(g)));
+    for g in snap.groups() {
+        snap.memo(g).symbols.get_or_init(|| body(snap, &g.name, &Resolved::Group(g)));
         n += 1;
     }
-    for c in snap.cache_universes.iter().filter(|c| c.symbols.is_some()) {
-        c.memo.symbols.get_or_init(|| body(snap, &format!("{}:{}", c.kind.as_str(), c.key), &Resolved::Cache(c)));
+    for c in snap.cache_universes().iter().filter(|c| c.symbols.is_some()) {
+        snap.cache_memo(c)
+            .symbols
+            .get_or_init(|| body(snap, &format!("{}:{}", c.kind.as_str(), c.key), &Resolved::Cache(c)));
         n += 1;
     }
     n

@@ -9,7 +9,14 @@
 //! - an in-process signal ([`RelationshipCache::changed`]), for writes made by the serving process itself;
 //! - a maximum age, so edits made behind the tool's back are picked up eventually;
 //! - an explicit [`RelationshipCache::refresh`] (`POST /admin/cache/refresh`).
+//!
+//! When the version moved, the next snapshot is built from the current one: every writer records beside the
+//! version it commits which groups, symbols and cache rows it touched (`universe_data_changes`), and only those
+//! are re-read and re-indexed; everything else is shared. A gap in that log (a replica far behind, a database
+//! written by an older build) and the two time-based triggers above rebuild in full.
 
+mod build;
+pub mod heap;
 mod snapshot;
 
 use std::sync::Arc;
@@ -24,6 +31,7 @@ pub use snapshot::{CacheUniverse, Group, GroupId, Member, Memo, Resolved, Snapsh
 
 use crate::domain::Environment;
 use crate::store::{Backend, Store, StoreError};
+use build::Builder;
 
 /// Counters an operator watches.
 #[derive(Debug, Default)]
@@ -77,8 +85,17 @@ pub struct CacheStats {
     pub read_ms: f64,
     /// Of which indexing.
     pub index_ms: f64,
-    /// Approximate memory held by the snapshot, in bytes.
+    /// Heap bytes the snapshot holds, counted from the sizes of its allocations (parts shared with the previous
+    /// version included). The benchmark checks it against a counting allocator.
     pub approx_bytes: usize,
+    /// Live heap bytes of the whole process, as the allocator counts them.
+    pub heap_bytes: usize,
+    /// Whether the snapshot was built from the previous one and the change log (else read in full).
+    pub incremental: bool,
+    /// Groups re-read for it (all of them on a full build).
+    pub groups_reread: usize,
+    /// `symbols` rows re-read for it.
+    pub symbols_reread: usize,
     /// Entry counts.
     pub entries: SnapshotCounts,
     /// TickStock's field: lookups that found something.
@@ -179,10 +196,11 @@ impl RelationshipCache {
         self.changed.notify_one();
     }
 
-    /// Rebuilds now and swaps the new snapshot in. On failure the current snapshot keeps serving.
+    /// Rebuilds now, in full (it is how an operator picks up edits made behind the tool's back), and swaps the
+    /// new snapshot in. On failure the current snapshot keeps serving.
     pub async fn refresh(&self) -> Result<Arc<Snapshot>, StoreError> {
         let _one = self.rebuild.lock().await;
-        self.rebuild_locked().await
+        self.rebuild_locked(false).await
     }
 
     /// Rebuilds if the store's data version differs from the snapshot's or the snapshot is older than `max_age`.
@@ -195,12 +213,14 @@ impl RelationshipCache {
         if version == current.version && age < max_age {
             return Ok(false);
         }
-        self.rebuild_locked().await?;
+        // A moved version is read from the change log; an old snapshot is re-read in full.
+        self.rebuild_locked(age < max_age).await?;
         Ok(true)
     }
 
-    async fn rebuild_locked(&self) -> Result<Arc<Snapshot>, StoreError> {
-        match build(&self.store, self.environment).await {
+    async fn rebuild_locked(&self, incremental: bool) -> Result<Arc<Snapshot>, StoreError> {
+        let current = incremental.then(|| self.current.load_full());
+        match build_from(&self.store, self.environment, current.as_deref()).await {
             Ok(next) => {
                 let next = Arc::new(next);
                 let old = self.current.swap(next.clone());
@@ -209,6 +229,9 @@ impl RelationshipCache {
                 self.note_refresh(&next);
                 tracing::info!(
                     cache.version = next.version,
+                    incremental = next.incremental,
+                    groups_reread = next.reread.0,
+                    symbols_reread = next.reread.1,
                     read_ms = next.read_time.as_secs_f64() * 1e3,
                     index_ms = next.index_time.as_secs_f64() * 1e3,
                     "relationship cache refreshed"
@@ -230,6 +253,7 @@ impl RelationshipCache {
         metrics::counter!("universe_cache_refreshes_total").increment(1);
         metrics::gauge!("universe_cache_snapshot_version").set(s.version as f64);
         metrics::gauge!("universe_cache_snapshot_bytes").set(s.approx_bytes as f64);
+        metrics::gauge!("universe_heap_bytes").set(heap::live_bytes() as f64);
         metrics::gauge!("universe_cache_snapshot_built_timestamp_seconds").set(s.built_at.timestamp() as f64);
         metrics::histogram!("universe_cache_refresh_seconds").record((s.read_time + s.index_time).as_secs_f64());
     }
@@ -260,6 +284,10 @@ impl RelationshipCache {
             read_ms: s.read_time.as_secs_f64() * 1e3,
             index_ms: s.index_time.as_secs_f64() * 1e3,
             approx_bytes: s.approx_bytes,
+            heap_bytes: heap::live_bytes(),
+            incremental: s.incremental,
+            groups_reread: s.reread.0,
+            symbols_reread: s.reread.1,
             hits: lookups.saturating_sub(not_found),
             misses: not_found,
             loads: c.refreshes.load(Ordering::Relaxed),
@@ -281,11 +309,57 @@ impl RelationshipCache {
     }
 }
 
-/// Reads and indexes a snapshot.
+/// Reads and indexes a snapshot in full.
 pub async fn build(store: &Store, environment: Environment) -> Result<Snapshot, StoreError> {
+    build_from(store, environment, None).await
+}
+
+/// Builds the next snapshot after `prev`, in one read transaction: when the change log covers every version
+/// since `prev`, only what those versions touched is re-read and everything else is shared with `prev`; else (no
+/// `prev`, another environment, a gap in the log) the whole graph is read.
+pub async fn build_from(
+    store: &Store,
+    environment: Environment,
+    prev: Option<&Snapshot>,
+) -> Result<Snapshot, StoreError> {
     let started = Instant::now();
-    let rows = store.snapshot_rows(environment).await?;
-    Ok(Snapshot::build(rows, environment, started.elapsed()))
+    let env = environment;
+    let mut tx = store.begin_read().await?;
+    let version = tx.data_version().await?;
+    let touched = match prev {
+        Some(p) if p.environment == env => tx.changes_between(p.version, version).await?,
+        _ => None,
+    };
+    let mut b = match (prev, &touched) {
+        (Some(p), Some(_)) => Builder::on(p),
+        _ => Builder::full(),
+    };
+    match &touched {
+        Some(t) => {
+            let tickers: Vec<&str> = t.symbols.iter().map(String::as_str).collect();
+            if !tickers.is_empty() {
+                b.symbol_rows(tx.snapshot_symbols(Some(&tickers)).await?, &tickers);
+            }
+            let ids: Vec<i32> = t.groups.iter().copied().collect();
+            if !ids.is_empty() {
+                b.group_rows(tx.snapshot_groups(env, Some(&ids)).await?, &ids);
+                tx.snapshot_members(env, Some(&ids), |m| b.members(m)).await?;
+                b.industries(tx.snapshot_industries(env, Some(&ids)).await?);
+            }
+            if t.cache_rows {
+                b.cache_rows(tx.snapshot_cache_rows(env).await?);
+            }
+        }
+        None => {
+            b.symbol_rows(tx.snapshot_symbols(None).await?, &[]);
+            b.group_rows(tx.snapshot_groups(env, None).await?, &[]);
+            tx.snapshot_members(env, None, |m| b.members(m)).await?;
+            b.industries(tx.snapshot_industries(env, None).await?);
+            b.cache_rows(tx.snapshot_cache_rows(env).await?);
+        }
+    }
+    tx.rollback().await?;
+    Ok(b.finish(version, env, started.elapsed()))
 }
 
 /// Keeps the cache fresh until `shutdown` resolves: polls the data version, rebuilds past the maximum age, reacts

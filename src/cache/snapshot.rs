@@ -1,25 +1,29 @@
 //! One immutable version of the relationship graph, with forward and reverse indexes: every lookup is a hash
 //! probe into data that never changes after it is built.
+//!
+//! A snapshot is made of shared parts — one `Arc` per group, one per symbol, one for the ticker index and one for
+//! the cache universes — so the version after a small change ([`super::build`]) re-reads and re-indexes only the
+//! groups and symbols that change touched and shares every other part with the previous version. Ids are slots:
+//! stable from one incremental version to the next (a removed group or symbol leaves an unreachable slot until
+//! the next full build), so a part that did not change never needs rewriting.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::domain::{CacheKind, Environment, GroupKind, KeyPart, Picked, Ticker, UniverseKey, Weight, pick_named};
-use crate::store::SnapshotRows;
-use crate::universes::{ResolveError, cache_text_symbols};
+use crate::universes::ResolveError;
 
-/// Index of a symbol in [`Snapshot::symbols`].
+/// Index of a symbol in a snapshot (stable across incremental versions).
 pub type SymbolId = u32;
-/// Index of a group in [`Snapshot::groups`].
+/// Index of a group in a snapshot (stable across incremental versions).
 pub type GroupId = u32;
 
 /// A symbol with what the `symbols` table says of it and every group it belongs to.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Symbol {
     /// Canonical ticker.
     pub ticker: Box<str>,
@@ -35,15 +39,19 @@ pub struct Symbol {
     pub industry: Option<Box<str>>,
     /// `symbols.sector`, used when the stock is in no SECTOR group.
     pub sector_text: Option<Box<str>>,
-    /// The SECTOR group it is in (a stock has exactly one).
+    /// The SECTOR group it is in (a stock has exactly one; of several, the first by name).
     pub sector: Option<GroupId>,
     /// Every group it belongs to, with its weight there, ordered by kind then group name.
     pub memberships: Box<[(GroupId, Option<Weight>)]>,
+    /// The `symbols` row's own industry (a sector membership's industry wins over it).
+    pub(super) row_industry: Option<Box<str>>,
+    /// Hash of the `symbols` row; `None` when there is no row (a member known only by its ticker).
+    pub(super) row_hash: Option<u64>,
 }
 
 impl Symbol {
     /// A symbol known only by its ticker (a member with no `symbols` row).
-    fn bare(ticker: Box<str>) -> Symbol {
+    pub(super) fn bare(ticker: Box<str>) -> Symbol {
         Symbol {
             ticker,
             name: None,
@@ -54,12 +62,20 @@ impl Symbol {
             sector_text: None,
             sector: None,
             memberships: Box::new([]),
+            row_industry: None,
+            row_hash: None,
         }
+    }
+
+    /// Whether the snapshot holds anything on it: a `symbols` row or a membership. A slot whose symbol lost both
+    /// is unreachable (not in the ticker index) until the next full build drops it.
+    pub fn is_live(&self) -> bool {
+        self.row_hash.is_some() || !self.memberships.is_empty()
     }
 }
 
 /// A member of a group.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Member {
     /// The symbol.
     pub symbol: SymbolId,
@@ -67,8 +83,8 @@ pub struct Member {
     pub weight: Option<Weight>,
 }
 
-/// Serialised responses memoised for this snapshot only: a new snapshot starts empty, so nothing stale survives
-/// a refresh. Filled by the API on first use (or by a warm-up).
+/// Serialised responses memoised for one snapshot only (they carry its version): every snapshot starts with
+/// empty ones, so nothing stale survives a refresh. Filled by the API on first use (or by a warm-up).
 #[derive(Debug, Default)]
 pub struct Memo {
     /// The default (unpaginated) response for this group's members.
@@ -81,6 +97,8 @@ pub struct Memo {
 #[derive(Debug)]
 #[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct Group {
+    /// Its slot in the snapshot.
+    pub id: GroupId,
     pub kind: GroupKind,
     /// Name as stored.
     pub name: Box<str>,
@@ -93,14 +111,25 @@ pub struct Group {
     pub members: Box<[Member]>,
     /// Members ordered by ticker.
     pub sorted: Box<[SymbolId]>,
-    /// Memoised responses.
-    pub memo: Memo,
+    /// The industry each sector membership records, by symbol id (sorted; empty for other kinds).
+    pub(super) industries: Box<[(SymbolId, Box<str>)]>,
+    /// Hash of the row and its members, for the entity tag.
+    pub(super) hash: u64,
+}
+
+impl Group {
+    /// The industry this (sector) group's membership records for a symbol.
+    pub(super) fn industry_of(&self, symbol: SymbolId) -> Option<&str> {
+        self.industries.binary_search_by_key(&symbol, |(s, _)| *s).ok().map(|i| &*self.industries[i].1)
+    }
 }
 
 /// A `cache_entries` universe row (`stock_universe` / `etf_universe`).
 #[derive(Debug)]
 #[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct CacheUniverse {
+    /// Its position in the snapshot's list.
+    pub id: u32,
     pub kind: CacheKind,
     /// `name` column.
     pub name: Box<str>,
@@ -108,8 +137,29 @@ pub struct CacheUniverse {
     pub key: Box<str>,
     /// Tickers, sorted and distinct; `None` when the value is not a symbol list.
     pub symbols: Option<Box<[Box<str>]>>,
-    /// Memoised responses.
-    pub memo: Memo,
+    /// Hash of the row, for the entity tag.
+    pub(super) hash: u64,
+}
+
+/// The cache universe rows with their key index, shared by every version until a change touches them.
+#[derive(Debug, Default)]
+pub(super) struct CacheRows {
+    pub(super) rows: Vec<CacheUniverse>,
+    /// (type, lower-case key) → rows.
+    pub(super) by_key: HashMap<(CacheKind, Box<str>), Vec<u32>>,
+}
+
+/// Group lookups by name, rebuilt with every version (a few thousand entries).
+#[derive(Debug, Default)]
+pub(super) struct GroupIndex {
+    /// Live groups ordered by type then name.
+    pub(super) order: Vec<GroupId>,
+    /// Exact name → group, one map per kind (indexed like [`GroupKind::ALL`]).
+    pub(super) by_name: [HashMap<Box<str>, GroupId>; 6],
+    /// Lower-case name → groups of any kind (the universe-key grammar's case-insensitive match).
+    pub(super) by_lower_name: HashMap<Box<str>, Vec<GroupId>>,
+    /// `definition_groups.id` → slot.
+    pub(super) by_db_id: HashMap<i32, GroupId>,
 }
 
 /// One immutable version of the relationship graph.
@@ -128,34 +178,23 @@ pub struct Snapshot {
     pub read_time: Duration,
     /// Time to index them.
     pub index_time: Duration,
-    /// Approximate heap size in bytes.
+    /// Heap bytes the snapshot references (shared parts included), counted from the sizes of its allocations.
     pub approx_bytes: usize,
-    /// Every symbol that is in the `symbols` table or any group.
-    pub symbols: Vec<Symbol>,
-    /// Every group.
-    pub groups: Vec<Group>,
-    /// Every `cache_entries` universe row.
-    pub cache_universes: Vec<CacheUniverse>,
-    by_ticker: HashMap<Box<str>, SymbolId>,
-    /// Exact name → group, one map per kind (indexed like [`GroupKind::ALL`]).
-    by_name: [HashMap<Box<str>, GroupId>; 6],
-    /// Lower-case name → groups of any kind (the universe-key grammar's case-insensitive match).
-    by_lower_name: HashMap<Box<str>, Vec<GroupId>>,
-    /// (type, lower-case key) → cache rows.
-    by_cache_key: HashMap<(CacheKind, Box<str>), Vec<u32>>,
+    /// Whether it was built from the previous version and the change log (else read in full).
+    pub incremental: bool,
+    /// Groups and symbols re-read for it: (groups, symbols).
+    pub reread: (usize, usize),
+    pub(super) symbols: Vec<Arc<Symbol>>,
+    pub(super) groups: Vec<Option<Arc<Group>>>,
+    pub(super) by_ticker: Arc<HashMap<Box<str>, SymbolId>>,
+    pub(super) index: GroupIndex,
+    pub(super) cache: Arc<CacheRows>,
+    pub(super) memos: Box<[Memo]>,
+    pub(super) cache_memos: Box<[Memo]>,
 }
 
-fn kind_slot(kind: GroupKind) -> usize {
+pub(super) fn kind_slot(kind: GroupKind) -> usize {
     GroupKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
-}
-
-fn boxed(s: Option<String>) -> Option<Box<str>> {
-    s.map(String::into_boxed_str)
-}
-
-/// Heap bytes of an optional boxed string.
-fn str_bytes(s: &Option<Box<str>>) -> usize {
-    s.as_ref().map_or(0, |s| s.len())
 }
 
 /// What a universe key resolves to in a snapshot.
@@ -170,199 +209,75 @@ pub enum Resolved<'a> {
 }
 
 impl Snapshot {
-    /// Indexes the rows read by [`crate::store::Store::snapshot_rows`].
-    pub fn build(rows: SnapshotRows, environment: Environment, read_time: Duration) -> Snapshot {
-        let started = std::time::Instant::now();
-        let mut hasher = DefaultHasher::new();
-        let SnapshotRows { version, groups: group_rows, members, symbols: symbol_rows, cache_rows } = rows;
-
-        let mut symbols: Vec<Symbol> = Vec::with_capacity(symbol_rows.len() + 64);
-        let mut by_ticker: HashMap<Box<str>, SymbolId> = HashMap::with_capacity(symbol_rows.len() + 64);
-        for (ticker, name, kind, exchange, sector, industry, market_cap) in symbol_rows {
-            (&ticker, &name, &kind, &exchange, &sector, &industry, market_cap).hash(&mut hasher);
-            let ticker = ticker.into_boxed_str();
-            by_ticker.insert(ticker.clone(), symbols.len() as SymbolId);
-            symbols.push(Symbol {
-                name: boxed(name),
-                kind: boxed(kind),
-                exchange: boxed(exchange),
-                market_cap,
-                industry: boxed(industry),
-                sector_text: boxed(sector),
-                ..Symbol::bare(ticker)
-            });
-        }
-
-        let mut groups: Vec<Group> = Vec::with_capacity(group_rows.len());
-        let mut by_id: HashMap<i32, GroupId> = HashMap::with_capacity(group_rows.len());
-        for g in group_rows {
-            (&g.name, &g.kind, &g.description, g.created_at, g.updated_at).hash(&mut hasher);
-            let Some(kind) = GroupKind::parse(&g.kind) else { continue };
-            by_id.insert(g.id, groups.len() as GroupId);
-            groups.push(Group {
-                kind,
-                name: g.name.into_boxed_str(),
-                description: boxed(g.description),
-                created_at: g.created_at,
-                updated_at: g.updated_at,
-                members: Box::new([]),
-                sorted: Box::new([]),
-                memo: Memo::default(),
-            });
-        }
-
-        let mut group_members: Vec<Vec<Member>> = vec![Vec::new(); groups.len()];
-        let mut symbol_groups: Vec<Vec<(GroupId, Option<Weight>)>> = Vec::new();
-        for (gid, ticker, weight, industry) in members {
-            let Some(&g) = by_id.get(&gid) else { continue };
-            (&ticker, weight.map(f64::to_bits), &industry, g).hash(&mut hasher);
-            let id = match by_ticker.get(ticker.as_str()) {
-                Some(&id) => id,
-                None => {
-                    let id = symbols.len() as SymbolId;
-                    let ticker = ticker.into_boxed_str();
-                    by_ticker.insert(ticker.clone(), id);
-                    symbols.push(Symbol::bare(ticker));
-                    id
-                }
-            };
-            let weight = weight.map(Weight::from_fraction);
-            group_members[g as usize].push(Member { symbol: id, weight });
-            if symbol_groups.len() < symbols.len() {
-                symbol_groups.resize_with(symbols.len(), Vec::new);
-            }
-            symbol_groups[id as usize].push((g, weight));
-            if groups[g as usize].kind == GroupKind::Sector {
-                let s = &mut symbols[id as usize];
-                if s.sector.is_none() {
-                    s.sector = Some(g);
-                    if industry.is_some() {
-                        s.industry = boxed(industry);
-                    }
-                }
-            }
-        }
-        symbol_groups.resize_with(symbols.len(), Vec::new);
-        for (g, mut list) in groups.iter_mut().zip(group_members) {
-            list.sort_by(|a, b| {
-                b.weight
-                    .cmp(&a.weight)
-                    .then_with(|| symbols[a.symbol as usize].ticker.cmp(&symbols[b.symbol as usize].ticker))
-            });
-            let mut sorted: Vec<SymbolId> = list.iter().map(|m| m.symbol).collect();
-            sorted.sort_by(|a, b| symbols[*a as usize].ticker.cmp(&symbols[*b as usize].ticker));
-            g.members = list.into_boxed_slice();
-            g.sorted = sorted.into_boxed_slice();
-        }
-        for (s, mut list) in symbols.iter_mut().zip(symbol_groups) {
-            list.sort_by(|a, b| {
-                let (ga, gb) = (&groups[a.0 as usize], &groups[b.0 as usize]);
-                kind_slot(ga.kind).cmp(&kind_slot(gb.kind)).then_with(|| ga.name.cmp(&gb.name))
-            });
-            s.memberships = list.into_boxed_slice();
-        }
-
-        let mut by_name: [HashMap<Box<str>, GroupId>; 6] = Default::default();
-        let mut by_lower_name: HashMap<Box<str>, Vec<GroupId>> = HashMap::with_capacity(groups.len());
-        for (i, g) in groups.iter().enumerate() {
-            by_name[kind_slot(g.kind)].insert(g.name.clone(), i as GroupId);
-            by_lower_name.entry(g.name.to_ascii_lowercase().into_boxed_str()).or_default().push(i as GroupId);
-        }
-
-        let mut cache_universes = Vec::with_capacity(cache_rows.len());
-        let mut by_cache_key: HashMap<(CacheKind, Box<str>), Vec<u32>> = HashMap::new();
-        for (kind, name, key, value) in cache_rows {
-            (&kind, &name, &key, &value).hash(&mut hasher);
-            let Some(kind) = CacheKind::parse(&kind) else { continue };
-            let symbols = cache_text_symbols(&value).map(|c| {
-                let mut v: Vec<Box<str>> = c.symbols.into_iter().map(String::into_boxed_str).collect();
-                v.sort_unstable();
-                v.dedup();
-                v.into_boxed_slice()
-            });
-            by_cache_key
-                .entry((kind, key.to_ascii_lowercase().into_boxed_str()))
-                .or_default()
-                .push(cache_universes.len() as u32);
-            cache_universes.push(CacheUniverse {
-                kind,
-                name: name.into_boxed_str(),
-                key: key.into_boxed_str(),
-                symbols,
-                memo: Memo::default(),
-            });
-        }
-
-        let mut snapshot = Snapshot {
-            version,
-            etag: format!("\"{version}-{:016x}\"", hasher.finish()),
-            environment,
-            built_at: Utc::now(),
-            read_time,
-            index_time: Duration::ZERO,
-            approx_bytes: 0,
-            symbols,
-            groups,
-            cache_universes,
-            by_ticker,
-            by_name,
-            by_lower_name,
-            by_cache_key,
-        };
-        snapshot.approx_bytes = snapshot.heap_estimate();
-        snapshot.index_time = started.elapsed();
-        snapshot
+    /// Every live group, ordered by type then name.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.index.order.iter().map(|id| self.group(*id))
     }
 
-    /// Approximate heap use: strings, slices and hash tables (a table slot is counted as key + value + 1 byte
-    /// of control, at its capacity).
-    fn heap_estimate(&self) -> usize {
-        use std::mem::size_of;
-        let slot = |k: usize, v: usize| k + v + 1;
-        let symbols: usize = self
-            .symbols
-            .iter()
-            .map(|s| {
-                s.ticker.len()
-                    + str_bytes(&s.name)
-                    + str_bytes(&s.kind)
-                    + str_bytes(&s.exchange)
-                    + str_bytes(&s.industry)
-                    + str_bytes(&s.sector_text)
-                    + s.memberships.len() * size_of::<(GroupId, Option<Weight>)>()
-                    + s.ticker.len() // the index key
-            })
-            .sum::<usize>()
-            + self.symbols.capacity() * size_of::<Symbol>()
-            + self.by_ticker.capacity() * slot(size_of::<Box<str>>(), size_of::<SymbolId>());
-        let groups: usize = self
-            .groups
-            .iter()
-            .map(|g| {
-                2 * g.name.len()
-                    + str_bytes(&g.description)
-                    + g.members.len() * (size_of::<Member>() + size_of::<SymbolId>())
-            })
-            .sum::<usize>()
-            + self.groups.capacity() * size_of::<Group>()
-            + self
-                .by_name
+    /// Every live symbol (a `symbols` row or a membership), in slot order.
+    pub fn symbols(&self) -> impl Iterator<Item = &Symbol> {
+        self.symbols.iter().map(|s| &**s).filter(|s| s.is_live())
+    }
+
+    /// Every `cache_entries` universe row, ordered by type, key and name.
+    pub fn cache_universes(&self) -> &[CacheUniverse] {
+        &self.cache.rows
+    }
+
+    /// The content in a fixed textual form that does not depend on slot ids or on how the snapshot was built:
+    /// two snapshots that serve the same answers give the same text (the incremental-refresh property test
+    /// compares them).
+    pub fn canonical(&self) -> String {
+        use std::fmt::Write;
+        let mut out = format!("version {} etag {} counts {:?}\n", self.version, self.etag, self.counts());
+        let ticker = |id: &SymbolId| &*self.symbol(*id).ticker;
+        for g in self.groups() {
+            let members: Vec<String> =
+                g.members.iter().map(|m| format!("{}={:?}", ticker(&m.symbol), m.weight)).collect();
+            let sorted: Vec<&str> = g.sorted.iter().map(ticker).collect();
+            let industries: Vec<String> =
+                g.sorted.iter().filter_map(|id| g.industry_of(*id).map(|i| format!("{}={i}", ticker(id)))).collect();
+            let _ = writeln!(
+                out,
+                "group {} {:?} {:?} {:?} {:?} members {members:?} sorted {sorted:?} industries {industries:?}",
+                g.kind, g.name, g.description, g.created_at, g.updated_at
+            );
+        }
+        let mut symbols: Vec<&Symbol> = self.symbols().collect();
+        symbols.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+        for s in symbols {
+            let groups: Vec<String> = s
+                .memberships
                 .iter()
-                .map(|m| m.capacity() * slot(size_of::<Box<str>>(), size_of::<GroupId>()))
-                .sum::<usize>()
-            + self.by_lower_name.capacity() * slot(size_of::<Box<str>>(), size_of::<Vec<GroupId>>());
-        let cache: usize = self
-            .cache_universes
-            .iter()
-            .map(|c| {
-                c.name.len()
-                    + 2 * c.key.len()
-                    + c.symbols.as_ref().map_or(0, |s| s.iter().map(|t| t.len() + size_of::<Box<str>>()).sum())
-            })
-            .sum::<usize>()
-            + self.cache_universes.capacity() * size_of::<CacheUniverse>()
-            + self.by_cache_key.capacity() * slot(size_of::<(CacheKind, Box<str>)>(), size_of::<Vec<u32>>());
-        symbols + groups + cache
+                .map(|(g, w)| format!("{}:{}={w:?}", self.group(*g).kind, self.group(*g).name))
+                .collect();
+            let _ = writeln!(
+                out,
+                "symbol {} {:?} {:?} {:?} {:?} industry {:?} sector {:?}/{:?} in {groups:?}",
+                s.ticker,
+                s.name,
+                s.kind,
+                s.exchange,
+                s.market_cap,
+                s.industry,
+                self.sector_of(s).map(|g| &g.name),
+                s.sector_text,
+            );
+        }
+        for c in self.cache_universes() {
+            let _ = writeln!(out, "cache {} {:?} {:?} {:?}", c.kind.as_str(), c.name, c.key, c.symbols);
+        }
+        out
+    }
+
+    /// This snapshot's memoised responses for a group.
+    pub fn memo(&self, g: &Group) -> &Memo {
+        &self.memos[g.id as usize]
+    }
+
+    /// This snapshot's memoised responses for a cache universe row.
+    pub fn cache_memo(&self, c: &CacheUniverse) -> &Memo {
+        &self.cache_memos[c.id as usize]
     }
 
     /// A symbol by ticker: exact, else upper-cased, else in canonical share-class form (`brk-b` → `BRK.B`).
@@ -389,18 +304,19 @@ impl Snapshot {
 
     /// A group.
     pub fn group(&self, id: GroupId) -> &Group {
-        &self.groups[id as usize]
+        self.groups[id as usize].as_deref().expect("indexes name live groups only")
     }
 
     /// A group of a kind by name: exact, else case-insensitively when that picks one (ETF tickers also in
     /// canonical share-class form).
     pub fn group_named(&self, kind: GroupKind, raw: &str) -> Option<&Group> {
-        let map = &self.by_name[kind_slot(kind)];
+        let map = &self.index.by_name[kind_slot(kind)];
         if let Some(&id) = map.get(raw) {
             return Some(self.group(id));
         }
         let lower = raw.to_ascii_lowercase();
         let same_kind: Vec<GroupId> = self
+            .index
             .by_lower_name
             .get(lower.as_str())
             .map(|ids| ids.iter().copied().filter(|id| self.group(*id).kind == kind).collect())
@@ -418,7 +334,7 @@ impl Snapshot {
 
     /// Groups of a kind, ordered by name.
     pub fn groups_of(&self, kind: GroupKind) -> impl Iterator<Item = &Group> {
-        self.groups.iter().filter(move |g| g.kind == kind)
+        self.groups().filter(move |g| g.kind == kind)
     }
 
     /// The sector group a symbol is in.
@@ -443,11 +359,12 @@ impl Snapshot {
             match part {
                 KeyPart::Cache(kind, cache_key) => {
                     let rows = self
-                        .by_cache_key
+                        .cache
+                        .by_key
                         .get(&(*kind, cache_key.to_ascii_lowercase().into_boxed_str()))
                         .ok_or_else(|| ResolveError::Unknown(part.to_string()))?;
                     for &r in rows {
-                        let row = &self.cache_universes[r as usize];
+                        let row = &self.cache.rows[r as usize];
                         if row.symbols.is_none() {
                             return Err(ResolveError::BadCacheValue {
                                 kind: kind.as_str().to_string(),
@@ -458,7 +375,8 @@ impl Snapshot {
                     }
                 }
                 KeyPart::Group(name) => {
-                    let ids = self.by_lower_name.get(name.to_ascii_lowercase().as_str()).map_or(&[][..], Vec::as_slice);
+                    let ids =
+                        self.index.by_lower_name.get(name.to_ascii_lowercase().as_str()).map_or(&[][..], Vec::as_slice);
                     match pick_named(name, ids, |id| &self.group(*id).name) {
                         Picked::None => return Err(ResolveError::Unknown(name.clone())),
                         Picked::One(id) => picked.push(Resolved::Group(self.group(*id))),
@@ -506,18 +424,18 @@ impl Snapshot {
     /// Counts for stats: symbols, memberships, groups per kind, cache universes.
     pub fn counts(&self) -> SnapshotCounts {
         let mut per_kind = [0usize; 6];
-        for g in &self.groups {
+        for g in self.groups() {
             per_kind[kind_slot(g.kind)] += 1;
         }
         SnapshotCounts {
-            symbols: self.symbols.len(),
-            memberships: self.groups.iter().map(|g| g.members.len()).sum(),
+            symbols: self.by_ticker.len(),
+            memberships: self.groups().map(|g| g.members.len()).sum(),
             universes: per_kind[kind_slot(GroupKind::Universe)],
             etfs: per_kind[kind_slot(GroupKind::Etf)],
             sectors: per_kind[kind_slot(GroupKind::Sector)],
             themes: per_kind[kind_slot(GroupKind::Theme)],
             other_groups: per_kind[kind_slot(GroupKind::Segment)] + per_kind[kind_slot(GroupKind::Custom)],
-            cache_universes: self.cache_universes.len(),
+            cache_universes: self.cache.rows.len(),
         }
     }
 }

@@ -119,6 +119,11 @@ impl Weight {
         Weight((f * SCALE).round().clamp(0.0, SCALE) as u32)
     }
 
+    /// Rebuilds a weight from basis points (the stored fraction × 10,000).
+    pub fn from_basis_points(units: i64) -> Weight {
+        Weight(units.clamp(0, SCALE as i64) as u32)
+    }
+
     /// Percent, for display.
     pub fn percent(self) -> f64 {
         f64::from(self.0) / 100.0

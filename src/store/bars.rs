@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
-use super::{Store, StoreError, Tx, on_pool};
+use super::{Conn, Store, StoreError, Tx, on_pool};
 use crate::domain::{Bar, BarTime};
 use crate::domain::{Ticker, Timeframe};
 
@@ -96,10 +96,14 @@ impl Tx {
             return Ok(0);
         }
         dedupe_bars(&mut bars);
+        // New tickers get a bare `symbols` row: those are the rows this may change.
+        let mut tickers: Vec<&str> = bars.iter().map(|b| b.symbol.as_str()).collect();
+        tickers.dedup();
+        self.touch_symbols(tickers);
         let created = super::now();
-        match self {
-            Tx::Postgres(t) => upsert_postgres(t, tf, &bars, created).await,
-            Tx::Sqlite(t) => upsert_sqlite(t, tf, &bars, created).await,
+        match &mut self.conn {
+            Conn::Postgres(t) => upsert_postgres(t, tf, &bars, created).await,
+            Conn::Sqlite(t) => upsert_sqlite(t, tf, &bars, created).await,
         }
     }
 }

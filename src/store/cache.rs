@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Store, StoreError, Tx, on_conn, on_pool};
+use super::{Conn, Store, StoreError, Tx, on_conn, on_pool};
 use crate::domain::Environment;
 
 impl Store {
@@ -64,6 +64,9 @@ impl Tx {
         rows: &[(&str, &str, &str, &Value)],
         now: chrono::NaiveDateTime,
     ) -> Result<(), StoreError> {
+        if !rows.is_empty() {
+            self.touch_cache_rows();
+        }
         for chunk in rows.chunks(super::BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = sqlx::QueryBuilder::new(
@@ -86,6 +89,7 @@ impl Tx {
     /// the `cache_entries` row just written, stamped with that row's fingerprint (read from the row itself, so it
     /// compares equal to what a later read sees, whatever the backend's text form of a timestamp).
     pub async fn replace_cache_symbols(&mut self, env: Environment, lists: &[[String; 4]]) -> Result<(), StoreError> {
+        self.touch_cache_rows();
         let size = self.backend().stored_size("c.value");
         on_conn!(self, c => {
             sqlx::query("DELETE FROM universe_cache_symbols WHERE environment = $1")
@@ -141,6 +145,9 @@ impl Tx {
 
     /// Deletes rows by their (type, name, key) in an environment.
     pub async fn delete_cache_rows(&mut self, env: Environment, rows: &[(&str, &str, &str)]) -> Result<(), StoreError> {
+        if !rows.is_empty() {
+            self.touch_cache_rows();
+        }
         for (t, n, k) in rows {
             on_conn!(self, c => {
                 sqlx::query("DELETE FROM cache_entries WHERE environment = $1 AND type = $2 AND name = $3 AND key = $4")
@@ -211,7 +218,7 @@ impl Tx {
     /// included), so the state organize builds from is the state its fingerprint records. SQLite: nothing to do,
     /// `BEGIN IMMEDIATE` already excludes every other writer.
     pub async fn lock_organize_inputs(&mut self) -> Result<(), StoreError> {
-        if let Tx::Postgres(t) = self {
+        if let Conn::Postgres(t) = &mut self.conn {
             sqlx::query(
                 "LOCK TABLE symbols, definition_groups, group_memberships, cache_entries, universe_cache_symbols \
                  IN SHARE MODE",
@@ -231,8 +238,8 @@ impl Tx {
     /// to TickStock's tables. SQLite: the counter its triggers keep (migration 0007), since only we write that
     /// file and it has no such column. Read under the writers' lock, it stays true until the lock is released.
     pub async fn organize_inputs(&mut self, env: Environment, kinds: &[&str]) -> Result<String, StoreError> {
-        let fingerprint: String = match self {
-            Tx::Postgres(t) => {
+        let fingerprint: String = match &mut self.conn {
+            Conn::Postgres(t) => {
                 let part = |table: &str, filter: &str| {
                     format!(
                         "(SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0) || '.' \
@@ -249,7 +256,7 @@ impl Tx {
                 );
                 sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).bind(kinds).fetch_one(&mut **t).await?
             }
-            Tx::Sqlite(t) => {
+            Conn::Sqlite(t) => {
                 sqlx::query_scalar("SELECT 'sqlite ' || changes FROM universe_input_changes WHERE id = 1")
                     .fetch_one(&mut **t)
                     .await?

@@ -12,7 +12,8 @@
 //!   - membership removals and history closes: one statement joined to `UNNEST($n::text[])` on PostgreSQL,
 //!     batched `IN (…)` lists ([`push_in_list`]) on SQLite (`store/groups.rs`);
 //!   - membership reads: plain rows on PostgreSQL, one `json_group_array` document on SQLite, whose rows decode
-//!     slowly through sqlx (`Reader::load_members`);
+//!     slowly through sqlx (`Reader::load_members`); the snapshot's reads aggregate a group per row on both
+//!     (`array_agg` / `json_group_array`, `Tx::snapshot_members`);
 //!   - the writers' lock: `BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory lock on PostgreSQL
 //!     (`Store::begin_write`); a read-only snapshot: `REPEATABLE READ, READ ONLY` on PostgreSQL
 //!     (`Store::begin_read`);
@@ -27,6 +28,14 @@ impl Backend {
         match self {
             Backend::Postgres => format!("{column}::text"),
             Backend::Sqlite => column.to_string(),
+        }
+    }
+
+    /// The strings of a JSON array parameter as a subquery, for `IN (…)` with one bound list of any length.
+    pub(crate) fn json_list_values(self, param: &str) -> String {
+        match self {
+            Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
+            Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
         }
     }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::{BATCH_ROWS, Backend, Reader, Store, StoreError, Tx, on_conn, on_pool, on_reader, push_in_list};
+use super::{BATCH_ROWS, Backend, Conn, Reader, Store, StoreError, Tx, on_conn, on_pool, on_reader, push_in_list};
 use crate::domain::{Environment, GroupKind, GroupName, Ticker, Weight};
 
 /// A group as stored, with its members: what a loader diffs its input against.
@@ -374,11 +374,13 @@ impl Tx {
         .bind(now)
         .fetch_one(&mut *c)
         .await?);
+        self.touch_groups([id]);
         Ok(id)
     }
 
     /// Deletes a group (its memberships go with it).
     pub async fn delete_group(&mut self, id: i32) -> Result<(), StoreError> {
+        self.touch_groups([id]);
         on_conn!(self, c => {
             sqlx::query("DELETE FROM definition_groups WHERE id = $1").bind(id).execute(&mut *c).await?;
         });
@@ -420,8 +422,9 @@ impl Tx {
         if rows.is_empty() {
             return Ok(());
         }
-        match self {
-            Tx::Postgres(t) => {
+        self.touch_groups([group_id]);
+        match &mut self.conn {
+            Conn::Postgres(t) => {
                 let (symbols, weights, metadata) = columns(rows);
                 let sql = format!(
                     "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) \
@@ -437,7 +440,7 @@ impl Tx {
                     .execute(&mut **t)
                     .await?;
             }
-            Tx::Sqlite(t) => {
+            Conn::Sqlite(t) => {
                 for chunk in rows.chunks(BATCH_ROWS) {
                     let mut qb = QueryBuilder::new(
                         "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) ",
@@ -464,8 +467,9 @@ impl Tx {
         if symbols.is_empty() {
             return Ok(());
         }
-        match self {
-            Tx::Postgres(t) => {
+        self.touch_groups([group_id]);
+        match &mut self.conn {
+            Conn::Postgres(t) => {
                 sqlx::query(
                     "DELETE FROM group_memberships m USING UNNEST($2::text[]) AS u(s) \
                      WHERE m.group_id = $1 AND m.symbol = u.s",
@@ -475,7 +479,7 @@ impl Tx {
                 .execute(&mut **t)
                 .await?;
             }
-            Tx::Sqlite(t) => {
+            Conn::Sqlite(t) => {
                 for chunk in symbols.chunks(BATCH_ROWS) {
                     let mut qb = QueryBuilder::new("DELETE FROM group_memberships WHERE group_id = ");
                     qb.push_bind(group_id).push(" AND symbol");
@@ -502,8 +506,8 @@ impl Tx {
         if symbols.is_empty() {
             return Ok(());
         }
-        match self {
-            Tx::Postgres(t) => {
+        match &mut self.conn {
+            Conn::Postgres(t) => {
                 sqlx::query(
                     "UPDATE membership_history h SET valid_to = $1, closed_by_run = $2 \
                      FROM UNNEST($6::text[]) AS u(s) \
@@ -519,7 +523,7 @@ impl Tx {
                 .execute(&mut **t)
                 .await?;
             }
-            Tx::Sqlite(t) => {
+            Conn::Sqlite(t) => {
                 for chunk in symbols.chunks(BATCH_ROWS) {
                     let mut qb = QueryBuilder::new("UPDATE membership_history SET valid_to = ");
                     qb.push_bind(at)
@@ -555,8 +559,8 @@ impl Tx {
         if rows.is_empty() {
             return Ok(());
         }
-        match self {
-            Tx::Postgres(t) => {
+        match &mut self.conn {
+            Conn::Postgres(t) => {
                 let (symbols, weights, metadata) = columns(rows);
                 let sql = format!(
                     "{INSERT} SELECT $1, $2, $3, s, w, m, $7, $8 \
@@ -574,7 +578,7 @@ impl Tx {
                     .execute(&mut **t)
                     .await?;
             }
-            Tx::Sqlite(t) => {
+            Conn::Sqlite(t) => {
                 for chunk in rows.chunks(BATCH_ROWS) {
                     let mut qb = QueryBuilder::new(INSERT);
                     qb.push_values(chunk, |mut b, r| {

@@ -38,7 +38,9 @@ pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup,
 pub use jobs::{JobProgress, JobRow, TaskRecord};
 pub use quality::{GroupKey, GroupList};
 pub use runs::{NewRun, RunOutcome, RunRow};
-pub use snapshot::{SnapshotGroup, SnapshotMember, SnapshotRows, SnapshotSymbol, UPDATED_CHANNEL};
+pub use snapshot::{
+    SnapshotCacheRow, SnapshotGroup, SnapshotIndustry, SnapshotMembers, SnapshotSymbol, Touched, UPDATED_CHANNEL,
+};
 pub use symbols::{MarketSymbol, SicRow, SymbolField, SymbolRow};
 pub use transfer::HistoryInterval;
 
@@ -69,12 +71,26 @@ pub enum Store {
     Postgres(PgPool),
 }
 
-/// An open transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
-pub enum Tx {
+/// An open transaction on either backend, and what it has changed of the relationship graph so far (recorded
+/// beside the data version it commits, so serving processes re-read only that). Dropped without [`Tx::commit`],
+/// it rolls back.
+pub struct Tx {
+    conn: Conn,
+    touched: Touched,
+}
+
+/// The connection of a [`Tx`].
+pub(crate) enum Conn {
     /// SQLite transaction.
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     /// PostgreSQL transaction.
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl From<Conn> for Tx {
+    fn from(conn: Conn) -> Tx {
+        Tx { conn, touched: Touched::default() }
+    }
 }
 
 /// Storage failures, with the database URL never included (it may carry a password).
@@ -114,12 +130,12 @@ macro_rules! on_pool {
 /// Expands `$body` once per backend with `$conn` bound to the transaction's connection (`&mut Connection`).
 macro_rules! on_conn {
     ($tx:expr, $conn:ident => $body:expr) => {
-        match $tx {
-            $crate::store::Tx::Sqlite(t) => {
+        match &mut ($tx).conn {
+            $crate::store::Conn::Sqlite(t) => {
                 let $conn = &mut **t;
                 $body
             }
-            $crate::store::Tx::Postgres(t) => {
+            $crate::store::Conn::Postgres(t) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -155,11 +171,11 @@ macro_rules! on_reader {
         match $reader {
             $crate::store::Reader::Pool($crate::store::Store::Sqlite($e)) => $body,
             $crate::store::Reader::Pool($crate::store::Store::Postgres($e)) => $body,
-            $crate::store::Reader::Tx($crate::store::Tx::Sqlite(t)) => {
+            $crate::store::Reader::Tx($crate::store::Tx { conn: $crate::store::Conn::Sqlite(t), .. }) => {
                 let $e = &mut **t;
                 $body
             }
-            $crate::store::Reader::Tx($crate::store::Tx::Postgres(t)) => {
+            $crate::store::Reader::Tx($crate::store::Tx { conn: $crate::store::Conn::Postgres(t), .. }) => {
                 let $e = &mut **t;
                 $body
             }
@@ -273,9 +289,9 @@ impl Store {
             Store::Sqlite(p) => {
                 // BEGIN IMMEDIATE takes the write lock up front, so two loads serialise instead of failing
                 // with SQLITE_BUSY when the first one upgrades its read lock.
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)
+                Conn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?).into()
             }
-            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Store::Postgres(p) => Conn::Postgres(p.begin().await?).into(),
         })
     }
 
@@ -284,7 +300,7 @@ impl Store {
     /// a change is computed from *after* this returns, so two concurrent loads never diff against the same state.
     pub async fn begin_write(&self) -> Result<Tx, StoreError> {
         let mut tx = self.begin().await?;
-        if let Tx::Postgres(t) = &mut tx {
+        if let Conn::Postgres(t) = &mut tx.conn {
             sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK_KEY).execute(&mut **t).await?;
         }
         Ok(tx)
@@ -320,18 +336,18 @@ impl Store {
 impl Tx {
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+        match self.conn {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
         }
     }
 
     /// Rolls back now. Dropping a transaction only queues its rollback, which on PostgreSQL can keep the write
     /// lock held until the pooled connection is next used; writers release explicitly.
     pub async fn rollback(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(t) => t.rollback().await?,
-            Tx::Postgres(t) => t.rollback().await?,
+        match self.conn {
+            Conn::Sqlite(t) => t.rollback().await?,
+            Conn::Postgres(t) => t.rollback().await?,
         }
         Ok(())
     }
@@ -366,9 +382,9 @@ impl Tx {
 
     /// Commits; the writers' lock (if held) is released with it.
     pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+        match self.conn {
+            Conn::Sqlite(t) => t.commit().await?,
+            Conn::Postgres(t) => t.commit().await?,
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 use chrono::NaiveDateTime;
 use sqlx::types::Json;
 
-use super::{OrganizeRecord, Store, StoreError, Tx, on_conn};
+use super::{Conn, OrganizeRecord, Store, StoreError, Tx, on_conn};
 use crate::domain::Environment;
 
 /// (type, name) of a group.
@@ -36,13 +36,14 @@ impl Store {
     /// Starts a read-only transaction over one consistent snapshot (no write lock).
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Store::Sqlite(p) => Conn::Sqlite(p.begin().await?),
             Store::Postgres(p) => {
                 let mut t = p.begin().await?;
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *t).await?;
-                Tx::Postgres(t)
+                Conn::Postgres(t)
             }
-        })
+        }
+        .into())
     }
 }
 

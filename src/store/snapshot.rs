@@ -1,11 +1,13 @@
 //! What the relationship cache is built from, read in one consistent transaction, and the data version that
 //! tells serving processes when to rebuild it.
 
+use std::collections::BTreeSet;
+
 use chrono::NaiveDateTime;
 use serde::de::DeserializeOwned;
 use sqlx::postgres::PgRow;
 
-use super::{Store, StoreError, Tx, on_conn, on_pool};
+use super::{Conn, Store, StoreError, Tx, on_conn, on_pool};
 use crate::domain::Environment;
 
 /// The PostgreSQL `NOTIFY` channel (TickStock's event name) that carries each new data version.
@@ -28,27 +30,65 @@ pub struct SnapshotGroup {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-/// A membership: group id, symbol, weight as a fraction, and the industry a sector membership records.
-pub type SnapshotMember = (i32, String, Option<f64>, Option<String>);
+/// One group's memberships as parallel columns: symbols and weights in basis points (the stored `numeric(5,4)`
+/// fraction × 10,000: integers cost less to render and parse than decimals). Read a group at a time, so a
+/// snapshot build never holds every membership row at once.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct SnapshotMembers {
+    /// `definition_groups.id`.
+    #[serde(skip)]
+    pub group_id: i32,
+    /// Member tickers.
+    pub symbols: Vec<String>,
+    /// Their weights in basis points.
+    pub weights: Vec<Option<i64>>,
+}
+
+/// The industry a sector membership records: group id, symbol, industry.
+pub type SnapshotIndustry = (i32, String, String);
 
 /// A symbol's metadata: symbol, name, type, exchange, sector, industry, market cap.
 pub type SnapshotSymbol =
     (String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>);
 
-/// Everything the cache holds, as of one data version.
-#[derive(Debug, Default, Clone)]
-pub struct SnapshotRows {
-    /// The data version these rows belong to.
-    pub version: i64,
-    /// Groups of the environment.
-    pub groups: Vec<SnapshotGroup>,
-    /// Their memberships.
-    pub members: Vec<SnapshotMember>,
-    /// The `symbols` table.
-    pub symbols: Vec<SnapshotSymbol>,
-    /// `stock_universe` / `etf_universe` rows: type, name, key, and as JSON text either the value or, where
-    /// organize recorded it for the value now stored, the value's ticker list.
-    pub cache_rows: Vec<(String, String, String, String)>,
+/// A `stock_universe` / `etf_universe` row: type, name, key, and as JSON text either the value or, where
+/// organize recorded it for the value now stored, the value's ticker list.
+pub type SnapshotCacheRow = (String, String, String, String);
+
+/// What a transaction changed of what the relationship cache holds. Writers record it as they go
+/// ([`Tx::touch_groups`] and friends); [`Tx::bump_data_version`] stores it beside the new version, so a serving
+/// process that holds the previous version re-reads only these parts.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Touched {
+    /// `definition_groups` ids whose row or memberships were inserted, updated or deleted.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub groups: BTreeSet<i32>,
+    /// Tickers whose `symbols` row was inserted, updated or deleted.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub symbols: BTreeSet<String>,
+    /// `stock_universe` / `etf_universe` rows or their ticker lists changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cache_rows: bool,
+    /// Something changed that was not itemised (an import replacing an environment): read everything again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub everything: bool,
+}
+
+/// More changed symbols than this in one version are recorded as "everything" (a full symbols refresh): the
+/// log stays small and a full rebuild is as quick as the itemised re-read by then.
+const MAX_ITEMISED_SYMBOLS: usize = 20_000;
+
+/// Versions kept in `universe_data_changes`: a replica further behind than this rebuilds in full.
+const CHANGES_KEPT: i64 = 1000;
+
+impl Touched {
+    /// Adds another version's changes.
+    pub fn merge(&mut self, other: Touched) {
+        self.groups.extend(other.groups);
+        self.symbols.extend(other.symbols);
+        self.cache_rows |= other.cache_rows;
+        self.everything |= other.everything;
+    }
 }
 
 impl Store {
@@ -83,48 +123,167 @@ impl Store {
         };
         Ok(id)
     }
+}
 
-    /// Reads the whole relationship graph of an environment in one read transaction, so groups, memberships,
-    /// symbols, cache rows and the version all belong to the same committed state.
-    pub async fn snapshot_rows(&self, env: Environment) -> Result<SnapshotRows, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let version: i64 = on_conn!(&mut tx, c => sqlx::query_scalar(
-            "SELECT version FROM universe_data_version WHERE id = 1").fetch_one(&mut *c).await?);
-        let groups: Vec<SnapshotGroup> = on_conn!(&mut tx, c => sqlx::query_as(
+impl Tx {
+    /// Records that groups (by `definition_groups.id`) changed.
+    pub(crate) fn touch_groups(&mut self, ids: impl IntoIterator<Item = i32>) {
+        self.touched.groups.extend(ids);
+    }
+
+    /// Records that `symbols` rows changed.
+    pub(crate) fn touch_symbols<'a>(&mut self, tickers: impl IntoIterator<Item = &'a str>) {
+        if !self.touched.everything {
+            self.touched.symbols.extend(tickers.into_iter().map(str::to_string));
+        }
+    }
+
+    /// Records that universe cache rows changed.
+    pub(crate) fn touch_cache_rows(&mut self) {
+        self.touched.cache_rows = true;
+    }
+
+    /// Records a change too wide to itemise.
+    pub(crate) fn touch_everything(&mut self) {
+        self.touched = Touched { everything: true, ..Touched::default() };
+    }
+
+    /// The data version as this transaction sees it.
+    pub async fn data_version(&mut self) -> Result<i64, StoreError> {
+        let v: i64 = on_conn!(self, c => sqlx::query_scalar("SELECT version FROM universe_data_version WHERE id = 1")
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(v)
+    }
+
+    /// What the versions after `from` up to `to` changed, merged; `None` when any of them is missing from the log
+    /// (written by an older build, or pruned) or changed everything: the reader must rebuild in full.
+    pub async fn changes_between(&mut self, from: i64, to: i64) -> Result<Option<Touched>, StoreError> {
+        if to < from || to - from > CHANGES_KEPT {
+            return Ok(None);
+        }
+        let rows: Vec<(i64, String)> = on_conn!(self, c => sqlx::query_as(
+            "SELECT version, touched FROM universe_data_changes WHERE version > $1 AND version <= $2 ORDER BY version")
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *c)
+            .await?);
+        if rows.len() as i64 != to - from {
+            return Ok(None);
+        }
+        let mut all = Touched::default();
+        for (version, text) in rows {
+            let t: Touched = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("universe_data_changes version {version}: {e}")))?;
+            all.merge(t);
+        }
+        Ok((!all.everything).then_some(all))
+    }
+
+    /// `symbols` rows: all of them, or those of some tickers (absent ones have no row).
+    pub async fn snapshot_symbols(&mut self, only: Option<&[&str]>) -> Result<Vec<SnapshotSymbol>, StoreError> {
+        const COLUMNS: &str = "symbol, name, type, exchange, sector, industry, market_cap";
+        let Some(only) = only else { return self.rows(COLUMNS, "symbols", None).await };
+        let list = serde_json::to_string(only).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let from = format!("symbols WHERE symbol IN ({})", self.backend().json_list_values("$1"));
+        self.rows(COLUMNS, &from, Some(&list)).await
+    }
+
+    /// Group rows of an environment (all, or some ids), ordered by type and name.
+    pub async fn snapshot_groups(
+        &mut self,
+        env: Environment,
+        only: Option<&[i32]>,
+    ) -> Result<Vec<SnapshotGroup>, StoreError> {
+        let sql = format!(
             "SELECT id, name, type, description, created_at, updated_at FROM definition_groups \
-             WHERE environment = $1 ORDER BY type, name")
+             WHERE environment = $1{} ORDER BY type, name",
+            id_filter("id", only)
+        );
+        let groups = on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(env.as_str())
             .fetch_all(&mut *c)
             .await?);
-        let industry = tx.backend().json_field("m.metadata", "industry");
-        let members = tx
-            .rows(
-                &format!("m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), {industry}"),
-                "group_memberships m JOIN definition_groups g ON g.id = m.group_id WHERE g.environment = $1",
-                Some(env.as_str()),
-            )
-            .await?;
-        let symbols = tx.rows("symbol, name, type, exchange, sector, industry, market_cap", "symbols", None).await?;
-        // A universe row's ticker list comes from `universe_cache_symbols` when organize wrote it for the value
-        // now stored (same size and updated_at), else from the value itself: the detailed values are MBs of JSON
-        // that PostgreSQL must render as text, the lists a fraction of that.
-        let value = tx.backend().json_text("c.value");
+        Ok(groups)
+    }
+
+    /// Streams the memberships of an environment's groups (all, or some ids) to `each`, one group at a time:
+    /// one aggregated row per group on either backend (arrays on PostgreSQL, a JSON document on SQLite, whose
+    /// rows decode slowly through sqlx), so only one group's rows are held at once. Reads only the
+    /// `(group_id, symbol)` index and the weight; industries come from [`Tx::snapshot_industries`].
+    pub async fn snapshot_members(
+        &mut self,
+        env: Environment,
+        only: Option<&[i32]>,
+        mut each: impl FnMut(SnapshotMembers),
+    ) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt;
+        const BPS: &str = "CAST(round(m.weight * 10000) AS INTEGER)";
+        let from = format!(
+            "FROM group_memberships m WHERE m.group_id IN (SELECT id FROM definition_groups WHERE environment = $1{}) \
+             GROUP BY m.group_id",
+            id_filter("id", only)
+        );
+        match &mut self.conn {
+            Conn::Sqlite(t) => {
+                let sql = format!(
+                    "SELECT m.group_id, json_object('symbols', json_group_array(m.symbol), \
+                     'weights', json_group_array({BPS})) {from}"
+                );
+                let mut rows =
+                    sqlx::query_as::<_, (i32, String)>(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch(&mut **t);
+                while let Some((group_id, text)) = rows.try_next().await? {
+                    let members: SnapshotMembers = serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("memberships of group {group_id}: {e}")))?;
+                    each(SnapshotMembers { group_id, ..members });
+                }
+            }
+            Conn::Postgres(t) => {
+                let sql = format!("SELECT m.group_id, array_agg(m.symbol), array_agg(CAST({BPS} AS BIGINT)) {from}");
+                type Row = (i32, Vec<String>, Vec<Option<i64>>);
+                let mut rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch(&mut **t);
+                while let Some((group_id, symbols, weights)) = rows.try_next().await? {
+                    each(SnapshotMembers { group_id, symbols, weights });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The industries the sector memberships of an environment record (all sector groups, or some ids).
+    pub async fn snapshot_industries(
+        &mut self,
+        env: Environment,
+        only: Option<&[i32]>,
+    ) -> Result<Vec<SnapshotIndustry>, StoreError> {
+        let industry = self.backend().json_field("m.metadata", "industry");
+        let from = format!(
+            "group_memberships m WHERE m.group_id IN (SELECT id FROM definition_groups WHERE environment = $1 \
+             AND type = 'SECTOR'{}) AND {industry} IS NOT NULL",
+            id_filter("id", only)
+        );
+        self.rows(&format!("m.group_id, m.symbol, {industry}"), &from, Some(env.as_str())).await
+    }
+
+    /// The environment's `stock_universe` / `etf_universe` rows. A row's ticker list comes from
+    /// `universe_cache_symbols` when organize wrote it for the value now stored (same size and updated_at), else
+    /// from the value itself: the detailed values are MBs of JSON that PostgreSQL must render as text, the lists a
+    /// fraction of that.
+    pub async fn snapshot_cache_rows(&mut self, env: Environment) -> Result<Vec<SnapshotCacheRow>, StoreError> {
+        let value = self.backend().json_text("c.value");
         let sql = format!(
             "SELECT c.type, c.name, c.key, COALESCE(s.symbols, {value}) FROM cache_entries c \
              LEFT JOIN universe_cache_symbols s ON {current} \
              WHERE c.environment = $1 AND c.type IN ('stock_universe', 'etf_universe') ORDER BY c.type, c.key, c.name",
-            current = super::cache::list_is_current(tx.backend()),
+            current = super::cache::list_is_current(self.backend()),
         );
-        let cache_rows = on_conn!(&mut tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows = on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(env.as_str())
             .fetch_all(&mut *c)
             .await?);
-        tx.rollback().await?;
-        Ok(SnapshotRows { version, groups, members, symbols, cache_rows })
+        Ok(rows)
     }
-}
 
-impl Tx {
     /// `SELECT columns FROM from` (with `$1` bound to `param` when given), decoded as tuples. SQLite returns the
     /// rows as one JSON array — sqlx decodes SQLite rows one at a time through a worker thread, a JSON document
     /// costs one parse — PostgreSQL as plain rows, which decode fast there.
@@ -132,13 +291,13 @@ impl Tx {
     where
         T: DeserializeOwned + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
     {
-        match self {
-            Tx::Sqlite(t) => {
+        match &mut self.conn {
+            Conn::Sqlite(t) => {
                 let sql = format!("SELECT json_group_array(json_array({columns})) FROM {from}");
                 let text: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(param).fetch_one(&mut **t).await?;
                 serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("rows of {from}: {e}")))
             }
-            Tx::Postgres(t) => {
+            Conn::Postgres(t) => {
                 let sql = format!("SELECT {columns} FROM {from}");
                 let q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 let q = match param {
@@ -150,8 +309,9 @@ impl Tx {
         }
     }
 
-    /// Moves the data version on, inside the writing transaction, and on PostgreSQL queues the notification
-    /// (delivered to listeners only if and when the transaction commits). Returns the new version.
+    /// Moves the data version on, inside the writing transaction, records what the transaction touched beside it
+    /// (`universe_data_changes`, pruned to the last [`CHANGES_KEPT`] versions), and on PostgreSQL queues the
+    /// notification (delivered to listeners only if and when the transaction commits). Returns the new version.
     pub async fn bump_data_version(&mut self, run_id: i64) -> Result<i64, StoreError> {
         let version: i64 = on_conn!(self, c => sqlx::query_scalar(
             "UPDATE universe_data_version SET version = version + 1, run_id = $1, changed_at = $2 \
@@ -160,11 +320,39 @@ impl Tx {
             .bind(super::now().naive_utc())
             .fetch_one(&mut *c)
             .await?);
-        if let Tx::Postgres(t) = self {
+        let mut touched = std::mem::take(&mut self.touched);
+        if touched.symbols.len() > MAX_ITEMISED_SYMBOLS {
+            touched = Touched { everything: true, ..Touched::default() };
+        }
+        let text = serde_json::to_string(&touched).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        on_conn!(self, c => {
+            sqlx::query("INSERT INTO universe_data_changes (version, touched) VALUES ($1, $2)")
+                .bind(version)
+                .bind(text)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("DELETE FROM universe_data_changes WHERE version <= $1")
+                .bind(version - CHANGES_KEPT)
+                .execute(&mut *c)
+                .await?;
+        });
+        if let Conn::Postgres(t) = &mut self.conn {
             let payload = serde_json::json!({ "version": version, "run_id": run_id }).to_string();
             sqlx::query("SELECT pg_notify($1, $2)").bind(UPDATED_CHANNEL).bind(payload).execute(&mut **t).await?;
         }
         Ok(version)
+    }
+}
+
+/// ` AND column IN (ids…)` when only some ids are wanted (integers, written inline).
+fn id_filter(column: &str, only: Option<&[i32]>) -> String {
+    match only {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".to_string(),
+        Some(ids) => {
+            let list = ids.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
+            format!(" AND {column} IN ({list})")
+        }
     }
 }
 

@@ -198,6 +198,7 @@ impl Tx {
         fields: &[SymbolField],
         now: NaiveDateTime,
     ) -> Result<(), StoreError> {
+        self.touch_symbols(rows.iter().map(|r| r.symbol.as_str()));
         for chunk in rows.chunks(BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = QueryBuilder::new("INSERT INTO symbols (symbol, last_updated");
@@ -236,6 +237,7 @@ impl Tx {
 
     /// Deletes symbols (rollback of a load that added them).
     pub async fn delete_symbols(&mut self, symbols: &[&str]) -> Result<(), StoreError> {
+        self.touch_symbols(symbols.iter().copied());
         for chunk in symbols.chunks(BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = QueryBuilder::new("DELETE FROM symbols WHERE symbol");
@@ -295,6 +297,7 @@ impl Tx {
         rows: &[MarketSymbol],
         now: NaiveDateTime,
     ) -> Result<u64, StoreError> {
+        self.touch_symbols(rows.iter().map(|r| r.symbol.as_str()));
         const COLUMNS: [&str; 19] = [
             "name",
             "type",

@@ -46,6 +46,7 @@ impl Store {
 impl Tx {
     /// Deletes an environment's groups (memberships go with them) and history.
     pub async fn delete_environment_groups(&mut self, env: Environment) -> Result<(), StoreError> {
+        self.touch_everything();
         for sql in [
             "DELETE FROM definition_groups WHERE environment = $1",
             "DELETE FROM membership_history WHERE environment = $1",

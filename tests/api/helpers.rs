@@ -191,6 +191,11 @@ impl TestDb {
         for (kind, inputs) in universe::sample::demo_loads() {
             load::run(&self.store, &LoadRequest::new(kind, inputs, Environment::Default)).await.expect("sample loads");
         }
+        self.organize().await;
+    }
+
+    /// Runs organize with the default definitions.
+    pub async fn organize(&self) {
         let (name, bytes) = universe::organize::DEFAULT_DEFINITIONS;
         let definitions = universe::organize::definitions::parse(&Input::from_bytes(name, bytes)).expect("definitions");
         let req = universe::organize::OrganizeRequest {
@@ -294,4 +299,18 @@ impl TestDb {
 pub fn shared_data(name: &str) -> String {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A small deterministic random generator for property tests (a fixed seed reproduces a failure).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod deployment;
 mod holdings;
 mod http_limits;
+mod incremental;
 mod input_edges;
 mod jobs;
 mod market;

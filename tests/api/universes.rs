@@ -4,7 +4,7 @@ use universe::domain::{Environment, GroupKind, UniverseKeyError};
 use universe::load::{LoadKind, Mode};
 use universe::universes::{ResolveError, resolve};
 
-use crate::helpers::{TestDb, contract};
+use crate::helpers::{Lcg, TestDb, contract};
 
 /// The three accepted layouts: header-less list, `symbol` header, and the seed format with weights.
 async fn universe_formats(db: &TestDb) {
@@ -100,19 +100,6 @@ async fn resolve_ambiguous(db: &TestDb) {
 contract!(universe_formats, universe_bad_header, resolve_keys, resolve_ambiguous);
 
 /// A small deterministic generator (no seed from the clock: a failure names its round and key, and reruns alike).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
-
 /// The two resolvers — over the store (the CLI, jobs) and over the snapshot (the HTTP API) — return the same
 /// symbols, and the same errors, for the same data: random data sets (group names that differ only by case, one
 /// name in several kinds, cache rows in both value shapes) and random keys over them.
