@@ -29,6 +29,8 @@ struct Draft {
 /// Collects re-read rows on top of a previous snapshot's parts, then indexes what changed.
 pub(super) struct Builder {
     full: bool,
+    /// The full build the result descends from (`None`: this one).
+    full_built_at: Option<chrono::DateTime<Utc>>,
     symbols: Vec<Arc<Symbol>>,
     by_ticker: Arc<HashMap<Box<str>, SymbolId>>,
     groups: Vec<Option<Arc<Group>>>,
@@ -53,6 +55,7 @@ impl Builder {
     pub(super) fn full() -> Builder {
         Builder {
             full: true,
+            full_built_at: None,
             symbols: Vec::new(),
             by_ticker: Arc::default(),
             groups: Vec::new(),
@@ -70,6 +73,7 @@ impl Builder {
     pub(super) fn on(prev: &Snapshot) -> Builder {
         Builder {
             full: false,
+            full_built_at: Some(prev.full_built_at),
             symbols: prev.symbols.clone(),
             by_ticker: prev.by_ticker.clone(),
             groups: prev.groups.clone(),
@@ -215,8 +219,6 @@ impl Builder {
     pub(super) fn cache_rows(&mut self, rows: Vec<SnapshotCacheRow>) {
         let mut cache = CacheRows::default();
         for (kind, name, key, value) in rows {
-            let mut h = DefaultHasher::new();
-            (&kind, &name, &key, &value).hash(&mut h);
             let Some(kind) = CacheKind::parse(&kind) else { continue };
             let symbols = cache_text_symbols(&value).map(|c| {
                 let mut v: Vec<Box<str>> = c.symbols.into_iter().map(String::into_boxed_str).collect();
@@ -224,6 +226,9 @@ impl Builder {
                 v.dedup();
                 v.into_boxed_slice()
             });
+            // What is served, not the text it came from (a value or organize's ticker list of it).
+            let mut h = DefaultHasher::new();
+            (kind, &name, &key, &symbols).hash(&mut h);
             let id = cache.rows.len() as u32;
             cache.by_key.entry((kind, key.to_ascii_lowercase().into_boxed_str())).or_default().push(id);
             cache.rows.push(CacheUniverse {
@@ -320,6 +325,7 @@ impl Builder {
             }
         }
 
+        let now = Utc::now();
         let index = group_index(&self.groups, self.by_db_id);
         let mut content: u64 = 0;
         for s in self.symbols.iter().filter(|s| s.is_live()) {
@@ -335,7 +341,8 @@ impl Builder {
             version,
             etag: format!("\"{version}-{content:016x}\""),
             environment,
-            built_at: Utc::now(),
+            built_at: now,
+            full_built_at: self.full_built_at.unwrap_or(now),
             read_time,
             index_time: Duration::ZERO,
             approx_bytes: 0,

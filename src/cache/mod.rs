@@ -209,7 +209,7 @@ impl RelationshipCache {
         let _one = self.rebuild.lock().await;
         let current = self.current.load_full();
         let version = self.store.data_version().await?;
-        let age = (chrono::Utc::now() - current.built_at).to_std().unwrap_or_default();
+        let age = (chrono::Utc::now() - current.full_built_at).to_std().unwrap_or_default();
         if version == current.version && age < max_age {
             return Ok(false);
         }

@@ -174,6 +174,9 @@ pub struct Snapshot {
     pub environment: Environment,
     /// When it was built.
     pub built_at: DateTime<Utc>,
+    /// When the last full build it descends from was made: the maximum-age rebuild counts from this, so edits
+    /// made behind the tool's back are picked up however often incremental refreshes come.
+    pub full_built_at: DateTime<Utc>,
     /// Time to read the rows.
     pub read_time: Duration,
     /// Time to index them.

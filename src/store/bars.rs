@@ -96,15 +96,14 @@ impl Tx {
             return Ok(0);
         }
         dedupe_bars(&mut bars);
-        // New tickers get a bare `symbols` row: those are the rows this may change.
-        let mut tickers: Vec<&str> = bars.iter().map(|b| b.symbol.as_str()).collect();
-        tickers.dedup();
-        self.touch_symbols(tickers);
         let created = super::now();
-        match &mut self.conn {
-            Conn::Postgres(t) => upsert_postgres(t, tf, &bars, created).await,
-            Conn::Sqlite(t) => upsert_sqlite(t, tf, &bars, created).await,
-        }
+        let (n, new_symbols) = match &mut self.conn {
+            Conn::Postgres(t) => upsert_postgres(t, tf, &bars, created).await?,
+            Conn::Sqlite(t) => upsert_sqlite(t, tf, &bars, created).await?,
+        };
+        // A new ticker gets a bare `symbols` row, which the relationship cache holds.
+        self.touch_symbols(new_symbols.iter().map(String::as_str));
+        Ok(n)
     }
 }
 
@@ -124,7 +123,7 @@ async fn upsert_postgres(
     tf: Timeframe,
     bars: &[Bar],
     created: DateTime<Utc>,
-) -> Result<u64, StoreError> {
+) -> Result<(u64, Vec<String>), StoreError> {
     upsert_postgres_copy(conn, tf, bars, created).await
 }
 
@@ -132,12 +131,13 @@ async fn upsert_postgres(
 const PG_CHANGED: &str = "({t}.open, {t}.high, {t}.low, {t}.close, {t}.volume) IS DISTINCT FROM \
      (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume)";
 
+/// Returns the rows written and the tickers that got a new `symbols` row.
 async fn upsert_postgres_copy(
     conn: &mut sqlx::PgConnection,
     tf: Timeframe,
     bars: &[Bar],
     created: DateTime<Utc>,
-) -> Result<u64, StoreError> {
+) -> Result<(u64, Vec<String>), StoreError> {
     let table = tf.table();
     let stage = format!("stage_{table}");
     // Once per connection: a temporary table shaped like the target, emptied at every commit.
@@ -176,10 +176,11 @@ async fn upsert_postgres_copy(
     }
     copy.finish().await?;
     let time = tf.time_column();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO symbols (symbol) SELECT DISTINCT symbol FROM {stage} ON CONFLICT (symbol) DO NOTHING"
+    let new_symbols: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO symbols (symbol) SELECT DISTINCT symbol FROM {stage} ON CONFLICT (symbol) DO NOTHING \
+         RETURNING symbol"
     )))
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
     let (extra_col, extra_val) = if tf == Timeframe::Day { (", created_at", ", $1") } else { ("", "") };
     let upsert = format!(
@@ -194,7 +195,7 @@ async fn upsert_postgres_copy(
     let done = q.execute(&mut *conn).await?;
     // Empty the stage now, so a later batch in this transaction starts clean.
     sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {stage}"))).execute(&mut *conn).await?;
-    Ok(done.rows_affected())
+    Ok((done.rows_affected(), new_symbols))
 }
 
 /// SQLite statements use anonymous `?` placeholders: SQLite looks a numbered parameter's name up by a linear
@@ -204,22 +205,23 @@ async fn upsert_sqlite(
     tf: Timeframe,
     bars: &[Bar],
     created: DateTime<Utc>,
-) -> Result<u64, StoreError> {
+) -> Result<(u64, Vec<String>), StoreError> {
     let table = tf.table();
     // Symbols first (distinct, in key order since bars are sorted).
     let mut symbols: Vec<&str> = bars.iter().map(|b| b.symbol.as_str()).collect();
     symbols.dedup();
+    let mut new_symbols: Vec<String> = Vec::new();
     for chunk in symbols.chunks(SQLITE_BATCH) {
         let mut sql = String::from("INSERT INTO symbols (symbol) VALUES ");
         for i in 0..chunk.len() {
             sql.push_str(if i == 0 { "(?)" } else { ",(?)" });
         }
-        sql.push_str(" ON CONFLICT (symbol) DO NOTHING");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        sql.push_str(" ON CONFLICT (symbol) DO NOTHING RETURNING symbol");
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
         for s in chunk {
             q = q.bind(*s);
         }
-        q.execute(&mut *conn).await?;
+        new_symbols.extend(q.fetch_all(&mut *conn).await?);
     }
     let daily = tf == Timeframe::Day;
     let per_row = if daily { 8 } else { 7 };
@@ -277,5 +279,5 @@ async fn upsert_sqlite(
         }
         changed += q.execute(&mut *conn).await?.rows_affected();
     }
-    Ok(changed)
+    Ok((changed, new_symbols))
 }

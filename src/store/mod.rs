@@ -380,8 +380,13 @@ impl Tx {
         }
     }
 
-    /// Commits; the writers' lock (if held) is released with it.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Commits; the writers' lock (if held) is released with it. A transaction that changed what the
+    /// relationship cache holds without moving the data version (bars adding bare symbols, organize restoring
+    /// ticker lists) moves it now, with what it touched: no change ever commits unannounced.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if !self.touched.is_empty() {
+            self.bump_data_version(None).await?;
+        }
         match self.conn {
             Conn::Sqlite(t) => t.commit().await?,
             Conn::Postgres(t) => t.commit().await?,

@@ -250,7 +250,7 @@ impl Tx {
     /// the same transaction: a change and the signal that it happened commit together or not at all.
     pub async fn finish_run(&mut self, id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
         if outcome.status.applied() {
-            self.bump_data_version(id).await?;
+            self.bump_data_version(Some(id)).await?;
         }
         on_conn!(self, c => {
             sqlx::query(FINISH_RUN)

@@ -82,6 +82,11 @@ const MAX_ITEMISED_SYMBOLS: usize = 20_000;
 const CHANGES_KEPT: i64 = 1000;
 
 impl Touched {
+    /// Whether nothing was touched.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty() && self.symbols.is_empty() && !self.cache_rows && !self.everything
+    }
+
     /// Adds another version's changes.
     pub fn merge(&mut self, other: Touched) {
         self.groups.extend(other.groups);
@@ -218,7 +223,7 @@ impl Tx {
         mut each: impl FnMut(SnapshotMembers),
     ) -> Result<(), StoreError> {
         use futures_util::TryStreamExt;
-        const BPS: &str = "CAST(round(m.weight * 10000) AS INTEGER)";
+        const BPS: &str = "CAST(round(CAST(m.weight AS NUMERIC) * 10000) AS INTEGER)";
         let from = format!(
             "FROM group_memberships m WHERE m.group_id IN (SELECT id FROM definition_groups WHERE environment = $1{}) \
              GROUP BY m.group_id",
@@ -312,7 +317,7 @@ impl Tx {
     /// Moves the data version on, inside the writing transaction, records what the transaction touched beside it
     /// (`universe_data_changes`, pruned to the last [`CHANGES_KEPT`] versions), and on PostgreSQL queues the
     /// notification (delivered to listeners only if and when the transaction commits). Returns the new version.
-    pub async fn bump_data_version(&mut self, run_id: i64) -> Result<i64, StoreError> {
+    pub async fn bump_data_version(&mut self, run_id: Option<i64>) -> Result<i64, StoreError> {
         let version: i64 = on_conn!(self, c => sqlx::query_scalar(
             "UPDATE universe_data_version SET version = version + 1, run_id = $1, changed_at = $2 \
              WHERE id = 1 RETURNING version")

@@ -28,7 +28,7 @@ fn some_tickers(rng: &mut Lcg) -> Vec<&'static str> {
 
 /// One random change; returns what it was, for the failure message.
 async fn random_change(db: &TestDb, rng: &mut Lcg, round: usize) -> String {
-    match rng.below(8) {
+    match rng.below(9) {
         0..=2 => {
             // Holdings of one or two funds: members come and go, weights move.
             let mut files = Vec::new();
@@ -82,6 +82,21 @@ async fn random_change(db: &TestDb, rng: &mut Lcg, round: usize) -> String {
                 },
                 None => "no rollback".to_string(),
             }
+        }
+        7 => {
+            // Bars for a ticker nobody has seen give it a bare `symbols` row (no run is "applied").
+            let ticker = format!("NEW{}", rng.below(6));
+            let bar = universe::bars::Bar {
+                symbol: universe::domain::Ticker::parse(&ticker).unwrap(),
+                time: universe::bars::BarTime::Date(chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap()),
+                open: 1.0,
+                high: 2.0,
+                low: 0.5,
+                close: 1.5,
+                volume: 100.0,
+            };
+            db.store.upsert_bars(universe::domain::Timeframe::Day, vec![bar]).await.expect("bars");
+            format!("bars for {ticker}")
         }
         _ => {
             db.organize().await;
