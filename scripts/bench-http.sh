@@ -3,15 +3,18 @@
 # 10), on SQLite and PostgreSQL loaded with the peer-scale data set. Each API route is measured next to its
 # ceiling in the same run and the same binary: /bench/static/* serves the very same bytes and headers from a
 # handler that does nothing else, behind the same middleware. Also records the snapshot's build time and
-# memory as the server reports them. Then runs the criterion cache benchmarks (`cargo bench --bench cache`).
+# memory as the server reports them; then the same at market scale (issue #15: builds, incremental refreshes,
+# memory, lookups). Then runs the criterion cache benchmarks (`cargo bench --bench cache`).
 #
 # Uses BENCH_DATABASE_URL (a superuser URL) if set, else a throwaway PostgreSQL. Installs wrk with apt-get when
 # missing. Results: target/bench-http/summary.md. Loopback only; every wrk run is bounded by DURATION.
+# MARKET=0 skips the market-scale section; MARKET=only runs nothing else (no peer scale, no criterion).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib-pg.sh
 
 command -v wrk >/dev/null || apt_install wrk
+[ -x /usr/bin/time ] || apt_install time
 command -v psql >/dev/null || apt_install postgresql-client
 DURATION=${DURATION:-10}
 OUT=$PWD/target/bench-http
@@ -56,7 +59,9 @@ measure() {
   echo "|:---|:---|---:|---:|---:|---:|---:|"
 } >"$OUT/summary.md"
 stats=""
-for backend in sqlite postgres; do
+peer_backends="sqlite postgres"
+[ "${MARKET:-1}" = only ] && peer_backends=""
+for backend in $peer_backends; do
   if [ $backend = sqlite ]; then url="sqlite://$OUT/bench.db"; else url=$PGDB; fi
   load "$url"
   port=$(free_port)
@@ -92,6 +97,68 @@ done
   printf '%s' "$stats"
 } >>"$OUT/summary.md"
 
+# Market scale (issue #15): 3,000 ETFs, ~1,000,000 memberships, 12,000 stocks, organized. The server's first
+# (full) build, three forced full rebuilds, then three loads that each change one ETF (`bench-data --variant N`,
+# `--mode incremental`) and the incremental refresh each triggers; memory from /proc (RSS, its anonymous part, the
+# peak during each refresh after resetting it) beside what the server reports (`approx_bytes`, the allocator's
+# `heap_bytes`); lookups with wrk against the static handler.
+if [ "${MARKET:-1}" != 0 ]; then
+  MDATA=$OUT/market
+  "$BIN" bench-data "$MDATA" --scale market >/dev/null
+  for v in 1 2 3; do "$BIN" bench-data "$MDATA-v$v" --scale market --variant "$v" >/dev/null; done
+  psql -q -X "$BENCH_DATABASE_URL" -c 'DROP DATABASE IF EXISTS universe_bench_market WITH (FORCE)' -c 'CREATE DATABASE universe_bench_market' >/dev/null
+  proc() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+  stat() { curl -s "$1/api/relationships/stats" | python3 -c "import json,sys; s=json.load(sys.stdin); print(s['$2'])"; }
+  {
+    echo
+    echo "Market scale (3,000 ETFs, ~1,000,000 memberships, 12,000 stocks; loaded and organized):"
+    echo
+    echo "| backend | what | figure |"
+    echo "|:---|:---|:---|"
+  } >>"$OUT/summary.md"
+  for backend in sqlite postgres; do
+    if [ $backend = sqlite ]; then url="sqlite://$OUT/market.db"; else url="${BENCH_DATABASE_URL%/*}/universe_bench_market"; fi
+    u="$BIN --database-url $url"
+    /usr/bin/time -f "%e s, peak RSS %M KB" -o "$OUT/market-load-$backend.txt" $u load holdings "$MDATA"/holdings/*.csv >/dev/null
+    $u load symbols "$MDATA/symbols.csv" >/dev/null
+    $u load sectors "$MDATA/sectors.csv" >/dev/null
+    $u load universes "$MDATA"/universes/*.csv >/dev/null
+    $u organize --yes >/dev/null
+    port=$(free_port)
+    "$BIN" --database-url "$url" serve --bind "127.0.0.1:$port" --bench-routes --api-key bench >"$OUT/serve-market-$backend.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 600); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+    base="http://127.0.0.1:$port"
+    row() { echo "| $backend | $1 | $2 |" >>"$OUT/summary.md"; }
+    row "full load of the holdings (whole process)" "$(cat "$OUT/market-load-$backend.txt")"
+    row "first build: read + index" "$(stat "$base" read_ms | cut -c1-7) + $(stat "$base" index_ms | cut -c1-6) ms"
+    row "RSS after start (anonymous)" "$(proc $pid VmRSS) MB ($(proc $pid RssAnon) MB)"
+    row "approx_bytes / heap_bytes (whole process)" "$(stat "$base" approx_bytes) / $(stat "$base" heap_bytes)"
+    full=$(for _ in 1 2 3; do curl -s -X POST -H 'X-API-Key: bench' "$base/admin/cache/refresh" | python3 -c "import json,sys; print(round(json.load(sys.stdin)['elapsed_ms']))"; done | paste -sd/)
+    row "full rebuilds (POST /admin/cache/refresh), ms" "$full"
+    row "RSS after them (anonymous), peak" "$(proc $pid VmRSS) MB ($(proc $pid RssAnon) MB), peak $(proc $pid VmHWM) MB"
+    for v in 1 2 3; do
+      echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true
+      before=$(stat "$base" version)
+      load=$( { /usr/bin/time -f "%e s, peak RSS %M KB" $u load holdings --mode incremental "$MDATA-v$v"/holdings/*.csv >/dev/null; } 2>&1 | tail -1)
+      for _ in $(seq 100); do [ "$(stat "$base" version)" != "$before" ] && break; sleep 0.05; done
+      s=$(curl -s "$base/api/relationships/stats" | python3 -c "import json,sys; s=json.load(sys.stdin); print('%d ms (read %.1f + index %.1f), incremental=%s, groups re-read %d' % (s['last_refresh_ms'], s['read_ms'], s['index_ms'], s['incremental'], s['groups_reread']))")
+      row "one ETF changed (variant $v): load" "$load"
+      row "one ETF changed (variant $v): refresh" "$s; server peak RSS since the load $(proc $pid VmHWM) MB"
+    done
+    etf=$(curl -s "$base/api/universes" | python3 -c "import json,sys; print([u['key'] for u in json.load(sys.stdin)['universes'] if u['type'] == 'ETF'][0])")
+    stock=$(curl -s "$base/api/relationships/etf/$etf/holdings?limit=1" | python3 -c "import json,sys; print(json.load(sys.stdin)['holdings'][0]['symbol'])")
+    read -r crps cp99 < <(measure "$base/bench/static/universe")
+    for path in "/api/relationships/etf/$etf/holdings?limit=50" "/api/relationships/stock/$stock/info" "/api/universes/sp500/symbols"; do
+      read -r rps p99 < <(measure "$base$path")
+      row "wrk \`$path\`" "$rps req/s, p99 $p99 ms (static handler: $crps req/s, p99 $cp99 ms)"
+    done
+    kill -TERM $pid
+    wait $pid || true
+  done
+fi
+
+[ "${MARKET:-1}" = only ] && { cat "$OUT/summary.md"; exit 0; }
 cargo bench --locked --bench cache -- --warm-up-time 1 --measurement-time 5 2>&1 | tee "$OUT/criterion.log" | grep -E 'peer-scale|time:' >&2
 {
   echo

@@ -157,9 +157,10 @@ impl Builder {
                 description: opt(g.description),
                 created_at: g.created_at,
                 updated_at: g.updated_at,
-                members: Box::new([]),
-                sorted: Box::new([]),
-                industries: Box::new([]),
+                members: Arc::new([]),
+                sorted: Arc::new([]),
+                industries: Arc::new([]),
+                members_hash: 0,
                 hash: 0,
             };
             self.drafts.insert(slot, Draft { group, members: Vec::new(), industries: Vec::new() });
@@ -176,11 +177,48 @@ impl Builder {
         }
     }
 
+    /// Group rows re-read whose memberships did not change (`touched` ids): each keeps the members it has and
+    /// takes the new row. Returns the ids that need a full re-read instead: new groups, deleted ones, and any
+    /// whose name or type differs from what the snapshot holds (its members' membership order would change).
+    pub(super) fn group_row_updates(&mut self, rows: Vec<SnapshotGroup>, touched: &[i32]) -> Vec<i32> {
+        self.reread.0 += rows.len();
+        let mut full: Vec<i32> = Vec::new();
+        let mut present: Vec<i32> = Vec::with_capacity(rows.len());
+        for g in rows {
+            present.push(g.id);
+            let old = self.by_db_id.get(&g.id).and_then(|slot| self.groups[*slot as usize].clone());
+            let kind = GroupKind::parse(&g.kind);
+            match old {
+                Some(old) if Some(old.kind) == kind && *old.name == *g.name => {
+                    let mut group = Group {
+                        id: old.id,
+                        kind: old.kind,
+                        name: old.name.clone(),
+                        description: opt(g.description),
+                        created_at: g.created_at,
+                        updated_at: g.updated_at,
+                        members: old.members.clone(),
+                        sorted: old.sorted.clone(),
+                        industries: old.industries.clone(),
+                        members_hash: old.members_hash,
+                        hash: 0,
+                    };
+                    group.hash = group.row_hash();
+                    self.groups[old.id as usize] = Some(Arc::new(group));
+                }
+                _ => full.push(g.id),
+            }
+        }
+        present.sort_unstable();
+        full.extend(touched.iter().filter(|id| present.binary_search(id).is_err()));
+        full
+    }
+
     /// Marks a group slot re-read; its previous members must recompute their memberships.
     fn mark_changed(&mut self, slot: GroupId) {
         self.changed[slot as usize] = true;
         if let Some(old) = &self.groups[slot as usize] {
-            for m in &old.members {
+            for m in old.members.iter() {
                 self.dirty[m.symbol as usize] = true;
             }
         }
@@ -270,20 +308,20 @@ impl Builder {
             sorted.sort_unstable_by(&by_ticker_order);
             industries.sort_unstable_by_key(|(id, _)| *id);
             let mut h = DefaultHasher::new();
-            (&group.name, group.kind.as_str(), &group.description, group.created_at, group.updated_at).hash(&mut h);
             for m in &members {
                 (&symbols[m.symbol as usize].ticker, m.weight).hash(&mut h);
             }
-            group.members = members.into_boxed_slice();
-            group.sorted = sorted.into_boxed_slice();
-            group.industries = industries.into_boxed_slice();
+            group.members = Arc::from(members);
+            group.sorted = Arc::from(sorted);
+            group.industries = Arc::from(industries);
             // Industries in ticker order: slot ids differ between builds, tickers do not.
-            for id in &group.sorted {
+            for id in group.sorted.iter() {
                 if let Some(industry) = group.industry_of(*id) {
                     (&symbols[*id as usize].ticker, industry).hash(&mut h);
                 }
             }
-            group.hash = h.finish();
+            group.members_hash = h.finish();
+            group.hash = group.row_hash();
             self.groups[slot as usize] = Some(Arc::new(group));
         }
 
@@ -428,6 +466,7 @@ fn heap_bytes(s: &Snapshot) -> usize {
             ARC + size_of::<Group>()
                 + g.name.len()
                 + str_bytes(&g.description)
+                + 3 * ARC
                 + g.members.len() * size_of::<Member>()
                 + g.sorted.len() * size_of::<SymbolId>()
                 + g.industries.iter().map(|(_, i)| size_of::<(SymbolId, Box<str>)>() + i.len()).sum::<usize>()

@@ -340,7 +340,11 @@ pub async fn build_from(
             if !tickers.is_empty() {
                 b.symbol_rows(tx.snapshot_symbols(Some(&tickers)).await?, &tickers);
             }
-            let ids: Vec<i32> = t.groups.iter().copied().collect();
+            let mut ids: Vec<i32> = t.groups.iter().copied().collect();
+            let rows_only: Vec<i32> = t.group_rows.difference(&t.groups).copied().collect();
+            if !rows_only.is_empty() {
+                ids.extend(b.group_row_updates(tx.snapshot_groups(env, Some(&rows_only)).await?, &rows_only));
+            }
             if !ids.is_empty() {
                 b.group_rows(tx.snapshot_groups(env, Some(&ids)).await?, &ids);
                 tx.snapshot_members(env, Some(&ids), |m| b.members(m)).await?;

@@ -107,17 +107,29 @@ pub struct Group {
     pub created_at: Option<NaiveDateTime>,
     /// Last changed.
     pub updated_at: Option<NaiveDateTime>,
-    /// Members, heaviest first, then by ticker.
-    pub members: Box<[Member]>,
+    /// Members, heaviest first, then by ticker (shared with the next version when only the row changes).
+    pub members: Arc<[Member]>,
     /// Members ordered by ticker.
-    pub sorted: Box<[SymbolId]>,
+    pub sorted: Arc<[SymbolId]>,
     /// The industry each sector membership records, by symbol id (sorted; empty for other kinds).
-    pub(super) industries: Box<[(SymbolId, Box<str>)]>,
+    pub(super) industries: Arc<[(SymbolId, Box<str>)]>,
+    /// Hash of the members and their industries.
+    pub(super) members_hash: u64,
     /// Hash of the row and its members, for the entity tag.
     pub(super) hash: u64,
 }
 
 impl Group {
+    /// The entity-tag hash of a row with its members' hash.
+    pub(super) fn row_hash(&self) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(
+            &(&self.name, self.kind.as_str(), &self.description, self.created_at, self.updated_at, self.members_hash),
+            &mut h,
+        );
+        std::hash::Hasher::finish(&h)
+    }
+
     /// The industry this (sector) group's membership records for a symbol.
     pub(super) fn industry_of(&self, symbol: SymbolId) -> Option<&str> {
         self.industries.binary_search_by_key(&symbol, |(s, _)| *s).ok().map(|i| &*self.industries[i].1)

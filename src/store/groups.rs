@@ -374,7 +374,7 @@ impl Tx {
         .bind(now)
         .fetch_one(&mut *c)
         .await?);
-        self.touch_groups([id]);
+        self.touch_group_row(id);
         Ok(id)
     }
 

@@ -216,8 +216,10 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
-                // Read through a memory map: large JSON values come in without a read() per page.
-                .pragma("mmap_size", "268435456");
+                // No memory map: each pooled connection would map the whole file, and a server that reads a
+                // 243 MB market-scale database showed 4 × its size as resident (measured: RSS 881 MB mapped
+                // against 186 MB without, same rebuild times; organize at peer scale unchanged).
+                .pragma("mmap_size", "0");
             let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(connect_err)?;
             Ok(Store::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -60,9 +60,13 @@ pub type SnapshotCacheRow = (String, String, String, String);
 /// process that holds the previous version re-reads only these parts.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Touched {
-    /// `definition_groups` ids whose row or memberships were inserted, updated or deleted.
+    /// `definition_groups` ids whose memberships changed, or that were inserted or deleted.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub groups: BTreeSet<i32>,
+    /// `definition_groups` ids whose row only was updated (a full-mode reload restamps every group it is given):
+    /// a reader re-reads the row and keeps the members it has.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub group_rows: BTreeSet<i32>,
     /// Tickers whose `symbols` row was inserted, updated or deleted.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub symbols: BTreeSet<String>,
@@ -84,12 +88,17 @@ const CHANGES_KEPT: i64 = 1000;
 impl Touched {
     /// Whether nothing was touched.
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty() && self.symbols.is_empty() && !self.cache_rows && !self.everything
+        self.groups.is_empty()
+            && self.group_rows.is_empty()
+            && self.symbols.is_empty()
+            && !self.cache_rows
+            && !self.everything
     }
 
     /// Adds another version's changes.
     pub fn merge(&mut self, other: Touched) {
         self.groups.extend(other.groups);
+        self.group_rows.extend(other.group_rows);
         self.symbols.extend(other.symbols);
         self.cache_rows |= other.cache_rows;
         self.everything |= other.everything;
@@ -131,9 +140,14 @@ impl Store {
 }
 
 impl Tx {
-    /// Records that groups (by `definition_groups.id`) changed.
+    /// Records that groups (by `definition_groups.id`) changed: memberships, or the group itself came or went.
     pub(crate) fn touch_groups(&mut self, ids: impl IntoIterator<Item = i32>) {
         self.touched.groups.extend(ids);
+    }
+
+    /// Records that a group's row (not its memberships) was written.
+    pub(crate) fn touch_group_row(&mut self, id: i32) {
+        self.touched.group_rows.insert(id);
     }
 
     /// Records that `symbols` rows changed.

@@ -10,7 +10,11 @@ use universe::load::{self, LoadKind, Mode};
 
 use crate::helpers::{Lcg, TestDb, contract};
 
-contract!(incremental_refresh_equals_a_fresh_build, a_gap_in_the_change_log_rebuilds_in_full);
+contract!(
+    incremental_refresh_equals_a_fresh_build,
+    a_gap_in_the_change_log_rebuilds_in_full,
+    a_full_mode_reload_rereads_rows_and_shares_members
+);
 
 const TICKERS: [&str; 24] = [
     "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "BRK.B", "JPM", "XOM", "CVX", "PFE", "LLY", "UNH", "V", "MA",
@@ -157,4 +161,22 @@ async fn a_gap_in_the_change_log_rebuilds_in_full(db: &TestDb) {
     assert!(next.incremental);
     assert_eq!(next.reread.0, 1, "one group re-read");
     same(&next.canonical(), &cache::build(&db.store, env).await.unwrap().canonical(), "after the gap");
+}
+
+async fn a_full_mode_reload_rereads_rows_and_shares_members(db: &TestDb) {
+    let env = Environment::Default;
+    let files = [("AAA.csv", "Symbol,Weight\nAAPL,60\nMSFT,40\n"), ("BBB.csv", "Symbol,Weight\nNVDA,100\n")];
+    db.load_ok(LoadKind::Holdings, &files, Mode::Full).await;
+    let cache = RelationshipCache::load(db.store.clone(), env).await.expect("first snapshot");
+    let before = cache.snapshot();
+    // The same files again in full mode: every group row is restamped, no membership changes.
+    db.load_ok(LoadKind::Holdings, &files, Mode::Full).await;
+    cache.refresh_if_stale(Duration::from_secs(3600)).await.expect("refresh");
+    let after = cache.snapshot();
+    assert!(after.incremental);
+    assert_eq!(after.reread, (2, 0), "two group rows re-read, no symbols");
+    let aaa =
+        |s: &universe::cache::Snapshot| s.group_named(universe::domain::GroupKind::Etf, "AAA").unwrap().members.clone();
+    assert!(std::sync::Arc::ptr_eq(&aaa(&before), &aaa(&after)), "the members are shared, not re-read");
+    same(&after.canonical(), &cache::build(&db.store, env).await.unwrap().canonical(), "after a full-mode reload");
 }
