@@ -16,7 +16,7 @@ use chrono::Utc;
 use super::snapshot::{CacheRows, GroupIndex, kind_slot};
 use super::{CacheUniverse, Group, GroupId, Member, Memo, Snapshot, Symbol, SymbolId};
 use crate::domain::{CacheKind, Environment, GroupKind, Weight};
-use crate::store::{SnapshotCacheRow, SnapshotGroup, SnapshotIndustry, SnapshotMembers, SnapshotSymbol};
+use crate::store::{SnapshotCacheRow, SnapshotGroup, SnapshotIndustry, SnapshotSymbol};
 use crate::universes::cache_text_symbols;
 
 /// A group being re-read: its row, and its members as they arrive.
@@ -41,8 +41,6 @@ pub(super) struct Builder {
     drafts: HashMap<GroupId, Draft>,
     /// Symbols whose row or memberships may have changed.
     dirty: Vec<bool>,
-    /// Membership entries of re-read groups, by symbol.
-    added: HashMap<SymbolId, Vec<(GroupId, Option<Weight>)>>,
     reread: (usize, usize),
 }
 
@@ -64,7 +62,6 @@ impl Builder {
             changed: Vec::new(),
             drafts: HashMap::new(),
             dirty: Vec::new(),
-            added: HashMap::new(),
             reread: (0, 0),
         }
     }
@@ -82,18 +79,17 @@ impl Builder {
             changed: vec![false; prev.groups.len()],
             drafts: HashMap::new(),
             dirty: vec![false; prev.symbols.len()],
-            added: HashMap::new(),
             reread: (0, 0),
         }
     }
 
     /// The symbol of a ticker, added bare when unknown.
-    fn intern(&mut self, ticker: String) -> SymbolId {
-        if let Some(&id) = self.by_ticker.get(ticker.as_str()) {
+    fn intern(&mut self, ticker: &str) -> SymbolId {
+        if let Some(&id) = self.by_ticker.get(ticker) {
             return id;
         }
         let id = self.symbols.len() as SymbolId;
-        let ticker = ticker.into_boxed_str();
+        let ticker: Box<str> = ticker.into();
         Arc::make_mut(&mut self.by_ticker).insert(ticker.clone(), id);
         self.symbols.push(Arc::new(Symbol::bare(ticker)));
         self.dirty.push(true);
@@ -107,7 +103,7 @@ impl Builder {
         for (ticker, name, kind, exchange, sector, industry, market_cap) in rows {
             let mut h = DefaultHasher::new();
             (&ticker, &name, &kind, &exchange, &sector, &industry, market_cap).hash(&mut h);
-            let id = self.intern(ticker);
+            let id = self.intern(&ticker);
             seen.push(id);
             self.dirty[id as usize] = true;
             let s = Arc::make_mut(&mut self.symbols[id as usize]);
@@ -225,17 +221,16 @@ impl Builder {
     }
 
     /// One re-read group's memberships.
-    pub(super) fn members(&mut self, m: SnapshotMembers) {
-        let Some(&slot) = self.by_db_id.get(&m.group_id) else { return };
+    pub(super) fn members(&mut self, group_id: i32, symbols: &[&str], weights: &[Option<i64>]) {
+        let Some(&slot) = self.by_db_id.get(&group_id) else { return };
         let Some(mut draft) = self.drafts.remove(&slot) else { return };
-        draft.members.reserve(m.symbols.len());
-        let mut weights = m.weights.into_iter();
-        for ticker in m.symbols {
-            let weight = weights.next().flatten().map(Weight::from_basis_points);
+        draft.members.reserve(symbols.len());
+        let mut weights = weights.iter();
+        for ticker in symbols {
+            let weight = weights.next().copied().flatten().map(Weight::from_basis_points);
             let id = self.intern(ticker);
             self.dirty[id as usize] = true;
             draft.members.push(Member { symbol: id, weight });
-            self.added.entry(id).or_default().push((slot, weight));
         }
         self.drafts.insert(slot, draft);
     }
@@ -295,6 +290,21 @@ impl Builder {
             }
             ranks
         });
+        // The membership entries of the re-read groups, by symbol, each list allocated at its final size (a full
+        // build makes a million of them: no growth, no copies left behind in the allocator).
+        let mut sizes = vec![0u32; self.symbols.len()];
+        for d in self.drafts.values() {
+            for m in &d.members {
+                sizes[m.symbol as usize] += 1;
+            }
+        }
+        let mut added: Vec<Vec<(GroupId, Option<Weight>)>> =
+            sizes.iter().map(|n| Vec::with_capacity(*n as usize)).collect();
+        for (slot, d) in &self.drafts {
+            for m in &d.members {
+                added[m.symbol as usize].push((*slot, m.weight));
+            }
+        }
         let symbols = &self.symbols;
         let by_ticker_order = |a: &SymbolId, b: &SymbolId| match &ranks {
             Some(r) => r[*a as usize].cmp(&r[*b as usize]),
@@ -332,16 +342,20 @@ impl Builder {
             key(a.0).cmp(&key(b.0))
         };
         let mut gone: Vec<Box<str>> = Vec::new();
-        for id in 0..self.symbols.len() {
+        for (id, new) in added.into_iter().enumerate() {
             if !self.dirty[id] {
                 continue;
             }
             let old = &self.symbols[id];
-            let mut list: Vec<(GroupId, Option<Weight>)> =
-                old.memberships.iter().copied().filter(|(g, _)| !self.changed[*g as usize]).collect();
-            if let Some(new) = self.added.remove(&(id as SymbolId)) {
+            let kept = old.memberships.iter().copied().filter(|(g, _)| !self.changed[*g as usize]);
+            let mut list: Vec<(GroupId, Option<Weight>)> = if old.memberships.is_empty() {
+                new
+            } else {
+                let mut list = Vec::with_capacity(old.memberships.len() + new.len());
+                list.extend(kept);
                 list.extend(new);
-            }
+                list
+            };
             list.sort_unstable_by(by_kind_and_name);
             let sector = list
                 .iter()

@@ -347,7 +347,7 @@ pub async fn build_from(
             }
             if !ids.is_empty() {
                 b.group_rows(tx.snapshot_groups(env, Some(&ids)).await?, &ids);
-                tx.snapshot_members(env, Some(&ids), |m| b.members(m)).await?;
+                tx.snapshot_members(env, Some(&ids), |id, symbols, weights| b.members(id, symbols, weights)).await?;
                 b.industries(tx.snapshot_industries(env, Some(&ids)).await?);
             }
             if t.cache_rows {
@@ -357,7 +357,7 @@ pub async fn build_from(
         None => {
             b.symbol_rows(tx.snapshot_symbols(None).await?, &[]);
             b.group_rows(tx.snapshot_groups(env, None).await?, &[]);
-            tx.snapshot_members(env, None, |m| b.members(m)).await?;
+            tx.snapshot_members(env, None, |id, symbols, weights| b.members(id, symbols, weights)).await?;
             b.industries(tx.snapshot_industries(env, None).await?);
             b.cache_rows(tx.snapshot_cache_rows(env).await?);
         }

@@ -38,9 +38,7 @@ pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup,
 pub use jobs::{JobProgress, JobRow, TaskRecord};
 pub use quality::{GroupKey, GroupList};
 pub use runs::{NewRun, RunOutcome, RunRow};
-pub use snapshot::{
-    SnapshotCacheRow, SnapshotGroup, SnapshotIndustry, SnapshotMembers, SnapshotSymbol, Touched, UPDATED_CHANNEL,
-};
+pub use snapshot::{SnapshotCacheRow, SnapshotGroup, SnapshotIndustry, SnapshotSymbol, Touched, UPDATED_CHANNEL};
 pub use symbols::{MarketSymbol, SicRow, SymbolField, SymbolRow};
 pub use transfer::HistoryInterval;
 

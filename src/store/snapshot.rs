@@ -30,18 +30,14 @@ pub struct SnapshotGroup {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-/// One group's memberships as parallel columns: symbols and weights in basis points (the stored `numeric(5,4)`
-/// fraction × 10,000: integers cost less to render and parse than decimals). Read a group at a time, so a
-/// snapshot build never holds every membership row at once.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct SnapshotMembers {
-    /// `definition_groups.id`.
-    #[serde(skip)]
-    pub group_id: i32,
-    /// Member tickers.
-    pub symbols: Vec<String>,
-    /// Their weights in basis points.
-    pub weights: Vec<Option<i64>>,
+/// One group's memberships as SQLite's JSON document carries them: tickers borrowed from the text (no string is
+/// allocated for a ticker the snapshot already knows) and weights in basis points (the stored `numeric(5,4)`
+/// fraction × 10,000: integers cost less to render and parse than decimals).
+#[derive(serde::Deserialize)]
+struct MembersJson<'a> {
+    #[serde(borrow)]
+    symbols: Vec<std::borrow::Cow<'a, str>>,
+    weights: Vec<Option<i64>>,
 }
 
 /// The industry a sector membership records: group id, symbol, industry.
@@ -226,15 +222,15 @@ impl Tx {
         Ok(groups)
     }
 
-    /// Streams the memberships of an environment's groups (all, or some ids) to `each`, one group at a time:
-    /// one aggregated row per group on either backend (arrays on PostgreSQL, a JSON document on SQLite, whose
-    /// rows decode slowly through sqlx), so only one group's rows are held at once. Reads only the
-    /// `(group_id, symbol)` index and the weight; industries come from [`Tx::snapshot_industries`].
+    /// Streams the memberships of an environment's groups (all, or some ids) to `each` as (group id, tickers,
+    /// weights in basis points), one group at a time: one aggregated row per group on either backend (arrays on
+    /// PostgreSQL, a JSON document on SQLite, whose rows decode slowly through sqlx), so only one group's rows
+    /// are held at once. Industries come from [`Tx::snapshot_industries`].
     pub async fn snapshot_members(
         &mut self,
         env: Environment,
         only: Option<&[i32]>,
-        mut each: impl FnMut(SnapshotMembers),
+        mut each: impl FnMut(i32, &[&str], &[Option<i64>]),
     ) -> Result<(), StoreError> {
         use futures_util::TryStreamExt;
         const BPS: &str = "CAST(round(CAST(m.weight AS NUMERIC) * 10000) AS INTEGER)";
@@ -252,9 +248,10 @@ impl Tx {
                 let mut rows =
                     sqlx::query_as::<_, (i32, String)>(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch(&mut **t);
                 while let Some((group_id, text)) = rows.try_next().await? {
-                    let members: SnapshotMembers = serde_json::from_str(&text)
+                    let members: MembersJson<'_> = serde_json::from_str(&text)
                         .map_err(|e| StoreError::Corrupt(format!("memberships of group {group_id}: {e}")))?;
-                    each(SnapshotMembers { group_id, ..members });
+                    let symbols: Vec<&str> = members.symbols.iter().map(|s| &**s).collect();
+                    each(group_id, &symbols, &members.weights);
                 }
             }
             Conn::Postgres(t) => {
@@ -262,7 +259,8 @@ impl Tx {
                 type Row = (i32, Vec<String>, Vec<Option<i64>>);
                 let mut rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch(&mut **t);
                 while let Some((group_id, symbols, weights)) = rows.try_next().await? {
-                    each(SnapshotMembers { group_id, symbols, weights });
+                    let symbols: Vec<&str> = symbols.iter().map(String::as_str).collect();
+                    each(group_id, &symbols, &weights);
                 }
             }
         }
