@@ -233,7 +233,9 @@ impl Tx {
         mut each: impl FnMut(i32, &[&str], &[Option<i64>]),
     ) -> Result<(), StoreError> {
         use futures_util::TryStreamExt;
-        const BPS: &str = "CAST(round(CAST(m.weight AS NUMERIC) * 10000) AS INTEGER)";
+        // Exact for TickStock's numeric(5,4) column (and for REAL holding 4-decimal values); a float8 column
+        // with more decimals could differ between backends only at an exact half basis point.
+        const BPS: &str = "CAST(round(m.weight * 10000) AS INTEGER)";
         let from = format!(
             "FROM group_memberships m WHERE m.group_id IN (SELECT id FROM definition_groups WHERE environment = $1{}) \
              GROUP BY m.group_id",
