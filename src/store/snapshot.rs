@@ -188,9 +188,15 @@ impl Tx {
         }
         let mut all = Touched::default();
         for (version, text) in rows {
-            let t: Touched = serde_json::from_str(&text)
-                .map_err(|e| StoreError::Corrupt(format!("universe_data_changes version {version}: {e}")))?;
-            all.merge(t);
+            match serde_json::from_str::<Touched>(&text) {
+                Ok(t) => all.merge(t),
+                Err(e) => {
+                    // Unreadable (hand-edited, or written by a newer build): a full rebuild is always correct,
+                    // and failing here would keep every refresh failing until the row is pruned.
+                    tracing::warn!(version, error = %e, "unreadable universe_data_changes row; rebuilding in full");
+                    return Ok(None);
+                }
+            }
         }
         Ok((!all.everything).then_some(all))
     }

@@ -154,6 +154,13 @@ async fn a_gap_in_the_change_log_rebuilds_in_full(db: &TestDb) {
     assert!(!next.incremental, "a gap means a full rebuild");
     same(&next.canonical(), &cache::build(&db.store, env).await.unwrap().canonical(), "after the gap");
     assert_eq!(next.counts().etfs, 2);
+    // An unreadable log row is treated as a gap too, not as a refresh failure.
+    db.load_ok(LoadKind::Holdings, &[("BBB.csv", "Symbol,Weight\nNVDA,60\nJPM,40\n")], Mode::Full).await;
+    db.exec("UPDATE universe_data_changes SET touched = 'not json' WHERE version = (SELECT MAX(version) FROM universe_data_changes)")
+        .await;
+    cache.refresh_if_stale(Duration::from_secs(3600)).await.expect("an unreadable log row does not fail the refresh");
+    assert!(!cache.snapshot().incremental);
+    same(&cache.snapshot().canonical(), &cache::build(&db.store, env).await.unwrap().canonical(), "after a bad row");
     // The next change is logged again, and read incrementally.
     db.load_ok(LoadKind::Holdings, &[("AAA.csv", "Symbol,Weight\nAAPL,50\nXOM,50\n")], Mode::Full).await;
     cache.refresh_if_stale(Duration::from_secs(3600)).await.expect("refresh");
