@@ -1,20 +1,19 @@
 //! Applying a plan: one transaction holding the run row, every membership change and its history interval.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::parsed::Parsed;
+use super::input::Input;
+use super::parsed::{GroupInput, GroupSource, Parsed};
 use super::plan::{self, Action, GroupPlan};
 use super::symbols::ParsedSymbols;
 use super::{Counts, GroupLoad, GroupReport, LoadError, LoadReport, LoadRequest, Mode};
-use crate::domain::{GroupKind, RunStatus};
+use crate::domain::{Environment, GroupKind, RunStatus};
 use crate::quality;
-use crate::store::GroupKey;
-use crate::store::GroupWrite;
 use crate::store::{
-    GroupChange, MemberRow, NewRun, Reader, RunDetails, RunOutcome, Store, StoreError, SymbolField, SymbolRow,
-    SymbolsChange, Tx,
+    GroupChange, GroupKey, GroupMember, GroupWrite, NewRun, Reader, RunDetails, RunOutcome, Store, StoreError,
+    StoredGroup, SymbolField, SymbolRow, SymbolsChange, Tx,
 };
 
 /// Rows above which a progress bar is worth drawing.
@@ -30,62 +29,363 @@ fn counts_of(p: &GroupPlan) -> Counts {
     }
 }
 
-/// The run's `details`: per group, the counts and the row as it was, for reports and rollback.
-fn details(plans: &[GroupPlan]) -> RunDetails {
-    RunDetails::groups(
-        plans
-            .iter()
-            .filter(|p| p.writes())
-            .map(|p| GroupChange {
-                kind: p.kind,
-                name: p.name.to_string(),
-                action: p.action,
-                before: p.before.clone(),
-                counts: counts_of(p),
-            })
-            .collect(),
-    )
-}
-
 fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
     if !enabled || total < PROGRESS_THRESHOLD {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} rows") {
+    if let Ok(style) = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} input rows") {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
 }
 
-/// A planned run: its report and outcome (status decided) and what applying it writes.
-struct Planned {
-    report: LoadReport,
-    outcome: RunOutcome,
-    writes: Writes,
-}
-
-enum Writes {
-    Groups(GroupKind, Vec<GroupPlan>),
-    Symbols { rows: Vec<SymbolRow>, fields: Vec<SymbolField> },
-}
-
-/// Loads groups: plan, then record (dry-run, nothing to do) or apply.
+/// Loads groups: plan and apply a chunk of groups at a time in the writers' transaction, or (dry-run) plan them
+/// against the pool; then record the run.
 pub(super) async fn load_groups(
     store: &Store,
     req: &LoadRequest,
     load: GroupLoad,
     run: &NewRun<'_>,
-    parsed: Parsed,
+    source: GroupSource<'_>,
 ) -> Result<LoadReport, LoadError> {
-    // Writers take the lock before reading the state they diff against.
-    let mut tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
-    let reader = match tx.as_mut() {
-        Some(tx) => Reader::Tx(tx),
-        None => Reader::Pool(store),
+    let kind = load.group_kind();
+    let rows: usize = source.parsed.groups.iter().map(|g| g.members.len()).sum::<usize>()
+        + source.per_file.as_ref().map_or(0, |f| f.members.iter().sum());
+    let bar = progress_bar(req.progress, rows as u64);
+    let (run_id, acc) = if req.mode == Mode::DryRun {
+        let mut acc = Accumulated::new(bar.clone());
+        walk(Target::Pool(store), req, kind, &source, &mut acc).await?;
+        let run_id = store.record_run(run, &acc.outcome(req.mode)).await?;
+        (run_id, acc)
+    } else {
+        // Writers take the lock before reading the state they diff against.
+        let tx = store.begin_write().await?;
+        tx.commit_after(async |tx: &mut Tx| -> Result<(i64, Accumulated), LoadError> {
+            let run_id = tx.insert_run(run).await?;
+            let mut acc = Accumulated::new(bar.clone());
+            walk(Target::Tx(tx, run_id), req, kind, &source, &mut acc).await?;
+            check_after(tx, req, kind, &acc).await?;
+            tx.finish_run(run_id, &acc.outcome(req.mode)).await?;
+            Ok((run_id, acc))
+        })
+        .await?
     };
-    let planned = plan_groups(reader, req, load.group_kind(), parsed).await;
-    execute(store, req, run, tx, planned).await
+    bar.finish_and_clear();
+    let status = acc.status(req.mode);
+    if status.applied() {
+        let t = &acc.totals;
+        if t.added + t.removed + t.changed >= ANALYZE_ROWS {
+            store.analyze_memberships().await;
+        }
+        tracing::info!(run.id = run_id, added = t.added, removed = t.removed, changed = t.changed, "load applied");
+    }
+    let parsed = &source.parsed;
+    Ok(LoadReport {
+        run_id,
+        kind: req.kind.as_str().into(),
+        mode: req.mode.as_str().into(),
+        status,
+        environment: req.environment,
+        groups: acc.groups,
+        totals: acc.totals,
+        skipped_rows: parsed.groups.iter().flat_map(|g| g.skipped.iter().cloned()).collect(),
+        notes: parsed.notes.clone(),
+        quality: Vec::new(),
+    })
+}
+
+/// Where a group load reads the stored state: the pool (dry-run), or the writers' transaction it applies in.
+enum Target<'a> {
+    Pool(&'a Store),
+    Tx(&'a mut Tx, i64),
+}
+
+/// What a group load has planned (and applied) so far.
+struct Accumulated {
+    groups: Vec<GroupReport>,
+    totals: Counts,
+    changes: Vec<GroupChange>,
+    writes: bool,
+    /// The structural checks of each chunk's groups before its writes, when validating.
+    before: Vec<quality::Check>,
+    /// The groups written so far (deleted ones excepted): what the checks after the load look at.
+    touched: BTreeSet<GroupKey>,
+    /// When the checks before the writes are taken.
+    checks: Checks,
+    /// Counts input rows planned.
+    bar: ProgressBar,
+}
+
+impl Accumulated {
+    fn new(bar: ProgressBar) -> Accumulated {
+        Accumulated {
+            groups: Vec::new(),
+            totals: Counts::default(),
+            changes: Vec::new(),
+            writes: false,
+            before: Vec::new(),
+            touched: BTreeSet::new(),
+            checks: Checks::PerChunk,
+            bar,
+        }
+    }
+
+    fn add(&mut self, plans: &[GroupPlan]) {
+        for p in plans {
+            let counts = counts_of(p);
+            self.bar.set_message(p.name.to_string());
+            self.bar.inc((counts.added + counts.changed + counts.unchanged) as u64);
+            self.totals.add(&counts);
+            if p.writes() {
+                self.writes = true;
+                self.changes.push(GroupChange {
+                    kind: p.kind,
+                    name: p.name.to_string(),
+                    action: p.action,
+                    before: p.before.clone(),
+                    counts: counts.clone(),
+                });
+            }
+            self.groups.push(GroupReport {
+                kind: p.kind.to_string(),
+                name: p.name.to_string(),
+                action: p.action,
+                counts,
+            });
+        }
+    }
+
+    fn status(&self, mode: Mode) -> RunStatus {
+        status_of(mode, self.writes)
+    }
+
+    fn outcome(&self, mode: Mode) -> RunOutcome {
+        let mut outcome = self.totals.outcome(self.status(mode));
+        outcome.details = Some(RunDetails::groups(self.changes.clone()));
+        outcome
+    }
+}
+
+/// When a load takes the structural checks it must not break.
+enum Checks {
+    /// Before each chunk's writes, of the groups it writes: a load that changes a few groups reads a few groups.
+    PerChunk,
+    /// Once, before the first write, of every group the load may write (these): a load of more groups than the
+    /// checks read by name (`quality::SCOPED_READ_MAX`) reads the kind once rather than once per chunk.
+    AllPending(BTreeSet<GroupKey>),
+    /// Taken (`AllPending` done).
+    AllTaken,
+}
+
+/// Rows written above which a load refreshes PostgreSQL's statistics of the membership tables: until autovacuum
+/// gets to them (if it runs at all), the planner takes a freshly loaded million rows for an empty table and
+/// scans them all to close one interval (measured: 2.3 s instead of milliseconds).
+const ANALYZE_ROWS: usize = 10_000;
+
+/// Members read per chunk of a file-at-a-time load: a few tens of thousands of rows held at once, whatever the
+/// size of the input.
+const CHUNK_MEMBERS: usize = 50_000;
+
+/// Plans every group of the source against the stored state, a chunk at a time, applying each chunk when the
+/// target is a transaction; then the groups `--prune` deletes.
+async fn walk(
+    mut target: Target<'_>,
+    req: &LoadRequest,
+    kind: GroupKind,
+    source: &GroupSource<'_>,
+    acc: &mut Accumulated,
+) -> Result<(), LoadError> {
+    let env = req.environment;
+    let mut stored = reader(&mut target).groups_of_kind(env, kind).await?;
+    let Some(per_file) = &source.per_file else {
+        // The whole input at once: sectors move stocks between groups, themes check names across files.
+        let parsed = &source.parsed;
+        if !plan::all_unchanged(&stored, parsed, req.mode, req.prune) {
+            reader(&mut target).load_members(&mut stored).await?;
+        }
+        let plans = plan::plan(&stored, parsed, req.mode, req.prune);
+        return apply_chunk(&mut target, req, &plans, acc).await;
+    };
+    let by_name: HashMap<&str, &StoredGroup> = stored.iter().map(|g| (g.name.as_str(), g)).collect();
+    let unchanged = |g: &GroupInput| {
+        req.mode == Mode::Incremental && by_name.get(g.name.as_str()).is_some_and(|s| plan::same_checksum(s, g))
+    };
+    let writers = source.parsed.groups.iter().filter(|g| !unchanged(g)).count()
+        + if req.prune { stored.len().saturating_sub(source.parsed.groups.len()) } else { 0 };
+    if writers > quality::SCOPED_READ_MAX {
+        acc.checks =
+            Checks::AllPending(source.parsed.groups.iter().map(|g| (g.kind.to_string(), g.name.to_string())).collect());
+    }
+    let mut start = 0;
+    while start < source.parsed.groups.len() {
+        let mut end = start;
+        let mut members = 0;
+        while end < source.parsed.groups.len() && (end == start || members < CHUNK_MEMBERS) {
+            members += per_file.members[end];
+            end += 1;
+        }
+        let summaries = &source.parsed.groups[start..end];
+        // Files whose group is unchanged need not be read again.
+        let files: Vec<Input> = (start..end)
+            .filter(|&i| !unchanged(&source.parsed.groups[i]))
+            .map(|i| per_file.inputs[per_file.files[i]].clone())
+            .collect();
+        let mut problems = Vec::new();
+        let mut reparsed = (per_file.parse)(&files, &mut problems);
+        if !problems.is_empty() {
+            return Err(LoadError::Invalid { problems, run_id: None });
+        }
+        let mut chunk = Parsed::default();
+        for s in summaries {
+            match reparsed.groups.iter().position(|g| g.name == s.name) {
+                Some(i) => chunk.groups.push(reparsed.groups.swap_remove(i)),
+                None => chunk.groups.push(s.clone()),
+            }
+        }
+        let mut chunk_stored: Vec<StoredGroup> =
+            chunk.groups.iter().filter_map(|g| by_name.get(g.name.as_str()).map(|s| (*s).clone())).collect();
+        let mut with_members: Vec<StoredGroup> = Vec::new();
+        chunk_stored.retain_mut(|s| {
+            let read = s.member_count > 0 && !chunk.groups.iter().any(|g| g.name == s.name && unchanged(g));
+            if read {
+                with_members.push(std::mem::replace(s, s.clone()));
+            }
+            !read
+        });
+        reader(&mut target).load_members(&mut with_members).await?;
+        chunk_stored.extend(with_members);
+        let plans = plan::plan(&chunk_stored, &chunk, req.mode, false);
+        apply_chunk(&mut target, req, &plans, acc).await?;
+        start = end;
+    }
+    if req.prune {
+        let names: HashSet<&str> = source.parsed.groups.iter().map(|g| g.name.as_str()).collect();
+        let mut absent: Vec<StoredGroup> =
+            stored.iter().filter(|g| !names.contains(g.name.as_str())).cloned().collect();
+        reader(&mut target).load_members(&mut absent).await?;
+        let plans = plan::plan(&absent, &Parsed::default(), req.mode, true);
+        apply_chunk(&mut target, req, &plans, acc).await?;
+    }
+    Ok(())
+}
+
+fn reader<'a>(target: &'a mut Target<'_>) -> Reader<'a> {
+    match target {
+        Target::Pool(s) => Reader::Pool(s),
+        Target::Tx(tx, _) => Reader::Tx(tx),
+    }
+}
+
+/// Records a chunk's plans and, in a transaction, applies them, first taking the structural checks of the groups
+/// it writes.
+async fn apply_chunk(
+    target: &mut Target<'_>,
+    req: &LoadRequest,
+    plans: &[GroupPlan],
+    acc: &mut Accumulated,
+) -> Result<(), LoadError> {
+    acc.add(plans);
+    let Target::Tx(tx, run_id) = target else { return Ok(()) };
+    // A chunk that creates no group and changes no membership cannot break a structural check.
+    let can_break = plans
+        .iter()
+        .any(|p| p.action == Action::Created || !p.add.is_empty() || !p.remove.is_empty() || !p.change.is_empty());
+    if req.validate && can_break {
+        let mut touched: BTreeSet<GroupKey> = plans
+            .iter()
+            .filter(|p| p.writes() && p.action != Action::Pruned)
+            .map(|p| (p.kind.to_string(), p.name.to_string()))
+            .collect();
+        let kind = plans.first().map_or("", |p| p.kind.as_str());
+        match std::mem::replace(&mut acc.checks, Checks::AllTaken) {
+            Checks::PerChunk => {
+                acc.checks = Checks::PerChunk;
+                acc.before.extend(quality::structural(tx, req.environment, kind, &touched).await?);
+            }
+            Checks::AllPending(all) => {
+                touched.extend(all);
+                acc.before = quality::structural(tx, req.environment, kind, &touched).await?;
+            }
+            Checks::AllTaken => {}
+        }
+        acc.touched.extend(touched);
+    }
+    write_plans(tx, plans, req.environment, *run_id).await?;
+    Ok(())
+}
+
+/// The structural checks after the load's writes, over the groups it wrote: a check the load newly broke rolls
+/// it back.
+async fn check_after(tx: &mut Tx, req: &LoadRequest, kind: GroupKind, acc: &Accumulated) -> Result<(), LoadError> {
+    if acc.touched.is_empty() {
+        return Ok(());
+    }
+    let after = quality::structural(tx, req.environment, kind.as_str(), &acc.touched).await?;
+    let broken = quality::newly_broken(&acc.before, &after);
+    if broken.is_empty() { Ok(()) } else { Err(LoadError::BreaksValidation(broken)) }
+}
+
+/// Writes a chunk's plans: the group rows one by one, then every membership change of the chunk in a handful of
+/// statements (deletes, history closes, inserts, updates, history opens — in that order).
+async fn write_plans(tx: &mut Tx, plans: &[GroupPlan], env: Environment, run_id: i64) -> Result<(), StoreError> {
+    let now = crate::store::now();
+    let Some(kind) = plans.first().map(|p| p.kind) else { return Ok(()) };
+    let mut ids = Vec::with_capacity(plans.len());
+    for p in plans {
+        let id = match (p.action, &p.write) {
+            (Action::Unchanged, _) => 0,
+            (Action::Pruned, _) => {
+                let id = p.id.expect("a pruned group exists");
+                tx.delete_group(id).await?;
+                id
+            }
+            (_, Some((description, metadata))) => {
+                let write = GroupWrite {
+                    env,
+                    kind: p.kind,
+                    name: p.name.as_str(),
+                    description: Some(description),
+                    metadata: Some(metadata),
+                    liquidity_filter: None,
+                };
+                tx.upsert_group(&write, now.naive_utc()).await?
+            }
+            (_, None) => p.id.expect("a group left unwritten exists"),
+        };
+        ids.push(id);
+    }
+    let mut removed = Vec::new();
+    let mut closing = Vec::new();
+    let mut added = Vec::new();
+    let mut changed = Vec::new();
+    for (p, &id) in plans.iter().zip(&ids) {
+        let name = p.name.as_str();
+        let gone = p.remove.iter().map(|t| GroupMember::symbol(id, name, t.as_str()));
+        closing.extend(gone.clone());
+        if p.action != Action::Pruned {
+            removed.extend(gone);
+        }
+        closing.extend(p.change.iter().map(|(r, _)| GroupMember::symbol(id, name, r.symbol.as_str())));
+        added.extend(p.add.iter().map(|r| GroupMember::row(id, name, r)));
+        changed.extend(p.change.iter().map(|(r, _)| GroupMember::row(id, name, r)));
+    }
+    let now_naive = now.naive_utc();
+    tx.delete_members(&removed).await?;
+    tx.close_history(env, kind, &closing, now, run_id).await?;
+    tx.insert_members(&added, now_naive).await?;
+    tx.upsert_members(&changed, now_naive).await?;
+    added.extend(changed);
+    tx.open_history(env, kind, &added, now, run_id).await?;
+    Ok(())
+}
+
+/// A planned symbols load: its report and outcome (status decided) and the rows to write.
+struct Planned {
+    report: LoadReport,
+    outcome: RunOutcome,
+    rows: Vec<SymbolRow>,
+    fields: Vec<SymbolField>,
 }
 
 /// Loads symbol metadata: only rows that are new or differ in a provided field are written.
@@ -95,84 +395,28 @@ pub(super) async fn load_symbols(
     run: &NewRun<'_>,
     parsed: ParsedSymbols,
 ) -> Result<LoadReport, LoadError> {
+    // Writers take the lock before reading the state they diff against.
     let tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
-    let planned = plan_symbols(store, req, run, parsed).await;
-    execute(store, req, run, tx, planned).await
-}
-
-/// Records a run that writes nothing (releasing the lock first), or applies it in the locked transaction.
-async fn execute(
-    store: &Store,
-    req: &LoadRequest,
-    run: &NewRun<'_>,
-    tx: Option<Tx>,
-    planned: Result<Planned, StoreError>,
-) -> Result<LoadReport, LoadError> {
-    let Planned { mut report, outcome, writes } = match planned {
+    let Planned { mut report, outcome, rows, fields } = match plan_symbols(store, req, run, parsed).await {
         Ok(p) => p,
         Err(e) => {
             Tx::release(tx).await;
             return Err(e.into());
         }
     };
-    let tx = match tx {
-        Some(tx) if report.status.applied() => tx,
-        Some(tx) => {
-            report.run_id = tx.record(run, &outcome).await?;
-            return Ok(report);
+    report.run_id = match tx {
+        Some(tx) if report.status.applied() => {
+            tx.commit_after(async |tx: &mut Tx| -> Result<i64, StoreError> {
+                let run_id = tx.insert_run(run).await?;
+                tx.upsert_symbols(&rows, &fields, crate::store::now().naive_utc()).await?;
+                tx.finish_run(run_id, &outcome).await?;
+                Ok(run_id)
+            })
+            .await?
         }
-        None => {
-            report.run_id = store.record_run(run, &outcome).await?;
-            return Ok(report);
-        }
+        Some(tx) => tx.record(run, &outcome).await?,
+        None => store.record_run(run, &outcome).await?,
     };
-    report.run_id = tx
-        .commit_after(async |tx: &mut Tx| -> Result<i64, LoadError> {
-            let run_id = tx.insert_run(run).await?;
-            match &writes {
-                Writes::Groups(kind, plans) => {
-                    // What the load touches (deleted groups excepted), checked before and after the writes.
-                    let touched: BTreeSet<GroupKey> = plans
-                        .iter()
-                        .filter(|p| p.writes() && p.action != Action::Pruned)
-                        .map(|p| (p.kind.to_string(), p.name.to_string()))
-                        .collect();
-                    let kind = kind.as_str();
-                    // A run that creates no group and changes no membership cannot break a structural check.
-                    let can_break = plans.iter().any(|p| {
-                        p.action == Action::Created || !p.add.is_empty() || !p.remove.is_empty() || !p.change.is_empty()
-                    });
-                    let before = if req.validate && can_break {
-                        Some(quality::structural(tx, req.environment, kind, &touched).await?)
-                    } else {
-                        None
-                    };
-                    let total_rows: usize = plans.iter().map(|p| p.add.len() + p.remove.len() + p.change.len()).sum();
-                    let bar = progress_bar(req.progress, total_rows as u64);
-                    for p in plans {
-                        bar.set_message(p.name.to_string());
-                        apply_plan(tx, p, req, run_id).await?;
-                        bar.inc((p.add.len() + p.remove.len() + p.change.len()) as u64);
-                    }
-                    bar.finish_and_clear();
-                    if let Some(before) = before {
-                        let after = quality::structural(tx, req.environment, kind, &touched).await?;
-                        let broken = quality::newly_broken(&before, &after);
-                        if !broken.is_empty() {
-                            return Err(LoadError::BreaksValidation(broken));
-                        }
-                    }
-                }
-                Writes::Symbols { rows, fields } => {
-                    tx.upsert_symbols(rows, fields, crate::store::now().naive_utc()).await?
-                }
-            }
-            tx.finish_run(run_id, &outcome).await?;
-            Ok(run_id)
-        })
-        .await?;
-    let t = &report.totals;
-    tracing::info!(run.id = report.run_id, added = t.added, removed = t.removed, changed = t.changed, "load applied");
     Ok(report)
 }
 
@@ -182,88 +426,6 @@ fn status_of(mode: Mode, writes: bool) -> RunStatus {
         (_, false) => RunStatus::Skipped,
         _ => RunStatus::Applied,
     }
-}
-
-/// Reads the stored groups and plans the change; the report's status says what will happen.
-async fn plan_groups(
-    mut reader: Reader<'_>,
-    req: &LoadRequest,
-    kind: GroupKind,
-    parsed: Parsed,
-) -> Result<Planned, StoreError> {
-    let mut stored = reader.groups_of_kind(req.environment, kind).await?;
-    if !plan::all_unchanged(&stored, &parsed, req.mode, req.prune) {
-        reader.load_members(req.environment, kind, &mut stored).await?;
-    }
-    let plans = plan::plan(&stored, &parsed, req.mode, req.prune);
-    let groups: Vec<GroupReport> = plans
-        .iter()
-        .map(|p| GroupReport {
-            kind: p.kind.to_string(),
-            name: p.name.to_string(),
-            action: p.action,
-            counts: counts_of(p),
-        })
-        .collect();
-    let mut totals = Counts::default();
-    for g in &groups {
-        totals.add(&g.counts);
-    }
-    let status = status_of(req.mode, plans.iter().any(GroupPlan::writes));
-    let mut outcome = totals.outcome(status);
-    outcome.details = Some(details(&plans));
-    let report = LoadReport {
-        run_id: 0,
-        kind: req.kind.as_str().into(),
-        mode: req.mode.as_str().into(),
-        status,
-        environment: req.environment,
-        groups,
-        totals,
-        skipped_rows: parsed.groups.iter().flat_map(|g| g.skipped.iter().cloned()).collect(),
-        notes: parsed.notes,
-        quality: Vec::new(),
-    };
-    Ok(Planned { report, outcome, writes: Writes::Groups(kind, plans) })
-}
-
-async fn apply_plan(tx: &mut Tx, p: &GroupPlan, req: &LoadRequest, run_id: i64) -> Result<(), StoreError> {
-    let now = crate::store::now();
-    let env = req.environment;
-    let removed: Vec<&str> = p.remove.iter().map(|t| t.as_str()).collect();
-    match p.action {
-        Action::Unchanged => return Ok(()),
-        Action::Pruned => {
-            tx.close_history(env, p.kind, p.name.as_str(), &removed, now, run_id).await?;
-            tx.delete_group(p.id.expect("a pruned group exists")).await?;
-            return Ok(());
-        }
-        Action::Created | Action::Updated | Action::Evicted => {}
-    }
-    let id = match &p.write {
-        Some((description, metadata)) => {
-            let write = GroupWrite {
-                env,
-                kind: p.kind,
-                name: p.name.as_str(),
-                description: Some(description),
-                metadata: Some(metadata),
-                liquidity_filter: None,
-            };
-            tx.upsert_group(&write, now.naive_utc()).await?
-        }
-        None => p.id.expect("a group left unwritten exists"),
-    };
-    let mut closing = removed.clone();
-    closing.extend(p.change.iter().map(|(r, _)| r.symbol.as_str()));
-    let changed: Vec<MemberRow> = p.change.iter().map(|(r, _)| r.clone()).collect();
-    tx.delete_members(id, &removed).await?;
-    tx.close_history(env, p.kind, p.name.as_str(), &closing, now, run_id).await?;
-    tx.insert_members(id, &p.add, now.naive_utc()).await?;
-    tx.upsert_members(id, &changed, now.naive_utc()).await?;
-    let opening: Vec<MemberRow> = p.add.iter().cloned().chain(changed).collect();
-    tx.open_history(env, p.kind, p.name.as_str(), &opening, now, run_id).await?;
-    Ok(())
 }
 
 /// Diffs symbol rows against the store: only new rows and rows differing in a provided field are written.
@@ -325,5 +487,5 @@ async fn plan_symbols(
         notes: parsed.notes,
         quality: Vec::new(),
     };
-    Ok(Planned { report, outcome, writes: Writes::Symbols { rows: writes, fields: parsed.fields } })
+    Ok(Planned { report, outcome, rows: writes, fields: parsed.fields })
 }

@@ -7,6 +7,12 @@
 //! 3. `dry-run` records the run and stops; otherwise the whole change is applied in **one transaction**, with the
 //!    `load_runs` row, every membership change and its `membership_history` interval committed together.
 //!
+//! Loads of one group per file (holdings, universes) stream: the first pass keeps each file's problems and notes
+//! but not its rows (files parsed in parallel; an incremental load skips a file whose name and bytes match what a
+//! stored group was loaded from), then the transaction re-reads, diffs and writes a chunk of files at a time, so a
+//! market-scale load holds tens of thousands of rows rather than a million. Sectors and themes, whose checks span
+//! files, are planned whole.
+//!
 //! A failed load still leaves a `load_runs` row saying why. [`rollback`] undoes an applied run.
 
 mod apply;
@@ -29,6 +35,10 @@ pub use parsed::SkippedRow;
 pub use plan::Action;
 pub use rollback::rollback;
 pub use sic::{Coverage, EnrichReport, SicAssignment, enrich_from_sic};
+
+use std::collections::HashMap;
+
+use parsed::{GroupInput, GroupSource, Parsed, Reparse};
 
 use crate::domain::{Environment, GroupKind, RunKind, RunStatus};
 use crate::store::{NewRun, RunOutcome, Store, StoreError};
@@ -270,6 +280,46 @@ fn describe_checks(checks: &[crate::quality::Check]) -> String {
     parts.join(", ")
 }
 
+/// Parses a group load's input: a file at a time for kinds of one group per file, else all at once.
+async fn group_source<'a>(
+    store: &Store,
+    req: &'a LoadRequest,
+    load: GroupLoad,
+    problems: &mut Vec<Problem>,
+) -> GroupSource<'a> {
+    let (flag, what, parse): (Option<&str>, &str, Reparse<'a>) = match load {
+        GroupLoad::Sectors => return GroupSource::whole(sectors::parse(&req.inputs, problems)),
+        GroupLoad::Themes => return GroupSource::whole(themes::parse(&req.inputs, problems)),
+        GroupLoad::Holdings => {
+            let etf = req.etf.as_deref();
+            (etf, "--etf names one fund", Box::new(move |i: &[Input], p: &mut Vec<Problem>| holdings::parse(i, etf, p)))
+        }
+        GroupLoad::Universes => {
+            let name = req.name.as_deref();
+            (
+                name,
+                "--name names one universe",
+                Box::new(move |i: &[Input], p: &mut Vec<Problem>| universes::parse(i, name, p)),
+            )
+        }
+    };
+    if flag.is_some() && req.inputs.len() > 1 {
+        problems.push(Problem::file(&req.inputs[0].name, format!("{what}, but several files were given")));
+        return GroupSource::whole(Parsed::default());
+    }
+    // An incremental load need not read a file it loaded before, unchanged (same name, same bytes).
+    let mut known: HashMap<(String, String), GroupInput> = HashMap::new();
+    if req.mode == Mode::Incremental && flag.is_none() {
+        let stored = crate::store::Reader::Pool(store).groups_of_kind(req.environment, load.group_kind()).await;
+        match stored {
+            Ok(stored) => known.extend(stored.into_iter().filter_map(parsed::stub_of_stored)),
+            Err(e) => tracing::warn!(error = %e, "could not read the stored groups; every file is read"),
+        }
+    }
+    let unchanged = |input: &Input| known.get(&(parsed::file_name(&input.name), input.checksum())).cloned();
+    GroupSource::per_file(&req.inputs, parse, unchanged, problems)
+}
+
 /// How many problems go into the failed run's `error` text.
 const ERROR_PROBLEMS: usize = 20;
 
@@ -304,13 +354,8 @@ pub async fn run(store: &Store, req: &LoadRequest) -> Result<LoadReport, LoadErr
             if problems.is_empty() { Some(apply::load_symbols(store, req, &new_run, parsed).await) } else { None }
         }
         Some(load) => {
-            let parsed = match load {
-                GroupLoad::Holdings => holdings::parse(&req.inputs, req.etf.as_deref(), &mut problems),
-                GroupLoad::Universes => universes::parse(&req.inputs, req.name.as_deref(), &mut problems),
-                GroupLoad::Sectors => sectors::parse(&req.inputs, &mut problems),
-                GroupLoad::Themes => themes::parse(&req.inputs, &mut problems),
-            };
-            if problems.is_empty() { Some(apply::load_groups(store, req, load, &new_run, parsed).await) } else { None }
+            let source = group_source(store, req, load, &mut problems).await;
+            if problems.is_empty() { Some(apply::load_groups(store, req, load, &new_run, source).await) } else { None }
         }
     };
     match result {

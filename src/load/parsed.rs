@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::input::Problem;
+use super::input::{Input, Problem};
 use crate::domain::{GroupKind, GroupName, RawWeight, Ticker, Weight, WeightUnit};
 
 /// A group as an input file describes it.
@@ -239,4 +239,119 @@ impl Parsed {
             self.groups.push(group);
         }
     }
+}
+
+/// The parsed input of a group load.
+pub struct GroupSource<'a> {
+    /// Every group of the input, in input order; in a file-at-a-time source, without members.
+    pub parsed: Parsed,
+    /// For kinds whose files each hold one group (holdings, universes): how to read the members again a chunk of
+    /// files at a time, so a load never holds every file's rows and the whole plan at once.
+    pub per_file: Option<PerFile<'a>>,
+}
+
+/// Parses some files of a load again (the same parser and options as the first pass).
+pub type Reparse<'a> = Box<dyn Fn(&[Input], &mut Vec<Problem>) -> Parsed + Send + Sync + 'a>;
+
+/// A load of one group per file, parsed once to validate everything, then again a chunk at a time to apply.
+pub struct PerFile<'a> {
+    /// The files, as given.
+    pub inputs: &'a [Input],
+    /// Index into `inputs` of each group's file.
+    pub files: Vec<usize>,
+    /// Members of each group (0 for a file not read, being unchanged since the last load).
+    pub members: Vec<usize>,
+    /// The parser.
+    pub parse: Reparse<'a>,
+}
+
+impl<'a> GroupSource<'a> {
+    /// The whole input parsed at once (sectors and themes, whose checks span files).
+    pub fn whole(parsed: Parsed) -> GroupSource<'a> {
+        GroupSource { parsed, per_file: None }
+    }
+
+    /// Parses one-group files a file at a time, keeping every problem and note but no members. A file whose name
+    /// and checksum match what a stored group was loaded from (`unchanged`, incremental loads) is not read: it
+    /// was valid when it was loaded.
+    pub fn per_file(
+        inputs: &'a [Input],
+        parse: Reparse<'a>,
+        unchanged: impl Fn(&Input) -> Option<GroupInput> + Sync,
+        problems: &mut Vec<Problem>,
+    ) -> GroupSource<'a> {
+        // Each file on its own (in parallel: parsing is most of a large load's CPU), then merged in input order.
+        let one = |input: &Input| -> FileResult {
+            if let Some(g) = unchanged(input) {
+                return FileResult { group: Some((g, 0)), problems: Vec::new(), notes: Vec::new(), not_read: true };
+            }
+            let mut problems = Vec::new();
+            let mut parsed = parse(std::slice::from_ref(input), &mut problems);
+            let group = parsed.groups.pop().map(|mut g| {
+                let count = g.members.len();
+                g.members = BTreeMap::new();
+                (g, count)
+            });
+            FileResult { group, problems, notes: parsed.notes, not_read: false }
+        };
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4);
+        let per_thread = inputs.len().div_ceil(threads).max(1);
+        let results: Vec<FileResult> = std::thread::scope(|s| {
+            let handles: Vec<_> = inputs
+                .chunks(per_thread)
+                .map(|part| s.spawn(|| part.iter().map(one).collect::<Vec<FileResult>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("a parser thread panicked")).collect()
+        });
+        let mut parsed = Parsed::default();
+        let mut files = Vec::new();
+        let mut members = Vec::new();
+        let mut not_read = 0;
+        for (i, (input, r)) in inputs.iter().zip(results).enumerate() {
+            let before = problems.len();
+            problems.extend(r.problems);
+            parsed.notes.extend(r.notes);
+            not_read += usize::from(r.not_read);
+            let Some((group, count)) = r.group else { continue };
+            let n = parsed.groups.len();
+            parsed.push_group(group, &input.name, problems, before);
+            if parsed.groups.len() > n {
+                files.push(i);
+                members.push(count);
+            }
+        }
+        if not_read > 0 {
+            parsed.notes.push(format!("{not_read} file(s) unchanged since they were loaded: not read again"));
+        }
+        GroupSource { parsed, per_file: Some(PerFile { inputs, files, members, parse }) }
+    }
+}
+
+/// What the first pass keeps of one file.
+struct FileResult {
+    /// Its group, members dropped, and how many it had.
+    group: Option<(GroupInput, usize)>,
+    problems: Vec<Problem>,
+    notes: Vec<String>,
+    /// Unchanged since loaded: not parsed.
+    not_read: bool,
+}
+
+/// A stored group loaded from a file (its `data_source` and `checksum`), as the member-less input that file would
+/// parse to again, keyed by (file name, checksum).
+pub fn stub_of_stored(g: crate::store::StoredGroup) -> Option<((String, String), GroupInput)> {
+    let meta = g.metadata?;
+    let Value::Object(metadata) = meta else { return None };
+    let source = metadata.get("data_source")?.as_str()?.to_string();
+    let checksum = metadata.get("checksum")?.as_str()?.to_string();
+    let group = GroupInput {
+        kind: g.kind,
+        name: g.name,
+        description: g.description.unwrap_or_default(),
+        metadata,
+        members: BTreeMap::new(),
+        skipped: Vec::new(),
+        checksum: checksum.clone(),
+    };
+    Some(((source, checksum), group))
 }

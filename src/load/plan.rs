@@ -113,7 +113,8 @@ pub fn all_unchanged(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune:
         && parsed.groups.iter().all(|input| stored.iter().any(|g| g.name == input.name && same_checksum(g, input)))
 }
 
-fn same_checksum(g: &StoredGroup, input: &GroupInput) -> bool {
+/// Whether the stored group was loaded from the same bytes as the input's.
+pub fn same_checksum(g: &StoredGroup, input: &GroupInput) -> bool {
     g.metadata.as_ref().and_then(|m| m.get("checksum")).and_then(Value::as_str) == Some(input.checksum.as_str())
 }
 
@@ -140,11 +141,7 @@ pub fn plan(stored: &[StoredGroup], parsed: &Parsed, mode: Mode, prune: bool) ->
     let mut plans: Vec<GroupPlan> = Vec::new();
     for input in &parsed.groups {
         let existing = by_name.get(&input.name).copied();
-        let unchanged_file = mode == Mode::Incremental
-            && existing.is_some_and(|g| {
-                g.metadata.as_ref().and_then(|m| m.get("checksum")).and_then(Value::as_str)
-                    == Some(input.checksum.as_str())
-            });
+        let unchanged_file = mode == Mode::Incremental && existing.is_some_and(|g| same_checksum(g, input));
         if unchanged_file {
             let g = existing.expect("checked above");
             plans.push(GroupPlan {

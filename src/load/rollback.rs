@@ -11,8 +11,8 @@ use super::plan::{Action, GroupBefore};
 use super::{Counts, GroupReport, LoadError, LoadReport};
 use crate::domain::{GroupKind, RunKind, RunStatus, Ticker};
 use crate::store::{
-    GroupChange, GroupWrite, MemberRow, NewRun, RunDetails, RunOutcome, RunRow, Store, StoredGroup, SymbolField,
-    SymbolRow, SymbolsChange, Tx,
+    GroupChange, GroupMember, GroupWrite, MemberRow, NewRun, RunDetails, RunOutcome, RunRow, Store, StoredGroup,
+    SymbolField, SymbolRow, SymbolsChange, Tx,
 };
 
 /// What a run's `details` say it touched.
@@ -173,16 +173,18 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
                 liquidity_filter: before.liquidity_filter.as_ref(),
             };
             let id = tx.upsert_group(&write, now.naive_utc()).await?;
-            tx.delete_members(id, &removed).await?;
-            tx.close_history(env, *kind, name, &closing, now, rb_id).await?;
-            tx.upsert_members(id, &rows, now.naive_utc()).await?;
-            tx.open_history(env, *kind, name, &rows, now, rb_id).await?;
+            let rows = GroupMember::rows(id, name, &rows);
+            tx.delete_members(&GroupMember::symbols(id, name, &removed)).await?;
+            tx.close_history(env, *kind, &GroupMember::symbols(id, name, &closing), now, rb_id).await?;
+            tx.upsert_members(&rows, now.naive_utc()).await?;
+            tx.open_history(env, *kind, &rows, now, rb_id).await?;
             if cur.is_some() { Action::Updated } else { Action::Created }
         } else {
             // The run created the group: it goes, with its members' intervals closed.
             let all: Vec<&str> = have.keys().map(Ticker::as_str).collect();
             counts.removed = all.len();
-            tx.close_history(env, *kind, name, &all, now, rb_id).await?;
+            let id = cur.map_or(0, |g| g.id);
+            tx.close_history(env, *kind, &GroupMember::symbols(id, name, &all), now, rb_id).await?;
             if let Some(g) = cur {
                 tx.delete_group(g.id).await?;
             }

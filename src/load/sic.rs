@@ -169,6 +169,7 @@ pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Res
         rollback_of: None,
         started_at: crate::store::now(),
     };
-    let load = apply::load_groups(store, &req, super::GroupLoad::Sectors, &run, parsed).await?;
+    let source = super::parsed::GroupSource::whole(parsed);
+    let load = apply::load_groups(store, &req, super::GroupLoad::Sectors, &run, source).await?;
     Ok(EnrichReport { before, after, assigned, unmapped, load: Some(load) })
 }

@@ -94,16 +94,38 @@ fn in_scope(scope: Option<&BTreeSet<GroupKey>>, kind: &str, name: &str) -> bool 
 /// What the checks read: every group with its members, and the open history intervals per group.
 struct Snapshot {
     groups: Vec<GroupList>,
-    open_history: HashMap<(String, String), HashSet<String>>,
+    /// Per group, its open intervals' symbols joined by the list separator (split one group at a time: a
+    /// million small strings held at once were most of a market-scale load's peak memory).
+    open_history: HashMap<(String, String), String>,
 }
 
-async fn snapshot(tx: &mut Tx, env: Environment, kind: Option<&str>) -> Result<Snapshot, StoreError> {
-    let groups = tx.group_lists(env, kind).await?;
+/// The most groups whose rows the structural checks read by name; more read the whole kind.
+pub const SCOPED_READ_MAX: usize = 100;
+
+/// The checks' reads; with a `scope`, members and history of those groups only (and every group's name, for the
+/// case-duplicate check), so checking one changed fund costs one fund's rows, not the kind's.
+async fn snapshot(
+    tx: &mut Tx,
+    env: Environment,
+    kind: Option<&str>,
+    scope: Option<&BTreeSet<GroupKey>>,
+) -> Result<Snapshot, StoreError> {
+    // A large scope reads the whole kind and filters here: PostgreSQL, with no statistics yet for rows the load
+    // itself wrote, plans a name list of thousands as a scan per name (measured: minutes at market scale).
+    let scope = scope.filter(|s| s.len() <= SCOPED_READ_MAX);
+    let names: Option<Vec<&str>> = scope.map(|s| s.iter().map(|(_, n)| n.as_str()).collect());
+    let mut groups = tx.group_lists(env, kind, names.as_deref()).await?;
+    if scope.is_some() {
+        let listed: HashSet<GroupKey> = groups.iter().map(|g| (g.kind.clone(), g.name.clone())).collect();
+        let others = tx.group_keys(env, kind).await?.into_iter().filter(|k| !listed.contains(k));
+        groups.extend(others.map(|(kind, name)| GroupList { kind, name, updated_at: None, symbols: Vec::new() }));
+        groups.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+    }
     let open_history = tx
-        .open_history_lists(env, kind)
+        .open_history_lists(env, kind, names.as_deref())
         .await?
         .into_iter()
-        .map(|(k, n, symbols)| ((k, n), symbols.into_iter().collect()))
+        .map(|(k, n, symbols)| ((k, n), symbols))
         .collect();
     Ok(Snapshot { groups, open_history })
 }
@@ -160,12 +182,13 @@ fn structural_checks(snap: &Snapshot, scope: Option<&BTreeSet<GroupKey>>, symbol
         n(&dups, "sets of names"),
     ));
 
-    let none = HashSet::new();
     let mut no_history = Vec::new();
     for g in scoped() {
-        let open = snap.open_history.get(&(g.kind.clone(), g.name.clone())).unwrap_or(&none);
-        no_history
-            .extend(g.symbols.iter().filter(|s| !open.contains(*s)).map(|s| format!("{} {}: {s}", g.kind, g.name)));
+        let joined = snap.open_history.get(&(g.kind.clone(), g.name.clone()));
+        let open: HashSet<&str> = joined.map(|j| crate::store::split_list(j).collect()).unwrap_or_default();
+        no_history.extend(
+            g.symbols.iter().filter(|s| !open.contains(s.as_str())).map(|s| format!("{} {}: {s}", g.kind, g.name)),
+        );
     }
     no_history.sort();
     out.push(check(
@@ -186,17 +209,25 @@ pub async fn structural(
     kind: &str,
     touched: &BTreeSet<GroupKey>,
 ) -> Result<Vec<Check>, StoreError> {
-    Ok(structural_checks(&snapshot(tx, env, Some(kind)).await?, Some(touched), &[]))
+    Ok(structural_checks(&snapshot(tx, env, Some(kind), Some(touched)).await?, Some(touched), &[]))
 }
 
 /// What is reported after a load, as information: sector coverage, orphans and staleness of the groups.
 pub async fn after_load(store: &Store, env: Environment, opts: Options) -> Result<Vec<Check>, StoreError> {
+    // Sectors in full, the other groups' distinct members and every group's stamp: a market-scale load reads
+    // twelve thousand symbols here, not its million memberships.
     let mut tx = store.begin_read().await?;
-    let groups = tx.group_lists(env, None).await;
+    let read = async {
+        let mut groups = tx.group_lists(env, Some("SECTOR"), None).await?;
+        let members = tx.distinct_members(env, &["ETF", "UNIVERSE"]).await?;
+        groups.push(GroupList { kind: "ETF".into(), name: String::new(), updated_at: None, symbols: members });
+        Ok::<_, StoreError>((groups, tx.group_stamps(env).await?))
+    }
+    .await;
     Tx::release(Some(tx)).await;
-    let groups = groups?;
+    let (groups, stamps) = read?;
     let (_, coverage, orphans) = sector_checks(&groups, opts);
-    Ok(truncate(vec![coverage, orphans, stale_groups(&groups, opts)]))
+    Ok(truncate(vec![coverage, orphans, stale_groups(&stamps, opts)]))
 }
 
 /// Groups not updated within the staleness window.
@@ -308,7 +339,7 @@ async fn all_checks(tx: &mut Tx, env: Environment, opts: Options) -> Result<Vec<
     } else {
         None
     };
-    let snap = snapshot(tx, env, None).await?;
+    let snap = snapshot(tx, env, None, None).await?;
     let symbol_keys = tx.symbol_keys().await?;
     let mut out = structural_checks(&snap, None, &symbol_keys);
 

@@ -169,7 +169,7 @@ fn pct(part: usize, whole: usize) -> f64 {
 pub async fn gather(store: &Store, env: Environment, detail: bool) -> Result<Report, StoreError> {
     // One snapshot of every group's members (aggregated per group) and of the symbol keys.
     let mut tx = store.begin_read().await?;
-    let read = async { Ok::<_, StoreError>((tx.group_lists(env, None).await?, tx.symbol_keys().await?)) }.await;
+    let read = async { Ok::<_, StoreError>((tx.group_lists(env, None, None).await?, tx.symbol_keys().await?)) }.await;
     Tx::release(Some(tx)).await;
     let (groups, symbol_keys) = read?;
     let of = |k: GroupKind| groups.iter().filter(move |g| g.kind == k.as_str());

@@ -3,14 +3,12 @@
 //! Both accept `$n` placeholders, `ON CONFLICT … DO UPDATE`, `RETURNING` and multi-row `VALUES`, so most queries
 //! are one text. What differs comes in two sizes:
 //!
-//! - **Fragments**, the methods below: a JSON field, a JSON value as text, a list aggregated into one string, a
+//! - **Fragments**, the methods below: a table of membership rows read from one JSON parameter, a JSON field, a JSON value as text, a list aggregated into one string, a
 //!   null-safe comparison, a value's stored size, a float cast, `SKIP LOCKED`. A query asks the backend for the
 //!   fragment instead of matching on it.
 //! - **Whole strategies**, where one backend has a faster statement the other lacks. Each is a `match` on the
 //!   transaction in the function that needs it:
 //!   - bars: `COPY` into a staging table on PostgreSQL, batched multi-row inserts on SQLite (`store/bars.rs`);
-//!   - membership removals and history closes: one statement joined to `UNNEST($n::text[])` on PostgreSQL,
-//!     batched `IN (…)` lists ([`push_in_list`]) on SQLite (`store/groups.rs`);
 //!   - membership reads: plain rows on PostgreSQL, one `json_group_array` document on SQLite, whose rows decode
 //!     slowly through sqlx (`Reader::load_members`); the snapshot's reads aggregate a group per row on both
 //!     (`array_agg` / `json_group_array`, `Tx::snapshot_members`);
@@ -35,6 +33,29 @@ impl Backend {
     pub(crate) fn json_list_values(self, param: &str) -> String {
         match self {
             Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
+            Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        }
+    }
+
+    /// A `FROM` item `u(g, n, s, w, m)` over a JSON array parameter of membership rows (`GroupMember`): group id,
+    /// group name, symbol, weight, metadata. Writes of any number of groups are then one statement with one
+    /// parameter, prepared once, on both backends.
+    pub(crate) fn member_rows(self, param: &str) -> String {
+        match self {
+            Backend::Postgres => format!(
+                "json_to_recordset(CAST({param} AS json)) AS u(g integer, n text, s text, w double precision, m jsonb)"
+            ),
+            Backend::Sqlite => format!(
+                "(SELECT j.value ->> 'g' AS g, j.value ->> 'n' AS n, j.value ->> 's' AS s, j.value ->> 'w' AS w, \
+                 j.value -> 'm' AS m FROM json_each({param}) AS j) AS u"
+            ),
+        }
+    }
+
+    /// The integers of a JSON array parameter as a subquery, for `IN (…)`.
+    pub(crate) fn json_int_values(self, param: &str) -> String {
+        match self {
+            Backend::Postgres => format!("SELECT CAST(jsonb_array_elements_text(CAST({param} AS jsonb)) AS integer)"),
             Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
         }
     }

@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::{BATCH_ROWS, Backend, Conn, Reader, Store, StoreError, Tx, on_conn, on_pool, on_reader, push_in_list};
+use super::{Backend, Reader, Store, StoreError, Tx, on_conn, on_pool, on_reader};
 use crate::domain::{Environment, GroupKind, GroupName, Ticker, Weight};
 
 /// A group as stored, with its members: what a loader diffs its input against.
@@ -120,32 +119,32 @@ impl Reader<'_> {
 
     /// Fills in the members of groups read by [`Reader::groups_of_kind`]. The rows come back as one JSON array
     /// (one round trip and one parse instead of a decoded row per membership).
-    pub async fn load_members(
-        &mut self,
-        env: Environment,
-        kind: GroupKind,
-        groups: &mut [StoredGroup],
-    ) -> Result<(), StoreError> {
+    pub async fn load_members(&mut self, groups: &mut [StoredGroup]) -> Result<(), StoreError> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let ids = serde_json::to_string(&groups.iter().map(|g| g.id).collect::<Vec<i32>>()).expect("ids serialize");
         let sql = match self.backend() {
-            Backend::Sqlite => {
+            Backend::Sqlite => format!(
                 "SELECT json_group_array(json_array(m.group_id, m.symbol, m.weight, json(m.metadata))) \
-                 FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
-                 WHERE g.environment = $1 AND g.type = $2"
-            }
-            Backend::Postgres => {
+                 FROM group_memberships m WHERE m.group_id IN ({})",
+                self.backend().json_int_values("$1")
+            ),
+            Backend::Postgres => format!(
                 "SELECT m.group_id, m.symbol, CAST(m.weight AS DOUBLE PRECISION), m.metadata \
-                 FROM group_memberships m JOIN definition_groups g ON g.id = m.group_id \
-                 WHERE g.environment = $1 AND g.type = $2"
-            }
+                 FROM group_memberships m WHERE m.group_id IN ({})",
+                self.backend().json_int_values("$1")
+            ),
         };
+        let sql = sqlx::AssertSqlSafe(sql);
         // One JSON document on SQLite (its rows decode slowly through sqlx); plain rows on PostgreSQL.
         let members: Vec<(i32, String, Option<f64>, Option<Value>)> = match self.backend() {
             Backend::Sqlite => {
-                let text: String = on_reader!(self, e => sqlx::query_scalar(sql).bind(env.as_str()).bind(kind.as_str()).fetch_one(e).await?);
+                let text: String = on_reader!(self, e => sqlx::query_scalar(sql).bind(ids).fetch_one(e).await?);
                 serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("membership rows: {e}")))?
             }
             Backend::Postgres => {
-                let rows: Vec<MemberTuple> = on_reader!(self, e => sqlx::query_as(sql).bind(env.as_str()).bind(kind.as_str()).fetch_all(e).await?);
+                let rows: Vec<MemberTuple> = on_reader!(self, e => sqlx::query_as(sql).bind(ids).fetch_all(e).await?);
                 rows.into_iter().map(|(g, s, w, m)| (g, s, w, m.map(|j| j.0))).collect()
             }
         };
@@ -163,11 +162,21 @@ impl Reader<'_> {
 }
 
 impl Store {
+    /// Refreshes PostgreSQL's planner statistics of the membership tables after a large write (SQLite's planner
+    /// needs none for these queries). A failure is logged, not returned: the load is committed.
+    pub async fn analyze_memberships(&self) {
+        if let Store::Postgres(p) = self
+            && let Err(e) = sqlx::query("ANALYZE group_memberships, membership_history").execute(p).await
+        {
+            tracing::warn!(error = %e, "could not refresh the membership tables' statistics");
+        }
+    }
+
     /// Every group of a kind in an environment, with members.
     pub async fn groups_with_members(&self, env: Environment, kind: GroupKind) -> Result<Vec<StoredGroup>, StoreError> {
         let mut reader = Reader::Pool(self);
         let mut groups = reader.groups_of_kind(env, kind).await?;
-        reader.load_members(env, kind, &mut groups).await?;
+        reader.load_members(&mut groups).await?;
         Ok(groups)
     }
 
@@ -388,225 +397,170 @@ impl Tx {
     }
 
     /// Inserts memberships, or updates weight and metadata of existing ones.
-    pub async fn upsert_members(
-        &mut self,
-        group_id: i32,
-        rows: &[MemberRow],
-        now: NaiveDateTime,
-    ) -> Result<(), StoreError> {
+    pub async fn upsert_members(&mut self, rows: &[GroupMember<'_>], now: NaiveDateTime) -> Result<(), StoreError> {
         const ON_CONFLICT: &str = " ON CONFLICT (group_id, symbol) DO UPDATE SET weight = excluded.weight, \
              metadata = excluded.metadata, updated_at = excluded.updated_at";
-        self.write_members(group_id, rows, now, ON_CONFLICT).await
+        self.write_members(rows, now, ON_CONFLICT).await
     }
 
     /// Inserts memberships known to be new (read under the write lock): a plain insert, cheaper than an upsert.
     /// A row written meanwhile by a writer that ignores our lock makes the load fail and roll back.
-    pub async fn insert_members(
-        &mut self,
-        group_id: i32,
-        rows: &[MemberRow],
-        now: NaiveDateTime,
-    ) -> Result<(), StoreError> {
-        self.write_members(group_id, rows, now, "").await
+    pub async fn insert_members(&mut self, rows: &[GroupMember<'_>], now: NaiveDateTime) -> Result<(), StoreError> {
+        self.write_members(rows, now, "").await
     }
 
-    /// PostgreSQL gets one statement with array parameters (`UNNEST`), prepared once; SQLite gets prepared
-    /// multi-row batches. `suffix` is the conflict clause, if any.
+    /// Writes memberships of any number of groups; `suffix` is the conflict clause, if any.
     async fn write_members(
         &mut self,
-        group_id: i32,
-        rows: &[MemberRow],
+        rows: &[GroupMember<'_>],
         now: NaiveDateTime,
         suffix: &str,
     ) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        self.touch_groups([group_id]);
-        match &mut self.conn {
-            Conn::Postgres(t) => {
-                let (symbols, weights, metadata) = columns(rows);
-                let sql = format!(
-                    "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) \
-                     SELECT $1, s, w, m, $5, $5 FROM UNNEST($2::text[], $3::float8[], $4::jsonb[]) AS u(s, w, m)\
-                     {suffix}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(group_id)
-                    .bind(symbols)
-                    .bind(weights)
-                    .bind(metadata)
-                    .bind(now)
-                    .execute(&mut **t)
-                    .await?;
-            }
-            Conn::Sqlite(t) => {
-                for chunk in rows.chunks(BATCH_ROWS) {
-                    let mut qb = QueryBuilder::new(
-                        "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) ",
-                    );
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(group_id)
-                            .push_bind(r.symbol.as_str())
-                            .push_bind(r.weight.map(Weight::fraction))
-                            .push_bind(r.metadata.as_ref().map(Json))
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    qb.push(suffix);
-                    qb.build().execute(&mut **t).await?;
-                }
-            }
+        self.touch_groups(rows.iter().map(|r| r.group_id));
+        let from = self.backend().member_rows("$1");
+        let sql = format!(
+            "INSERT INTO group_memberships (group_id, symbol, weight, metadata, added_at, updated_at) \
+             SELECT u.g, u.s, u.w, u.m, $2, $2 FROM {from} WHERE true{suffix}"
+        );
+        for chunk in rows.chunks(JSON_ROWS) {
+            let json = member_json(chunk);
+            on_conn!(self, c => {
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(json).bind(now).execute(&mut *c).await?;
+            });
         }
         Ok(())
     }
 
-    /// Deletes memberships of a group by symbol: one statement joined to an array on PostgreSQL, batches on
-    /// SQLite.
-    pub async fn delete_members(&mut self, group_id: i32, symbols: &[&str]) -> Result<(), StoreError> {
-        if symbols.is_empty() {
-            return Ok(());
-        }
-        self.touch_groups([group_id]);
-        match &mut self.conn {
-            Conn::Postgres(t) => {
-                sqlx::query(
-                    "DELETE FROM group_memberships m USING UNNEST($2::text[]) AS u(s) \
-                     WHERE m.group_id = $1 AND m.symbol = u.s",
-                )
-                .bind(group_id)
-                .bind(symbols)
-                .execute(&mut **t)
-                .await?;
-            }
-            Conn::Sqlite(t) => {
-                for chunk in symbols.chunks(BATCH_ROWS) {
-                    let mut qb = QueryBuilder::new("DELETE FROM group_memberships WHERE group_id = ");
-                    qb.push_bind(group_id).push(" AND symbol");
-                    push_in_list(&mut qb, chunk);
-                    qb.build().execute(&mut **t).await?;
-                }
-            }
+    /// Deletes memberships (by group and symbol; weights and metadata are not compared).
+    pub async fn delete_members(&mut self, rows: &[GroupMember<'_>]) -> Result<(), StoreError> {
+        self.touch_groups(rows.iter().map(|r| r.group_id));
+        let from = self.backend().member_rows("$1");
+        let sql = format!("DELETE FROM group_memberships WHERE (group_id, symbol) IN (SELECT u.g, u.s FROM {from})");
+        for chunk in rows.chunks(JSON_ROWS) {
+            let json = member_json(chunk);
+            on_conn!(self, c => {
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(json).execute(&mut *c).await?;
+            });
         }
         Ok(())
     }
 
-    /// Closes the open history intervals of some members of a group: on PostgreSQL one statement joined to an
-    /// array (an `IN` list of a thousand parameters is compared row by row when the planner has no statistics
-    /// yet for rows this very load wrote: 1–2.5 s per statement); batches on SQLite, whose `IN` uses the index.
+    /// Closes the open history intervals of memberships (by group name and symbol).
     pub async fn close_history(
         &mut self,
         env: Environment,
         kind: GroupKind,
-        group: &str,
-        symbols: &[&str],
+        rows: &[GroupMember<'_>],
         at: DateTime<Utc>,
         run: i64,
     ) -> Result<(), StoreError> {
-        if symbols.is_empty() {
-            return Ok(());
-        }
-        match &mut self.conn {
-            Conn::Postgres(t) => {
-                sqlx::query(
-                    "UPDATE membership_history h SET valid_to = $1, closed_by_run = $2 \
-                     FROM UNNEST($6::text[]) AS u(s) \
-                     WHERE h.valid_to IS NULL AND h.environment = $3 AND h.group_type = $4 AND h.group_name = $5 \
-                     AND h.symbol = u.s",
-                )
-                .bind(at)
-                .bind(run)
-                .bind(env.as_str())
-                .bind(kind.as_str())
-                .bind(group)
-                .bind(symbols)
-                .execute(&mut **t)
-                .await?;
-            }
-            Conn::Sqlite(t) => {
-                for chunk in symbols.chunks(BATCH_ROWS) {
-                    let mut qb = QueryBuilder::new("UPDATE membership_history SET valid_to = ");
-                    qb.push_bind(at)
-                        .push(", closed_by_run = ")
-                        .push_bind(run)
-                        .push(" WHERE valid_to IS NULL AND environment = ")
-                        .push_bind(env.as_str())
-                        .push(" AND group_type = ")
-                        .push_bind(kind.as_str())
-                        .push(" AND group_name = ")
-                        .push_bind(group)
-                        .push(" AND symbol");
-                    push_in_list(&mut qb, chunk);
-                    qb.build().execute(&mut **t).await?;
-                }
-            }
+        let from = self.backend().member_rows("$5");
+        let sql = format!(
+            "UPDATE membership_history SET valid_to = $1, closed_by_run = $2 \
+             WHERE valid_to IS NULL AND environment = $3 AND group_type = $4 \
+             AND (group_name, symbol) IN (SELECT u.n, u.s FROM {from})"
+        );
+        for chunk in rows.chunks(JSON_ROWS) {
+            let json = member_json(chunk);
+            on_conn!(self, c => {
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(at)
+                    .bind(run)
+                    .bind(env.as_str())
+                    .bind(kind.as_str())
+                    .bind(json)
+                    .execute(&mut *c)
+                    .await?;
+            });
         }
         Ok(())
     }
 
-    /// Opens history intervals for memberships that start now (arrays on PostgreSQL, batches on SQLite).
+    /// Opens history intervals for memberships that start now.
     pub async fn open_history(
         &mut self,
         env: Environment,
         kind: GroupKind,
-        group: &str,
-        rows: &[MemberRow],
+        rows: &[GroupMember<'_>],
         at: DateTime<Utc>,
         run: i64,
     ) -> Result<(), StoreError> {
-        const INSERT: &str = "INSERT INTO membership_history \
-             (environment, group_type, group_name, symbol, weight, metadata, valid_from, opened_by_run) ";
-        if rows.is_empty() {
-            return Ok(());
-        }
-        match &mut self.conn {
-            Conn::Postgres(t) => {
-                let (symbols, weights, metadata) = columns(rows);
-                let sql = format!(
-                    "{INSERT} SELECT $1, $2, $3, s, w, m, $7, $8 \
-                     FROM UNNEST($4::text[], $5::float8[], $6::jsonb[]) AS u(s, w, m)"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+        let from = self.backend().member_rows("$3");
+        let sql = format!(
+            "INSERT INTO membership_history \
+             (environment, group_type, group_name, symbol, weight, metadata, valid_from, opened_by_run) \
+             SELECT $1, $2, u.n, u.s, u.w, u.m, $4, $5 FROM {from}"
+        );
+        for chunk in rows.chunks(JSON_ROWS) {
+            let json = member_json(chunk);
+            on_conn!(self, c => {
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                     .bind(env.as_str())
                     .bind(kind.as_str())
-                    .bind(group)
-                    .bind(symbols)
-                    .bind(weights)
-                    .bind(metadata)
+                    .bind(json)
                     .bind(at)
                     .bind(run)
-                    .execute(&mut **t)
+                    .execute(&mut *c)
                     .await?;
-            }
-            Conn::Sqlite(t) => {
-                for chunk in rows.chunks(BATCH_ROWS) {
-                    let mut qb = QueryBuilder::new(INSERT);
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(env.as_str())
-                            .push_bind(kind.as_str())
-                            .push_bind(group)
-                            .push_bind(r.symbol.as_str())
-                            .push_bind(r.weight.map(Weight::fraction))
-                            .push_bind(r.metadata.as_ref().map(Json))
-                            .push_bind(at)
-                            .push_bind(run);
-                    });
-                    qb.build().execute(&mut **t).await?;
-                }
-            }
+            });
         }
         Ok(())
     }
 }
 
-/// Symbols, weights and metadata as parallel arrays.
-type Columns<'a> = (Vec<&'a str>, Vec<Option<f64>>, Vec<Option<Json<&'a Value>>>);
+/// Rows per membership statement: one JSON document of a few megabytes.
+const JSON_ROWS: usize = 50_000;
 
-/// Member rows as column arrays, for PostgreSQL's `UNNEST`.
-fn columns(rows: &[MemberRow]) -> Columns<'_> {
-    (
-        rows.iter().map(|r| r.symbol.as_str()).collect(),
-        rows.iter().map(|r| r.weight.map(Weight::fraction)).collect(),
-        rows.iter().map(|r| r.metadata.as_ref().map(Json)).collect(),
-    )
+/// One membership in a write of several groups: the group (id for `group_memberships`, name for
+/// `membership_history`) and the row.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct GroupMember<'a> {
+    /// `group_memberships.group_id`.
+    #[serde(rename = "g")]
+    pub group_id: i32,
+    /// `membership_history.group_name`.
+    #[serde(rename = "n")]
+    pub group: &'a str,
+    #[serde(rename = "s")]
+    #[allow(missing_docs)]
+    pub symbol: &'a str,
+    /// As a fraction.
+    #[serde(rename = "w", skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    #[serde(rename = "m", skip_serializing_if = "Option::is_none")]
+    #[allow(missing_docs)]
+    pub metadata: Option<&'a Value>,
+}
+
+impl<'a> GroupMember<'a> {
+    /// A row of a group.
+    pub fn row(group_id: i32, group: &'a str, r: &'a MemberRow) -> GroupMember<'a> {
+        GroupMember {
+            group_id,
+            group,
+            symbol: r.symbol.as_str(),
+            weight: r.weight.map(Weight::fraction),
+            metadata: r.metadata.as_ref(),
+        }
+    }
+
+    /// A symbol of a group, for deletes and history closes.
+    pub fn symbol(group_id: i32, group: &'a str, symbol: &'a str) -> GroupMember<'a> {
+        GroupMember { group_id, group, symbol, weight: None, metadata: None }
+    }
+
+    /// Rows of one group.
+    pub fn rows(group_id: i32, group: &'a str, rows: &'a [MemberRow]) -> Vec<GroupMember<'a>> {
+        rows.iter().map(|r| GroupMember::row(group_id, group, r)).collect()
+    }
+
+    /// Symbols of one group.
+    pub fn symbols(group_id: i32, group: &'a str, symbols: &[&'a str]) -> Vec<GroupMember<'a>> {
+        symbols.iter().map(|s| GroupMember::symbol(group_id, group, s)).collect()
+    }
+}
+
+/// Rows as one JSON array, the parameter [`Backend::member_rows`] reads.
+fn member_json(rows: &[GroupMember<'_>]) -> String {
+    serde_json::to_string(rows).expect("membership rows serialize")
 }

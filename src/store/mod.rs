@@ -34,9 +34,9 @@ pub use details::{
     Action, BuiltRecord, Counts, DetailsError, GroupBefore, GroupChange, KeptRecord, OrganizeRecord, RunDetails,
     SymbolsChange,
 };
-pub use groups::{GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
+pub use groups::{GroupMember, GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
 pub use jobs::{JobProgress, JobRow, TaskRecord};
-pub use quality::{GroupKey, GroupList};
+pub use quality::{GroupKey, GroupList, split_list};
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use snapshot::{SnapshotCacheRow, SnapshotGroup, SnapshotIndustry, SnapshotSymbol, Touched, UPDATED_CHANNEL};
 pub use symbols::{MarketSymbol, SicRow, SymbolField, SymbolRow};

@@ -18,7 +18,8 @@ use crate::domain::{Environment, GroupKind, GroupName, RunKind, RunStatus, Ticke
 use crate::load::{Input, Problem};
 use crate::organize::MANAGED_TYPES;
 use crate::store::{
-    GroupWrite, HistoryInterval, MemberRow, NewRun, RunOutcome, Store, StoreError, SymbolField, SymbolRow, Tx,
+    GroupMember, GroupWrite, HistoryInterval, MemberRow, NewRun, RunOutcome, Store, StoreError, SymbolField, SymbolRow,
+    Tx,
 };
 
 /// Identifies the document format.
@@ -345,9 +346,10 @@ async fn apply(
                 metadata: m.metadata.clone(),
             })
             .collect();
+        let rows = GroupMember::rows(id, &g.name, &rows);
         match mode {
-            ImportMode::Replace => tx.insert_members(id, &rows, now).await?,
-            ImportMode::Merge => tx.upsert_members(id, &rows, now).await?,
+            ImportMode::Replace => tx.insert_members(&rows, now).await?,
+            ImportMode::Merge => tx.upsert_members(&rows, now).await?,
         }
     }
     let history: Vec<HistoryInterval> = doc

@@ -239,7 +239,79 @@ async fn concurrent_loads_serialise(db: &TestDb) {
     assert_eq!(db.open_intervals().await, members.len() as i64);
 }
 
+/// `n` distinct tickers from `from` on (AAAA, AAAB, …): synthetic, valid, shared between files.
+fn tickers(from: usize, n: usize) -> Vec<String> {
+    (from..from + n)
+        .map(|mut i| {
+            let mut t = [b'A'; 4];
+            for c in t.iter_mut().rev() {
+                *c = b'A' + (i % 26) as u8;
+                i /= 26;
+            }
+            String::from_utf8(t.to_vec()).unwrap()
+        })
+        .collect()
+}
+
+fn borrow(files: &[(String, String)]) -> Vec<(&str, &str)> {
+    files.iter().map(|(n, c)| (n.as_str(), c.as_str())).collect()
+}
+
+fn ticker_file(tickers: &[String]) -> String {
+    format!("Symbol\n{}\n", tickers.join("\n"))
+}
+
+/// A load larger than one chunk (80,000 memberships in four files; members are held a chunk of files at a time)
+/// writes every membership and history interval; one bad file anywhere rejects all of it; an incremental reload
+/// re-reads only the changed file; `--prune` works across chunks.
+async fn large_loads_stream(db: &TestDb) {
+    let files: Vec<(String, String)> =
+        (0..4).map(|f| (format!("f{f}.csv"), ticker_file(&tickers(f * 5_000, 20_000)))).collect();
+
+    // A bad line in the last file: nothing is written, and the problem names the file and line.
+    let mut bad = files.clone();
+    bad.push(("f4.csv".into(), "Symbol\nAAPL\nAB$C\n".into()));
+    let before = db.state().await;
+    let problems = db.load_err(LoadKind::Holdings, &borrow(&bad)).await;
+    assert!(problems.iter().any(|p| p.starts_with("f4.csv:3: field \"Symbol\": invalid ticker")), "{problems:?}");
+    assert_eq!(db.state().await, before, "nothing written");
+
+    let r = db.load_ok(LoadKind::Holdings, &borrow(&files), Mode::Full).await;
+    assert_eq!((r.status, r.totals.added, r.groups.len()), (RunStatus::Applied, 80_000, 4));
+    assert_eq!(db.open_intervals().await, 80_000);
+    assert_eq!(db.symbols_of(GroupKind::Etf, "F3").await, tickers(15_000, 20_000));
+
+    // One file changes (a holding leaves, another comes): only it is read and written.
+    let mut changed = files.clone();
+    let mut f1 = tickers(5_000, 20_000);
+    f1.remove(7);
+    f1.push("ZZZZ".into());
+    changed[1].1 = ticker_file(&f1);
+    let r = db.load_ok(LoadKind::Holdings, &borrow(&changed), Mode::Incremental).await;
+    let actions: Vec<(String, Action, usize, usize)> =
+        r.groups.iter().map(|g| (g.name.clone(), g.action, g.counts.added, g.counts.removed)).collect();
+    assert_eq!(
+        actions,
+        [
+            ("F0".into(), Action::Unchanged, 0, 0),
+            ("F1".into(), Action::Updated, 1, 1),
+            ("F2".into(), Action::Unchanged, 0, 0),
+            ("F3".into(), Action::Unchanged, 0, 0),
+        ]
+    );
+    assert!(r.notes.iter().any(|n| n.contains("3 file(s) unchanged")), "{:?}", r.notes);
+    assert_eq!(db.symbols_of(GroupKind::Etf, "F1").await.len(), 20_000);
+    assert_eq!(db.open_intervals().await, 80_000);
+
+    // Prune across chunks: F3 goes, with its intervals closed.
+    let r = db.load_with(LoadKind::Holdings, &borrow(&changed[..3]), Mode::Full, |r| r.prune = true).await.unwrap();
+    assert_eq!(r.groups.last().map(|g| (g.name.as_str(), g.action)), Some(("F3", Action::Pruned)));
+    assert!(db.symbols_of(GroupKind::Etf, "F3").await.is_empty());
+    assert_eq!(db.open_intervals().await, 60_000);
+}
+
 contract!(
+    large_loads_stream,
     concurrent_loads_serialise,
     ishares_export,
     spdr_uses_ticker_not_identifier,
