@@ -131,6 +131,16 @@ if [ "${MARKET:-1}" != 0 ]; then
     base="http://127.0.0.1:$port"
     row() { echo "| $backend | $1 | $2 |" >>"$OUT/summary.md"; }
     row "full load of the holdings (whole process)" "$(cat "$OUT/market-load-$backend.txt")"
+    if [ $backend = postgres ]; then
+      # The ceiling: psql's \copy of the same memberships into an empty table shaped like group_memberships (its
+      # indexes and its foreign key to definition_groups), rolled back.
+      psql -q -X "$url" -c "\copy (SELECT group_id, symbol, weight, metadata, added_at, updated_at FROM group_memberships) TO '$OUT/market-members.csv' csv"
+      printf '%s\n' 'BEGIN;' 'CREATE TABLE bench_copy (LIKE group_memberships INCLUDING ALL);' \
+        'ALTER TABLE bench_copy ADD FOREIGN KEY (group_id) REFERENCES definition_groups (id);' \
+        "\\copy bench_copy (group_id, symbol, weight, metadata, added_at, updated_at) FROM '$OUT/market-members.csv' csv" \
+        'ROLLBACK;' >"$OUT/market-copy.sql"
+      row "ceiling: psql \\copy of the memberships alone (same indexes and foreign key)" "$( { /usr/bin/time -f "%e s" psql -q -X "$url" -f "$OUT/market-copy.sql" >/dev/null; } 2>&1 | tail -1)"
+    fi
     row "first build: read + index" "$(stat "$base" read_ms | cut -c1-7) + $(stat "$base" index_ms | cut -c1-6) ms"
     row "RSS after start (anonymous)" "$(proc $pid VmRSS) MB ($(proc $pid RssAnon) MB)"
     row "approx_bytes / heap_bytes (whole process)" "$(stat "$base" approx_bytes) / $(stat "$base" heap_bytes)"

@@ -162,11 +162,12 @@ impl Reader<'_> {
 }
 
 impl Store {
-    /// Refreshes PostgreSQL's planner statistics of the membership tables after a large write (SQLite's planner
+    /// Refreshes PostgreSQL's planner statistics of the groups and membership tables after a large write (SQLite's planner
     /// needs none for these queries). A failure is logged, not returned: the load is committed.
     pub async fn analyze_memberships(&self) {
         if let Store::Postgres(p) = self
-            && let Err(e) = sqlx::query("ANALYZE group_memberships, membership_history").execute(p).await
+            && let Err(e) =
+                sqlx::query("ANALYZE definition_groups, group_memberships, membership_history").execute(p).await
         {
             tracing::warn!(error = %e, "could not refresh the membership tables' statistics");
         }

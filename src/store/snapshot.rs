@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use serde::de::DeserializeOwned;
 use sqlx::postgres::PgRow;
 
-use super::{Conn, Store, StoreError, Tx, on_conn, on_pool};
+use super::{Backend, Conn, Store, StoreError, Tx, on_conn, on_pool};
 use crate::domain::Environment;
 
 /// The PostgreSQL `NOTIFY` channel (TickStock's event name) that carries each new data version.
@@ -263,11 +263,15 @@ impl Tx {
                 }
             }
             Conn::Postgres(t) => {
-                let sql = format!("SELECT m.group_id, array_agg(m.symbol), array_agg(CAST({BPS} AS BIGINT)) {from}");
-                type Row = (i32, Vec<String>, Vec<Option<i64>>);
+                // The symbols joined into one text per group (not a text[]: an allocation per member to decode).
+                let sql = format!(
+                    "SELECT m.group_id, {}, array_agg(CAST({BPS} AS BIGINT)) {from}",
+                    Backend::Postgres.list_agg("m.symbol")
+                );
+                type Row = (i32, String, Vec<Option<i64>>);
                 let mut rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(env.as_str()).fetch(&mut **t);
                 while let Some((group_id, symbols, weights)) = rows.try_next().await? {
-                    let symbols: Vec<&str> = symbols.iter().map(String::as_str).collect();
+                    let symbols: Vec<&str> = super::split_list(&symbols).collect();
                     each(group_id, &symbols, &weights);
                 }
             }
