@@ -237,11 +237,20 @@ async fn walk(
             return Err(LoadError::Invalid { problems, run_id: None });
         }
         let mut chunk = Parsed::default();
-        for s in summaries {
-            match reparsed.groups.iter().position(|g| g.name == s.name) {
-                Some(i) => chunk.groups.push(reparsed.groups.swap_remove(i)),
-                None => chunk.groups.push(s.clone()),
+        for (i, s) in (start..end).zip(summaries) {
+            if unchanged(s) {
+                chunk.groups.push(s.clone());
+                continue;
             }
+            // Never plan from the member-less summary: that would remove every stored member.
+            let Some(at) = reparsed.groups.iter().position(|g| g.name == s.name) else {
+                let file = &per_file.inputs[per_file.files[i]].name;
+                return Err(LoadError::Refused(format!(
+                    "{file} no longer reads as {} {}; nothing was loaded (run the load again)",
+                    s.kind, s.name
+                )));
+            };
+            chunk.groups.push(reparsed.groups.swap_remove(at));
         }
         let mut chunk_stored: Vec<StoredGroup> =
             chunk.groups.iter().filter_map(|g| by_name.get(g.name.as_str()).map(|s| (*s).clone())).collect();

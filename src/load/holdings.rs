@@ -96,7 +96,8 @@ pub fn parse(inputs: &[Input], etf: Option<&str>, problems: &mut Vec<Problem>) -
     out
 }
 
-fn etf_from_stem(stem: &str) -> Option<String> {
+/// The fund a file name names (`spy_holdings.csv` → `SPY`), if any.
+pub(crate) fn etf_from_stem(stem: &str) -> Option<String> {
     let lower = stem.to_ascii_lowercase();
     let base = ["_holdings", "-holdings", " holdings", "_constituents", "-constituents"]
         .iter()

@@ -40,7 +40,7 @@ use std::collections::HashMap;
 
 use parsed::{GroupInput, GroupSource, Parsed, Reparse};
 
-use crate::domain::{Environment, GroupKind, RunKind, RunStatus};
+use crate::domain::{Environment, GroupKind, GroupName, RunKind, RunStatus};
 use crate::store::{NewRun, RunOutcome, Store, StoreError};
 
 /// What to load.
@@ -316,7 +316,20 @@ async fn group_source<'a>(
             Err(e) => tracing::warn!(error = %e, "could not read the stored groups; every file is read"),
         }
     }
-    let unchanged = |input: &Input| known.get(&(parsed::file_name(&input.name), input.checksum())).cloned();
+    // Only when the file's name alone gives the stored group's name: a group named by `--etf`/`--name` (or by an
+    // Invesco fund column) is parsed again rather than attached to a file by its name and bytes.
+    let named_by_file = |input: &Input| -> Option<String> {
+        let stem = input.stem();
+        match load {
+            GroupLoad::Holdings => holdings::etf_from_stem(&stem),
+            _ => Some(universes::name_from_stem(&stem)),
+        }
+    };
+    let unchanged = |input: &Input| {
+        let stub = known.get(&(parsed::file_name(&input.name), input.checksum()))?;
+        let name = GroupName::parse(load.group_kind(), &named_by_file(input)?).ok()?;
+        (name == stub.name).then(|| stub.clone())
+    };
     GroupSource::per_file(&req.inputs, parse, unchanged, problems)
 }
 

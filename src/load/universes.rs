@@ -28,7 +28,7 @@ const KNOWN: [(&str, &[&str], &str); 4] = [
 ];
 
 /// The universe a file name names: a known alias (`dowjones30_constituents.csv` → `dow30`) or the stem itself.
-fn name_from_stem(stem: &str) -> String {
+pub(crate) fn name_from_stem(stem: &str) -> String {
     let lower = stem.to_ascii_lowercase();
     let base = ["_constituents", "-constituents", "_members", "_holdings"]
         .iter()

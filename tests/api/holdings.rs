@@ -310,7 +310,21 @@ async fn large_loads_stream(db: &TestDb) {
     assert_eq!(db.open_intervals().await, 60_000);
 }
 
+/// An incremental load skips a file only when its own name gives the stored group: a group named by `--etf` is
+/// not taken for "unchanged" when the same file comes again without it.
+async fn incremental_skip_needs_the_files_own_name(db: &TestDb) {
+    let file = [("export.csv", "Symbol\nAAPL\nMSFT\n")];
+    db.load_with(LoadKind::Holdings, &file, Mode::Full, |r| r.etf = Some("QQQ".into())).await.unwrap();
+    let again = db.load_with(LoadKind::Holdings, &file, Mode::Incremental, |r| r.etf = Some("QQQ".into())).await;
+    assert_eq!(again.unwrap().groups[0].action, Action::Unchanged);
+    let r = db.load_ok(LoadKind::Holdings, &file, Mode::Incremental).await;
+    let groups: Vec<(&str, Action)> = r.groups.iter().map(|g| (g.name.as_str(), g.action)).collect();
+    assert_eq!(groups, [("EXPORT", Action::Created)], "{:?}", r.notes);
+    assert_eq!(db.symbols_of(GroupKind::Etf, "QQQ").await, ["AAPL", "MSFT"]);
+}
+
 contract!(
+    incremental_skip_needs_the_files_own_name,
     large_loads_stream,
     concurrent_loads_serialise,
     ishares_export,
