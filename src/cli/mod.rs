@@ -7,6 +7,7 @@ mod loads;
 mod maintenance;
 mod print;
 mod serve;
+mod sync;
 mod table;
 mod transfer;
 mod universes;
@@ -126,6 +127,13 @@ enum Command {
   universe report --detail --format html --output report.html
   universe report --format json")]
     Report(maintenance::ReportArgs),
+    /// The daily sync from a ticker list: new and changed symbols, delistings (leaving their groups, history
+    /// closed), all in one transaction with a change log; `sync log` reads the log.
+    #[command(after_help = "Examples:
+  universe sync --source next-day/ --dry-run
+  universe sync --source next-day/
+  universe sync log --symbol XYZ")]
+    Sync(sync::SyncArgs),
     /// Write everything this tool owns (symbols, groups, memberships with weights, history, the managed
     /// cache_entries rows) as one versioned JSON document.
     #[command(
@@ -253,6 +261,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode> {
         Command::Organize(args) => done(maintenance::organize(args, config).await),
         Command::Validate(args) => maintenance::validate(args, config).await,
         Command::Report(args) => done(maintenance::report(args, config).await),
+        Command::Sync(args) => done(sync::sync(args, config).await),
         Command::Export(args) => done(transfer::export(args, config).await),
         Command::Import(args) => done(transfer::import(args, config).await),
         Command::BenchData { dir, variant, scale } => {

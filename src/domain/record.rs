@@ -103,6 +103,8 @@ stored_words! {
         Import = "import",
         /// OHLCV bars, from the API or a file.
         Bars = "bars",
+        /// The daily sync (`universe sync`).
+        Sync = "sync",
     }
 }
 

@@ -35,6 +35,7 @@ pub use parsed::SkippedRow;
 pub use plan::Action;
 pub use rollback::rollback;
 pub use sic::{Coverage, EnrichReport, SicAssignment, enrich_from_sic};
+pub(crate) use symbols::{ParsedSymbols, parse as parse_symbols};
 
 use std::collections::HashMap;
 

@@ -70,6 +70,12 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
              to replace them"
         )));
     }
+    if run.kind == RunKind::Sync {
+        return Err(LoadError::Refused(format!(
+            "run {run_id} is a daily sync: its changes are in `universe sync log`; sync again from a corrected list \
+             (a symbol listed again is reactivated; group memberships come back with the next load of its groups)"
+        )));
+    }
     if !run.status.applied() {
         return Err(LoadError::Refused(format!(
             "run {run_id} is {} and wrote no changes; only applied runs can be rolled back",

@@ -19,6 +19,7 @@ mod quality;
 mod runs;
 mod snapshot;
 mod symbols;
+mod sync_log;
 mod transfer;
 
 use std::str::FromStr;
@@ -40,6 +41,7 @@ pub use quality::{GroupKey, GroupList, split_list};
 pub use runs::{NewRun, RunOutcome, RunRow};
 pub use snapshot::{SnapshotCacheRow, SnapshotGroup, SnapshotIndustry, SnapshotSymbol, Touched, UPDATED_CHANNEL};
 pub use symbols::{MarketSymbol, SicRow, SymbolField, SymbolRow};
+pub use sync_log::{SymbolMembership, SyncChange, SyncChangeRow};
 pub use transfer::HistoryInterval;
 
 /// PostgreSQL advisory lock key held by every reference-data writer ("univ" in ASCII).

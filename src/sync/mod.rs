@@ -6,6 +6,8 @@
 //! the symbols already stored; `--all` also inserts every listed stock and fund the table lacks. Values the API
 //! leaves out never erase stored ones. The writes and their `load_runs` row commit together.
 
+pub mod daily;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 

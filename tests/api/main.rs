@@ -21,5 +21,6 @@ mod report;
 mod rollback;
 mod sectors_themes_symbols;
 mod server;
+mod sync;
 mod transfer;
 mod universes;

@@ -1,0 +1,125 @@
+//! `universe sync`: the daily sync from a ticker list, and `universe sync log`, its change log.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+
+use super::table::TextTable;
+use super::{open, print_json};
+use crate::config::Config;
+use crate::sync::daily::{self, SyncError, SyncMode, SyncRequest};
+
+/// What `universe sync` runs.
+#[derive(clap::Args, Debug)]
+pub(super) struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
+    /// Folder holding `tickers.csv` (symbol, and any of name, type, exchange, active, list_date, market_cap).
+    #[arg(long)]
+    source: Option<PathBuf>,
+    /// Which steps.
+    #[arg(long, value_enum, default_value = "full")]
+    mode: SyncMode,
+    /// Deactivate even when the list would delist more than 5 % of the active symbols.
+    #[arg(long)]
+    force: bool,
+    /// Print every change; write only the run record.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum SyncCommand {
+    /// The change log, newest first.
+    Log {
+        /// Changes on or after this day (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// Changes of this symbol.
+        #[arg(long)]
+        symbol: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+}
+
+/// Runs `universe sync` or `universe sync log`.
+pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
+    if let Some(SyncCommand::Log { since, symbol, limit }) = args.command {
+        let store = open(config).await?;
+        let symbol = symbol.map(|s| s.to_ascii_uppercase());
+        let rows = store.sync_changes(since, symbol.as_deref(), limit).await?;
+        store.close().await;
+        if config.json {
+            return print_json(&rows);
+        }
+        let mut t = TextTable::new(&["when", "run", "change", "universe", "symbol", "action", "reason"], &[]);
+        for r in &rows {
+            t.row(vec![
+                r.created_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+                r.run_id.map(|i| i.to_string()).unwrap_or_default(),
+                r.change_type.clone(),
+                r.universe.clone().unwrap_or_default(),
+                r.symbol.clone().unwrap_or_default(),
+                r.action.clone(),
+                r.reason.clone().unwrap_or_default(),
+            ]);
+        }
+        print!("{}", t.render());
+        return Ok(());
+    }
+    let Some(source) = args.source else {
+        bail!("--source DIR is required: a folder with tickers.csv (the API list is not read by `sync` yet)");
+    };
+    let store = open(config).await?;
+    let req = SyncRequest {
+        environment: config.environment,
+        source,
+        mode: args.mode,
+        force: args.force,
+        dry_run: args.dry_run,
+        at: crate::store::now(),
+    };
+    let result = daily::run(&store, &req).await;
+    store.close().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(SyncError::Invalid(problems)) => {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            bail!("{}\n{} problem(s) in the ticker list; nothing was changed", lines.join("\n"), problems.len())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if config.json {
+        return print_json(&report);
+    }
+    let mut t = TextTable::new(&["change", "universe", "symbol", "action", "reason"], &[]);
+    for c in &report.changes {
+        t.row(vec![
+            c.change_type.clone(),
+            c.universe.clone().unwrap_or_default(),
+            c.symbol.clone().unwrap_or_default(),
+            c.action.clone(),
+            c.reason.clone(),
+        ]);
+    }
+    if !report.changes.is_empty() {
+        print!("{}", t.render());
+    }
+    println!(
+        "sync run {} ({}; steps: {}): {} listed, {} added, {} updated, {} listed again, {} delisted, {} memberships closed{}",
+        report.run_id,
+        report.status.as_str(),
+        report.steps.join(", "),
+        report.listed,
+        report.added,
+        report.updated,
+        report.relisted,
+        report.delisted,
+        report.memberships_closed,
+        if report.changes.is_empty() { " — nothing changed" } else { "" }
+    );
+    Ok(())
+}

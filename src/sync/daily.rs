@@ -1,0 +1,299 @@
+//! The daily sync (`universe sync`): one atomic, idempotent run that keeps the stored symbols true to the day's
+//! listing. Built so far: the **reference refresh** (new tickers inserted; changed names, types and exchanges
+//! updated) and **delistings** (a stored active symbol the list no longer has, or marks inactive, becomes
+//! `active = false` with the date and leaves every group, its history intervals closed), with a safety stop when
+//! a list would deactivate more than 5 % of the active symbols. Every change is a `sync_changes_log` row tied to
+//! the run's `load_runs` row, all in one transaction under the writers' lock. A delisted symbol listed again is
+//! made active again (its memberships come back with the next load of its groups).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::{Environment, GroupKind, RunKind, RunStatus};
+use crate::load::{Input, Problem};
+use crate::store::{
+    GroupMember, NewRun, RunOutcome, Store, StoreError, SymbolField, SymbolMembership, SymbolRow, SyncChange, Tx,
+};
+
+/// Which steps a sync runs (TickStock's modes; the ones built so far).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Every step built: the reference refresh, then delistings.
+    #[default]
+    Full,
+    /// Delistings only (the list is still read to know what is listed).
+    Delistings,
+}
+
+impl SyncMode {
+    /// The name recorded in `load_runs.mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Full => "full",
+            SyncMode::Delistings => "delistings",
+        }
+    }
+}
+
+/// The share of active symbols a sync may deactivate before it refuses (a truncated or failed list).
+pub const MAX_DELISTED_SHARE: f64 = 0.05;
+
+/// A sync to run.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// The environment whose groups delisted symbols leave.
+    pub environment: Environment,
+    /// A folder with `tickers.csv` (symbol, and any of name, type, exchange, active, list_date, market_cap).
+    pub source: PathBuf,
+    /// The steps.
+    pub mode: SyncMode,
+    /// Deactivate even more than [`MAX_DELISTED_SHARE`] of the active symbols.
+    pub force: bool,
+    /// Report the changes; write only the run record.
+    pub dry_run: bool,
+    /// When the sync runs (the delisting date).
+    pub at: DateTime<Utc>,
+}
+
+/// What a sync did (or would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    /// The `load_runs` id.
+    pub run_id: i64,
+    /// `applied`, `dry_run` or `skipped` (nothing changed).
+    pub status: RunStatus,
+    /// The steps run.
+    pub steps: Vec<&'static str>,
+    /// Tickers in the list.
+    pub listed: usize,
+    /// Symbols inserted.
+    pub added: usize,
+    /// Symbols whose name, type or exchange changed.
+    pub updated: usize,
+    /// Inactive symbols listed again, made active.
+    pub relisted: usize,
+    /// Symbols deactivated.
+    pub delisted: usize,
+    /// Memberships closed because their symbol was delisted.
+    pub memberships_closed: usize,
+    /// Every change, as logged.
+    pub changes: Vec<SyncChange>,
+}
+
+/// Why a sync wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The list is invalid.
+    #[error("{} problem(s) in the ticker list; nothing was changed", .0.len())]
+    Invalid(Vec<Problem>),
+    /// The list would deactivate too many symbols.
+    #[error(
+        "refusing to deactivate {delisted} of {active} active symbols ({:.1} %, over the {:.0} % safety limit): \
+         the list looks truncated; check it, or pass --force",
+        *delisted as f64 * 100.0 / *active as f64, MAX_DELISTED_SHARE * 100.0
+    )]
+    TooManyDelistings {
+        /// Symbols the list would deactivate.
+        delisted: usize,
+        /// Active symbols stored.
+        active: usize,
+    },
+    /// Storage failed; the transaction was rolled back.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads `tickers.csv` from the source folder.
+fn read_list(dir: &Path) -> Result<crate::load::ParsedSymbols, SyncError> {
+    let path = dir.join("tickers.csv");
+    let input = Input::read(&path, crate::load::DEFAULT_MAX_INPUT_BYTES).map_err(|p| SyncError::Invalid(vec![p]))?;
+    let mut problems = Vec::new();
+    let parsed = crate::load::parse_symbols(std::slice::from_ref(&input), &mut problems);
+    if problems.is_empty() { Ok(parsed) } else { Err(SyncError::Invalid(problems)) }
+}
+
+/// The planned changes.
+#[derive(Default)]
+struct Plan {
+    /// Rows to insert or update, and the fields they carry.
+    writes: Vec<SymbolRow>,
+    delisted: Vec<String>,
+    /// Stored inactive symbols the list has again.
+    relisted: Vec<String>,
+    changes: Vec<SyncChange>,
+    added: usize,
+    updated: usize,
+}
+
+fn change(change_type: &str, symbol: &str, action: &str, reason: String) -> SyncChange {
+    SyncChange {
+        change_type: change_type.into(),
+        universe: None,
+        symbol: Some(symbol.into()),
+        action: action.into(),
+        reason,
+        metadata: None,
+    }
+}
+
+/// The reference refresh: listed tickers the table lacks, and stored ones whose name, type or exchange differ.
+fn plan_reference(plan: &mut Plan, list: &crate::load::ParsedSymbols, stored: &BTreeMap<String, SymbolRow>) {
+    const COMPARED: [SymbolField; 3] = [SymbolField::Name, SymbolField::Type, SymbolField::Exchange];
+    for row in list.rows.iter().filter(|r| r.active != Some(false)) {
+        match stored.get(&row.symbol) {
+            None => {
+                plan.added += 1;
+                plan.writes.push(row.clone());
+                plan.changes.push(change("reference", &row.symbol, "added", "new in the list".into()));
+            }
+            Some(old) => {
+                if old.active == Some(false) {
+                    plan.relisted.push(row.symbol.clone());
+                    plan.changes.push(change("reference", &row.symbol, "reactivated", "listed again".into()));
+                }
+                let differs: Vec<SymbolField> =
+                    COMPARED.into_iter().filter(|f| list.fields.contains(f) && !f.same(old, row)).collect();
+                if differs.is_empty() {
+                    continue;
+                }
+                let before = json!({"name": old.name, "type": old.kind, "exchange": old.exchange});
+                let after = json!({"name": row.name, "type": row.kind, "exchange": row.exchange});
+                let what: Vec<&str> = differs.iter().map(|f| f.column()).collect();
+                plan.updated += 1;
+                plan.writes.push(row.clone());
+                plan.changes.push(SyncChange {
+                    metadata: Some(json!({"before": before, "after": after})),
+                    ..change("reference", &row.symbol, "updated", format!("{} changed", what.join(", ")))
+                });
+            }
+        }
+    }
+}
+
+/// Delistings: stored active symbols of the list's types that it no longer has, or marks inactive.
+fn plan_delistings(plan: &mut Plan, list: &crate::load::ParsedSymbols, stored: &BTreeMap<String, SymbolRow>) {
+    let listed: HashSet<&str> =
+        list.rows.iter().filter(|r| r.active != Some(false)).map(|r| r.symbol.as_str()).collect();
+    let marked_inactive: HashSet<&str> =
+        list.rows.iter().filter(|r| r.active == Some(false)).map(|r| r.symbol.as_str()).collect();
+    // A list of stocks and funds says nothing of the indices or warrants stored beside them.
+    let types: HashSet<&str> = list.rows.iter().filter_map(|r| r.kind.as_deref()).collect();
+    for (symbol, row) in stored {
+        let active = row.active != Some(false);
+        let covered = types.is_empty() || row.kind.as_deref().is_none_or(|k| types.contains(k));
+        if !active || !covered || listed.contains(symbol.as_str()) {
+            continue;
+        }
+        let reason =
+            if marked_inactive.contains(symbol.as_str()) { "marked inactive in the list" } else { "no longer listed" };
+        plan.delisted.push(symbol.clone());
+        plan.changes.push(change("delisting", symbol, "deactivated", reason.into()));
+    }
+}
+
+/// Runs a sync: read the list, plan against the stored symbols under the writers' lock, apply in one
+/// transaction (or, dry run, record the run only).
+pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncError> {
+    let list = read_list(&req.source)?;
+    let source = req.source.join("tickers.csv").display().to_string();
+    let run = NewRun {
+        kind: RunKind::Sync,
+        source: &source,
+        mode: req.mode.as_str(),
+        environment: req.environment,
+        checksum: None,
+        validated: true,
+        rollback_of: None,
+        started_at: crate::store::now(),
+    };
+    let tx = store.begin_write().await?;
+    let result = tx
+        .commit_after(async |tx: &mut Tx| -> Result<SyncReport, SyncError> {
+            let stored: BTreeMap<String, SymbolRow> = store.symbols().await?.into_iter().collect();
+            let mut plan = Plan::default();
+            let mut steps = Vec::new();
+            if req.mode == SyncMode::Full {
+                steps.push("reference");
+                plan_reference(&mut plan, &list, &stored);
+            }
+            steps.push("delistings");
+            plan_delistings(&mut plan, &list, &stored);
+            let active = stored.values().filter(|r| r.active != Some(false)).count();
+            if !req.force && plan.delisted.len() as f64 > active as f64 * MAX_DELISTED_SHARE {
+                return Err(SyncError::TooManyDelistings { delisted: plan.delisted.len(), active });
+            }
+            let delisted: Vec<&str> = plan.delisted.iter().map(String::as_str).collect();
+            let memberships = tx.memberships_of(req.environment, &delisted).await?;
+            plan.changes.extend(memberships.iter().map(|m| SyncChange {
+                universe: Some(format!("{}:{}", m.kind, m.group)),
+                ..change("delisting", &m.symbol, "removed", "delisted".into())
+            }));
+            let status = match (req.dry_run, plan.changes.is_empty()) {
+                (true, _) => RunStatus::DryRun,
+                (false, true) => RunStatus::Skipped,
+                (false, false) => RunStatus::Applied,
+            };
+            let run_id = tx.insert_run(&run).await?;
+            if status == RunStatus::Applied {
+                apply(tx, req, &list.fields, &plan, &memberships, run_id).await?;
+            }
+            let outcome = RunOutcome {
+                added: plan.added as i64,
+                changed: plan.updated as i64,
+                removed: (plan.delisted.len() + memberships.len()) as i64,
+                ..RunOutcome::new(status)
+            };
+            tx.finish_run(run_id, &outcome).await?;
+            Ok(SyncReport {
+                run_id,
+                status,
+                steps,
+                listed: list.rows.len(),
+                added: plan.added,
+                updated: plan.updated,
+                relisted: plan.relisted.len(),
+                delisted: plan.delisted.len(),
+                memberships_closed: memberships.len(),
+                changes: plan.changes,
+            })
+        })
+        .await;
+    if let Err(e @ (SyncError::TooManyDelistings { .. } | SyncError::Store(_))) = &result {
+        let outcome = RunOutcome::failed(e.to_string());
+        if let Err(rec) = store.record_run(&run, &outcome).await {
+            tracing::warn!(error = %rec, "could not record the failed sync");
+        }
+    }
+    result
+}
+
+/// The writes of a sync: symbols, deactivations, closed memberships and their history, the change log.
+async fn apply(
+    tx: &mut Tx,
+    req: &SyncRequest,
+    fields: &[SymbolField],
+    plan: &Plan,
+    memberships: &[SymbolMembership],
+    run_id: i64,
+) -> Result<(), StoreError> {
+    let now = req.at;
+    tx.upsert_symbols(&plan.writes, fields, now.naive_utc()).await?;
+    let delisted: Vec<&str> = plan.delisted.iter().map(String::as_str).collect();
+    tx.set_active(&delisted, false, now).await?;
+    let relisted: Vec<&str> = plan.relisted.iter().map(String::as_str).collect();
+    tx.set_active(&relisted, true, now).await?;
+    let mut by_kind: BTreeMap<GroupKind, Vec<GroupMember<'_>>> = BTreeMap::new();
+    for m in memberships {
+        by_kind.entry(m.kind).or_default().push(GroupMember::symbol(m.group_id, &m.group, &m.symbol));
+    }
+    for (kind, rows) in &by_kind {
+        tx.delete_members(rows).await?;
+        tx.close_history(req.environment, *kind, rows, now, run_id).await?;
+    }
+    tx.insert_sync_changes(run_id, &plan.changes, now.naive_utc()).await
+}

@@ -1,0 +1,128 @@
+//! The daily sync from a ticker list: reference refresh, delistings leaving their groups with history closed,
+//! the safety stop, dry run, idempotence and the change log, on both backends.
+
+use universe::domain::{Environment, GroupKind, RunStatus};
+use universe::load::{LoadKind, Mode};
+use universe::sync::daily::{self, SyncError, SyncMode, SyncReport, SyncRequest};
+
+use crate::helpers::{TestDb, contract};
+
+/// Writes `tickers.csv` into a folder of the test's temp dir and returns the folder.
+fn list(db: &TestDb, name: &str, csv: &str) -> std::path::PathBuf {
+    let dir = db.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tickers.csv"), csv).unwrap();
+    dir
+}
+
+async fn sync(
+    db: &TestDb,
+    source: &std::path::Path,
+    mode: SyncMode,
+    force: bool,
+    dry_run: bool,
+) -> Result<SyncReport, SyncError> {
+    let req = SyncRequest {
+        environment: Environment::Default,
+        source: source.to_path_buf(),
+        mode,
+        force,
+        dry_run,
+        at: universe::store::now(),
+    };
+    daily::run(&db.store, &req).await
+}
+
+/// Twenty stocks, one ETF group and one universe holding some of them.
+async fn seed(db: &TestDb) -> String {
+    let mut csv = String::from("symbol,name,type,exchange\n");
+    for i in 0..20 {
+        csv.push_str(&format!("S{i:02},Stock {i},CS,XNAS\n"));
+    }
+    db.load_ok(LoadKind::Symbols, &[("symbols.csv", &csv)], Mode::Full).await;
+    db.load_ok(LoadKind::Holdings, &[("spy.csv", "Symbol\nS00\nS01\nS02\n")], Mode::Full).await;
+    db.load_ok(LoadKind::Universes, &[("sp500.csv", "Symbol\nS01\nS03\n")], Mode::Full).await;
+    csv
+}
+
+/// A listed day: one IPO, one renamed stock, S01 gone: the new one is inserted, the name updated, S01
+/// deactivated with the date and removed from both its groups with their intervals closed; `--as-of` before the
+/// sync still has it. The same sync again changes nothing.
+async fn reference_and_delistings(db: &TestDb) {
+    let csv = seed(db).await;
+    let next = csv.replace("S01,Stock 1,CS,XNAS\n", "").replace("Stock 5,", "Stock Five,") + "NEWCO,New Co,CS,XNYS\n";
+    let dir = list(db, "day2", &next);
+    let before = universe::store::now();
+    let r = sync(db, &dir, SyncMode::Full, false, false).await.unwrap();
+    assert_eq!((r.status, r.added, r.updated, r.delisted, r.memberships_closed), (RunStatus::Applied, 1, 1, 1, 2));
+    let symbols = db.store.symbols().await.unwrap();
+    assert_eq!(symbols["S01"].active, Some(false));
+    assert_eq!(symbols["S05"].name.as_deref(), Some("Stock Five"));
+    assert_eq!(symbols["NEWCO"].active, Some(true));
+    assert_eq!(db.symbols_of(GroupKind::Etf, "SPY").await, ["S00", "S02"]);
+    assert_eq!(db.symbols_of(GroupKind::Universe, "sp500").await, ["S03"]);
+    assert_eq!(db.open_intervals().await, 3, "S01's two intervals closed");
+    let past = db.store.group_symbols_as_of(Environment::Default, GroupKind::Etf, "SPY", before).await.unwrap();
+    assert!(past.iter().any(|m| m == "S01"), "{past:?}");
+
+    // The log answers "why did S01 leave SPY?".
+    let log = db.store.sync_changes(None, Some("S01"), 10).await.unwrap();
+    let lines: Vec<(String, Option<String>, String)> =
+        log.iter().map(|c| (c.change_type.clone(), c.universe.clone(), c.action.clone())).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.contains(&("delisting".into(), Some("ETF:SPY".into()), "removed".into())), "{lines:?}");
+    assert!(log.iter().all(|c| c.run_id == Some(r.run_id)));
+
+    let again = sync(db, &dir, SyncMode::Full, false, false).await.unwrap();
+    assert_eq!((again.status, again.changes.len()), (RunStatus::Skipped, 0));
+
+    // Listed again: active, the delisting date cleared, and logged.
+    let back = list(db, "day3", &(next + "S01,Stock 1,CS,XNAS\n"));
+    let r = sync(db, &back, SyncMode::Full, false, false).await.unwrap();
+    assert_eq!((r.relisted, r.added, r.delisted), (1, 0, 0));
+    assert_eq!(db.store.symbols().await.unwrap()["S01"].active, Some(true));
+    let last = &db.store.sync_changes(None, Some("S01"), 1).await.unwrap()[0];
+    assert_eq!((last.action.as_str(), last.reason.as_deref()), ("reactivated", Some("listed again")));
+}
+
+/// A list missing more than 5 % of the active symbols is refused and recorded as failed; `--force` applies it.
+/// A dry run reports the changes and writes nothing but its run.
+async fn safety_stop_and_dry_run(db: &TestDb) {
+    seed(db).await;
+    let dir = list(db, "short", "symbol,name,type\nS00,Stock 0,CS\nS02,Stock 2,CS\n");
+    let before = db.state().await;
+    match sync(db, &dir, SyncMode::Delistings, false, false).await {
+        Err(SyncError::TooManyDelistings { delisted: 18, active: 20 }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(db.state().await, before, "nothing written");
+    let run = &db.store.runs(1).await.unwrap()[0];
+    assert_eq!((run.kind.as_str(), run.status.as_str()), ("sync", "failed"));
+    assert!(run.error.as_deref().unwrap().contains("--force"));
+
+    let dry = sync(db, &dir, SyncMode::Delistings, true, true).await.unwrap();
+    assert_eq!((dry.status, dry.delisted), (RunStatus::DryRun, 18));
+    assert_eq!(db.state().await, before, "a dry run writes nothing");
+    assert!(db.store.sync_changes(None, None, 10).await.unwrap().is_empty());
+
+    let forced = sync(db, &dir, SyncMode::Delistings, true, false).await.unwrap();
+    assert_eq!((forced.status, forced.delisted, forced.added), (RunStatus::Applied, 18, 0));
+    assert_eq!(db.symbols_of(GroupKind::Etf, "SPY").await, ["S00", "S02"]);
+}
+
+/// A bad list names file, line and field, and changes nothing.
+async fn bad_list(db: &TestDb) {
+    seed(db).await;
+    let dir = list(db, "bad", "symbol,name\nS00,Stock 0\nAB$C,Bad\n");
+    let before = db.state().await;
+    match sync(db, &dir, SyncMode::Full, false, false).await {
+        Err(SyncError::Invalid(problems)) => {
+            let text = problems[0].to_string();
+            assert!(text.contains("tickers.csv:3: field \"symbol\""), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(db.state().await, before);
+}
+
+contract!(reference_and_delistings, safety_stop_and_dry_run, bad_list);
