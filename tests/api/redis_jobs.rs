@@ -125,6 +125,18 @@ async fn start_worker_opts(
     visibility: Duration,
     adjust: impl FnOnce(&mut WorkerOptions),
 ) -> tokio::sync::oneshot::Sender<()> {
+    start_worker_task(db, redis, server, id, visibility, adjust).await.0
+}
+
+/// Starts a worker; returns its stop signal and its task (awaited: the worker has stopped).
+async fn start_worker_task(
+    db: &TestDb,
+    redis: &RedisServer,
+    server: &MockServer,
+    id: &str,
+    visibility: Duration,
+    adjust: impl FnOnce(&mut WorkerOptions),
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let bus = RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
     let mut options = WorkerOptions::new(Environment::Default);
     options.id = id.to_string();
@@ -133,13 +145,13 @@ async fn start_worker_opts(
     adjust(&mut options);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (store, source) = (db.store.clone(), BarSource::massive(client(server)));
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         universe::jobs::redis::run(store, source, options, bus, visibility, async {
             let _ = rx.await;
         })
         .await;
     });
-    tx
+    (tx, task)
 }
 
 /// Waits until `n` clients listen on the job channel (pub/sub keeps nothing for late subscribers).
@@ -316,7 +328,7 @@ async fn heartbeat_lives_and_the_stream_is_trimmed(db: &TestDb) {
         o.heartbeat_every = Duration::from_millis(200);
         o.sweep_every = Duration::from_millis(200);
     };
-    let stop = start_worker_opts(db, &redis, &server, "w1", Duration::from_secs(30), fast).await;
+    let (stop, w1) = start_worker_task(db, &redis, &server, "w1", Duration::from_secs(30), fast).await;
     wait_subscribers(&redis, 1).await;
     let mut app = redis.conn().await;
     for i in 0..5 {
@@ -342,9 +354,9 @@ async fn heartbeat_lives_and_the_stream_is_trimmed(db: &TestDb) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     wait_status(&redis, "long", &["completed", "failed"]).await;
-    // A dead worker's entry: delivered, never acknowledged.
+    // A dead worker's entry: delivered, never acknowledged (w1 has stopped: it cannot take the entry first).
     let _ = stop.send(());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    w1.await.unwrap();
     let ghost: String = app.xadd(STREAM_KEY, "*", &[("job_id", "ghost")]).await.unwrap();
     let opts = redis::streams::StreamReadOptions::default().group(group, "dead").count(1);
     let _: redis::streams::StreamReadReply = app.xread_options(&[STREAM_KEY], &[">"], &opts).await.unwrap();
@@ -354,7 +366,15 @@ async fn heartbeat_lives_and_the_stream_is_trimmed(db: &TestDb) {
     let _stop = start_worker_opts(db, &redis, &server, "w2", Duration::from_secs(30), fast).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while app.xlen::<_, usize>(STREAM_KEY).await.unwrap() != 1 {
-        assert!(Instant::now() < deadline, "the stream was not trimmed");
+        if Instant::now() >= deadline {
+            let entries: redis::streams::StreamRangeReply = app.xrange_all(STREAM_KEY).await.unwrap();
+            let groups: redis::streams::StreamInfoGroupsReply = app.xinfo_groups(STREAM_KEY).await.unwrap();
+            let ids: Vec<(&str, Vec<&String>)> =
+                entries.ids.iter().map(|e| (e.id.as_str(), e.map.keys().collect())).collect();
+            let groups: Vec<(&str, usize, &str)> =
+                groups.groups.iter().map(|g| (g.name.as_str(), g.pending, g.last_delivered_id.as_str())).collect();
+            panic!("the stream was not trimmed: entries {ids:?}, groups {groups:?}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pending: redis::streams::StreamPendingCountReply =
