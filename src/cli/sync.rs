@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 
 use super::table::TextTable;
 use super::{open, print_json};
-use crate::config::Config;
+use crate::config::{Config, RedisArgs};
+use crate::jobs::redis::RedisBus;
 use crate::sync::daily::{self, SyncError, SyncMode, SyncRequest};
 
 /// What `universe sync` runs.
@@ -27,6 +28,9 @@ pub(super) struct SyncArgs {
     /// Print every change; write only the run record.
     #[arg(long)]
     dry_run: bool,
+    /// Where to publish the sync's events (TickStock's channels), if anywhere.
+    #[command(flatten)]
+    redis: RedisArgs,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -82,7 +86,30 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
         dry_run: args.dry_run,
         at: crate::store::now(),
     };
+    // With Redis configured, TickStock hears of the sync on its channels; Redis down never fails a sync.
+    let job_id = format!("cache_sync_{}", req.at.format("%Y%m%d_%H%M%S"));
+    let bus = match args.redis.url() {
+        Some(url) => match RedisBus::connect(&url, store.database_id().await?).await {
+            Ok(bus) => Some(bus),
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis unreachable: the sync's events are not published");
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(bus) = &bus
+        && let Err(e) = daily::publish_triggered(bus, &job_id, &req, "cli").await
+    {
+        tracing::warn!(error = %e, "could not publish cache_sync_triggered");
+    }
+    let started = std::time::Instant::now();
     let result = daily::run(&store, &req).await;
+    if let Some(bus) = &bus
+        && let Err(e) = daily::publish_completed(bus, &job_id, &req, &result, started.elapsed()).await
+    {
+        tracing::warn!(error = %e, "could not publish the sync's events");
+    }
     store.close().await;
     let report = match result {
         Ok(r) => r,

@@ -125,4 +125,66 @@ async fn bad_list(db: &TestDb) {
     assert_eq!(db.state().await, before);
 }
 
-contract!(reference_and_delistings, safety_stop_and_dry_run, bad_list);
+/// The events a plain Redis subscriber receives, with TickStock's envelope: triggered, completed (job, status,
+/// mode, total changes, universes updated, duration), one `universe_updated` per changed group, and the
+/// delisting cleanup.
+async fn events_on_redis(db: &TestDb) {
+    use futures_util::StreamExt;
+    let csv = seed(db).await;
+    let dir = list(db, "day2", &csv.replace("S01,Stock 1,CS,XNAS\n", ""));
+    let redis = crate::redis_jobs::RedisServer::start().await;
+    let mut sub = redis::Client::open(redis.url.as_str()).unwrap().get_async_pubsub().await.unwrap();
+    sub.psubscribe("tickstock:*").await.unwrap();
+    let bus =
+        universe::jobs::redis::RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
+    let req = SyncRequest {
+        environment: Environment::Default,
+        source: dir,
+        mode: SyncMode::Full,
+        force: false,
+        dry_run: false,
+        at: universe::store::now(),
+    };
+    daily::publish_triggered(&bus, "job-1", &req, "test").await.unwrap();
+    let result = daily::run(&db.store, &req).await;
+    daily::publish_completed(&bus, "job-1", &req, &result, std::time::Duration::from_millis(1500)).await.unwrap();
+    let mut messages = sub.on_message();
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(10), messages.next()).await.unwrap().unwrap();
+        let body: serde_json::Value = serde_json::from_str(&m.get_payload::<String>().unwrap()).unwrap();
+        assert_eq!((body["source"].as_str(), body["version"].as_str()), (Some("universe"), Some("1.0")), "{body}");
+        assert!(body["timestamp"].is_string(), "{body}");
+        got.push((
+            m.get_channel_name().to_string(),
+            body["event"].as_str().unwrap().to_string(),
+            body["payload"].clone(),
+        ));
+    }
+    let channels: Vec<(&str, &str)> = got.iter().map(|(c, e, _)| (c.as_str(), e.as_str())).collect();
+    assert_eq!(
+        channels,
+        [
+            ("tickstock:cache:sync_triggered", "cache_sync_triggered"),
+            ("tickstock:cache:sync_complete", "cache_sync_completed"),
+            ("tickstock:universe:updated", "universe_updated"),
+            ("tickstock:universe:updated", "universe_updated"),
+            ("tickstock:cache:delisting_cleanup", "delisting_cleanup"),
+        ]
+    );
+    assert_eq!(
+        got[0].2,
+        serde_json::json!({"job_id": "job-1", "mode": "full", "force": false, "triggered_by": "test"})
+    );
+    let done = &got[1].2;
+    assert_eq!(
+        (done["status"].as_str(), done["mode"].as_str(), done["total_changes"].as_u64()),
+        (Some("completed"), Some("full"), Some(3))
+    );
+    assert_eq!(done["universes_updated"], serde_json::json!(["ETF:SPY", "UNIVERSE:sp500"]));
+    assert_eq!(done["duration_seconds"].as_f64(), Some(1.5));
+    assert_eq!(got[2].2["universe"].as_str(), Some("ETF:SPY"));
+    assert_eq!(got[4].2["removed_count"].as_u64(), Some(1));
+}
+
+contract!(reference_and_delistings, safety_stop_and_dry_run, bad_list, events_on_redis);
