@@ -136,7 +136,7 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
         print!("{}", t.render());
     }
     println!(
-        "sync run {} ({}; steps: {}): {} listed, {} added, {} updated, {} listed again, {} delisted, {} memberships closed{}",
+        "sync run {} ({}; steps: {}): {} listed, {} added, {} updated, {} listed again, {} delisted, {} memberships closed, {} market caps{}",
         report.run_id,
         report.status.as_str(),
         report.steps.join(", "),
@@ -146,6 +146,7 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
         report.relisted,
         report.delisted,
         report.memberships_closed,
+        report.market_caps,
         if report.changes.is_empty() { " — nothing changed" } else { "" }
     );
     Ok(())

@@ -9,7 +9,7 @@ use super::parsed::{SeenTickers, ticker_cell};
 use crate::store::{SymbolField, SymbolRow};
 
 /// Header spellings per field.
-const COLUMNS: [(SymbolField, &[&str]); 12] = [
+const COLUMNS: [(SymbolField, &[&str]); 13] = [
     (SymbolField::Name, &["name", "security", "long_name", "company", "company name", "description"]),
     (SymbolField::Type, &["type", "security_type"]),
     (SymbolField::Exchange, &["exchange", "primary_exchange"]),
@@ -22,6 +22,7 @@ const COLUMNS: [(SymbolField, &[&str]); 12] = [
     (SymbolField::Cik, &["cik"]),
     (SymbolField::CompositeFigi, &["composite_figi"]),
     (SymbolField::ShareClassFigi, &["share_class_figi", "shareclass_figi"]),
+    (SymbolField::SharesOutstanding, &["shares_outstanding", "weighted_shares_outstanding"]),
 ];
 
 /// Symbol rows read from files, and which fields they carry.
@@ -168,6 +169,14 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> ParsedSymbols {
                     SymbolField::Cik => r.cik = text,
                     SymbolField::CompositeFigi => r.composite_figi = text,
                     SymbolField::ShareClassFigi => r.share_class_figi = text,
+                    SymbolField::SharesOutstanding => {
+                        if !cell.is_empty() {
+                            match cell.replace(',', "").trim().parse::<i64>() {
+                                Ok(v) if v >= 0 => r.shares_outstanding = Some(v),
+                                _ => problems.push(bad(format!("shares outstanding {cell:?} is not a whole number"))),
+                            }
+                        }
+                    }
                 }
             }
             out.rows.push(r);

@@ -39,6 +39,9 @@ pub struct SymbolRow {
     pub composite_figi: Option<String>,
     /// Share-class FIGI.
     pub share_class_figi: Option<String>,
+    /// Shares outstanding, all classes (`weighted_shares_outstanding`): a market cap is a close times this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shares_outstanding: Option<i64>,
 }
 
 /// A column of [`SymbolRow`] that an input file may provide.
@@ -68,11 +71,13 @@ pub enum SymbolField {
     CompositeFigi,
     /// `share_class_figi`
     ShareClassFigi,
+    /// `weighted_shares_outstanding`
+    SharesOutstanding,
 }
 
 impl SymbolField {
     /// Every field.
-    pub const ALL: [SymbolField; 12] = [
+    pub const ALL: [SymbolField; 13] = [
         SymbolField::Name,
         SymbolField::Type,
         SymbolField::Exchange,
@@ -85,6 +90,7 @@ impl SymbolField {
         SymbolField::Cik,
         SymbolField::CompositeFigi,
         SymbolField::ShareClassFigi,
+        SymbolField::SharesOutstanding,
     ];
 
     /// Column name.
@@ -102,6 +108,7 @@ impl SymbolField {
             SymbolField::Cik => "cik",
             SymbolField::CompositeFigi => "composite_figi",
             SymbolField::ShareClassFigi => "share_class_figi",
+            SymbolField::SharesOutstanding => "weighted_shares_outstanding",
         }
     }
 
@@ -113,7 +120,9 @@ impl SymbolField {
             SymbolField::Name | SymbolField::Industry => Some(100),
             SymbolField::Sector | SymbolField::CompositeFigi | SymbolField::ShareClassFigi => Some(50),
             SymbolField::Type | SymbolField::Exchange | SymbolField::Market | SymbolField::Cik => Some(20),
-            SymbolField::MarketCap | SymbolField::ListDate | SymbolField::Active => None,
+            SymbolField::MarketCap | SymbolField::ListDate | SymbolField::Active | SymbolField::SharesOutstanding => {
+                None
+            }
         }
     }
 
@@ -136,7 +145,9 @@ impl SymbolField {
             SymbolField::Cik => row.cik.as_deref(),
             SymbolField::CompositeFigi => row.composite_figi.as_deref(),
             SymbolField::ShareClassFigi => row.share_class_figi.as_deref(),
-            SymbolField::MarketCap | SymbolField::ListDate | SymbolField::Active => None,
+            SymbolField::MarketCap | SymbolField::ListDate | SymbolField::Active | SymbolField::SharesOutstanding => {
+                None
+            }
         }
     }
 
@@ -148,6 +159,7 @@ impl SymbolField {
             SymbolField::Exchange => a.exchange == b.exchange,
             SymbolField::Market => a.market == b.market,
             SymbolField::MarketCap => a.market_cap == b.market_cap,
+            SymbolField::SharesOutstanding => a.shares_outstanding == b.shares_outstanding,
             SymbolField::Sector => a.sector == b.sector,
             SymbolField::Industry => a.industry == b.industry,
             SymbolField::ListDate => a.list_date == b.list_date,
@@ -171,7 +183,7 @@ impl Store {
                      exchange, 'market', market, 'market_cap', market_cap, 'sector', sector, 'industry', industry, \
                      'list_date', list_date, 'active', json(CASE WHEN active IS NULL THEN 'null' WHEN active THEN \
                      'true' ELSE 'false' END), 'cik', cik, 'composite_figi', composite_figi, 'share_class_figi', \
-                     share_class_figi)) FROM symbols",
+                     share_class_figi, 'shares_outstanding', weighted_shares_outstanding)) FROM symbols",
                 )
                 .fetch_one(p)
                 .await?;
@@ -180,7 +192,7 @@ impl Store {
             Store::Postgres(p) => {
                 sqlx::query_as(
                     "SELECT symbol, name, type, exchange, market, market_cap, sector, industry, list_date, active, \
-                     cik, composite_figi, share_class_figi FROM symbols",
+                     cik, composite_figi, share_class_figi, weighted_shares_outstanding AS shares_outstanding FROM symbols",
                 )
                 .fetch_all(p)
                 .await?
@@ -222,6 +234,7 @@ impl Tx {
                             SymbolField::Cik => b.push_bind(r.cik.as_deref()),
                             SymbolField::CompositeFigi => b.push_bind(r.composite_figi.as_deref()),
                             SymbolField::ShareClassFigi => b.push_bind(r.share_class_figi.as_deref()),
+                            SymbolField::SharesOutstanding => b.push_bind(r.shares_outstanding),
                         };
                     }
                 });

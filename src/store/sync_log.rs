@@ -105,6 +105,18 @@ impl Tx {
         Ok(())
     }
 
+    /// The last daily close of every symbol with bars.
+    pub async fn last_closes(&mut self) -> Result<std::collections::HashMap<String, f64>, StoreError> {
+        let rows: Vec<(String, f64)> = on_conn!(self, c => sqlx::query_as(
+            "SELECT d.symbol, CAST(d.close AS DOUBLE PRECISION) FROM ohlcv_daily d \
+             JOIN (SELECT symbol, MAX(date) AS date FROM ohlcv_daily GROUP BY symbol) l \
+             ON l.symbol = d.symbol AND l.date = d.date",
+        )
+        .fetch_all(&mut *c)
+        .await?);
+        Ok(rows.into_iter().collect())
+    }
+
     /// Every membership of these symbols in an environment.
     pub async fn memberships_of(
         &mut self,

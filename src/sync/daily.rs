@@ -3,7 +3,9 @@
 //! updated) and **delistings** (a stored active symbol the list no longer has, or marks inactive, becomes
 //! `active = false` with the date and leaves every group, its history intervals closed), with a safety stop when
 //! a list would deactivate more than 5 % of the active symbols. Every change is a `sync_changes_log` row tied to
-//! the run's `load_runs` row, all in one transaction under the writers' lock. A delisted symbol listed again is
+//! the run's `load_runs` row, all in one transaction under the writers' lock. **Market caps** are the last daily
+//! close × shares outstanding where both are known (else the stored cap stays); a cap crossing a band
+//! ([`BANDS`]) is logged as a move. A delisted symbol listed again is
 //! made active again (its memberships come back with the next load of its groups).
 
 use std::collections::{BTreeMap, HashSet};
@@ -23,11 +25,13 @@ use crate::store::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncMode {
-    /// Every step built: the reference refresh, then delistings.
+    /// Every step built: the reference refresh, delistings, then market caps.
     #[default]
     Full,
     /// Delistings only (the list is still read to know what is listed).
     Delistings,
+    /// Market caps only: last daily close × shares outstanding.
+    MarketCap,
 }
 
 impl SyncMode {
@@ -36,12 +40,27 @@ impl SyncMode {
         match self {
             SyncMode::Full => "full",
             SyncMode::Delistings => "delistings",
+            SyncMode::MarketCap => "market_cap",
         }
     }
 }
 
 /// The share of active symbols a sync may deactivate before it refuses (a truncated or failed list).
 pub const MAX_DELISTED_SHARE: f64 = 0.05;
+
+/// Market-cap bands, largest first: name and lower bound in dollars (the seeds' thresholds, compat §5.3).
+pub const BANDS: [(&str, i64); 5] = [
+    ("mega_cap", 200_000_000_000),
+    ("large_cap", 10_000_000_000),
+    ("mid_cap", 2_000_000_000),
+    ("small_cap", 300_000_000),
+    ("micro_cap", 50_000_000),
+];
+
+/// The band of a market cap (`None` below the smallest).
+pub fn band(cap: i64) -> Option<&'static str> {
+    BANDS.iter().find(|(_, floor)| cap >= *floor).map(|(name, _)| *name)
+}
 
 /// A sync to run.
 #[derive(Debug, Clone)]
@@ -79,6 +98,8 @@ pub struct SyncReport {
     pub relisted: usize,
     /// Symbols deactivated.
     pub delisted: usize,
+    /// Symbols whose market cap was recomputed to a new value.
+    pub market_caps: usize,
     /// Memberships closed because their symbol was delisted.
     pub memberships_closed: usize,
     /// Every change, as logged.
@@ -125,9 +146,12 @@ struct Plan {
     delisted: Vec<String>,
     /// Stored inactive symbols the list has again.
     relisted: Vec<String>,
+    /// New market caps (and shares outstanding).
+    caps: Vec<SymbolRow>,
     changes: Vec<SyncChange>,
     added: usize,
     updated: usize,
+    market_caps: usize,
 }
 
 fn change(change_type: &str, symbol: &str, action: &str, reason: String) -> SyncChange {
@@ -196,6 +220,72 @@ fn plan_delistings(plan: &mut Plan, list: &crate::load::ParsedSymbols, stored: &
     }
 }
 
+fn billions(cap: Option<i64>) -> String {
+    cap.map_or_else(|| "unknown".into(), |c| format!("{:.2} B", c as f64 / 1e9))
+}
+
+/// Market caps: the last daily close × shares outstanding (the list's, else the stored), for the symbols that stay
+/// active; a cap that crosses a band is logged as a move.
+fn plan_market_caps(
+    plan: &mut Plan,
+    list: &crate::load::ParsedSymbols,
+    stored: &BTreeMap<String, SymbolRow>,
+    closes: &std::collections::HashMap<String, f64>,
+) {
+    let delisted: HashSet<&str> = plan.delisted.iter().map(String::as_str).collect();
+    let listed: BTreeMap<&str, &SymbolRow> =
+        list.rows.iter().filter(|r| r.active != Some(false)).map(|r| (r.symbol.as_str(), r)).collect();
+    let mut symbols: Vec<&str> = listed.keys().copied().collect();
+    symbols.extend(
+        stored
+            .iter()
+            .filter(|(s, r)| r.active != Some(false) && !listed.contains_key(s.as_str()))
+            .map(|(s, _)| s.as_str()),
+    );
+    for symbol in symbols.into_iter().filter(|s| !delisted.contains(s)) {
+        let old = stored.get(symbol);
+        let shares = listed.get(symbol).and_then(|r| r.shares_outstanding).or(old.and_then(|r| r.shares_outstanding));
+        let old_cap = old.and_then(|r| r.market_cap);
+        let new_cap = match (closes.get(symbol), shares) {
+            (Some(close), Some(shares)) => Some((close * shares as f64).round() as i64),
+            _ => old_cap,
+        };
+        let old_shares = old.and_then(|r| r.shares_outstanding);
+        if new_cap == old_cap && shares == old_shares {
+            continue;
+        }
+        plan.caps.push(SymbolRow {
+            symbol: symbol.to_string(),
+            market_cap: new_cap,
+            shares_outstanding: shares,
+            ..SymbolRow::default()
+        });
+        if new_cap == old_cap {
+            continue;
+        }
+        plan.market_caps += 1;
+        let (from, to) = (old_cap.and_then(band), new_cap.and_then(band));
+        if from != to {
+            plan.changes.push(SyncChange {
+                universe: Some(to.unwrap_or("none").to_string()),
+                metadata: Some(json!({"from": from, "to": to, "market_cap_before": old_cap, "market_cap": new_cap})),
+                ..change(
+                    "market_cap",
+                    symbol,
+                    "moved",
+                    format!(
+                        "{} → {} ({} → {})",
+                        from.unwrap_or("none"),
+                        to.unwrap_or("none"),
+                        billions(old_cap),
+                        billions(new_cap)
+                    ),
+                )
+            });
+        }
+    }
+}
+
 /// Runs a sync: read the list, plan against the stored symbols under the writers' lock, apply in one
 /// transaction (or, dry run, record the run only).
 pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncError> {
@@ -221,8 +311,15 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
                 steps.push("reference");
                 plan_reference(&mut plan, &list, &stored);
             }
-            steps.push("delistings");
-            plan_delistings(&mut plan, &list, &stored);
+            if req.mode != SyncMode::MarketCap {
+                steps.push("delistings");
+                plan_delistings(&mut plan, &list, &stored);
+            }
+            if matches!(req.mode, SyncMode::Full | SyncMode::MarketCap) {
+                steps.push("market_cap");
+                let closes = tx.last_closes().await?;
+                plan_market_caps(&mut plan, &list, &stored, &closes);
+            }
             let active = stored.values().filter(|r| r.active != Some(false)).count();
             if !req.force && plan.delisted.len() as f64 > active as f64 * MAX_DELISTED_SHARE {
                 return Err(SyncError::TooManyDelistings { delisted: plan.delisted.len(), active });
@@ -233,7 +330,7 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
                 universe: Some(format!("{}:{}", m.kind, m.group)),
                 ..change("delisting", &m.symbol, "removed", "delisted".into())
             }));
-            let status = match (req.dry_run, plan.changes.is_empty()) {
+            let status = match (req.dry_run, plan.changes.is_empty() && plan.caps.is_empty()) {
                 (true, _) => RunStatus::DryRun,
                 (false, true) => RunStatus::Skipped,
                 (false, false) => RunStatus::Applied,
@@ -244,7 +341,7 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
             }
             let outcome = RunOutcome {
                 added: plan.added as i64,
-                changed: plan.updated as i64,
+                changed: (plan.updated + plan.market_caps) as i64,
                 removed: (plan.delisted.len() + memberships.len()) as i64,
                 ..RunOutcome::new(status)
             };
@@ -258,6 +355,7 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
                 updated: plan.updated,
                 relisted: plan.relisted.len(),
                 delisted: plan.delisted.len(),
+                market_caps: plan.market_caps,
                 memberships_closed: memberships.len(),
                 changes: plan.changes,
             })
@@ -287,6 +385,7 @@ async fn apply(
     tx.set_active(&delisted, false, now).await?;
     let relisted: Vec<&str> = plan.relisted.iter().map(String::as_str).collect();
     tx.set_active(&relisted, true, now).await?;
+    tx.upsert_symbols(&plan.caps, &[SymbolField::MarketCap, SymbolField::SharesOutstanding], now.naive_utc()).await?;
     let mut by_kind: BTreeMap<GroupKind, Vec<GroupMember<'_>>> = BTreeMap::new();
     for m in memberships {
         by_kind.entry(m.kind).or_default().push(GroupMember::symbol(m.group_id, &m.group, &m.symbol));

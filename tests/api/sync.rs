@@ -187,4 +187,34 @@ async fn events_on_redis(db: &TestDb) {
     assert_eq!(got[4].2["removed_count"].as_u64(), Some(1));
 }
 
-contract!(reference_and_delistings, safety_stop_and_dry_run, bad_list, events_on_redis);
+/// Market caps: the last close × shares outstanding (the list's, else the stored); a band crossing is logged as a
+/// move; a symbol without a close keeps its cap; the same sync again changes nothing.
+async fn market_caps(db: &TestDb) {
+    let symbols = "symbol,name,type,market_cap,shares_outstanding\n\
+        BIG,Big Co,CS,9500000000,100000000\n\
+        MID,Mid Co,CS,3000000000,50000000\n\
+        NOBARS,No Bars,CS,700000000,10000000\n";
+    db.load_ok(LoadKind::Symbols, &[("symbols.csv", symbols)], Mode::Full).await;
+    // BIG's last close is 101 (its older 90 is not the last); MID's 61.
+    db.exec(
+        "INSERT INTO ohlcv_daily (symbol, date, open, high, low, close, volume) VALUES \
+         ('BIG', '2026-11-27', 90, 90, 90, 90, 1), ('BIG', '2026-11-30', 101, 101, 101, 101, 1), \
+         ('MID', '2026-11-30', 61, 61, 61, 61, 1)",
+    )
+    .await;
+    // The list gives MID a new share count.
+    let dir = list(db, "caps", "symbol,type,shares_outstanding\nBIG,CS,\nMID,CS,40000000\nNOBARS,CS,\n");
+    let r = sync(db, &dir, SyncMode::MarketCap, false, false).await.unwrap();
+    assert_eq!((r.status, r.market_caps, r.steps.clone()), (RunStatus::Applied, 2, vec!["market_cap"]));
+    let stored = db.store.symbols().await.unwrap();
+    assert_eq!(stored["BIG"].market_cap, Some(10_100_000_000));
+    assert_eq!((stored["MID"].market_cap, stored["MID"].shares_outstanding), (Some(2_440_000_000), Some(40_000_000)));
+    assert_eq!(stored["NOBARS"].market_cap, Some(700_000_000));
+    let moves: Vec<(Option<String>, String)> = r.changes.iter().map(|c| (c.symbol.clone(), c.reason.clone())).collect();
+    assert_eq!(moves, [(Some("BIG".into()), "mid_cap → large_cap (9.50 B → 10.10 B)".into())]);
+    assert_eq!(r.changes[0].universe.as_deref(), Some("large_cap"));
+    let again = sync(db, &dir, SyncMode::MarketCap, false, false).await.unwrap();
+    assert_eq!((again.status, again.market_caps), (RunStatus::Skipped, 0));
+}
+
+contract!(market_caps, reference_and_delistings, safety_stop_and_dry_run, bad_list, events_on_redis);
