@@ -12,10 +12,11 @@ use crate::quality::{self, Level};
 /// What `universe load` reads and how.
 #[derive(clap::Args, Debug)]
 pub(super) struct LoadArgs {
-    /// What the files are.
+    /// What the files are; `all` takes one folder laid out as holdings/, universes/, sectors.csv, themes.toml,
+    /// symbols.csv, loads each in order (one transaction each), then enriches, organizes and validates.
     #[arg(value_enum)]
-    pub(super) kind: LoadKind,
-    /// The files.
+    pub(super) kind: LoadWhat,
+    /// The files (for `all`: the folder).
     #[arg(required = true)]
     pub(super) paths: Vec<std::path::PathBuf>,
     /// full: reload every group in the input; incremental: skip files whose checksum is unchanged;
@@ -36,6 +37,70 @@ pub(super) struct LoadArgs {
     pub(super) no_validate: bool,
 }
 
+/// What `universe load` loads: one kind of file, or a whole folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum LoadWhat {
+    /// ETF holdings files (ETF groups).
+    Holdings,
+    /// Index membership files (UNIVERSE groups).
+    Universes,
+    /// Sector classification files (SECTOR groups).
+    Sectors,
+    /// Theme definition files (THEME groups).
+    Themes,
+    /// Symbol metadata (the `symbols` table).
+    Symbols,
+    /// A folder of all of them, in order, then enrich, organize and validate.
+    All,
+}
+
+impl LoadWhat {
+    fn kind(self) -> Option<LoadKind> {
+        match self {
+            LoadWhat::Holdings => Some(LoadKind::Holdings),
+            LoadWhat::Universes => Some(LoadKind::Universes),
+            LoadWhat::Sectors => Some(LoadKind::Sectors),
+            LoadWhat::Themes => Some(LoadKind::Themes),
+            LoadWhat::Symbols => Some(LoadKind::Symbols),
+            LoadWhat::All => None,
+        }
+    }
+}
+
+/// `universe load all DIR`.
+async fn load_all(paths: &[std::path::PathBuf], config: &Config) -> Result<()> {
+    let [dir] = paths else { anyhow::bail!("`load all` takes one folder") };
+    if !dir.is_dir() {
+        anyhow::bail!("{} is not a folder", dir.display());
+    }
+    let store = open(config).await?;
+    let report = load::load_all(&store, dir, config.environment, config.max_input_bytes).await;
+    store.close().await;
+    if config.json {
+        print_json(&report)?;
+    } else {
+        let mut t = TextTable::new(&["step", "status", "run", "detail"], &[false, false, true, false]);
+        for s in &report.steps {
+            let status = serde_json::to_value(s.status).ok().and_then(|v| v.as_str().map(str::to_string));
+            t.row(vec![
+                s.step.to_string(),
+                status.unwrap_or_default(),
+                s.run_id.map(|i| i.to_string()).unwrap_or_default(),
+                s.detail.clone(),
+            ]);
+        }
+        print!("{}", t.render());
+        for p in report.problems.iter().take(50) {
+            println!("{p}");
+        }
+    }
+    if report.ok() {
+        Ok(())
+    } else {
+        anyhow::bail!("load all stopped: the steps after the failed one were not run; the ones before it are applied")
+    }
+}
+
 /// Which runs `universe runs` shows.
 #[derive(clap::Args, Debug)]
 pub(super) struct RunsArgs {
@@ -49,6 +114,7 @@ pub(super) struct RunsArgs {
 /// Loads files of one kind, then reports coverage, orphans and staleness (information, never a failure).
 pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
     let LoadArgs { kind, paths, mode, prune, etf, name, no_validate } = args;
+    let Some(kind) = kind.kind() else { return load_all(&paths, config).await };
 
     let mut inputs = Vec::new();
     let mut unreadable = Vec::new();

@@ -15,6 +15,7 @@
 //!
 //! A failed load still leaves a `load_runs` row saying why. [`rollback`] undoes an applied run.
 
+mod all;
 mod apply;
 mod holdings;
 mod input;
@@ -29,6 +30,7 @@ mod universes;
 
 use serde::Serialize;
 
+pub use all::{LoadAllReport, Step, StepStatus, run as load_all};
 pub use holdings::HoldingsFormat;
 pub use input::{DEFAULT_MAX_INPUT_BYTES, Input, Problem};
 pub use parsed::SkippedRow;

@@ -93,4 +93,68 @@ async fn symbols_metadata(db: &TestDb) {
     assert_eq!(r.status, "skipped");
 }
 
-contract!(sectors_one_per_stock, sectors_bad_input, themes_default_file, symbols_metadata);
+contract!(sectors_one_per_stock, sectors_bad_input, themes_default_file, symbols_metadata, load_all_folder);
+
+/// Copies the bundled sample into the seeds' folder layout (`symbols.csv`, `universes/`, `sectors.csv`,
+/// `holdings/`, `themes.toml`).
+fn seeds_folder(db: &TestDb, name: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let dir = db.dir.path().join(name);
+    for sub in ["universes", "holdings"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for e in std::fs::read_dir(root.join("sample").join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, dir.join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::copy(root.join("sample/symbols.csv"), dir.join("symbols.csv")).unwrap();
+    std::fs::copy(root.join("sample/sectors/extras.csv"), dir.join("sectors.csv")).unwrap();
+    std::fs::copy(root.join("themes.toml"), dir.join("themes.toml")).unwrap();
+    dir
+}
+
+/// `load all DIR` loads every part in order, one run each, then enriches, organizes and validates; run again it
+/// changes nothing. A bad file stops it at its step: the steps before are applied, the ones after not run.
+async fn load_all_folder(db: &TestDb) {
+    use universe::load::StepStatus::*;
+    let dir = seeds_folder(db, "seeds");
+    let r = universe::load::load_all(&db.store, &dir, Environment::Default, 1 << 26).await;
+    let steps: Vec<(&str, universe::load::StepStatus)> = r.steps.iter().map(|s| (s.step, s.status)).collect();
+    assert_eq!(
+        steps[..5],
+        [
+            ("symbols", Applied),
+            ("universes", Applied),
+            ("sectors", Applied),
+            ("holdings", Applied),
+            ("themes", Applied)
+        ]
+    );
+    assert_eq!(steps[6], ("organize", Applied));
+    assert!(r.ok(), "{r:#?}");
+    assert!(!db.symbols_of(GroupKind::Etf, "SPY").await.is_empty());
+    let again = universe::load::load_all(&db.store, &dir, Environment::Default, 1 << 26).await;
+    assert!(again.steps[..5].iter().all(|s| s.status == Unchanged), "{again:#?}");
+
+    std::fs::write(dir.join("holdings/spy_holdings.csv"), "Symbol\nAAPL\nAB$C\n").unwrap();
+    std::fs::remove_file(dir.join("themes.toml")).unwrap();
+    let before = db.state().await;
+    let bad = universe::load::load_all(&db.store, &dir, Environment::Default, 1 << 26).await;
+    let steps: Vec<(&str, universe::load::StepStatus)> = bad.steps.iter().map(|s| (s.step, s.status)).collect();
+    assert_eq!(
+        steps,
+        [
+            ("symbols", Unchanged),
+            ("universes", Unchanged),
+            ("sectors", Unchanged),
+            ("holdings", Failed),
+            ("themes", NotRun),
+            ("enrich", NotRun),
+            ("organize", NotRun),
+            ("validate", NotRun),
+        ]
+    );
+    assert!(bad.problems.iter().any(|p| p.to_string().contains("spy_holdings.csv:3")), "{:?}", bad.problems);
+    assert!(!bad.ok());
+    assert_eq!(db.state().await, before, "the failed step wrote nothing");
+}
