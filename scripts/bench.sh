@@ -7,7 +7,7 @@
 # with a self-signed certificate, fsync on); PostgreSQL runs twice, TLS negotiated and sslmode=disable. Installs
 # hyperfine, sqlite3 and psql with apt-get when missing. Results: target/bench/summary.md (and one JSON per scenario).
 # RUNS=N sets the number of timed runs per scenario (default 30); ONLY=REGEX runs only the scenarios whose file name
-# matches (e.g. ONLY='validate|organize_unchanged').
+# matches (e.g. ONLY='validate|organize_unchanged', or ONLY=sync for the daily sync of issue #16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib-pg.sh
@@ -88,6 +88,34 @@ for backend in sqlite postgres postgres_notls; do
   bench "${backend}_report_console" -n "$backend report (console)" "$u report"
   bench "${backend}_report_json" -n "$backend report (JSON)" "$u report --format json"
 done
+
+# Issue #16: the daily sync of 10,000 stocks with a realistic day of change: 20 IPOs (already in the day's bars,
+# which created their bare rows, so the sync updates them rather than adding them), 15 delistings, every close
+# moved by up to ±5 % (`bench-data --scale sync`). The list comes from a folder: no API time. Each run starts from
+# the state of the day before (a copied SQLite file; a PostgreSQL database made from a template).
+SYNC=$OUT/sync
+if [ -z "${ONLY:-}" ] || [[ "sqlite_sync postgres_sync" =~ $ONLY ]]; then
+  "$BIN" bench-data "$SYNC" --scale sync >/dev/null
+  day_before() {
+    local u="$BIN --database-url $1"
+    $u load symbols "$SYNC/symbols.csv" >/dev/null
+    $u load holdings "$SYNC"/holdings/*.csv >/dev/null
+    $u bars import "$SYNC/day1.csv" >/dev/null
+    $u sync --source "$SYNC/base" >/dev/null
+    $u bars import "$SYNC/day2.csv" >/dev/null
+  }
+  rm -f "$OUT"/sync-before.db*
+  day_before "sqlite://$OUT/sync-before.db"
+  bench sqlite_sync --prepare "rm -f $OUT/sync.db $OUT/sync.db-wal $OUT/sync.db-shm && cp $OUT/sync-before.db $OUT/sync.db" \
+    -n "sqlite daily sync (10,000 stocks: 20 IPOs, 15 delistings, closes ±5 %; whole process)" \
+    "$BIN --database-url sqlite://$OUT/sync.db sync --source $SYNC/next"
+  psql -q -X "$BENCH_DATABASE_URL" -c 'DROP DATABASE IF EXISTS universe_sync_before WITH (FORCE)' -c 'CREATE DATABASE universe_sync_before' >/dev/null
+  day_before "${BENCH_DATABASE_URL%/*}/universe_sync_before"
+  bench postgres_sync \
+    --prepare "psql -q -X $BENCH_DATABASE_URL -c 'DROP DATABASE IF EXISTS universe_sync WITH (FORCE)' -c 'CREATE DATABASE universe_sync TEMPLATE universe_sync_before'" \
+    -n "postgres daily sync (10,000 stocks: 20 IPOs, 15 delistings, closes ±5 %; whole process)" \
+    "$BIN --database-url ${BENCH_DATABASE_URL%/*}/universe_sync sync --source $SYNC/next"
+fi
 
 # Ceilings: the same 11,778 rows into a bare table, no parsing of formats, no diff, no history.
 bench sqlite_ceiling --prepare "rm -f $OUT/ceiling.db && sqlite3 $OUT/ceiling.db 'CREATE TABLE h(etf TEXT, symbol TEXT, name TEXT, weight REAL)'" \

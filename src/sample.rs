@@ -234,6 +234,51 @@ fn write_metadata(dir: &Path, count: usize, classified: usize) -> std::io::Resul
     std::fs::write(dir.join("sectors.csv"), sectors)
 }
 
+/// Stocks in the daily-sync data set.
+pub const SYNC_STOCKS: usize = 10_000;
+
+/// The daily-sync data set (issue #16's benchmark): `symbols.csv` (10,000 stocks with shares outstanding), 30 ETF
+/// holdings files of 400 (12,000 memberships), `day1.csv` (every stock's close on 2026-11-27), `base/tickers.csv`
+/// (the list as loaded) and the next day: `next/tickers.csv` (15 delisted, 20 IPOs) and `day2.csv` (closes on
+/// 2026-11-30, each moved by up to ±5 %).
+pub fn write_sync_dataset(dir: &Path, _variant: u32) -> std::io::Result<()> {
+    let delisted = |i: usize| i % 661 == 5 && i / 661 < 15;
+    let shares = |i: usize| 5_000_000 + (unit(i as u64 + 7) * 2e9) as i64;
+    let close = |i: usize| (2.0 + unit(i as u64 + 11) * 400.0 * 100.0).round() / 100.0;
+    std::fs::create_dir_all(dir.join("holdings"))?;
+    std::fs::create_dir_all(dir.join("base"))?;
+    std::fs::create_dir_all(dir.join("next"))?;
+    let header = "symbol,name,type,exchange,shares_outstanding\n";
+    let (mut base, mut next) = (String::from(header), String::from(header));
+    let bars = "symbol,date,open,high,low,close,volume\n";
+    let (mut day1, mut day2) = (String::from(bars), String::from(bars));
+    for i in 0..SYNC_STOCKS + 20 {
+        let t = synthetic_ticker(i);
+        let exchange = if i % 3 == 0 { "XNYS" } else { "XNAS" };
+        let line = format!("{t},{t} Inc,CS,{exchange},{}\n", shares(i));
+        let (c1, move_) = (close(i), (unit(i as u64 + 13) - 0.5) / 10.0);
+        let c2 = ((c1 * (1.0 + move_)) * 100.0).round() / 100.0;
+        if i < SYNC_STOCKS {
+            base.push_str(&line);
+            let _ = writeln!(day1, "{t},2026-11-27,{c1},{c1},{c1},{c1},1000");
+        }
+        if !delisted(i) {
+            next.push_str(&line);
+            let _ = writeln!(day2, "{t},2026-11-30,{c2},{c2},{c2},{c2},1000");
+        }
+    }
+    std::fs::write(dir.join("symbols.csv"), &base)?;
+    std::fs::write(dir.join("base/tickers.csv"), base)?;
+    std::fs::write(dir.join("next/tickers.csv"), next)?;
+    std::fs::write(dir.join("day1.csv"), day1)?;
+    std::fs::write(dir.join("day2.csv"), day2)?;
+    for k in 0..30 {
+        let offset = (k * 331) % SYNC_STOCKS;
+        write_holdings(dir, &synthetic_ticker(20_000 + k), (0..400).map(|r| (offset + r) % SYNC_STOCKS), |_| false, 0)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

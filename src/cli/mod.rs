@@ -173,7 +173,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         variant: u32,
         /// peer: TickStock's size (24 ETFs, 11,778 holdings); market: every US ETF (3,000 funds, ~1,000,000
-        /// holdings over 12,000 stocks).
+        /// holdings over 12,000 stocks); sync: 10,000 stocks with a next day of 20 IPOs, 15 delistings and caps
+        /// moved ±5 %.
         #[arg(long, value_enum, default_value_t = Scale::Peer)]
         scale: Scale,
     },
@@ -186,6 +187,8 @@ enum Scale {
     Peer,
     /// The whole US ETF market.
     Market,
+    /// The daily sync's benchmark: 10,000 stocks and the next day's list and closes.
+    Sync,
 }
 
 #[derive(Subcommand, Debug)]
@@ -268,6 +271,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode> {
             let (write, name): (fn(&std::path::Path, u32) -> std::io::Result<()>, _) = match scale {
                 Scale::Peer => (crate::sample::write_peer_dataset, "peer"),
                 Scale::Market => (crate::sample::write_market_dataset, "market"),
+                Scale::Sync => (crate::sample::write_sync_dataset, "daily-sync"),
             };
             write(&dir, variant).with_context(|| format!("writing {}", dir.display()))?;
             println!("wrote the {name}-scale data set to {}", dir.display());
