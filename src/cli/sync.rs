@@ -7,18 +7,16 @@ use chrono::NaiveDate;
 
 use super::table::TextTable;
 use super::{open, print_json};
-use crate::config::{Config, RedisArgs};
+use crate::config::{Config, MarketArgs, RedisArgs};
 use crate::jobs::redis::RedisBus;
-use crate::sync::daily::{self, SyncError, SyncMode, SyncRequest};
+use crate::market::MassiveClient;
+use crate::sync::daily::{self, ListSource, SyncError, SyncMode, SyncRequest};
 
 /// What `universe sync` runs.
 #[derive(clap::Args, Debug)]
 pub(super) struct SyncArgs {
     #[command(subcommand)]
     command: Option<SyncCommand>,
-    /// Folder holding `tickers.csv` (symbol, and any of name, type, exchange, active, list_date, market_cap).
-    #[arg(long)]
-    source: Option<PathBuf>,
     /// Which steps.
     #[arg(long, value_enum, default_value = "full")]
     mode: SyncMode,
@@ -31,6 +29,11 @@ pub(super) struct SyncArgs {
     /// Where to publish the sync's events (TickStock's channels), if anywhere.
     #[command(flatten)]
     redis: RedisArgs,
+    /// The day's list: `--source DIR` (a folder with tickers.csv: symbol, and any of name, type, exchange,
+    /// active, list_date, market_cap, shares_outstanding) or Massive's reference tickers (`--source massive`,
+    /// the default when an API key is set).
+    #[command(flatten)]
+    market: Box<MarketArgs>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -74,8 +77,16 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
         print!("{}", t.render());
         return Ok(());
     }
-    let Some(source) = args.source else {
-        bail!("--source DIR is required: a folder with tickers.csv (the API list is not read by `sync` yet)");
+    let source = match args.market.source.as_deref() {
+        Some("sample") => bail!("--source sample: the bundled sample has no next-day list yet; use --source DIR"),
+        Some("massive") | None => match args.market.massive() {
+            Some(c) => ListSource::Massive(Box::new(MassiveClient::new(c)?)),
+            None => bail!(
+                "no list to sync from: pass --source DIR (a folder with tickers.csv), or set MASSIVE_API_KEY to read \
+                 Massive's reference tickers"
+            ),
+        },
+        Some(dir) => ListSource::Dir(PathBuf::from(dir)),
     };
     let store = open(config).await?;
     let req = SyncRequest {

@@ -62,13 +62,32 @@ pub fn band(cap: i64) -> Option<&'static str> {
     BANDS.iter().find(|(_, floor)| cap >= *floor).map(|(name, _)| *name)
 }
 
+/// Where the day's list of active tickers comes from.
+#[derive(Clone)]
+pub enum ListSource {
+    /// A folder with `tickers.csv`: symbol, and any of name, type, exchange, active, list_date, market_cap,
+    /// shares_outstanding.
+    Dir(PathBuf),
+    /// Massive's reference tickers (every page of the active US stocks and funds).
+    Massive(Box<crate::market::MassiveClient>),
+}
+
+impl std::fmt::Debug for ListSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListSource::Dir(d) => write!(f, "Dir({})", d.display()),
+            ListSource::Massive(_) => f.write_str("Massive"),
+        }
+    }
+}
+
 /// A sync to run.
 #[derive(Debug, Clone)]
 pub struct SyncRequest {
     /// The environment whose groups delisted symbols leave.
     pub environment: Environment,
-    /// A folder with `tickers.csv` (symbol, and any of name, type, exchange, active, list_date, market_cap).
-    pub source: PathBuf,
+    /// The day's list.
+    pub source: ListSource,
     /// The steps.
     pub mode: SyncMode,
     /// Deactivate even more than [`MAX_DELISTED_SHARE`] of the active symbols.
@@ -124,13 +143,41 @@ pub enum SyncError {
         /// Active symbols stored.
         active: usize,
     },
+    /// The list could not be read from the API (nothing was changed).
+    #[error("reading the ticker list from Massive: {0}")]
+    Massive(#[from] crate::market::MassiveError),
     /// Storage failed; the transaction was rolled back.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+/// Reads the day's list.
+async fn read_list(source: &ListSource) -> Result<crate::load::ParsedSymbols, SyncError> {
+    match source {
+        ListSource::Dir(dir) => read_dir_list(dir),
+        ListSource::Massive(client) => {
+            let records = client.tickers(&[("market", "stocks"), ("active", "true")]).await?;
+            let rows = records
+                .iter()
+                .filter_map(super::market_symbol)
+                .map(|m| SymbolRow {
+                    symbol: m.symbol,
+                    name: m.name,
+                    kind: m.kind,
+                    exchange: m.exchange,
+                    list_date: m.list_date,
+                    active: m.active.or(Some(true)),
+                    ..SymbolRow::default()
+                })
+                .collect();
+            let fields = vec![SymbolField::Name, SymbolField::Type, SymbolField::Exchange, SymbolField::Active];
+            Ok(crate::load::ParsedSymbols { rows, fields, notes: Vec::new() })
+        }
+    }
+}
+
 /// Reads `tickers.csv` from the source folder.
-fn read_list(dir: &Path) -> Result<crate::load::ParsedSymbols, SyncError> {
+fn read_dir_list(dir: &Path) -> Result<crate::load::ParsedSymbols, SyncError> {
     let path = dir.join("tickers.csv");
     let input = Input::read(&path, crate::load::DEFAULT_MAX_INPUT_BYTES).map_err(|p| SyncError::Invalid(vec![p]))?;
     let mut problems = Vec::new();
@@ -289,8 +336,11 @@ fn plan_market_caps(
 /// Runs a sync: read the list, plan against the stored symbols under the writers' lock, apply in one
 /// transaction (or, dry run, record the run only).
 pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncError> {
-    let list = read_list(&req.source)?;
-    let source = req.source.join("tickers.csv").display().to_string();
+    let list = read_list(&req.source).await?;
+    let source = match &req.source {
+        ListSource::Dir(dir) => dir.join("tickers.csv").display().to_string(),
+        ListSource::Massive(_) => "Massive reference tickers (market=stocks, active=true)".to_string(),
+    };
     let run = NewRun {
         kind: RunKind::Sync,
         source: &source,

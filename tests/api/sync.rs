@@ -3,7 +3,7 @@
 
 use universe::domain::{Environment, GroupKind, RunStatus};
 use universe::load::{LoadKind, Mode};
-use universe::sync::daily::{self, SyncError, SyncMode, SyncReport, SyncRequest};
+use universe::sync::daily::{self, ListSource, SyncError, SyncMode, SyncReport, SyncRequest};
 
 use crate::helpers::{TestDb, contract};
 
@@ -24,7 +24,7 @@ async fn sync(
 ) -> Result<SyncReport, SyncError> {
     let req = SyncRequest {
         environment: Environment::Default,
-        source: source.to_path_buf(),
+        source: ListSource::Dir(source.to_path_buf()),
         mode,
         force,
         dry_run,
@@ -139,7 +139,7 @@ async fn events_on_redis(db: &TestDb) {
         universe::jobs::redis::RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
     let req = SyncRequest {
         environment: Environment::Default,
-        source: dir,
+        source: ListSource::Dir(dir),
         mode: SyncMode::Full,
         force: false,
         dry_run: false,
@@ -217,4 +217,43 @@ async fn market_caps(db: &TestDb) {
     assert_eq!((again.status, again.market_caps), (RunStatus::Skipped, 0));
 }
 
-contract!(market_caps, reference_and_delistings, safety_stop_and_dry_run, bad_list, events_on_redis);
+/// The list can come from Massive's reference tickers (every page, active stocks and funds): new tickers are
+/// inserted and a stored one the list lacks is delisted.
+async fn list_from_massive(db: &TestDb) {
+    use wiremock::matchers::{path, query_param};
+    use wiremock::{Mock, MockServer};
+    db.load_ok(LoadKind::Symbols, &[("symbols.csv", "symbol,name,type\nA,Agilent,CS\nGONE,Gone Inc,CS\n")], Mode::Full)
+        .await;
+    let server = MockServer::start().await;
+    let page =
+        |f: &str| wiremock::ResponseTemplate::new(200).set_body_raw(crate::market::fixture(f), "application/json");
+    Mock::given(path("/v3/reference/tickers"))
+        .and(query_param("market", "stocks"))
+        .and(query_param("active", "true"))
+        .respond_with(page("tickers_list_page1_with_next_url.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v3/reference/tickers"))
+        .and(query_param("cursor", "YWN0aXZlPXRydWUmZGF0ZT0yMDIyLTA0LTI3JmxpbWl0PTImb3JkZXI9YXNjJnBhZ2VfbWFya2VyPUFBJTdDZjEyMmJjYmY4YWQwNzRmZmJlMTZmNjkxOWQ0ZDc3NjZlMzA3MWNmNmU1Nzg3OGE0OGU1NjQ1YzQyM2U3NzJhOSZzb3J0PXRpY2tlcg"))
+        .respond_with(page("tickers_list_page2_last_page.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let req = SyncRequest {
+        environment: Environment::Default,
+        source: ListSource::Massive(Box::new(crate::market::client(&server))),
+        mode: SyncMode::Full,
+        force: true,
+        dry_run: false,
+        at: universe::store::now(),
+    };
+    let r = daily::run(&db.store, &req).await.unwrap();
+    assert_eq!((r.listed, r.added, r.delisted), (4, 3, 1), "{:?}", r.changes);
+    let symbols = db.store.symbols().await.unwrap();
+    assert_eq!(symbols["GONE"].active, Some(false));
+    assert_eq!(symbols["AAA"].kind.as_deref(), Some("ETF"));
+    assert_eq!(symbols["A"].active, Some(true));
+}
+
+contract!(list_from_massive, market_caps, reference_and_delistings, safety_stop_and_dry_run, bad_list, events_on_redis);
