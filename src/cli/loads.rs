@@ -94,10 +94,13 @@ async fn load_all(paths: &[std::path::PathBuf], config: &Config) -> Result<()> {
             println!("{p}");
         }
     }
-    if report.ok() {
-        Ok(())
-    } else {
-        anyhow::bail!("load all stopped: the steps after the failed one were not run; the ones before it are applied")
+    match report.steps.iter().find(|s| s.status == load::StepStatus::Failed) {
+        None => Ok(()),
+        Some(s) if s.step == "validate" => anyhow::bail!("every step is applied, but validate found failing checks"),
+        Some(s) => anyhow::bail!(
+            "load all stopped at {}: the steps before it are applied, the ones after it were not run",
+            s.step
+        ),
     }
 }
 

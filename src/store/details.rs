@@ -66,6 +66,7 @@ impl RunDetails {
             | RunKind::Sectors
             | RunKind::Themes
             | RunKind::Symbols
+            | RunKind::Sync
             | RunKind::Rollback => {
                 #[derive(Deserialize)]
                 struct Changes {
@@ -76,9 +77,7 @@ impl RunDetails {
                 let c: Changes = serde_json::from_value(value).map_err(err)?;
                 Ok(RunDetails { groups: c.groups, symbols: c.symbols, ..RunDetails::default() })
             }
-            RunKind::Bars | RunKind::SymbolsRefresh | RunKind::Import | RunKind::Sync => {
-                Ok(RunDetails::summary(&value))
-            }
+            RunKind::Bars | RunKind::SymbolsRefresh | RunKind::Import => Ok(RunDetails::summary(&value)),
         }
     }
 }

@@ -18,7 +18,8 @@ use serde_json::json;
 use crate::domain::{Environment, GroupKind, RunKind, RunStatus};
 use crate::load::{Input, Problem};
 use crate::store::{
-    GroupMember, NewRun, RunOutcome, Store, StoreError, SymbolField, SymbolMembership, SymbolRow, SyncChange, Tx,
+    Action, Counts, GroupBefore, GroupChange, GroupMember, NewRun, RunDetails, RunOutcome, Store, StoreError,
+    SymbolField, SymbolMembership, SymbolRow, SymbolsChange, SyncChange, Tx,
 };
 
 /// Which steps a sync runs (TickStock's modes; the ones built so far).
@@ -188,11 +189,15 @@ fn read_dir_list(dir: &Path) -> Result<crate::load::ParsedSymbols, SyncError> {
 /// The planned changes.
 #[derive(Default)]
 struct Plan {
-    /// Rows to insert or update, and the fields they carry.
-    writes: Vec<SymbolRow>,
+    /// New symbols (every field the list has).
+    new_rows: Vec<SymbolRow>,
+    /// Stored symbols whose name, type or exchange change (those fields only).
+    updated_rows: Vec<SymbolRow>,
     delisted: Vec<String>,
     /// Stored inactive symbols the list has again.
     relisted: Vec<String>,
+    /// Symbols inactive before this sync and still not listed: any membership left in this environment closes.
+    gone_before: Vec<String>,
     /// New market caps (and shares outstanding).
     caps: Vec<SymbolRow>,
     changes: Vec<SyncChange>,
@@ -212,14 +217,14 @@ fn change(change_type: &str, symbol: &str, action: &str, reason: String) -> Sync
     }
 }
 
-/// The reference refresh: listed tickers the table lacks, and stored ones whose name, type or exchange differ.
+/// The reference refresh: listed tickers the table lacks, and stored ones whose name, type or exchange differ. A
+/// value the list leaves blank never erases a stored one.
 fn plan_reference(plan: &mut Plan, list: &crate::load::ParsedSymbols, stored: &BTreeMap<String, SymbolRow>) {
-    const COMPARED: [SymbolField; 3] = [SymbolField::Name, SymbolField::Type, SymbolField::Exchange];
     for row in list.rows.iter().filter(|r| r.active != Some(false)) {
         match stored.get(&row.symbol) {
             None => {
                 plan.added += 1;
-                plan.writes.push(row.clone());
+                plan.new_rows.push(SymbolRow { active: Some(true), ..row.clone() });
                 plan.changes.push(change("reference", &row.symbol, "added", "new in the list".into()));
             }
             Some(old) => {
@@ -227,16 +232,22 @@ fn plan_reference(plan: &mut Plan, list: &crate::load::ParsedSymbols, stored: &B
                     plan.relisted.push(row.symbol.clone());
                     plan.changes.push(change("reference", &row.symbol, "reactivated", "listed again".into()));
                 }
+                let merged = SymbolRow {
+                    name: row.name.clone().or_else(|| old.name.clone()),
+                    kind: row.kind.clone().or_else(|| old.kind.clone()),
+                    exchange: row.exchange.clone().or_else(|| old.exchange.clone()),
+                    ..old.clone()
+                };
                 let differs: Vec<SymbolField> =
-                    COMPARED.into_iter().filter(|f| list.fields.contains(f) && !f.same(old, row)).collect();
+                    REFERENCE_FIELDS.into_iter().filter(|f| !f.same(old, &merged)).collect();
                 if differs.is_empty() {
                     continue;
                 }
                 let before = json!({"name": old.name, "type": old.kind, "exchange": old.exchange});
-                let after = json!({"name": row.name, "type": row.kind, "exchange": row.exchange});
+                let after = json!({"name": merged.name, "type": merged.kind, "exchange": merged.exchange});
                 let what: Vec<&str> = differs.iter().map(|f| f.column()).collect();
                 plan.updated += 1;
-                plan.writes.push(row.clone());
+                plan.updated_rows.push(merged);
                 plan.changes.push(SyncChange {
                     metadata: Some(json!({"before": before, "after": after})),
                     ..change("reference", &row.symbol, "updated", format!("{} changed", what.join(", ")))
@@ -246,18 +257,28 @@ fn plan_reference(plan: &mut Plan, list: &crate::load::ParsedSymbols, stored: &B
     }
 }
 
+/// The fields the reference refresh compares and updates.
+const REFERENCE_FIELDS: [SymbolField; 3] = [SymbolField::Name, SymbolField::Type, SymbolField::Exchange];
+
 /// Delistings: stored active symbols of the list's types that it no longer has, or marks inactive.
 fn plan_delistings(plan: &mut Plan, list: &crate::load::ParsedSymbols, stored: &BTreeMap<String, SymbolRow>) {
     let listed: HashSet<&str> =
         list.rows.iter().filter(|r| r.active != Some(false)).map(|r| r.symbol.as_str()).collect();
     let marked_inactive: HashSet<&str> =
         list.rows.iter().filter(|r| r.active == Some(false)).map(|r| r.symbol.as_str()).collect();
-    // A list of stocks and funds says nothing of the indices or warrants stored beside them.
+    // A list of stocks and funds says nothing of the indices, warrants or bare rows (bars create them untyped)
+    // stored beside them: only stored symbols of a type the list has are its to delist; a list without types
+    // delists nothing.
     let types: HashSet<&str> = list.rows.iter().filter_map(|r| r.kind.as_deref()).collect();
+    let covered = |row: &SymbolRow| row.kind.as_deref().is_some_and(|k| types.contains(k));
     for (symbol, row) in stored {
         let active = row.active != Some(false);
-        let covered = types.is_empty() || row.kind.as_deref().is_none_or(|k| types.contains(k));
-        if !active || !covered || listed.contains(symbol.as_str()) {
+        if !covered(row) || listed.contains(symbol.as_str()) {
+            continue;
+        }
+        if !active {
+            // Delisted before (by a sync of another environment, say): its memberships here still go.
+            plan.gone_before.push(symbol.clone());
             continue;
         }
         let reason =
@@ -282,7 +303,10 @@ fn plan_market_caps(
     let delisted: HashSet<&str> = plan.delisted.iter().map(String::as_str).collect();
     let listed: BTreeMap<&str, &SymbolRow> =
         list.rows.iter().filter(|r| r.active != Some(false)).map(|r| (r.symbol.as_str(), r)).collect();
-    let mut symbols: Vec<&str> = listed.keys().copied().collect();
+    // Symbols stored, or added by this sync's reference step (a market-cap-only sync adds none).
+    let added: HashSet<&str> = plan.new_rows.iter().map(|r| r.symbol.as_str()).collect();
+    let mut symbols: Vec<&str> =
+        listed.keys().copied().filter(|s| stored.contains_key(*s) || added.contains(s)).collect();
     symbols.extend(
         stored
             .iter()
@@ -292,12 +316,14 @@ fn plan_market_caps(
     for symbol in symbols.into_iter().filter(|s| !delisted.contains(s)) {
         let old = stored.get(symbol);
         let shares = listed.get(symbol).and_then(|r| r.shares_outstanding).or(old.and_then(|r| r.shares_outstanding));
-        let old_cap = old.and_then(|r| r.market_cap);
+        // A symbol this sync adds starts from the list's cap.
+        let old_cap = old.map_or_else(|| listed.get(symbol).and_then(|r| r.market_cap), |r| r.market_cap);
         let new_cap = match (closes.get(symbol), shares) {
             (Some(close), Some(shares)) => Some((close * shares as f64).round() as i64),
             _ => old_cap,
         };
-        let old_shares = old.and_then(|r| r.shares_outstanding);
+        let old_shares =
+            old.map_or_else(|| listed.get(symbol).and_then(|r| r.shares_outstanding), |r| r.shares_outstanding);
         if new_cap == old_cap && shares == old_shares {
             continue;
         }
@@ -374,8 +400,8 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
             if !req.force && plan.delisted.len() as f64 > active as f64 * MAX_DELISTED_SHARE {
                 return Err(SyncError::TooManyDelistings { delisted: plan.delisted.len(), active });
             }
-            let delisted: Vec<&str> = plan.delisted.iter().map(String::as_str).collect();
-            let memberships = tx.memberships_of(req.environment, &delisted).await?;
+            let gone: Vec<&str> = plan.delisted.iter().chain(&plan.gone_before).map(String::as_str).collect();
+            let memberships = tx.memberships_of(req.environment, &gone).await?;
             plan.changes.extend(memberships.iter().map(|m| SyncChange {
                 universe: Some(format!("{}:{}", m.kind, m.group)),
                 ..change("delisting", &m.symbol, "removed", "delisted".into())
@@ -393,6 +419,7 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
                 added: plan.added as i64,
                 changed: (plan.updated + plan.market_caps) as i64,
                 removed: (plan.delisted.len() + memberships.len()) as i64,
+                details: Some(details(&plan, &memberships, &stored)),
                 ..RunOutcome::new(status)
             };
             tx.finish_run(run_id, &outcome).await?;
@@ -420,6 +447,47 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
     result
 }
 
+/// The run's change record: the groups whose memberships it closed and the symbols it wrote, so a rollback of an
+/// earlier load sees what overlaps (a sync itself is not rolled back: `universe sync log` says what it did).
+fn details(plan: &Plan, memberships: &[SymbolMembership], stored: &BTreeMap<String, SymbolRow>) -> RunDetails {
+    let mut closed: BTreeMap<(GroupKind, &str), usize> = BTreeMap::new();
+    for m in memberships {
+        *closed.entry((m.kind, m.group.as_str())).or_default() += 1;
+    }
+    let groups = closed
+        .into_iter()
+        .map(|((kind, name), removed)| GroupChange {
+            kind,
+            name: name.to_string(),
+            action: Action::Updated,
+            before: GroupBefore { existed: true, description: None, metadata: None, liquidity_filter: None },
+            counts: Counts { removed, ..Counts::default() },
+        })
+        .collect();
+    let written = plan
+        .updated_rows
+        .iter()
+        .chain(&plan.caps)
+        .map(|r| r.symbol.as_str())
+        .chain(plan.delisted.iter().chain(&plan.relisted).map(String::as_str));
+    let mut before: Vec<SymbolRow> = written.filter_map(|s| stored.get(s).cloned()).collect();
+    before.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    before.dedup_by(|a, b| a.symbol == b.symbol);
+    let symbols = SymbolsChange {
+        fields: vec![
+            SymbolField::Name,
+            SymbolField::Type,
+            SymbolField::Exchange,
+            SymbolField::Active,
+            SymbolField::MarketCap,
+            SymbolField::SharesOutstanding,
+        ],
+        added: plan.new_rows.iter().map(|r| r.symbol.clone()).collect(),
+        before,
+    };
+    RunDetails { groups, symbols: Some(symbols), ..RunDetails::default() }
+}
+
 /// The writes of a sync: symbols, deactivations, closed memberships and their history, the change log.
 async fn apply(
     tx: &mut Tx,
@@ -430,7 +498,12 @@ async fn apply(
     run_id: i64,
 ) -> Result<(), StoreError> {
     let now = req.at;
-    tx.upsert_symbols(&plan.writes, fields, now.naive_utc()).await?;
+    let mut new_fields = fields.to_vec();
+    if !new_fields.contains(&SymbolField::Active) {
+        new_fields.push(SymbolField::Active);
+    }
+    tx.upsert_symbols(&plan.new_rows, &new_fields, now.naive_utc()).await?;
+    tx.upsert_symbols(&plan.updated_rows, &REFERENCE_FIELDS, now.naive_utc()).await?;
     let delisted: Vec<&str> = plan.delisted.iter().map(String::as_str).collect();
     tx.set_active(&delisted, false, now).await?;
     let relisted: Vec<&str> = plan.relisted.iter().map(String::as_str).collect();

@@ -22,8 +22,19 @@ async fn sync(
     force: bool,
     dry_run: bool,
 ) -> Result<SyncReport, SyncError> {
+    sync_in(db, Environment::Default, source, mode, force, dry_run).await
+}
+
+async fn sync_in(
+    db: &TestDb,
+    environment: Environment,
+    source: &std::path::Path,
+    mode: SyncMode,
+    force: bool,
+    dry_run: bool,
+) -> Result<SyncReport, SyncError> {
     let req = SyncRequest {
-        environment: Environment::Default,
+        environment,
         source: ListSource::Dir(source.to_path_buf()),
         mode,
         force,
@@ -76,6 +87,13 @@ async fn reference_and_delistings(db: &TestDb) {
     let again = sync(db, &dir, SyncMode::Full, false, false).await.unwrap();
     assert_eq!((again.status, again.changes.len()), (RunStatus::Skipped, 0));
 
+    // The sync recorded what it touched: rolling back the universe load it changed afterwards is refused.
+    let universes_run = db.store.runs(20).await.unwrap().into_iter().find(|r| r.kind == "universes").unwrap().id;
+    match universe::load::rollback(&db.store, universes_run).await {
+        Err(universe::load::LoadError::Refused(why)) => assert!(why.contains(&r.run_id.to_string()), "{why}"),
+        other => panic!("{other:?}"),
+    }
+
     // Listed again: active, the delisting date cleared, and logged.
     let back = list(db, "day3", &(next + "S01,Stock 1,CS,XNAS\n"));
     let r = sync(db, &back, SyncMode::Full, false, false).await.unwrap();
@@ -108,6 +126,32 @@ async fn safety_stop_and_dry_run(db: &TestDb) {
     let forced = sync(db, &dir, SyncMode::Delistings, true, false).await.unwrap();
     assert_eq!((forced.status, forced.delisted, forced.added), (RunStatus::Applied, 18, 0));
     assert_eq!(db.symbols_of(GroupKind::Etf, "SPY").await, ["S00", "S02"]);
+}
+
+/// A list without types delists nothing (it cannot say which stored symbols it covers), and neither does any
+/// list delist untyped rows (bars create them). A symbol another environment's sync delisted still leaves this
+/// environment's groups when this one syncs.
+async fn coverage_and_environments(db: &TestDb) {
+    let csv = seed(db).await;
+    db.exec("INSERT INTO symbols (symbol) VALUES ('BARE')").await;
+    let untyped = list(db, "untyped", "symbol,name\nS00,Stock 0\n");
+    let r = sync(db, &untyped, SyncMode::Delistings, true, false).await.unwrap();
+    assert_eq!((r.status, r.delisted), (RunStatus::Skipped, 0));
+    // S02 is in SPY in both environments.
+    db.load_with(LoadKind::Holdings, &[("spy.csv", "Symbol\nS02\nS04\n")], Mode::Full, |r| {
+        r.environment = Environment::Test
+    })
+    .await
+    .unwrap();
+    let without_s02 = list(db, "day2", &csv.replace("S02,Stock 2,CS,XNAS\n", ""));
+    let r = sync(db, &without_s02, SyncMode::Full, false, false).await.unwrap();
+    assert_eq!((r.delisted, r.memberships_closed), (1, 1), "{:?}", r.changes);
+    assert_eq!(db.store.symbols().await.unwrap()["BARE"].active, Some(true), "untyped rows are not the list's");
+    let test = sync_in(db, Environment::Test, &without_s02, SyncMode::Full, false, false).await.unwrap();
+    assert_eq!((test.delisted, test.memberships_closed), (0, 1), "{:?}", test.changes);
+    let spy = db.store.groups_with_members(Environment::Test, GroupKind::Etf).await.unwrap();
+    let members: Vec<String> = spy[0].members.keys().map(ToString::to_string).collect();
+    assert_eq!(members, ["S04"]);
 }
 
 /// A bad list names file, line and field, and changes nothing.
@@ -256,4 +300,12 @@ async fn list_from_massive(db: &TestDb) {
     assert_eq!(symbols["A"].active, Some(true));
 }
 
-contract!(list_from_massive, market_caps, reference_and_delistings, safety_stop_and_dry_run, bad_list, events_on_redis);
+contract!(
+    coverage_and_environments,
+    list_from_massive,
+    market_caps,
+    reference_and_delistings,
+    safety_stop_and_dry_run,
+    bad_list,
+    events_on_redis
+);
