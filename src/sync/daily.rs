@@ -419,7 +419,7 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
                 added: plan.added as i64,
                 changed: (plan.updated + plan.market_caps) as i64,
                 removed: (plan.delisted.len() + memberships.len()) as i64,
-                details: Some(details(&plan, &memberships, &stored)),
+                details: Some(details(&plan, &memberships)),
                 ..RunOutcome::new(status)
             };
             tx.finish_run(run_id, &outcome).await?;
@@ -449,7 +449,7 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
 
 /// The run's change record: the groups whose memberships it closed and the symbols it wrote, so a rollback of an
 /// earlier load sees what overlaps (a sync itself is not rolled back: `universe sync log` says what it did).
-fn details(plan: &Plan, memberships: &[SymbolMembership], stored: &BTreeMap<String, SymbolRow>) -> RunDetails {
+fn details(plan: &Plan, memberships: &[SymbolMembership]) -> RunDetails {
     let mut closed: BTreeMap<(GroupKind, &str), usize> = BTreeMap::new();
     for m in memberships {
         *closed.entry((m.kind, m.group.as_str())).or_default() += 1;
@@ -464,15 +464,6 @@ fn details(plan: &Plan, memberships: &[SymbolMembership], stored: &BTreeMap<Stri
             counts: Counts { removed, ..Counts::default() },
         })
         .collect();
-    let written = plan
-        .updated_rows
-        .iter()
-        .chain(&plan.caps)
-        .map(|r| r.symbol.as_str())
-        .chain(plan.delisted.iter().chain(&plan.relisted).map(String::as_str));
-    let mut before: Vec<SymbolRow> = written.filter_map(|s| stored.get(s).cloned()).collect();
-    before.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-    before.dedup_by(|a, b| a.symbol == b.symbol);
     let symbols = SymbolsChange {
         fields: vec![
             SymbolField::Name,
@@ -483,7 +474,9 @@ fn details(plan: &Plan, memberships: &[SymbolMembership], stored: &BTreeMap<Stri
             SymbolField::SharesOutstanding,
         ],
         added: plan.new_rows.iter().map(|r| r.symbol.clone()).collect(),
-        before,
+        // Not the rows as they were: a sync is not rolled back, and ten thousand rows a day would weigh on the
+        // run table. The fields say it wrote symbols, which is what a rollback's overlap check needs.
+        before: Vec::new(),
     };
     RunDetails { groups, symbols: Some(symbols), ..RunDetails::default() }
 }
