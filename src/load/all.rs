@@ -62,22 +62,25 @@ impl LoadAllReport {
     }
 }
 
-/// The files of a step: a file, or the `.csv` files of a folder (sorted), if present.
-fn files(dir: &Path, name: &str) -> Vec<PathBuf> {
+/// The files of a step: a file, or the `.csv` files of a folder (sorted), if present; a folder that cannot be
+/// listed is an error, not an absence.
+fn files(dir: &Path, name: &str) -> Result<Vec<PathBuf>, String> {
     let path = dir.join(name);
     if path.is_dir() {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&path)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")))
-            .collect();
+        let cannot = |e: std::io::Error| format!("cannot list {}: {e}", path.display());
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&path).map_err(cannot)? {
+            let p = entry.map_err(cannot)?.path();
+            if p.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")) {
+                found.push(p);
+            }
+        }
         found.sort();
-        found
+        Ok(found)
     } else if path.is_file() {
-        vec![path]
+        Ok(vec![path])
     } else {
-        Vec::new()
+        Ok(Vec::new())
     }
 }
 
@@ -104,7 +107,14 @@ pub async fn run(store: &Store, dir: &Path, env: Environment, max_input_bytes: u
             step(&mut report, name, StepStatus::NotRun, None, String::new());
             continue;
         }
-        let paths = files(dir, file);
+        let paths = match files(dir, file) {
+            Ok(p) => p,
+            Err(why) => {
+                failed = true;
+                step(&mut report, name, StepStatus::Failed, None, why);
+                continue;
+            }
+        };
         if paths.is_empty() {
             step(&mut report, name, StepStatus::Absent, None, format!("no {file}"));
             continue;

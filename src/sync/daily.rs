@@ -525,9 +525,11 @@ pub mod channels {
     pub const DELISTING_CLEANUP: &str = "tickstock:cache:delisting_cleanup";
 }
 
-/// The groups a sync changed, as `KIND:name`, sorted.
+/// The groups a sync changed, as `KIND:name`, sorted (a band move names its band in the log, but changes no group
+/// yet: the band rows move when the cache rows are rebuilt).
 pub fn universes_updated(report: &SyncReport) -> Vec<String> {
-    let set: std::collections::BTreeSet<&str> = report.changes.iter().filter_map(|c| c.universe.as_deref()).collect();
+    let set: std::collections::BTreeSet<&str> =
+        report.changes.iter().filter(|c| c.change_type != "market_cap").filter_map(|c| c.universe.as_deref()).collect();
     set.into_iter().map(str::to_string).collect()
 }
 
