@@ -113,19 +113,7 @@ async fn start_worker_with(
     id: &str,
     visibility: Duration,
 ) -> tokio::sync::oneshot::Sender<()> {
-    start_worker_opts(db, redis, server, id, visibility, |_| {}).await
-}
-
-/// [`start_worker_with`], adjusting the worker's options first.
-async fn start_worker_opts(
-    db: &TestDb,
-    redis: &RedisServer,
-    server: &MockServer,
-    id: &str,
-    visibility: Duration,
-    adjust: impl FnOnce(&mut WorkerOptions),
-) -> tokio::sync::oneshot::Sender<()> {
-    start_worker_task(db, redis, server, id, visibility, adjust).await.0
+    start_worker_task(db, redis, server, id, visibility, |_| {}).await.0
 }
 
 /// Starts a worker; returns its stop signal and its task (awaited: the worker has stopped).
@@ -363,7 +351,7 @@ async fn heartbeat_lives_and_the_stream_is_trimmed(db: &TestDb) {
     assert!(app.xlen::<_, usize>(STREAM_KEY).await.unwrap() > 1, "the last finished entry and the ghost");
     // A group nobody reads (the one before an upgrade, or a database gone) does not hold trimming back.
     let _: () = app.xgroup_create(STREAM_KEY, "universe-workers", "0").await.unwrap();
-    let _stop = start_worker_opts(db, &redis, &server, "w2", Duration::from_secs(30), fast).await;
+    let _stop = start_worker_task(db, &redis, &server, "w2", Duration::from_secs(30), fast).await.0;
     let deadline = Instant::now() + Duration::from_secs(30);
     while app.xlen::<_, usize>(STREAM_KEY).await.unwrap() != 1 {
         if Instant::now() >= deadline {
@@ -466,7 +454,7 @@ async fn trigger_route_hashes_survive_a_restart(db: &TestDb) {
     db.seed_sample().await;
     let mut redis = RedisServer::start().await;
     let server = market(Duration::from_millis(100)).await;
-    let _stop = start_worker_opts(db, &redis, &server, "w1", Duration::from_secs(30), |o| {
+    let _stop = start_worker_task(db, &redis, &server, "w1", Duration::from_secs(30), |o| {
         o.sweep_every = Duration::from_millis(200);
     })
     .await;
