@@ -7,7 +7,7 @@ use super::print_json;
 use super::table::TextTable;
 use crate::config::{Config, ServeArgs};
 use crate::domain::{GroupKind, Timeframe};
-use crate::load::{self, Input, LoadError, LoadRequest};
+use crate::load::{self, LoadError, LoadRequest};
 use crate::organize;
 use crate::quality::{self, Level};
 use crate::store::Store;
@@ -40,16 +40,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
         })?;
         reports.push(report);
     }
-    let defs = organize::definitions::parse(&Input::from_bytes(
-        organize::DEFAULT_DEFINITIONS.0,
-        organize::DEFAULT_DEFINITIONS.1,
-    ))
-    .map_err(|p| {
-        anyhow::anyhow!(
-            "bundled organize definitions: {}",
-            p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-        )
-    })?;
+    let defs = organize::shipped_definitions();
     let organized = organize::run(
         &store,
         &organize::OrganizeRequest {

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use super::open;
 use super::print::{confirm, print_organize, print_validation, problems_error};
 use crate::config::Config;
-use crate::load::Input;
 use crate::organize;
 use crate::quality::{self, Level};
 use crate::store::Store;
@@ -69,11 +68,8 @@ pub(super) struct ReportArgs {
 pub(super) async fn organize(args: OrganizeArgs, config: &Config) -> Result<()> {
     let OrganizeArgs { definitions, preserve, dry_run, yes, force } = args;
 
-    let input = match &definitions {
-        Some(p) => Input::read(p, config.max_input_bytes).map_err(|p| problems_error(config, &[p], None))?,
-        None => Input::from_bytes(organize::DEFAULT_DEFINITIONS.0, organize::DEFAULT_DEFINITIONS.1),
-    };
-    let defs = organize::definitions::parse(&input).map_err(|p| problems_error(config, &p, None))?;
+    let defs = organize::definitions_from(definitions.as_deref(), config.max_input_bytes)
+        .map_err(|p| problems_error(config, &p, None))?;
     if !preserve && !dry_run && !yes {
         confirm(&format!(
             "Replace the stock_universe / etf_universe / stock_stats rows of environment {} (and remove stock_etf_combo)?",

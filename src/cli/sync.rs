@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use chrono::NaiveDate;
 
 use super::table::TextTable;
-use super::{open, print_json};
+use super::{open, print_json, problems_error};
 use crate::config::{Config, MarketArgs, RedisArgs};
 use crate::jobs::redis::RedisBus;
 use crate::market::MassiveClient;
@@ -26,6 +26,13 @@ pub(super) struct SyncArgs {
     /// Print every change; write only the run record.
     #[arg(long)]
     dry_run: bool,
+    /// The organize definitions the cache rebuild builds (default: the shipped ones); their thresholds are the
+    /// market-cap bands.
+    #[arg(long)]
+    definitions: Option<PathBuf>,
+    /// Where recent IPOs go (default: the shipped data/sync.toml, TickStock's rules).
+    #[arg(long)]
+    rules: Option<PathBuf>,
     /// Where to publish the sync's events (TickStock's channels), if anywhere.
     #[command(flatten)]
     redis: RedisArgs,
@@ -88,14 +95,17 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
         },
         Some(dir) => ListSource::Dir(PathBuf::from(dir)),
     };
+    let definitions = crate::organize::definitions_from(args.definitions.as_deref(), config.max_input_bytes)
+        .map_err(|p| problems_error(config, &p, None))?;
+    let rules = crate::sync::rules::from(args.rules.as_deref(), config.max_input_bytes)
+        .map_err(|p| problems_error(config, &p, None))?;
     let store = open(config).await?;
     let req = SyncRequest {
-        environment: config.environment,
-        source,
-        mode: args.mode,
+        definitions,
+        rules,
         force: args.force,
         dry_run: args.dry_run,
-        at: crate::store::now(),
+        ..SyncRequest::new(config.environment, source, args.mode)
     };
     // With Redis configured, TickStock hears of the sync on its channels; Redis down never fails a sync.
     let job_id = format!("cache_sync_{}", req.at.format("%Y%m%d_%H%M%S"));
@@ -146,8 +156,16 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
     if !report.changes.is_empty() {
         print!("{}", t.render());
     }
-    println!(
-        "sync run {} ({}; steps: {}): {} listed, {} added, {} updated, {} listed again, {} delisted, {} memberships closed, {} market caps{}",
+    println!("{}", summary(&report));
+    Ok(())
+}
+
+/// The run's one-line summary.
+pub(super) fn summary(report: &daily::SyncReport) -> String {
+    let cache: Vec<String> = report.cache.iter().filter(|(_, n)| **n > 0).map(|(a, n)| format!("{n} {a}")).collect();
+    format!(
+        "sync run {} ({}; steps: {}): {} listed, {} added, {} updated, {} listed again, {} delisted, {} memberships \
+         closed, {} market caps, {} IPOs assigned, {} theme changes; cache rows: {}{}",
         report.run_id,
         report.status.as_str(),
         report.steps.join(", "),
@@ -158,7 +176,9 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
         report.delisted,
         report.memberships_closed,
         report.market_caps,
-        if report.changes.is_empty() { " — nothing changed" } else { "" }
-    );
-    Ok(())
+        report.ipos,
+        report.theme_changes,
+        if cache.is_empty() { "none".to_string() } else { cache.join(", ") },
+        if report.status == crate::domain::RunStatus::Skipped { " — nothing changed" } else { "" }
+    )
 }

@@ -179,23 +179,14 @@ pub async fn run(store: &Store, dir: &Path, env: Environment, max_input_bytes: u
             return report;
         }
     }
-    let defs = organize::definitions::parse(&Input::from_bytes(
-        organize::DEFAULT_DEFINITIONS.0,
-        organize::DEFAULT_DEFINITIONS.1,
-    ));
-    let organized = match defs {
-        Ok(definitions) => {
-            let req = organize::OrganizeRequest {
-                definitions,
-                preserve: false,
-                dry_run: false,
-                environment: env,
-                force: false,
-            };
-            organize::run(store, &req).await.map_err(|e| e.to_string())
-        }
-        Err(problems) => Err(format!("the shipped definitions: {}", problems.len())),
+    let req = organize::OrganizeRequest {
+        definitions: organize::shipped_definitions(),
+        preserve: false,
+        dry_run: false,
+        environment: env,
+        force: false,
     };
+    let organized = organize::run(store, &req).await.map_err(|e| e.to_string());
     match organized {
         Ok(r) => {
             let totals: Vec<String> = r.totals.iter().map(|(k, v)| format!("{v} {k}")).collect();

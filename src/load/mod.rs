@@ -292,7 +292,19 @@ async fn group_source<'a>(
 ) -> GroupSource<'a> {
     let (flag, what, parse): (Option<&str>, &str, Reparse<'a>) = match load {
         GroupLoad::Sectors => return GroupSource::whole(sectors::parse(&req.inputs, problems)),
-        GroupLoad::Themes => return GroupSource::whole(themes::parse(&req.inputs, problems)),
+        GroupLoad::Themes => {
+            let mut parsed = themes::parse(&req.inputs, problems);
+            if themes::has_rules(&parsed) {
+                match store.symbols().await {
+                    Ok(symbols) => themes::resolve_rules(&mut parsed, &symbols, problems),
+                    Err(e) => problems.push(Problem::file(
+                        &req.inputs[0].name,
+                        format!("reading the symbols for the theme rules: {e}"),
+                    )),
+                }
+            }
+            return GroupSource::whole(parsed);
+        }
         GroupLoad::Holdings => {
             let etf = req.etf.as_deref();
             (etf, "--etf names one fund", Box::new(move |i: &[Input], p: &mut Vec<Problem>| holdings::parse(i, etf, p)))

@@ -20,6 +20,8 @@ use super::input::{Input, Problem};
 use super::parsed::{GroupInput, MemberSet, Parsed, file_name, load_metadata, plain_member};
 use super::sectors::combined_checksum;
 use crate::domain::{GroupKind, GroupName, Ticker};
+use crate::store::SymbolRow;
+use crate::sync::themes::ThemeRule;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +41,11 @@ struct ThemeDef {
     selection_criteria: Option<String>,
     #[serde(default)]
     related_themes: Vec<String>,
+    #[serde(default)]
     members: Vec<Spanned<String>>,
+    /// Members computed from the symbols (and again by every daily sync) instead of, or besides, `members`.
+    #[serde(default)]
+    rule: Option<Spanned<ThemeRule>>,
 }
 
 fn line_of(text: &str, offset: usize) -> u64 {
@@ -96,7 +102,14 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
                     Err(e) => problems.push(Problem::at(&input.name, line, Some("members"), e.to_string())),
                 }
             }
-            if members.is_empty() {
+            let rule_line = def.rule.as_ref().map(|r| line_of(text, r.span().start));
+            if let (Some(rule), Some(line)) = (&def.rule, rule_line)
+                && let Some(why) = rule.get_ref().problem()
+            {
+                problems.push(Problem::at(&input.name, line, Some("rule"), why));
+                continue;
+            }
+            if members.is_empty() && def.rule.is_none() {
                 problems.push(Problem::at(
                     &input.name,
                     key_line,
@@ -110,6 +123,19 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
             metadata.insert("related_themes".into(), Value::from(def.related_themes));
             if let Some(d) = def.description {
                 metadata.insert("summary".into(), Value::from(d));
+            }
+            if let Some(rule) = &def.rule {
+                // The rule travels with the group: the daily sync re-evaluates it; `members` are kept as includes.
+                let mut rule = rule.get_ref().clone();
+                rule.include.extend(
+                    def.members.iter().filter_map(|m| Ticker::parse(m.get_ref()).ok()).map(|t| t.as_str().to_string()),
+                );
+                rule.include.sort();
+                rule.include.dedup();
+                metadata.insert("rule".into(), serde_json::to_value(&rule).unwrap_or_default());
+                // Where the rule is, for a problem found when it is resolved (removed then).
+                metadata.insert("rule_line".into(), Value::from(rule_line.unwrap_or(1)));
+                metadata.insert("rule_file".into(), Value::from(input.name.as_str()));
             }
             out.groups.push(GroupInput {
                 kind: GroupKind::Theme,
@@ -126,4 +152,39 @@ pub fn parse(inputs: &[Input], problems: &mut Vec<Problem>) -> Parsed {
     let total: usize = out.groups.iter().map(|g| g.members.len()).sum();
     out.notes.push(format!("{} themes, {total} memberships", out.groups.len()));
     out
+}
+
+/// Whether any parsed theme has a rule (its members need the stored symbols).
+pub fn has_rules(parsed: &Parsed) -> bool {
+    parsed.groups.iter().any(|g| g.metadata.contains_key("rule"))
+}
+
+/// Fills the members of rule-based themes from the symbols; a rule that selects nothing is a problem (on the
+/// rule's line), as an empty `members` list is.
+pub fn resolve_rules(parsed: &mut Parsed, symbols: &HashMap<String, SymbolRow>, problems: &mut Vec<Problem>) {
+    parsed.groups.retain_mut(|g| {
+        let Some(rule) = g.metadata.get("rule").and_then(|r| serde_json::from_value::<ThemeRule>(r.clone()).ok())
+        else {
+            return true;
+        };
+        let line = g.metadata.remove("rule_line").and_then(|l| l.as_u64()).unwrap_or(1);
+        let file = g.metadata.remove("rule_file").and_then(|f| f.as_str().map(str::to_string)).unwrap_or_default();
+        g.members.clear();
+        for symbol in rule.members(symbols) {
+            if let Ok(t) = Ticker::parse(&symbol) {
+                g.members.insert(t, super::parsed::MemberInput { weight: None, metadata: None });
+            }
+        }
+        g.metadata.insert("total_symbols".into(), Value::from(g.members.len()));
+        if g.members.is_empty() {
+            problems.push(Problem::at(
+                &file,
+                line,
+                Some("rule"),
+                format!("theme {}: the rule selects no stored active symbol (load symbols and sectors first)", g.name),
+            ));
+            return false;
+        }
+        true
+    });
 }

@@ -17,13 +17,29 @@ use serde_json::Value;
 
 use crate::domain::{Environment, GroupKind, RunKind, RunStatus};
 use crate::load::Problem;
-use crate::store::{BuiltRecord, KeptRecord, NewRun, OrganizeRecord, RunDetails, RunOutcome, Store, StoreError, Tx};
+use crate::store::{
+    BuiltRecord, KeptRecord, NewRun, OrganizeRecord, Reader, RunDetails, RunOutcome, Store, StoreError, Tx,
+};
 use crate::universes::cache_value_symbols;
 pub use definitions::{Definitions, MANAGED_TYPES, OBSOLETE_TYPE};
 
 /// The default definitions (`data/organize.toml`).
 pub const DEFAULT_DEFINITIONS: (&str, &[u8]) =
     ("data/organize.toml", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/organize.toml")));
+
+/// The definitions in a file, or the shipped ones (`None`).
+pub fn definitions_from(path: Option<&std::path::Path>, max_bytes: u64) -> Result<Definitions, Vec<Problem>> {
+    let input = match path {
+        Some(p) => crate::load::Input::read(p, max_bytes).map_err(|p| vec![p])?,
+        None => crate::load::Input::from_bytes(DEFAULT_DEFINITIONS.0, DEFAULT_DEFINITIONS.1),
+    };
+    definitions::parse(&input)
+}
+
+/// The shipped definitions (tested to parse).
+pub fn shipped_definitions() -> Definitions {
+    definitions_from(None, 0).expect("the shipped organize definitions parse (tested)")
+}
 
 /// What happens to one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -129,108 +145,132 @@ fn count(v: Option<&Value>) -> Option<usize> {
 /// `skipped`. `force` (and a dry run) always builds and compares every row.
 #[tracing::instrument(skip_all, fields(preserve = req.preserve, dry_run = req.dry_run))]
 pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport, OrganizeError> {
-    let started_at = crate::store::now();
-    let mode = if req.preserve { "preserve" } else { "replace" };
-    let new_run = NewRun {
+    if req.dry_run {
+        let inputs = Inputs::read_pool(store, req.environment).await?;
+        let planned = plan(inputs, req);
+        let mut report = planned.report;
+        report.run_id = store.record_run(&new_run(req), &outcome_of(&report, planned.details)).await?;
+        return Ok(report);
+    }
+    let tx = store.begin_write().await?;
+    tx.commit_after(async |tx: &mut Tx| run_in(tx, Some(store), req).await).await
+}
+
+/// The run's `load_runs` record.
+fn new_run(req: &OrganizeRequest) -> NewRun<'_> {
+    NewRun {
         kind: RunKind::Organize,
         source: &req.definitions.source,
-        mode: if req.dry_run { "dry-run" } else { mode },
+        mode: if req.dry_run { "dry-run" } else { mode_of(req) },
         environment: req.environment,
         checksum: Some(&req.definitions.checksum),
         validated: false,
         rollback_of: None,
-        started_at,
-    };
-    let mut tx = if req.dry_run { None } else { Some(store.begin_write().await?) };
-    let unchanged = match tx.as_mut() {
-        Some(t) if !req.force => unchanged_since(t, req, mode).await,
-        _ => Ok(None),
-    };
-    match unchanged {
-        Ok(None) => {}
-        Ok(Some(previous)) => {
-            let (mut report, outcome) = replay(req, previous);
-            report.run_id = match tx {
-                Some(tx) => tx.record(&new_run, &outcome).await?,
-                None => store.record_run(&new_run, &outcome).await?,
-            };
-            return Ok(report);
-        }
-        Err(e) => {
-            Tx::release(tx).await;
-            return Err(e.into());
-        }
+        started_at: crate::store::now(),
+    }
+}
+
+fn mode_of(req: &OrganizeRequest) -> &'static str {
+    if req.preserve { "preserve" } else { "replace" }
+}
+
+/// The run's outcome from its report (counts per action) and record.
+fn outcome_of(report: &OrganizeReport, details: OrganizeRecord) -> RunOutcome {
+    let total = |action: &str| report.totals.get(action).copied().unwrap_or(0) as i64;
+    RunOutcome {
+        added: total("added"),
+        removed: total("removed"),
+        changed: total("changed"),
+        unchanged: total("unchanged"),
+        details: Some(RunDetails { organize: Some(details), ..RunDetails::default() }),
+        ..RunOutcome::new(report.status)
+    }
+}
+
+/// Organizes inside a write transaction the caller holds (the writers' lock taken) and will commit: a plain
+/// organize run, or the daily sync's cache rebuild, so its symbol changes and the rows built from them commit
+/// together. The run is recorded in the transaction. `pool`: read the inputs through the pool, concurrently —
+/// only when the transaction has written nothing yet (else it must read its own writes: pass `None`).
+pub async fn run_in(tx: &mut Tx, pool: Option<&Store>, req: &OrganizeRequest) -> Result<OrganizeReport, OrganizeError> {
+    let new_run = new_run(req);
+    if !req.force
+        && let Some(previous) = unchanged_since(tx, req, mode_of(req)).await?
+    {
+        let (mut report, outcome) = replay(req, previous);
+        report.run_id = tx.insert_run(&new_run).await?;
+        tx.finish_run(report.run_id, &outcome).await?;
+        return Ok(report);
     }
     // Building: nobody may write what the build reads until the run commits, or the fingerprint recorded at the
     // end would vouch for a change the build never saw.
-    if let Some(t) = tx.as_mut()
-        && let Err(e) = t.lock_organize_inputs().await
-    {
-        Tx::release(tx).await;
-        return Err(e.into());
+    tx.lock_organize_inputs().await?;
+    let inputs = match pool {
+        Some(store) => Inputs::read_pool(store, req.environment).await?,
+        None => Inputs::read(&mut Reader::Tx(tx), req.environment).await?,
+    };
+    let Planned { mut report, upserts, removals, details, lists } = plan(inputs, req);
+    let mut outcome = outcome_of(&report, details);
+    let run_id = tx.insert_run(&new_run).await?;
+    report.run_id = run_id;
+    if report.status == RunStatus::Applied {
+        let removals: Vec<(&str, &str, &str)> =
+            removals.iter().map(|(t, n, k)| (t.as_str(), n.as_str(), k.as_str())).collect();
+        tx.delete_cache_rows(req.environment, &removals).await?;
+        let rows: Vec<(&str, &str, &str, &Value)> =
+            upserts.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.key.as_str(), &r.value)).collect();
+        tx.upsert_cache_rows(req.environment, &rows, crate::store::now().naive_utc()).await?;
+        tx.replace_cache_symbols(req.environment, &lists).await?;
+        // Fingerprint every row as it now stands, so validate can trust rows nobody has touched since.
+        let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;
+        record_fingerprints(record_of(&mut outcome), &fingerprints);
+    } else {
+        // Nothing to change, but the cache's ticker lists may be missing (a database just upgraded, rows written
+        // by an import) or stale. They change no answer, only the snapshot's speed.
+        tx.restore_cache_symbols(req.environment, &lists).await?;
     }
-    let planned = plan(store, req).await;
-    let (mut report, upserts, removals, details, lists) = match planned {
-        Ok(p) => p,
-        Err(e) => {
-            Tx::release(tx).await;
-            return Err(e.into());
-        }
-    };
-    let mut outcome = RunOutcome {
-        added: report.totals.get("added").copied().unwrap_or(0) as i64,
-        removed: report.totals.get("removed").copied().unwrap_or(0) as i64,
-        changed: report.totals.get("changed").copied().unwrap_or(0) as i64,
-        unchanged: report.totals.get("unchanged").copied().unwrap_or(0) as i64,
-        details: Some(RunDetails { organize: Some(details), ..RunDetails::default() }),
-        ..RunOutcome::new(report.status)
-    };
-    let tx = match tx {
-        Some(tx) if report.status.applied() => tx,
-        other => {
-            match other {
-                // Nothing to change, but the cache's ticker lists may be missing (a database just upgraded, rows
-                // written by an import) or stale. They change no answer, only the snapshot's speed.
-                Some(mut tx) if report.status == RunStatus::Skipped => {
-                    let restored = async {
-                        tx.restore_cache_symbols(req.environment, &lists).await?;
-                        record_inputs(&mut tx, req, &mut outcome).await
-                    }
-                    .await;
-                    if let Err(e) = restored {
-                        Tx::release(Some(tx)).await;
-                        return Err(e.into());
-                    }
-                    report.run_id = tx.record(&new_run, &outcome).await?;
-                }
-                other => {
-                    Tx::release(other).await;
-                    report.run_id = store.record_run(&new_run, &outcome).await?;
-                }
-            }
-            return Ok(report);
-        }
-    };
-    report.run_id = tx
-        .commit_after(async |tx: &mut Tx| {
-            let run_id = tx.insert_run(&new_run).await?;
-            let removals: Vec<(&str, &str, &str)> =
-                removals.iter().map(|(t, n, k)| (t.as_str(), n.as_str(), k.as_str())).collect();
-            tx.delete_cache_rows(req.environment, &removals).await?;
-            let rows: Vec<(&str, &str, &str, &Value)> =
-                upserts.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.key.as_str(), &r.value)).collect();
-            tx.upsert_cache_rows(req.environment, &rows, crate::store::now().naive_utc()).await?;
-            tx.replace_cache_symbols(req.environment, &lists).await?;
-            // Fingerprint every row as it now stands, so validate can trust rows nobody has touched since.
-            let fingerprints = tx.cache_fingerprints(req.environment, &["stock_universe", "etf_universe"]).await?;
-            record_fingerprints(record_of(&mut outcome), &fingerprints);
-            record_inputs(tx, req, &mut outcome).await?;
-            outcome.status = RunStatus::Applied;
-            tx.finish_run(run_id, &outcome).await?;
-            Ok::<i64, StoreError>(run_id)
-        })
-        .await?;
+    record_inputs(tx, req, &mut outcome).await?;
+    tx.finish_run(run_id, &outcome).await?;
     Ok(report)
+}
+
+/// What organize reads: the groups with their members, the symbols, the managed rows as stored.
+struct Inputs {
+    groups: Vec<crate::store::StoredGroup>,
+    symbols: std::collections::HashMap<String, crate::store::SymbolRow>,
+    current: Vec<(String, String, String, String)>,
+}
+
+/// The kinds of groups organize reads.
+const GROUP_KINDS: [GroupKind; 4] = [GroupKind::Universe, GroupKind::Etf, GroupKind::Sector, GroupKind::Theme];
+
+impl Inputs {
+    /// Independent reads of committed state, run at once on separate pool connections (the writers' lock, held
+    /// by the caller, keeps it from changing meanwhile).
+    async fn read_pool(store: &Store, env: Environment) -> Result<Inputs, StoreError> {
+        let groups = async {
+            let mut groups = Vec::new();
+            for kind in GROUP_KINDS {
+                groups.extend(store.groups_with_members(env, kind).await?);
+            }
+            Ok::<_, StoreError>(groups)
+        };
+        let types = read_types();
+        let (groups, symbols, current) = tokio::try_join!(groups, store.symbols(), store.cache_rows_text(env, &types))?;
+        Ok(Inputs { groups, symbols, current })
+    }
+
+    /// The same reads, one after the other on one connection (a transaction's, seeing its own writes).
+    async fn read(reader: &mut Reader<'_>, env: Environment) -> Result<Inputs, StoreError> {
+        let mut groups = Vec::new();
+        for kind in GROUP_KINDS {
+            let mut of_kind = reader.groups_of_kind(env, kind).await?;
+            reader.load_members(&mut of_kind).await?;
+            groups.extend(of_kind);
+        }
+        let symbols = reader.symbols().await?;
+        let current = reader.cache_rows_text(env, &read_types()).await?;
+        Ok(Inputs { groups, symbols, current })
+    }
 }
 
 /// The row types organize reads and writes: the managed ones and the obsolete one it removes.
@@ -338,23 +378,18 @@ fn record_fingerprints(record: Option<&mut OrganizeRecord>, fingerprints: &[crat
     }
 }
 
-/// The report, the rows to write, the rows to remove, the run details, and every built universe row's ticker
-/// list as JSON (type, name, key, list) for `universe_cache_symbols`.
-type Plan = (OrganizeReport, Vec<build::BuiltRow>, Vec<(String, String, String)>, OrganizeRecord, Vec<[String; 4]>);
+/// A planned run: the report, the rows to write, the rows to remove, the run details, and every built universe
+/// row's ticker list as JSON (type, name, key, list) for `universe_cache_symbols`.
+struct Planned {
+    report: OrganizeReport,
+    upserts: Vec<build::BuiltRow>,
+    removals: Vec<(String, String, String)>,
+    details: OrganizeRecord,
+    lists: Vec<[String; 4]>,
+}
 
-async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> {
-    let env = req.environment;
-    let managed = read_types();
-    // Independent reads of committed state, run at once on separate pool connections (the writers' lock,
-    // held by the caller, keeps it from changing meanwhile).
-    let groups = async {
-        let mut groups = Vec::new();
-        for kind in [GroupKind::Universe, GroupKind::Etf, GroupKind::Sector, GroupKind::Theme] {
-            groups.extend(store.groups_with_members(env, kind).await?);
-        }
-        Ok::<_, StoreError>(groups)
-    };
-    let (groups, symbols, current) = tokio::try_join!(groups, store.symbols(), store.cache_rows_text(env, &managed))?;
+fn plan(inputs: Inputs, req: &OrganizeRequest) -> Planned {
+    let Inputs { groups, symbols, current } = inputs;
     let snapshot = build::Snapshot { symbols, groups };
     let mut notes = Vec::new();
     let built = build::build(&req.definitions, &snapshot, &mut notes);
@@ -453,5 +488,5 @@ async fn plan(store: &Store, req: &OrganizeRequest) -> Result<Plan, StoreError> 
         notes,
         unchanged_since: None,
     };
-    Ok((report, upserts, removals, details, lists))
+    Planned { report, upserts, removals, details, lists }
 }

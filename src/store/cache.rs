@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Conn, Store, StoreError, Tx, on_conn, on_pool};
+use super::{Conn, Reader, Store, StoreError, Tx, on_conn, on_pool, on_reader};
 use crate::domain::Environment;
 
 impl Store {
@@ -44,8 +44,19 @@ impl Store {
         env: Environment,
         kinds: &[&str],
     ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        Reader::Pool(self).cache_rows_text(env, kinds).await
+    }
+}
+
+impl Reader<'_> {
+    /// [`Store::cache_rows_text`], on the pool or inside a transaction.
+    pub async fn cache_rows_text(
+        &mut self,
+        env: Environment,
+        kinds: &[&str],
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
         let value = self.backend().json_text("value");
-        let rows: Vec<(String, String, String, String)> = on_pool!(self, p => {
+        let rows: Vec<(String, String, String, String)> = on_reader!(self, p => {
             let mut qb = sqlx::QueryBuilder::new(format!("SELECT type, name, key, {value} FROM cache_entries WHERE environment = "));
             qb.push_bind(env.as_str()).push(" AND type");
             super::push_in_list(&mut qb, kinds);

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use sqlx::QueryBuilder;
 
-use super::{BATCH_ROWS, Store, StoreError, Tx, on_conn, push_in_list};
+use super::{BATCH_ROWS, Conn, Reader, Store, StoreError, Tx, on_conn, push_in_list};
 
 /// A symbol's metadata as far as this service manages it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -171,31 +171,38 @@ impl SymbolField {
     }
 }
 
+/// SQLite's `symbols` rows as one JSON array: sqlx decodes SQLite rows one at a time through a worker thread
+/// (microseconds each), so one document is far cheaper there.
+const SQLITE_SYMBOLS_JSON: &str = "SELECT json_group_array(json_object('symbol', symbol, 'name', name, 'type', type, \
+     'exchange', exchange, 'market', market, 'market_cap', market_cap, 'sector', sector, 'industry', industry, \
+     'list_date', list_date, 'active', json(CASE WHEN active IS NULL THEN 'null' WHEN active THEN 'true' ELSE \
+     'false' END), 'cik', cik, 'composite_figi', composite_figi, 'share_class_figi', share_class_figi, \
+     'shares_outstanding', weighted_shares_outstanding)) FROM symbols";
+/// PostgreSQL rows decode fast, and building JSON server-side is not.
+const POSTGRES_SYMBOLS: &str = "SELECT symbol, name, type, exchange, market, market_cap, sector, industry, list_date, \
+     active, cik, composite_figi, share_class_figi, weighted_shares_outstanding AS shares_outstanding FROM symbols";
+
 impl Store {
-    /// Every symbol row, by symbol. The rows come back as one JSON array (one round trip, one parse).
+    /// Every symbol row, by symbol.
     pub async fn symbols(&self) -> Result<HashMap<String, SymbolRow>, StoreError> {
+        Reader::Pool(self).symbols().await
+    }
+}
+
+impl Reader<'_> {
+    /// Every symbol row, by symbol, on the pool or inside a transaction (seeing its own writes).
+    pub async fn symbols(&mut self) -> Result<HashMap<String, SymbolRow>, StoreError> {
+        let sqlite_rows = |text: String| -> Result<Vec<SymbolRow>, StoreError> {
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("symbols rows: {e}")))
+        };
         let rows: Vec<SymbolRow> = match self {
-            // sqlx decodes SQLite rows one at a time through a worker thread (microseconds each): one JSON
-            // document is far cheaper there. PostgreSQL rows decode fast, and building JSON server-side is not.
-            Store::Sqlite(p) => {
-                let text: String = sqlx::query_scalar(
-                    "SELECT json_group_array(json_object('symbol', symbol, 'name', name, 'type', type, 'exchange', \
-                     exchange, 'market', market, 'market_cap', market_cap, 'sector', sector, 'industry', industry, \
-                     'list_date', list_date, 'active', json(CASE WHEN active IS NULL THEN 'null' WHEN active THEN \
-                     'true' ELSE 'false' END), 'cik', cik, 'composite_figi', composite_figi, 'share_class_figi', \
-                     share_class_figi, 'shares_outstanding', weighted_shares_outstanding)) FROM symbols",
-                )
-                .fetch_one(p)
-                .await?;
-                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("symbols rows: {e}")))?
+            Reader::Pool(Store::Sqlite(p)) => sqlite_rows(sqlx::query_scalar(SQLITE_SYMBOLS_JSON).fetch_one(p).await?)?,
+            Reader::Tx(Tx { conn: Conn::Sqlite(t), .. }) => {
+                sqlite_rows(sqlx::query_scalar(SQLITE_SYMBOLS_JSON).fetch_one(&mut **t).await?)?
             }
-            Store::Postgres(p) => {
-                sqlx::query_as(
-                    "SELECT symbol, name, type, exchange, market, market_cap, sector, industry, list_date, active, \
-                     cik, composite_figi, share_class_figi, weighted_shares_outstanding AS shares_outstanding FROM symbols",
-                )
-                .fetch_all(p)
-                .await?
+            Reader::Pool(Store::Postgres(p)) => sqlx::query_as(POSTGRES_SYMBOLS).fetch_all(p).await?,
+            Reader::Tx(Tx { conn: Conn::Postgres(t), .. }) => {
+                sqlx::query_as(POSTGRES_SYMBOLS).fetch_all(&mut **t).await?
             }
         };
         Ok(rows.into_iter().map(|r| (r.symbol.clone(), r)).collect())

@@ -12,27 +12,35 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::domain::{Environment, GroupKind, RunKind, RunStatus};
+use super::rules::SyncRules;
+use super::themes::ThemeRule;
+use crate::domain::{Environment, GroupKind, GroupName, RunKind, RunStatus};
 use crate::load::{Input, Problem};
+use crate::organize::definitions::Thresholds;
+use crate::organize::{Definitions, OrganizeReport, OrganizeRequest};
 use crate::store::{
-    Action, Counts, GroupBefore, GroupChange, GroupMember, NewRun, RunDetails, RunOutcome, Store, StoreError,
+    Action, Counts, GroupBefore, GroupChange, GroupMember, NewRun, Reader, RunDetails, RunOutcome, Store, StoreError,
     SymbolField, SymbolMembership, SymbolRow, SymbolsChange, SyncChange, Tx,
 };
 
-/// Which steps a sync runs (TickStock's modes; the ones built so far).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+/// Which steps a sync runs (TickStock's modes). Every mode ends with the cache rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncMode {
-    /// Every step built: the reference refresh, delistings, then market caps.
+    /// Every step: reference refresh, delistings, market caps, IPOs, themes.
     #[default]
     Full,
     /// Delistings only (the list is still read to know what is listed).
     Delistings,
     /// Market caps only: last daily close × shares outstanding.
     MarketCap,
+    /// New listings: the reference refresh (which inserts them), then IPO assignment.
+    Ipos,
+    /// Rule-based themes only (no list is read).
+    Themes,
 }
 
 impl SyncMode {
@@ -42,25 +50,48 @@ impl SyncMode {
             SyncMode::Full => "full",
             SyncMode::Delistings => "delistings",
             SyncMode::MarketCap => "market_cap",
+            SyncMode::Ipos => "ipos",
+            SyncMode::Themes => "themes",
         }
+    }
+
+    /// Parses TickStock's mode names (`full`, `market_cap`, `ipos`, `themes`, `delistings`).
+    pub fn parse(s: &str) -> Option<SyncMode> {
+        [SyncMode::Full, SyncMode::Delistings, SyncMode::MarketCap, SyncMode::Ipos, SyncMode::Themes]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
+    /// The steps this mode runs, in order.
+    pub fn steps(self) -> &'static [&'static str] {
+        match self {
+            SyncMode::Full => &["reference", "delistings", "market_cap", "ipos", "themes", "cache"],
+            SyncMode::Delistings => &["delistings", "cache"],
+            SyncMode::MarketCap => &["market_cap", "cache"],
+            SyncMode::Ipos => &["reference", "ipos", "cache"],
+            SyncMode::Themes => &["themes", "cache"],
+        }
+    }
+
+    fn has(self, step: &str) -> bool {
+        self.steps().contains(&step)
     }
 }
 
 /// The share of active symbols a sync may deactivate before it refuses (a truncated or failed list).
 pub const MAX_DELISTED_SHARE: f64 = 0.05;
 
-/// Market-cap bands, largest first: name and lower bound in dollars (the seeds' thresholds, compat §5.3).
-pub const BANDS: [(&str, i64); 5] = [
-    ("mega_cap", 200_000_000_000),
-    ("large_cap", 10_000_000_000),
-    ("mid_cap", 2_000_000_000),
-    ("small_cap", 300_000_000),
-    ("micro_cap", 50_000_000),
-];
-
-/// The band of a market cap (`None` below the smallest).
-pub fn band(cap: i64) -> Option<&'static str> {
-    BANDS.iter().find(|(_, floor)| cap >= *floor).map(|(name, _)| *name)
+/// The market-cap band of a cap (`None` below the smallest), by the organize definitions' thresholds (the
+/// seeds' by default: mega ≥ 200 B, large 10–200 B, mid 2–10 B, small 300 M–2 B, micro 50–300 M).
+pub fn band(t: &Thresholds, cap: i64) -> Option<&'static str> {
+    let bands = [
+        ("mega_cap", t.mega),
+        ("large_cap", t.large),
+        ("mid_cap", t.mid),
+        ("small_cap", t.small),
+        ("micro_cap", t.micro),
+    ];
+    bands.into_iter().find(|(_, floor)| cap as f64 >= *floor).map(|(name, _)| name)
 }
 
 /// Where the day's list of active tickers comes from.
@@ -97,6 +128,26 @@ pub struct SyncRequest {
     pub dry_run: bool,
     /// When the sync runs (the delisting date).
     pub at: DateTime<Utc>,
+    /// What the cache rebuild builds (the organize definitions; their thresholds are the bands).
+    pub definitions: Definitions,
+    /// Where IPOs go.
+    pub rules: SyncRules,
+}
+
+impl SyncRequest {
+    /// A sync of a mode from a source, now, with the shipped definitions and rules, not forced, not a dry run.
+    pub fn new(environment: Environment, source: ListSource, mode: SyncMode) -> SyncRequest {
+        SyncRequest {
+            environment,
+            source,
+            mode,
+            force: false,
+            dry_run: false,
+            at: crate::store::now(),
+            definitions: crate::organize::shipped_definitions(),
+            rules: super::rules::shipped(),
+        }
+    }
 }
 
 /// What a sync did (or would do).
@@ -122,6 +173,16 @@ pub struct SyncReport {
     pub market_caps: usize,
     /// Memberships closed because their symbol was delisted.
     pub memberships_closed: usize,
+    /// Recent IPOs assigned to universes.
+    pub ipos: usize,
+    /// Memberships of rule-based themes added or removed.
+    pub theme_changes: usize,
+    /// The cache rebuild's rows per action (`added`, `changed`, `removed`, `unchanged`), and its run.
+    pub cache: BTreeMap<String, usize>,
+    /// The organize run of the cache rebuild (in the same transaction).
+    pub cache_run_id: Option<i64>,
+    /// The universes (groups as `KIND:name`, cache rows by key) the sync changed.
+    pub universes_updated: Vec<String>,
     /// Every change, as logged.
     pub changes: Vec<SyncChange>,
 }
@@ -150,6 +211,18 @@ pub enum SyncError {
     /// Storage failed; the transaction was rolled back.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The cache rebuild failed; the transaction was rolled back.
+    #[error("the cache rebuild failed: {0}")]
+    Organize(String),
+}
+
+impl From<crate::organize::OrganizeError> for SyncError {
+    fn from(e: crate::organize::OrganizeError) -> Self {
+        match e {
+            crate::organize::OrganizeError::Store(e) => SyncError::Store(e),
+            other => SyncError::Organize(other.to_string()),
+        }
+    }
 }
 
 /// Reads the day's list.
@@ -299,6 +372,7 @@ fn plan_market_caps(
     list: &crate::load::ParsedSymbols,
     stored: &BTreeMap<String, SymbolRow>,
     closes: &std::collections::HashMap<String, f64>,
+    thresholds: &Thresholds,
 ) {
     let delisted: HashSet<&str> = plan.delisted.iter().map(String::as_str).collect();
     let listed: BTreeMap<&str, &SymbolRow> =
@@ -337,7 +411,7 @@ fn plan_market_caps(
             continue;
         }
         plan.market_caps += 1;
-        let (from, to) = (old_cap.and_then(band), new_cap.and_then(band));
+        let (from, to) = (old_cap.and_then(|c| band(thresholds, c)), new_cap.and_then(|c| band(thresholds, c)));
         if from != to {
             plan.changes.push(SyncChange {
                 universe: Some(to.unwrap_or("none").to_string()),
@@ -359,10 +433,15 @@ fn plan_market_caps(
     }
 }
 
-/// Runs a sync: read the list, plan against the stored symbols under the writers' lock, apply in one
-/// transaction (or, dry run, record the run only).
+/// Runs a sync: read the list, plan against the stored symbols under the writers' lock, and apply every step and
+/// the cache rebuild in one transaction. A dry run does exactly the same, then rolls back and records the run
+/// only, so what it prints is what a real run would do (cache rows included).
 pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncError> {
-    let list = read_list(&req.source).await?;
+    let list = if req.mode.has("reference") || req.mode.has("delistings") || req.mode.has("market_cap") {
+        read_list(&req.source).await?
+    } else {
+        crate::load::ParsedSymbols::default()
+    };
     let source = match &req.source {
         ListSource::Dir(dir) => dir.join("tickers.csv").display().to_string(),
         ListSource::Massive(_) => "Massive reference tickers (market=stocks, active=true)".to_string(),
@@ -377,68 +456,26 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
         rollback_of: None,
         started_at: crate::store::now(),
     };
-    let tx = store.begin_write().await?;
-    let result = tx
-        .commit_after(async |tx: &mut Tx| -> Result<SyncReport, SyncError> {
-            let stored: BTreeMap<String, SymbolRow> = store.symbols().await?.into_iter().collect();
-            let mut plan = Plan::default();
-            let mut steps = Vec::new();
-            if req.mode == SyncMode::Full {
-                steps.push("reference");
-                plan_reference(&mut plan, &list, &stored);
-            }
-            if req.mode != SyncMode::MarketCap {
-                steps.push("delistings");
-                plan_delistings(&mut plan, &list, &stored);
-            }
-            if matches!(req.mode, SyncMode::Full | SyncMode::MarketCap) {
-                steps.push("market_cap");
-                let closes = tx.last_closes().await?;
-                plan_market_caps(&mut plan, &list, &stored, &closes);
-            }
-            let active = stored.values().filter(|r| r.active != Some(false)).count();
-            if !req.force && plan.delisted.len() as f64 > active as f64 * MAX_DELISTED_SHARE {
-                return Err(SyncError::TooManyDelistings { delisted: plan.delisted.len(), active });
-            }
-            let gone: Vec<&str> = plan.delisted.iter().chain(&plan.gone_before).map(String::as_str).collect();
-            let memberships = tx.memberships_of(req.environment, &gone).await?;
-            plan.changes.extend(memberships.iter().map(|m| SyncChange {
-                universe: Some(format!("{}:{}", m.kind, m.group)),
-                ..change("delisting", &m.symbol, "removed", "delisted".into())
-            }));
-            let status = match (req.dry_run, plan.changes.is_empty() && plan.caps.is_empty()) {
-                (true, _) => RunStatus::DryRun,
-                (false, true) => RunStatus::Skipped,
-                (false, false) => RunStatus::Applied,
-            };
-            let run_id = tx.insert_run(&run).await?;
-            if status == RunStatus::Applied {
-                apply(tx, req, &list.fields, &plan, &memberships, run_id).await?;
-            }
-            let outcome = RunOutcome {
-                added: plan.added as i64,
-                changed: (plan.updated + plan.market_caps) as i64,
-                removed: (plan.delisted.len() + memberships.len()) as i64,
-                details: Some(details(&plan, &memberships)),
-                ..RunOutcome::new(status)
-            };
-            tx.finish_run(run_id, &outcome).await?;
-            Ok(SyncReport {
-                run_id,
-                status,
-                steps,
-                listed: list.rows.len(),
-                added: plan.added,
-                updated: plan.updated,
-                relisted: plan.relisted.len(),
-                delisted: plan.delisted.len(),
-                market_caps: plan.market_caps,
-                memberships_closed: memberships.len(),
-                changes: plan.changes,
-            })
-        })
-        .await;
-    if let Err(e @ (SyncError::TooManyDelistings { .. } | SyncError::Store(_))) = &result {
+    let mut tx = store.begin_write().await?;
+    let result = sync_in(&mut tx, req, &list, &run).await;
+    let result = match result {
+        Ok((report, _)) if !req.dry_run => match tx.commit().await {
+            Ok(()) => Ok(report),
+            Err(e) => Err(e.into()),
+        },
+        Ok((mut report, outcome)) => {
+            Tx::release(Some(tx)).await;
+            report.run_id = store.record_run(&run, &RunOutcome { status: RunStatus::DryRun, ..outcome }).await?;
+            report.status = RunStatus::DryRun;
+            report.cache_run_id = None;
+            Ok(report)
+        }
+        Err(e) => {
+            Tx::release(Some(tx)).await;
+            Err(e)
+        }
+    };
+    if let Err(e @ (SyncError::TooManyDelistings { .. } | SyncError::Store(_) | SyncError::Organize(_))) = &result {
         let outcome = RunOutcome::failed(e.to_string());
         if let Err(rec) = store.record_run(&run, &outcome).await {
             tracing::warn!(error = %rec, "could not record the failed sync");
@@ -447,14 +484,239 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
     result
 }
 
-/// The run's change record: the groups whose memberships it closed and the symbols it wrote, so a rollback of an
-/// earlier load sees what overlaps (a sync itself is not rolled back: `universe sync log` says what it did).
-fn details(plan: &Plan, memberships: &[SymbolMembership]) -> RunDetails {
+/// Every step of a sync inside the caller's transaction; the caller commits, or rolls back a dry run.
+async fn sync_in(
+    tx: &mut Tx,
+    req: &SyncRequest,
+    list: &crate::load::ParsedSymbols,
+    run: &NewRun<'_>,
+) -> Result<(SyncReport, RunOutcome), SyncError> {
+    let stored: BTreeMap<String, SymbolRow> = Reader::Tx(tx).symbols().await?.into_iter().collect();
+    let mut plan = Plan::default();
+    if req.mode.has("reference") {
+        plan_reference(&mut plan, list, &stored);
+    }
+    if req.mode.has("delistings") {
+        plan_delistings(&mut plan, list, &stored);
+    }
+    if req.mode.has("market_cap") {
+        let closes = tx.last_closes().await?;
+        plan_market_caps(&mut plan, list, &stored, &closes, &req.definitions.thresholds);
+    }
+    let active = stored.values().filter(|r| r.active != Some(false)).count();
+    if !req.force && plan.delisted.len() as f64 > active as f64 * MAX_DELISTED_SHARE {
+        return Err(SyncError::TooManyDelistings { delisted: plan.delisted.len(), active });
+    }
+    let gone: Vec<&str> = plan.delisted.iter().chain(&plan.gone_before).map(String::as_str).collect();
+    let memberships = tx.memberships_of(req.environment, &gone).await?;
+    plan.changes.extend(memberships.iter().map(|m| SyncChange {
+        universe: Some(format!("{}:{}", m.kind, m.group)),
+        ..change("delisting", &m.symbol, "removed", "delisted".into())
+    }));
+    let run_id = tx.insert_run(run).await?;
+    apply(tx, req, &list.fields, &plan, &memberships, run_id).await?;
+    let mut groups_written: Vec<GroupChange> = details_groups(&memberships);
+    let mut ipos = 0;
+    if req.mode.has("ipos") {
+        let added: HashSet<&str> = plan.new_rows.iter().map(|r| r.symbol.as_str()).collect();
+        ipos = assign_ipos(tx, req, &added, run_id, &mut plan.changes, &mut groups_written).await?;
+    }
+    let mut theme_changes = 0;
+    if req.mode.has("themes") {
+        theme_changes = rebalance_themes(tx, req, run_id, &mut plan.changes, &mut groups_written).await?;
+    }
+    let organize = OrganizeRequest {
+        definitions: req.definitions.clone(),
+        preserve: false,
+        dry_run: false,
+        environment: req.environment,
+        force: false,
+    };
+    let cache = crate::organize::run_in(tx, None, &organize).await?;
+    let mut universes: std::collections::BTreeSet<String> = plan
+        .changes
+        .iter()
+        .filter(|c| !matches!(c.change_type.as_str(), "market_cap" | "ipo_band"))
+        .filter_map(|c| c.universe.clone())
+        .collect();
+    universes.extend(cache_rows_changed(&cache));
+    tx.insert_sync_changes(run_id, &plan.changes, req.at.naive_utc()).await?;
+    let wrote = !plan.changes.is_empty() || !plan.caps.is_empty() || cache.status == RunStatus::Applied;
+    let status = if wrote { RunStatus::Applied } else { RunStatus::Skipped };
+    let outcome = RunOutcome {
+        added: (plan.added + ipos) as i64,
+        changed: (plan.updated + plan.market_caps + theme_changes) as i64,
+        removed: (plan.delisted.len() + memberships.len()) as i64,
+        details: Some(details(&plan, groups_written)),
+        ..RunOutcome::new(status)
+    };
+    tx.finish_run(run_id, &outcome).await?;
+    let report = SyncReport {
+        run_id,
+        status,
+        steps: req.mode.steps().to_vec(),
+        listed: list.rows.len(),
+        added: plan.added,
+        updated: plan.updated,
+        relisted: plan.relisted.len(),
+        delisted: plan.delisted.len(),
+        market_caps: plan.market_caps,
+        memberships_closed: memberships.len(),
+        ipos,
+        theme_changes,
+        cache: cache.totals.clone(),
+        cache_run_id: Some(cache.run_id),
+        universes_updated: universes.into_iter().collect(),
+        changes: plan.changes,
+    };
+    Ok((report, outcome))
+}
+
+/// The cache rows the rebuild added, changed or removed, by key.
+fn cache_rows_changed(cache: &OrganizeReport) -> impl Iterator<Item = String> + '_ {
+    use crate::organize::RowAction;
+    cache
+        .rows
+        .iter()
+        .filter(|r| matches!(r.action, RowAction::Added | RowAction::Changed | RowAction::Removed))
+        .map(|r| r.key.clone())
+}
+
+/// IPO assignment: active symbols of the rules' types, new in this sync or listed within the look-back, that no
+/// UNIVERSE group holds, join the groups their sector's rule names (else the fallback by cap); their band is
+/// logged. Returns how many symbols were assigned.
+async fn assign_ipos(
+    tx: &mut Tx,
+    req: &SyncRequest,
+    added: &HashSet<&str>,
+    run_id: i64,
+    changes: &mut Vec<SyncChange>,
+    groups_written: &mut Vec<GroupChange>,
+) -> Result<usize, StoreError> {
+    let rules = &req.rules.ipo;
+    let symbols = Reader::Tx(tx).symbols().await?;
+    let mut universes = Reader::Tx(tx).groups_of_kind(req.environment, GroupKind::Universe).await?;
+    Reader::Tx(tx).load_members(&mut universes).await?;
+    let held: HashSet<&str> = universes.iter().flat_map(|g| g.members.keys().map(|t| t.as_str())).collect();
+    let since = req.at.date_naive() - chrono::Duration::days(rules.lookback_days);
+    let mut candidates: Vec<&SymbolRow> = symbols
+        .values()
+        .filter(|r| r.active != Some(false) && !held.contains(r.symbol.as_str()))
+        .filter(|r| r.kind.as_deref().is_some_and(|k| rules.types.iter().any(|t| t == k)))
+        .filter(|r| added.contains(r.symbol.as_str()) || r.list_date.is_some_and(|d| d >= since))
+        .collect();
+    candidates.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    let mut by_group: BTreeMap<&GroupName, Vec<&str>> = BTreeMap::new();
+    for r in &candidates {
+        let (groups, why) = rules.groups_for(r.sector.as_deref(), r.market_cap);
+        for g in groups {
+            by_group.entry(g).or_default().push(&r.symbol);
+            changes.push(SyncChange {
+                universe: Some(format!("UNIVERSE:{g}")),
+                metadata: Some(json!({"sector": r.sector, "market_cap": r.market_cap, "list_date": r.list_date})),
+                ..change("ipo", &r.symbol, "assigned", why.clone())
+            });
+        }
+        if let Some(b) = r.market_cap.and_then(|c| band(&req.definitions.thresholds, c)) {
+            changes.push(SyncChange {
+                universe: Some(b.to_string()),
+                ..change("ipo_band", &r.symbol, "assigned", format!("IPO, market cap {}", billions(r.market_cap)))
+            });
+        }
+    }
+    let ids: BTreeMap<&str, i32> = universes.iter().map(|g| (g.name.as_str(), g.id)).collect();
+    let now = req.at;
+    let metadata = json!({"data_source": "daily_sync", "rules": req.rules.source});
+    for (group, members) in &by_group {
+        let (id, existed) = match ids.get(group.as_str()) {
+            Some(id) => (*id, true),
+            None => {
+                let write = crate::store::GroupWrite {
+                    env: req.environment,
+                    kind: GroupKind::Universe,
+                    name: group.as_str(),
+                    description: Some("Recent IPOs assigned by the daily sync"),
+                    metadata: Some(&metadata),
+                    liquidity_filter: None,
+                };
+                (tx.upsert_group(&write, now.naive_utc()).await?, false)
+            }
+        };
+        let rows = GroupMember::symbols(id, group.as_str(), members);
+        tx.insert_members(&rows, now.naive_utc()).await?;
+        tx.open_history(req.environment, GroupKind::Universe, &rows, now, run_id).await?;
+        groups_written.push(GroupChange {
+            kind: GroupKind::Universe,
+            name: group.to_string(),
+            action: if existed { Action::Updated } else { Action::Created },
+            before: GroupBefore { existed, description: None, metadata: None, liquidity_filter: None },
+            counts: Counts { added: members.len(), ..Counts::default() },
+        });
+    }
+    Ok(candidates.len())
+}
+
+/// Theme rebalancing: every THEME group carrying a rule gets the members the rule selects now; hand-made themes
+/// are left alone. Returns the memberships added and removed.
+async fn rebalance_themes(
+    tx: &mut Tx,
+    req: &SyncRequest,
+    run_id: i64,
+    changes: &mut Vec<SyncChange>,
+    groups_written: &mut Vec<GroupChange>,
+) -> Result<usize, StoreError> {
+    let symbols = Reader::Tx(tx).symbols().await?;
+    let mut themes = Reader::Tx(tx).groups_of_kind(req.environment, GroupKind::Theme).await?;
+    themes.retain(|g| g.metadata.as_ref().is_some_and(|m| m.get("rule").is_some()));
+    Reader::Tx(tx).load_members(&mut themes).await?;
+    let mut total = 0;
+    for g in &themes {
+        let rule = g.metadata.as_ref().and_then(|m| m.get("rule")).cloned().map(serde_json::from_value::<ThemeRule>);
+        let Some(Ok(rule)) = rule else {
+            tracing::warn!(theme = %g.name, "unreadable theme rule; the theme is left as it is");
+            continue;
+        };
+        let want = rule.members(&symbols);
+        let have: std::collections::BTreeSet<String> = g.members.keys().map(|t| t.as_str().to_string()).collect();
+        let added: Vec<&str> = want.difference(&have).map(String::as_str).collect();
+        let removed: Vec<&str> = have.difference(&want).map(String::as_str).collect();
+        if added.is_empty() && removed.is_empty() {
+            continue;
+        }
+        let universe = format!("THEME:{}", g.name);
+        for (list, action) in [(&added, "added"), (&removed, "removed")] {
+            changes.extend(list.iter().map(|s| SyncChange {
+                universe: Some(universe.clone()),
+                ..change("theme", s, action, "theme rule re-evaluated".into())
+            }));
+        }
+        let (add_rows, remove_rows) = (
+            GroupMember::symbols(g.id, g.name.as_str(), &added),
+            GroupMember::symbols(g.id, g.name.as_str(), &removed),
+        );
+        tx.delete_members(&remove_rows).await?;
+        tx.close_history(req.environment, GroupKind::Theme, &remove_rows, req.at, run_id).await?;
+        tx.insert_members(&add_rows, req.at.naive_utc()).await?;
+        tx.open_history(req.environment, GroupKind::Theme, &add_rows, req.at, run_id).await?;
+        total += added.len() + removed.len();
+        groups_written.push(GroupChange {
+            kind: GroupKind::Theme,
+            name: g.name.to_string(),
+            action: Action::Updated,
+            before: GroupBefore { existed: true, description: None, metadata: None, liquidity_filter: None },
+            counts: Counts { added: added.len(), removed: removed.len(), ..Counts::default() },
+        });
+    }
+    Ok(total)
+}
+
+/// The groups whose memberships a delisting closed.
+fn details_groups(memberships: &[SymbolMembership]) -> Vec<GroupChange> {
     let mut closed: BTreeMap<(GroupKind, &str), usize> = BTreeMap::new();
     for m in memberships {
         *closed.entry((m.kind, m.group.as_str())).or_default() += 1;
     }
-    let groups = closed
+    closed
         .into_iter()
         .map(|((kind, name), removed)| GroupChange {
             kind,
@@ -463,7 +725,12 @@ fn details(plan: &Plan, memberships: &[SymbolMembership]) -> RunDetails {
             before: GroupBefore { existed: true, description: None, metadata: None, liquidity_filter: None },
             counts: Counts { removed, ..Counts::default() },
         })
-        .collect();
+        .collect()
+}
+
+/// The run's change record: the groups it changed and the symbols it wrote, so a rollback of an earlier load sees
+/// what overlaps (a sync itself is not rolled back: `universe sync log` says what it did).
+fn details(plan: &Plan, groups: Vec<GroupChange>) -> RunDetails {
     let symbols = SymbolsChange {
         fields: vec![
             SymbolField::Name,
@@ -481,7 +748,7 @@ fn details(plan: &Plan, memberships: &[SymbolMembership]) -> RunDetails {
     RunDetails { groups, symbols: Some(symbols), ..RunDetails::default() }
 }
 
-/// The writes of a sync: symbols, deactivations, closed memberships and their history, the change log.
+/// The symbol writes of a sync: symbols, deactivations, closed memberships and their history.
 async fn apply(
     tx: &mut Tx,
     req: &SyncRequest,
@@ -510,7 +777,7 @@ async fn apply(
         tx.delete_members(rows).await?;
         tx.close_history(req.environment, *kind, rows, now, run_id).await?;
     }
-    tx.insert_sync_changes(run_id, &plan.changes, now.naive_utc()).await
+    Ok(())
 }
 
 /// TickStock's channels for the sync's events (compat §2.4).
@@ -523,14 +790,8 @@ pub mod channels {
     pub const UNIVERSE_UPDATED: &str = "tickstock:universe:updated";
     /// Delisted symbols were removed from their groups.
     pub const DELISTING_CLEANUP: &str = "tickstock:cache:delisting_cleanup";
-}
-
-/// The groups a sync changed, as `KIND:name`, sorted (a band move names its band in the log, but changes no group
-/// yet: the band rows move when the cache rows are rebuilt).
-pub fn universes_updated(report: &SyncReport) -> Vec<String> {
-    let set: std::collections::BTreeSet<&str> =
-        report.changes.iter().filter(|c| c.change_type != "market_cap").filter_map(|c| c.universe.as_deref()).collect();
-    set.into_iter().map(str::to_string).collect()
+    /// A recent IPO joined a universe.
+    pub const IPO_ASSIGNMENT: &str = "tickstock:cache:ipo_assignment";
 }
 
 /// Publishes `cache_sync_triggered` before a sync runs.
@@ -557,7 +818,7 @@ pub async fn publish_completed(
 ) -> redis::RedisResult<()> {
     let (status, total, universes) = match result {
         Ok(r) if r.status == RunStatus::DryRun => ("dry_run", r.changes.len(), Vec::new()),
-        Ok(r) => ("completed", r.changes.len(), universes_updated(r)),
+        Ok(r) => ("completed", r.changes.len(), r.universes_updated.clone()),
         Err(_) => ("failed", 0, Vec::new()),
     };
     let mut payload = json!({
@@ -579,6 +840,11 @@ pub async fn publish_completed(
     for universe in &universes {
         let payload = json!({"universe": universe, "action": "updated", "job_id": job_id});
         bus.publish_event(channels::UNIVERSE_UPDATED, "universe_updated", payload).await?;
+    }
+    for c in report.changes.iter().filter(|c| c.change_type == "ipo") {
+        let universe = c.universe.as_deref().map(|u| u.strip_prefix("UNIVERSE:").unwrap_or(u));
+        let payload = json!({"symbol": c.symbol, "universe": universe, "reason": c.reason, "job_id": job_id});
+        bus.publish_event(channels::IPO_ASSIGNMENT, "ipo_assignment", payload).await?;
     }
     if report.delisted > 0 {
         let payload = json!({"removed_count": report.delisted, "memberships_closed": report.memberships_closed, "job_id": job_id});

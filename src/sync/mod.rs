@@ -7,6 +7,8 @@
 //! leaves out never erase stored ones. The writes and their `load_runs` row commit together.
 
 pub mod daily;
+pub mod rules;
+pub mod themes;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;

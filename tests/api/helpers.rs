@@ -196,10 +196,8 @@ impl TestDb {
 
     /// Runs organize with the default definitions.
     pub async fn organize(&self) {
-        let (name, bytes) = universe::organize::DEFAULT_DEFINITIONS;
-        let definitions = universe::organize::definitions::parse(&Input::from_bytes(name, bytes)).expect("definitions");
         let req = universe::organize::OrganizeRequest {
-            definitions,
+            definitions: universe::organize::shipped_definitions(),
             preserve: false,
             dry_run: false,
             environment: Environment::Default,
@@ -265,7 +263,18 @@ impl TestDb {
         symbols.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         out.extend(symbols.iter().map(|s| format!("symbol {s:?}")));
         out.push(format!("history rows {}", self.store.count_rows("membership_history").await.expect("count")));
+        let rows = self.store.cache_rows_text(Environment::Default, &universe::organize::MANAGED_TYPES).await;
+        out.extend(rows.expect("cache rows").into_iter().map(|r| format!("cache {r:?}")));
         out
+    }
+
+    /// The symbols of a cache row of a type, by key, sorted (empty when there is no such row).
+    pub async fn cache_symbols(&self, kind: &str, key: &str) -> Vec<String> {
+        let rows = self.store.cache_rows(Environment::Default, &[kind]).await.expect("cache rows");
+        let value = rows.into_iter().find(|r| r.2 == key).and_then(|r| r.3);
+        let mut symbols = value.as_ref().and_then(universe::universes::cache_value_symbols).unwrap_or_default();
+        symbols.sort();
+        symbols
     }
 
     /// Open history intervals (valid_to null) — must equal the membership count.

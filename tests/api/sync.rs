@@ -33,14 +33,8 @@ async fn sync_in(
     force: bool,
     dry_run: bool,
 ) -> Result<SyncReport, SyncError> {
-    let req = SyncRequest {
-        environment,
-        source: ListSource::Dir(source.to_path_buf()),
-        mode,
-        force,
-        dry_run,
-        at: universe::store::now(),
-    };
+    let req =
+        SyncRequest { force, dry_run, ..SyncRequest::new(environment, ListSource::Dir(source.to_path_buf()), mode) };
     daily::run(&db.store, &req).await
 }
 
@@ -53,6 +47,7 @@ async fn seed(db: &TestDb) -> String {
     db.load_ok(LoadKind::Symbols, &[("symbols.csv", &csv)], Mode::Full).await;
     db.load_ok(LoadKind::Holdings, &[("spy.csv", "Symbol\nS00\nS01\nS02\n")], Mode::Full).await;
     db.load_ok(LoadKind::Universes, &[("sp500.csv", "Symbol\nS01\nS03\n")], Mode::Full).await;
+    db.organize().await;
     csv
 }
 
@@ -72,7 +67,10 @@ async fn reference_and_delistings(db: &TestDb) {
     assert_eq!(symbols["NEWCO"].active, Some(true));
     assert_eq!(db.symbols_of(GroupKind::Etf, "SPY").await, ["S00", "S02"]);
     assert_eq!(db.symbols_of(GroupKind::Universe, "sp500").await, ["S03"]);
-    assert_eq!(db.open_intervals().await, 3, "S01's two intervals closed");
+    // NEWCO, a new stock of no known sector or cap, is assigned by the fallback rule.
+    assert_eq!(r.ipos, 1);
+    assert_eq!(db.symbols_of(GroupKind::Universe, "small_cap_general").await, ["NEWCO"]);
+    assert_eq!(db.open_intervals().await, 4, "S01's two intervals closed, NEWCO's opened");
     let past = db.store.group_symbols_as_of(Environment::Default, GroupKind::Etf, "SPY", before).await.unwrap();
     assert!(past.iter().any(|m| m == "S01"), "{past:?}");
 
@@ -181,20 +179,13 @@ async fn events_on_redis(db: &TestDb) {
     sub.psubscribe("tickstock:*").await.unwrap();
     let bus =
         universe::jobs::redis::RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
-    let req = SyncRequest {
-        environment: Environment::Default,
-        source: ListSource::Dir(dir),
-        mode: SyncMode::Full,
-        force: false,
-        dry_run: false,
-        at: universe::store::now(),
-    };
+    let req = SyncRequest::new(Environment::Default, ListSource::Dir(dir), SyncMode::Full);
     daily::publish_triggered(&bus, "job-1", &req, "test").await.unwrap();
     let result = daily::run(&db.store, &req).await;
     daily::publish_completed(&bus, "job-1", &req, &result, std::time::Duration::from_millis(1500)).await.unwrap();
     let mut messages = sub.on_message();
     let mut got = Vec::new();
-    while got.len() < 5 {
+    while got.last().is_none_or(|(c, _, _)| c != "tickstock:cache:delisting_cleanup") {
         let m = tokio::time::timeout(std::time::Duration::from_secs(10), messages.next()).await.unwrap().unwrap();
         let body: serde_json::Value = serde_json::from_str(&m.get_payload::<String>().unwrap()).unwrap();
         assert_eq!((body["source"].as_str(), body["version"].as_str()), (Some("universe"), Some("1.0")), "{body}");
@@ -206,16 +197,16 @@ async fn events_on_redis(db: &TestDb) {
         ));
     }
     let channels: Vec<(&str, &str)> = got.iter().map(|(c, e, _)| (c.as_str(), e.as_str())).collect();
-    assert_eq!(
-        channels,
-        [
-            ("tickstock:cache:sync_triggered", "cache_sync_triggered"),
-            ("tickstock:cache:sync_complete", "cache_sync_completed"),
-            ("tickstock:universe:updated", "universe_updated"),
-            ("tickstock:universe:updated", "universe_updated"),
-            ("tickstock:cache:delisting_cleanup", "delisting_cleanup"),
-        ]
-    );
+    // One universe_updated per group and cache row the sync changed (S01 left SPY, sp500 and the rows built
+    // from them).
+    let universes = result.as_ref().unwrap().universes_updated.clone();
+    let mut expected = vec![
+        ("tickstock:cache:sync_triggered", "cache_sync_triggered"),
+        ("tickstock:cache:sync_complete", "cache_sync_completed"),
+    ];
+    expected.extend(universes.iter().map(|_| ("tickstock:universe:updated", "universe_updated")));
+    expected.push(("tickstock:cache:delisting_cleanup", "delisting_cleanup"));
+    assert_eq!(channels, expected);
     assert_eq!(
         got[0].2,
         serde_json::json!({"job_id": "job-1", "mode": "full", "force": false, "triggered_by": "test"})
@@ -225,10 +216,14 @@ async fn events_on_redis(db: &TestDb) {
         (done["status"].as_str(), done["mode"].as_str(), done["total_changes"].as_u64()),
         (Some("completed"), Some("full"), Some(3))
     );
-    assert_eq!(done["universes_updated"], serde_json::json!(["ETF:SPY", "UNIVERSE:sp500"]));
+    assert_eq!(done["universes_updated"], serde_json::json!(universes));
+    for u in ["ETF:SPY", "UNIVERSE:sp500", "index_sp500", "all_stocks"] {
+        assert!(universes.iter().any(|x| x == u), "{u} not in {universes:?}");
+    }
     assert_eq!(done["duration_seconds"].as_f64(), Some(1.5));
-    assert_eq!(got[2].2["universe"].as_str(), Some("ETF:SPY"));
-    assert_eq!(got[4].2["removed_count"].as_u64(), Some(1));
+    let announced: Vec<&str> = got[2..got.len() - 1].iter().filter_map(|(_, _, p)| p["universe"].as_str()).collect();
+    assert_eq!(announced, universes);
+    assert_eq!(got.last().unwrap().2["removed_count"].as_u64(), Some(1));
 }
 
 /// Market caps: the last close × shares outstanding (the list's, else the stored); a band crossing is logged as a
@@ -249,7 +244,7 @@ async fn market_caps(db: &TestDb) {
     // The list gives MID a new share count.
     let dir = list(db, "caps", "symbol,type,shares_outstanding\nBIG,CS,\nMID,CS,40000000\nNOBARS,CS,\n");
     let r = sync(db, &dir, SyncMode::MarketCap, false, false).await.unwrap();
-    assert_eq!((r.status, r.market_caps, r.steps.clone()), (RunStatus::Applied, 2, vec!["market_cap"]));
+    assert_eq!((r.status, r.market_caps, r.steps.clone()), (RunStatus::Applied, 2, vec!["market_cap", "cache"]));
     let stored = db.store.symbols().await.unwrap();
     assert_eq!(stored["BIG"].market_cap, Some(10_100_000_000));
     assert_eq!((stored["MID"].market_cap, stored["MID"].shares_outstanding), (Some(2_440_000_000), Some(40_000_000)));
@@ -284,14 +279,8 @@ async fn list_from_massive(db: &TestDb) {
         .expect(1)
         .mount(&server)
         .await;
-    let req = SyncRequest {
-        environment: Environment::Default,
-        source: ListSource::Massive(Box::new(crate::market::client(&server))),
-        mode: SyncMode::Full,
-        force: true,
-        dry_run: false,
-        at: universe::store::now(),
-    };
+    let source = ListSource::Massive(Box::new(crate::market::client(&server)));
+    let req = SyncRequest { force: true, ..SyncRequest::new(Environment::Default, source, SyncMode::Full) };
     let r = daily::run(&db.store, &req).await.unwrap();
     assert_eq!((r.listed, r.added, r.delisted), (4, 3, 1), "{:?}", r.changes);
     let symbols = db.store.symbols().await.unwrap();
@@ -307,5 +296,113 @@ contract!(
     reference_and_delistings,
     safety_stop_and_dry_run,
     bad_list,
-    events_on_redis
+    events_on_redis,
+    ipos_and_themes,
+    dry_run_is_exact
 );
+
+/// IPOs and rule-based themes: new stocks no universe holds join the groups their sector's rule names (created
+/// when missing) or the fallback by cap, each assignment logged with its band and announced on Redis; a theme
+/// defined by a rule gains the stock whose cap crossed its floor and loses the one that fell below, a hand-made
+/// theme is left alone; the cache rows follow in the same transaction. The same sync again changes nothing.
+async fn ipos_and_themes(db: &TestDb) {
+    use futures_util::StreamExt;
+    let symbols = "symbol,name,type,sector,industry,market_cap,shares_outstanding,list_date\n\
+        CHIPA,Chip A,CS,Information Technology,Semiconductors,50000000000,1000000000,2001-01-01\n\
+        CHIPB,Chip B,CS,Information Technology,Semiconductors,1000000000,100000000,2001-01-01\n\
+        CHIPC,Chip C,CS,Information Technology,Semiconductor Equipment,2500000000,100000000,2001-01-01\n\
+        CURE,Cure Co,CS,Health Care,Biotechnology,3000000000,100000000,2001-01-01\n";
+    db.load_ok(LoadKind::Symbols, &[("symbols.csv", symbols)], Mode::Full).await;
+    db.load_ok(LoadKind::Universes, &[("sp500.csv", "Symbol\nCHIPA\nCHIPB\nCHIPC\nCURE\n")], Mode::Full).await;
+    let themes = "[[theme]]\nkey = \"chips\"\nname = \"Chips\"\n\
+        rule = { industries = [\"semiconductor\"], min_market_cap = 2e9 }\n\
+        [[theme]]\nkey = \"hand_made\"\nname = \"Hand made\"\nmembers = [\"CHIPB\"]\n";
+    db.load_ok(LoadKind::Themes, &[("themes.toml", themes)], Mode::Full).await;
+    assert_eq!(db.symbols_of(GroupKind::Theme, "chips").await, ["CHIPA", "CHIPC"], "the rule, evaluated at load");
+    db.organize().await;
+    // Today's closes: CHIPB rises to 3 B (crosses the theme's floor), CHIPC falls to 1.5 B.
+    db.exec(
+        "INSERT INTO ohlcv_daily (symbol, date, open, high, low, close, volume) VALUES \
+         ('CHIPB', '2026-11-30', 30, 30, 30, 30, 1), ('CHIPC', '2026-11-30', 15, 15, 15, 15, 1)",
+    )
+    .await;
+    let today = universe::store::now().date_naive();
+    let day2 = format!(
+        "{}NEWT,New Tech,CS,Information Technology,Software,20000000000,,{today}\n\
+         NEWS,New Something,CS,,,2000000000,,{today}\nNEWF,New Fund,ETF,,,,,{today}\n",
+        symbols.split_once('\n').map(|(h, rest)| format!("{h}\n{rest}")).unwrap()
+    );
+    let dir = list(db, "day2", &day2);
+    let redis = crate::redis_jobs::RedisServer::start().await;
+    let mut sub = redis::Client::open(redis.url.as_str()).unwrap().get_async_pubsub().await.unwrap();
+    sub.subscribe(daily::channels::IPO_ASSIGNMENT).await.unwrap();
+    let bus =
+        universe::jobs::redis::RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
+    let req = SyncRequest::new(Environment::Default, ListSource::Dir(dir.clone()), SyncMode::Full);
+    let result = daily::run(&db.store, &req).await;
+    daily::publish_completed(&bus, "job-2", &req, &result, std::time::Duration::from_secs(1)).await.unwrap();
+    let r = result.unwrap();
+    assert_eq!((r.status, r.added, r.ipos, r.theme_changes), (RunStatus::Applied, 3, 2, 2), "{:#?}", r.changes);
+    assert_eq!(db.symbols_of(GroupKind::Universe, "tech_growth").await, ["NEWT"]);
+    assert_eq!(db.symbols_of(GroupKind::Universe, "high_growth").await, ["NEWT"]);
+    assert_eq!(db.symbols_of(GroupKind::Universe, "general_market").await, ["NEWS"], "no sector, 2 B ≥ 1 B");
+    assert_eq!(db.symbols_of(GroupKind::Theme, "chips").await, ["CHIPA", "CHIPB"]);
+    assert_eq!(db.symbols_of(GroupKind::Theme, "hand_made").await, ["CHIPB"]);
+    let ipo: Vec<(String, Option<String>, Option<String>)> = r
+        .changes
+        .iter()
+        .filter(|c| c.change_type.starts_with("ipo"))
+        .map(|c| (c.change_type.clone(), c.symbol.clone(), c.universe.clone()))
+        .collect();
+    let owned = |t: &str, s: &str, u: &str| (t.to_string(), Some(s.to_string()), Some(u.to_string()));
+    assert_eq!(
+        ipo,
+        [
+            owned("ipo", "NEWS", "UNIVERSE:general_market"),
+            owned("ipo_band", "NEWS", "mid_cap"),
+            owned("ipo", "NEWT", "UNIVERSE:tech_growth"),
+            owned("ipo", "NEWT", "UNIVERSE:high_growth"),
+            owned("ipo_band", "NEWT", "large_cap"),
+        ]
+    );
+    // The cache rows moved with the groups: the theme's row and the band rows.
+    let theme_row = db.cache_symbols("stock_universe", "theme_chips").await;
+    assert_eq!(theme_row, ["CHIPA", "CHIPB"]);
+    assert!(db.cache_symbols("stock_universe", "large_cap").await.contains(&"NEWT".to_string()));
+    assert!(r.universes_updated.contains(&"THEME:chips".to_string()), "{:?}", r.universes_updated);
+    let mut messages = sub.on_message();
+    let mut announced = Vec::new();
+    while announced.len() < 3 {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(10), messages.next()).await.unwrap().unwrap();
+        let body: serde_json::Value = serde_json::from_str(&m.get_payload::<String>().unwrap()).unwrap();
+        assert_eq!(body["event"], "ipo_assignment");
+        announced.push((
+            body["payload"]["symbol"].as_str().unwrap().to_string(),
+            body["payload"]["universe"].as_str().unwrap().to_string(),
+        ));
+    }
+    let expected = [("NEWS", "general_market"), ("NEWT", "tech_growth"), ("NEWT", "high_growth")];
+    assert_eq!(announced, expected.map(|(a, b)| (a.to_string(), b.to_string())));
+
+    let again = daily::run(&db.store, &SyncRequest::new(Environment::Default, ListSource::Dir(dir), SyncMode::Full))
+        .await
+        .unwrap();
+    assert_eq!((again.status, again.changes.len(), again.ipos), (RunStatus::Skipped, 0, 0), "{:#?}", again.changes);
+}
+
+/// A dry run does everything a run would, the cache rebuild included, then rolls it back: what it reports is
+/// exact, and nothing but its run record is written.
+async fn dry_run_is_exact(db: &TestDb) {
+    let csv = seed(db).await;
+    let dir = list(db, "day2", &(csv.replace("S01,Stock 1,CS,XNAS\n", "") + "NEWCO,New Co,CS,XNYS\n"));
+    let before = db.state().await;
+    let dry = sync(db, &dir, SyncMode::Full, false, true).await.unwrap();
+    assert_eq!((dry.status, dry.delisted, dry.ipos), (RunStatus::DryRun, 1, 1));
+    assert!(dry.cache.get("changed").copied().unwrap_or(0) > 0, "{:?}", dry.cache);
+    assert_eq!(db.state().await, before, "a dry run writes nothing");
+    let real = sync(db, &dir, SyncMode::Full, false, false).await.unwrap();
+    assert_eq!(
+        (real.changes.len(), real.cache.clone(), real.universes_updated.clone()),
+        (dry.changes.len(), dry.cache, dry.universes_updated)
+    );
+}
