@@ -7,6 +7,7 @@
 //! [`serve`] takes a bound listener and a shutdown future, so tests bind port 0 and stop the server at will.
 
 mod admin;
+mod cache_sync;
 mod error;
 mod http;
 mod jobs;
@@ -64,6 +65,8 @@ pub struct JobsOptions {
     pub worker: Option<crate::bars::BarSource>,
     /// Folder of legacy universe CSV files.
     pub csv_dir: Option<std::path::PathBuf>,
+    /// Where the in-process worker's cache syncs read the day's list and their rules.
+    pub sync: crate::jobs::sync_job::SyncSettings,
 }
 
 /// What the jobs routes need.
@@ -116,6 +119,7 @@ impl AppState {
         (name = "tickstock", description = "Shapes TickStock's web app calls unchanged"),
         (name = "admin", description = "Cache administration (X-API-Key)"),
         (name = "jobs", description = "Data-load jobs: submit (X-API-Key), status, history, cancel, live events"),
+        (name = "cache-sync", description = "TickStock's daily cache sync: trigger, status, history, statistics (X-API-Key)"),
         (name = "ops", description = "Health, readiness, metrics"),
     ),
     modifiers(&ApiKeyScheme)
@@ -142,6 +146,7 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(stock_groups::router())
         .merge(admin::router())
         .merge(jobs::router())
+        .merge(cache_sync::router())
         .merge(ops::router())
         .split_for_parts()
 }
@@ -195,6 +200,7 @@ pub async fn serve(
         (Some(source), None) => {
             let mut wo = crate::jobs::WorkerOptions::new(environment);
             wo.csv_dir = options.jobs.csv_dir.clone();
+            wo.sync = options.jobs.sync.clone();
             let worker = crate::jobs::Worker::new(cache.store().clone(), source.clone(), wo);
             let mut rx = stop_rx.clone();
             Some(tokio::spawn(async move {

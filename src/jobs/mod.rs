@@ -8,6 +8,7 @@
 
 pub mod message;
 pub mod redis;
+pub mod sync_job;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -49,6 +50,8 @@ pub struct WorkerOptions {
     pub heartbeat_every: Duration,
     /// Production mode: how often queued jobs are offered to the stream again and the stream is trimmed.
     pub sweep_every: Duration,
+    /// Where `cache_sync` jobs read the day's list, definitions and rules.
+    pub sync: sync_job::SyncSettings,
 }
 
 impl WorkerOptions {
@@ -65,6 +68,7 @@ impl WorkerOptions {
             csv_dir: None,
             heartbeat_every: Duration::from_secs(15),
             sweep_every: Duration::from_secs(30),
+            sync: sync_job::SyncSettings::default(),
         }
     }
 }
@@ -332,6 +336,21 @@ impl PartialEq<&str> for Ending {
     }
 }
 
+/// Mirrors a running job's progress onto TickStock's status hash (production mode; nothing without a bus).
+async fn mirror_progress(
+    bus: Option<&redis::RedisBus>,
+    id: &str,
+    status: JobStatus,
+    message: &str,
+    counts: &JobProgress,
+    started_at: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    if let Some(bus) = bus {
+        let view = redis::StatusView { id, status, message, counts, started_at, completed_at: None, failures: None };
+        bus.mirror(&view).await;
+    }
+}
+
 /// A worker on the `jobs` table.
 pub struct Worker {
     store: Store,
@@ -413,6 +432,9 @@ impl Worker {
     }
 
     async fn run_claimed(&self, job: JobRow) -> Result<JobEnd, StoreError> {
+        if job.job_type == sync_job::CACHE_SYNC {
+            return self.run_sync_job(job).await;
+        }
         let id = job.id.clone();
         let started_at = job.started_at;
         let worker = self.options.id.clone();
@@ -421,14 +443,21 @@ impl Worker {
             Ok(s) => s,
             Err(e) => {
                 self.store
-                    .finish_job(&id, &worker, JobStatus::Failed, &format!("stored job is unreadable: {e}"), &json!([]))
+                    .finish_job(
+                        &id,
+                        &worker,
+                        JobStatus::Failed,
+                        &format!("stored job is unreadable: {e}"),
+                        &json!([]),
+                        None,
+                    )
                     .await?;
                 return Ok(end(Ending::Ended(JobStatus::Failed)));
             }
         };
         if job.cancel_requested {
             self.store
-                .finish_job(&id, &worker, JobStatus::Cancelled, "cancelled before it started", &json!([]))
+                .finish_job(&id, &worker, JobStatus::Cancelled, "cancelled before it started", &json!([]), None)
                 .await?;
             return Ok(end(Ending::Ended(JobStatus::Cancelled)));
         }
@@ -439,7 +468,7 @@ impl Worker {
                 Ok(s) => s,
                 Err(SubmitError::Store(e)) => return Err(e),
                 Err(e @ (SubmitError::Invalid(_) | SubmitError::UnknownUniverse(_))) => {
-                    self.store.finish_job(&id, &worker, JobStatus::Failed, &e.to_string(), &json!([])).await?;
+                    self.store.finish_job(&id, &worker, JobStatus::Failed, &e.to_string(), &json!([]), None).await?;
                     return Ok(end(Ending::Ended(JobStatus::Failed)));
                 }
             };
@@ -509,19 +538,8 @@ impl Worker {
                             if cancel {
                                 stop.store(true, Ordering::Relaxed);
                             }
-                            if let Some(bus) = &bus {
-                                let status = if cancel { JobStatus::Cancelling } else { JobStatus::Running };
-                                let view = redis::StatusView {
-                                    id: &id,
-                                    status,
-                                    message: &message,
-                                    counts: &progress,
-                                    started_at,
-                                    completed_at: None,
-                                    failures: None,
-                                };
-                                bus.mirror(&view).await;
-                            }
+                            let status = if cancel { JobStatus::Cancelling } else { JobStatus::Running };
+                            mirror_progress(bus.as_ref(), &id, status, &message, &progress, started_at).await;
                         }
                         Ok(None) => {
                             lost.store(true, Ordering::Relaxed);
@@ -585,7 +603,7 @@ impl Worker {
                 }
             }
         };
-        if !self.store.finish_job(&id, &worker, status, &message, &failures).await? {
+        if !self.store.finish_job(&id, &worker, status, &message, &failures, None).await? {
             return Ok(end(Ending::Lost));
         }
         Ok(end(Ending::Ended(status)))

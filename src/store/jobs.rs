@@ -36,6 +36,9 @@ pub struct JobRow {
     /// Failed tasks with reasons.
     #[sqlx(json(nullable))]
     pub failures: Option<Value>,
+    /// What the job produced beyond its counts (a cache sync's summary).
+    #[sqlx(json(nullable))]
+    pub result: Option<Value>,
     /// Times a worker started it.
     pub attempts: i32,
     /// Cancellation asked for.
@@ -87,7 +90,7 @@ pub struct JobProgress {
 }
 
 const JOB_COLUMNS: &str = "id, job_type, spec, status, progress, message, total_symbols, processed_symbols, \
-     failed_symbols, current_symbol, tasks_total, tasks_done, bars_loaded, failures, attempts, cancel_requested, \
+     failed_symbols, current_symbol, tasks_total, tasks_done, bars_loaded, failures, result, attempts, cancel_requested, \
      worker, lease_until, created_at, started_at, completed_at, updated_at";
 
 impl Store {
@@ -135,6 +138,23 @@ impl Store {
         );
         Ok(on_pool!(self, p => sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
             .bind(status.map(JobStatus::as_str)).bind(limit).fetch_all(p).await?))
+    }
+
+    /// Jobs of one type, newest first, a page at a time, with how many there are in all.
+    pub async fn jobs_of_type(
+        &self,
+        job_type: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<JobRow>, i64), StoreError> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE job_type = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
+        );
+        let rows = on_pool!(self, p => sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
+            .bind(job_type).bind(limit).bind(offset).fetch_all(p).await?);
+        let total: i64 = on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE job_type = $1")
+            .bind(job_type).fetch_one(p).await?);
+        Ok((rows, total))
     }
 
     /// The tasks a job has finished.
@@ -280,10 +300,11 @@ impl Store {
         status: JobStatus,
         message: &str,
         failures: &Value,
+        result: Option<&Value>,
     ) -> Result<bool, StoreError> {
         let now = super::now();
         let done = on_pool!(self, p => sqlx::query(
-            "UPDATE jobs SET status = $3, message = $4, failures = $5, completed_at = $6, updated_at = $6, \
+            "UPDATE jobs SET status = $3, message = $4, failures = $5, completed_at = $6, updated_at = $6, result = $7, \
              current_symbol = NULL, lease_until = NULL, \
              progress = CASE WHEN $3 IN ('completed', 'completed_with_errors') THEN 100 ELSE progress END \
              WHERE id = $1 AND worker = $2 AND status IN ('running', 'cancelling')",
@@ -294,6 +315,7 @@ impl Store {
         .bind(message)
         .bind(Json(failures))
         .bind(now)
+        .bind(result.map(Json))
         .execute(p)
         .await?
         .rows_affected());

@@ -437,6 +437,15 @@ fn plan_market_caps(
 /// the cache rebuild in one transaction. A dry run does exactly the same, then rolls back and records the run
 /// only, so what it prints is what a real run would do (cache rows included).
 pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncError> {
+    run_observed(store, req, &|_| {}).await
+}
+
+/// Called as each step starts (the job's progress: which step, of [`SyncMode::steps`]).
+pub type OnStep<'a> = &'a (dyn Fn(&'static str) + Send + Sync);
+
+/// [`run`], telling `on_step` as each step starts (reading the list is the step `list`).
+pub async fn run_observed(store: &Store, req: &SyncRequest, on_step: OnStep<'_>) -> Result<SyncReport, SyncError> {
+    on_step("list");
     let list = if req.mode.has("reference") || req.mode.has("delistings") || req.mode.has("market_cap") {
         read_list(&req.source).await?
     } else {
@@ -457,7 +466,7 @@ pub async fn run(store: &Store, req: &SyncRequest) -> Result<SyncReport, SyncErr
         started_at: crate::store::now(),
     };
     let mut tx = store.begin_write().await?;
-    let result = sync_in(&mut tx, req, &list, &run).await;
+    let result = sync_in(&mut tx, req, &list, &run, on_step).await;
     let result = match result {
         Ok((report, _)) if !req.dry_run => match tx.commit().await {
             Ok(()) => Ok(report),
@@ -490,16 +499,20 @@ async fn sync_in(
     req: &SyncRequest,
     list: &crate::load::ParsedSymbols,
     run: &NewRun<'_>,
+    on_step: OnStep<'_>,
 ) -> Result<(SyncReport, RunOutcome), SyncError> {
     let stored: BTreeMap<String, SymbolRow> = Reader::Tx(tx).symbols().await?.into_iter().collect();
     let mut plan = Plan::default();
     if req.mode.has("reference") {
+        on_step("reference");
         plan_reference(&mut plan, list, &stored);
     }
     if req.mode.has("delistings") {
+        on_step("delistings");
         plan_delistings(&mut plan, list, &stored);
     }
     if req.mode.has("market_cap") {
+        on_step("market_cap");
         let closes = tx.last_closes().await?;
         plan_market_caps(&mut plan, list, &stored, &closes, &req.definitions.thresholds);
     }
@@ -518,11 +531,13 @@ async fn sync_in(
     let mut groups_written: Vec<GroupChange> = details_groups(&memberships);
     let mut ipos = 0;
     if req.mode.has("ipos") {
+        on_step("ipos");
         let added: HashSet<&str> = plan.new_rows.iter().map(|r| r.symbol.as_str()).collect();
         ipos = assign_ipos(tx, req, &added, run_id, &mut plan.changes, &mut groups_written).await?;
     }
     let mut theme_changes = 0;
     if req.mode.has("themes") {
+        on_step("themes");
         theme_changes = rebalance_themes(tx, req, run_id, &mut plan.changes, &mut groups_written).await?;
     }
     let organize = OrganizeRequest {
@@ -532,6 +547,7 @@ async fn sync_in(
         environment: req.environment,
         force: false,
     };
+    on_step("cache");
     let cache = crate::organize::run_in(tx, None, &organize).await?;
     let mut universes: std::collections::BTreeSet<String> = plan
         .changes

@@ -298,7 +298,8 @@ contract!(
     bad_list,
     events_on_redis,
     ipos_and_themes,
-    dry_run_is_exact
+    dry_run_is_exact,
+    cache_sync_over_http
 );
 
 /// IPOs and rule-based themes: new stocks no universe holds join the groups their sector's rule names (created
@@ -404,5 +405,108 @@ async fn dry_run_is_exact(db: &TestDb) {
     assert_eq!(
         (real.changes.len(), real.cache.clone(), real.universes_updated.clone()),
         (dry.changes.len(), dry.cache, dry.universes_updated)
+    );
+}
+
+/// TickStock's cache-sync API: the trigger queues a `cache_sync` job (key required, mode checked), the in-process
+/// worker runs it, and status, history, stats and `/api/jobs` show it in TickStock's shapes.
+async fn cache_sync_over_http(db: &TestDb) {
+    use crate::server::TestServer;
+    let csv = seed(db).await;
+    let dir = list(db, "day2", &(csv.replace("S01,Stock 1,CS,XNAS\n", "") + "NEWCO,New Co,CS,XNYS\n"));
+    let options = universe::api::ServeOptions {
+        api_key: Some("tickstock-cache-sync-2025".into()),
+        watch: universe::cache::WatchOptions {
+            poll: std::time::Duration::from_millis(200),
+            max_age: std::time::Duration::from_secs(3600),
+            listen: true,
+        },
+        bench_routes: false,
+        jobs: universe::api::JobsOptions {
+            worker: Some(universe::bars::BarSource::sample()),
+            sync: universe::jobs::sync_job::SyncSettings { source: Some(dir), ..Default::default() },
+            ..Default::default()
+        },
+        limits: Default::default(),
+    };
+    let server = TestServer::start(db, options).await;
+    let call = |method: reqwest::Method, path: &str, key: Option<&str>, body: Option<serde_json::Value>| {
+        let mut r = server.client.request(method, format!("{}{path}", server.base));
+        if let Some(k) = key {
+            r = r.header("X-API-Key", k);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let key = Some("tickstock-cache-sync-2025");
+    let trigger = "/api/processing/cache-sync/trigger";
+    let body = serde_json::json!({"mode": "full", "force": false});
+    assert_eq!(call(reqwest::Method::POST, trigger, None, Some(body.clone())).await.unwrap().status(), 401);
+    let bad = call(reqwest::Method::POST, trigger, key, Some(serde_json::json!({"mode": "weekly"}))).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("weekly"));
+    let r = call(reqwest::Method::POST, trigger, key, Some(body)).await.unwrap();
+    assert_eq!(r.status(), 202);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!((v["success"].as_bool(), v["mode"].as_str()), (Some(true), Some("full")), "{v}");
+    assert_eq!(v["message"], "Cache synchronization (full) started");
+    let id = v["job_id"].as_str().unwrap().to_string();
+
+    let status_path = format!("/api/processing/cache-sync/status/{id}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        let s: serde_json::Value =
+            call(reqwest::Method::GET, &status_path, key, None).await.unwrap().json().await.unwrap();
+        if matches!(s["status"].as_str(), Some("completed" | "failed")) {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "{s}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (status["status"].as_str(), status["triggered_by"].as_str()),
+        (Some("completed"), Some("api")),
+        "{status}"
+    );
+    assert_eq!(status["mode"], "full");
+    assert!(status["duration_seconds"].as_f64().is_some() && status["error_details"].is_null(), "{status}");
+    let result = &status["result"];
+    assert_eq!(
+        (result["delisted"].as_u64(), result["added"].as_u64(), result["ipos"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
+    assert!(result["total_changes"].as_u64().unwrap() >= 4, "{result}");
+    let run_id = result["run_id"].as_i64().unwrap();
+    assert!(db.store.sync_changes(None, Some("S01"), 10).await.unwrap().iter().all(|c| c.run_id == Some(run_id)));
+    assert_eq!(db.store.symbols().await.unwrap()["S01"].active, Some(false));
+
+    let history: serde_json::Value =
+        call(reqwest::Method::GET, "/api/processing/cache-sync/history?limit=5&offset=0", key, None)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        (history["total"].as_i64(), history["limit"].as_i64(), history["offset"].as_i64()),
+        (Some(1), Some(5), Some(0))
+    );
+    assert_eq!(history["jobs"][0]["job_id"], id.as_str());
+    assert_eq!(history["jobs"][0]["has_errors"], false);
+    let stats: serde_json::Value =
+        call(reqwest::Method::GET, "/api/processing/cache-sync/stats", key, None).await.unwrap().json().await.unwrap();
+    assert_eq!(stats["job_statistics"]["total_jobs_7d"], 1);
+    assert_eq!(stats["job_statistics"]["successful_jobs_7d"], 1);
+    let sp500 = stats["universes"].as_array().unwrap().iter().find(|u| u["universe"] == "index_sp500").unwrap();
+    assert_eq!(sp500["symbol_count"], 1, "S01 left the S&P 500 row: {sp500}");
+    let missing = call(reqwest::Method::GET, "/api/processing/cache-sync/status/nope", key, None).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    // Our own job list shows it too.
+    let (_, jobs) = server.json("/api/jobs?limit=5").await;
+    assert_eq!(
+        (jobs["jobs"][0]["job_id"].as_str(), jobs["jobs"][0]["job_type"].as_str()),
+        (Some(id.as_str()), Some("cache_sync"))
     );
 }
