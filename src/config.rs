@@ -108,6 +108,60 @@ pub struct ServeArgs {
     /// Production mode: job submissions go to this Redis (workers run separately, `universe worker`).
     #[command(flatten)]
     pub redis: RedisArgs,
+    /// The daily sync run by the in-process worker.
+    #[command(flatten)]
+    pub sync: SyncScheduleArgs,
+}
+
+/// The daily cache sync a worker schedules and runs (`universe worker`, and `serve`'s in-process worker).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SyncScheduleArgs {
+    /// New York time of the daily sync, every trading day.
+    #[arg(long, env = "UNIVERSE_SYNC_AT", default_value = "16:10", value_name = "HH:MM",
+          value_parser = crate::sync::schedule::parse_time)]
+    pub sync_at: chrono::NaiveTime,
+    /// Do not schedule the daily sync (it can still be triggered over HTTP or run with `universe sync`).
+    #[arg(long, env = "UNIVERSE_NO_SCHEDULE")]
+    pub no_schedule: bool,
+    /// A folder whose tickers.csv is the day's list for syncs [default: Massive's reference tickers, when an API
+    /// key is set].
+    #[arg(long, env = "UNIVERSE_SYNC_SOURCE", value_name = "DIR")]
+    pub sync_source: Option<std::path::PathBuf>,
+    /// Organize definitions for the syncs' cache rebuild [default: the shipped ones].
+    #[arg(long, value_name = "FILE")]
+    pub sync_definitions: Option<std::path::PathBuf>,
+    /// IPO rules for the syncs [default: the shipped data/sync.toml].
+    #[arg(long, value_name = "FILE")]
+    pub sync_rules: Option<std::path::PathBuf>,
+    /// With Redis: how long a scheduled sync waits for TickStock's end-of-day signal before it runs anyway.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub eod_wait_secs: u64,
+}
+
+impl SyncScheduleArgs {
+    /// Where the syncs read their list and rules.
+    pub fn settings(&self) -> crate::jobs::sync_job::SyncSettings {
+        crate::jobs::sync_job::SyncSettings {
+            source: self.sync_source.clone(),
+            definitions: self.sync_definitions.clone(),
+            rules: self.sync_rules.clone(),
+        }
+    }
+
+    /// The schedule to run, if any: not turned off, and a list to sync from (a folder, or Massive). `redis`: the
+    /// jobs wait for TickStock's end-of-day signal.
+    pub fn schedule(&self, massive: bool, redis: bool) -> Option<crate::sync::schedule::Schedule> {
+        if self.no_schedule {
+            return None;
+        }
+        if self.sync_source.is_none() && !massive {
+            tracing::info!("daily sync not scheduled: no list to sync from (--sync-source DIR, or a Massive API key)");
+            return None;
+        }
+        let mut schedule = crate::sync::schedule::Schedule::new(self.sync_at);
+        schedule.eod_wait = redis.then(|| std::time::Duration::from_secs(self.eod_wait_secs));
+        Some(schedule)
+    }
 }
 
 impl ServeArgs {

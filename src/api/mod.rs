@@ -67,6 +67,8 @@ pub struct JobsOptions {
     pub csv_dir: Option<std::path::PathBuf>,
     /// Where the in-process worker's cache syncs read the day's list and their rules.
     pub sync: crate::jobs::sync_job::SyncSettings,
+    /// The daily sync this process schedules for its in-process worker, if any.
+    pub schedule: Option<crate::sync::schedule::Schedule>,
 }
 
 /// What the jobs routes need.
@@ -203,13 +205,22 @@ pub async fn serve(
             wo.sync = options.jobs.sync.clone();
             let worker = crate::jobs::Worker::new(cache.store().clone(), source.clone(), wo);
             let mut rx = stop_rx.clone();
-            Some(tokio::spawn(async move {
-                worker
-                    .run(async move {
-                        let _ = rx.changed().await;
-                    })
-                    .await;
-            }))
+            let schedule = options.jobs.schedule.clone().map(|schedule| {
+                let mut rx = stop_rx.clone();
+                tokio::spawn(crate::sync::schedule::run(cache.store().clone(), schedule, async move {
+                    let _ = rx.changed().await;
+                }))
+            });
+            Some((
+                tokio::spawn(async move {
+                    worker
+                        .run(async move {
+                            let _ = rx.changed().await;
+                        })
+                        .await;
+                }),
+                schedule,
+            ))
         }
         _ => None,
     };
@@ -221,8 +232,11 @@ pub async fn serve(
     })
     .await;
     let _ = watcher.await;
-    if let Some(w) = worker {
+    if let Some((w, schedule)) = worker {
         let _ = w.await;
+        if let Some(s) = schedule {
+            let _ = s.await;
+        }
     }
     result.context("serving HTTP")
 }

@@ -77,6 +77,9 @@ pub(super) struct WorkerArgs {
     redis: crate::config::RedisArgs,
     #[command(flatten)]
     market: Box<MarketArgs>,
+    /// The daily cache sync this worker schedules and runs.
+    #[command(flatten)]
+    sync: crate::config::SyncScheduleArgs,
 }
 
 pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode> {
@@ -85,6 +88,21 @@ pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode
     let mut options = WorkerOptions::new(config.environment);
     options.csv_dir = args.csv_dir;
     options.lease = Duration::from_secs(args.lease_secs.max(2));
+    options.sync = args.sync.settings();
+    let massive = matches!(source, crate::bars::BarSource::Massive(_));
+    // A one-shot worker runs what is queued; it schedules nothing.
+    let schedule = if args.once { None } else { args.sync.schedule(massive, args.redis.url().is_some()) };
+    if let Some(s) = &schedule {
+        eprintln!("daily sync at {} New York time on trading days", s.at.format("%H:%M"));
+    }
+    // Stopped by aborting: between checks it only sleeps, and queueing is one insert.
+    let scheduler =
+        schedule.map(|s| tokio::spawn(crate::sync::schedule::run(store.clone(), s, std::future::pending())));
+    let stop_scheduler = || {
+        if let Some(s) = &scheduler {
+            s.abort();
+        }
+    };
     eprintln!(
         "worker {} on {} (embedded queue), bars from {}",
         options.id,
@@ -109,6 +127,7 @@ pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode
         );
         let visibility = Duration::from_secs(args.visibility_secs.max(1));
         crate::jobs::redis::run(store.clone(), source, options, bus, visibility, super::shutdown_signal()).await;
+        stop_scheduler();
         store.close().await;
         return Ok(ExitCode::SUCCESS);
     }
@@ -120,6 +139,7 @@ pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode
     } else {
         worker.run(super::shutdown_signal()).await;
     }
+    stop_scheduler();
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -23,7 +23,10 @@ pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, i
             .with_context(|| format!("cannot reach Redis at {}", crate::store::redact_url(&url)))?;
         options.jobs.bus = Some(bus);
     } else if !args.no_worker {
-        options.jobs.worker = Some(bars::bar_source(&args.market)?);
+        let source = bars::bar_source(&args.market)?;
+        options.jobs.sync = args.sync.settings();
+        options.jobs.schedule = args.sync.schedule(matches!(source, crate::bars::BarSource::Massive(_)), false);
+        options.jobs.worker = Some(source);
     }
     // With --json, stdout carries only data: where the server is goes to stderr.
     macro_rules! say {
@@ -47,6 +50,12 @@ pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, i
             say!("  jobs          http://{addr}/api/jobs  (worker in this process, bars from {})", source.describe())
         }
         (None, None) => say!("  jobs          http://{addr}/api/jobs  (no worker in this process)"),
+    }
+    if let Some(s) = &options.jobs.schedule {
+        say!(
+            "  daily sync    {} New York time, trading days (POST /api/processing/cache-sync/trigger to run one now)",
+            s.at.format("%H:%M")
+        );
     }
     match &options.api_key {
         Some(_) => say!("  admin         curl -H 'X-API-Key: …' http://{addr}/admin/cache/stats"),

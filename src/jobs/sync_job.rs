@@ -32,6 +32,9 @@ pub struct SyncJobSpec {
     pub force: bool,
     /// `api`, `scheduler`, `cli`, …
     pub triggered_by: String,
+    /// With Redis: wait for TickStock's end-of-day signal until then, then run anyway (the schedule's jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eod_wait_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Where a worker's syncs read the day's list and their rules.
@@ -47,7 +50,7 @@ pub struct SyncSettings {
 
 /// Queues a sync.
 pub async fn submit(store: &Store, mode: SyncMode, force: bool, triggered_by: &str) -> Result<Submitted, StoreError> {
-    submit_with_id(store, &super::new_job_id(), mode, force, triggered_by).await
+    submit_with_id(store, &super::new_job_id(), mode, force, triggered_by, None).await
 }
 
 /// Queues a sync under a given id (the schedule's, one per day, so a second worker's attempt is a no-op).
@@ -57,6 +60,7 @@ pub async fn submit_with_id(
     mode: SyncMode,
     force: bool,
     triggered_by: &str,
+    eod_wait_until: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Submitted, StoreError> {
     let spec = SyncJobSpec {
         job_id: job_id.to_string(),
@@ -64,6 +68,7 @@ pub async fn submit_with_id(
         mode,
         force,
         triggered_by: triggered_by.into(),
+        eod_wait_until,
     };
     let value = serde_json::to_value(&spec).expect("a sync spec serializes");
     let message = format!("Cache synchronization ({}) queued", mode.as_str());
@@ -126,7 +131,7 @@ impl Worker {
             Ok(r) => r,
             Err(why) => return fail(why).await,
         };
-        let mut all = vec!["list"];
+        let mut all = vec!["eod_wait", "list"];
         all.extend_from_slice(spec.mode.steps());
         let steps = Arc::new(Mutex::new(Steps { all, current: "list", done: 0 }));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -170,6 +175,8 @@ impl Worker {
         {
             tracing::warn!(job_id = %id, error = %e, "could not publish cache_sync_triggered");
         }
+        on_step("eod_wait");
+        let eod = self.wait_eod(&id, spec.eod_wait_until).await;
         let started = std::time::Instant::now();
         let result = daily::run_observed(&self.store, &req, &on_step).await;
         drop(on_step);
@@ -191,7 +198,13 @@ impl Worker {
                         r.universes_updated.len()
                     )
                 };
-                (JobStatus::Completed, line, Some(result_of(r)))
+                let line = match &eod {
+                    Some(note) => format!("{line} ({note})"),
+                    None => line,
+                };
+                let mut value = result_of(r);
+                value["eod"] = json!(eod);
+                (JobStatus::Completed, line, Some(value))
             }
             Err(SyncError::Invalid(problems)) => {
                 let lines: Vec<String> = problems.iter().take(20).map(ToString::to_string).collect();
@@ -216,6 +229,31 @@ impl Worker {
             return Ok(JobEnd { job_id: id.clone(), status: Ending::Lost });
         }
         Ok(end(status))
+    }
+
+    /// Waits for TickStock's end-of-day signal until the job's deadline (Redis only). Returns what happened, for
+    /// the job's message: the signal, the time running out, or no Redis to wait on.
+    async fn wait_eod(&self, id: &str, until: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
+        let until = until?;
+        let Some(bus) = &self.bus else {
+            return Some("no Redis: ran without waiting for the end-of-day signal".into());
+        };
+        let left = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return Some("past the end-of-day wait: ran at once".into());
+        }
+        tracing::info!(job_id = %id, wait_secs = left.as_secs(), "waiting for TickStock's end-of-day signal");
+        match bus.wait_eod(left).await {
+            Ok(Some(list)) => Some(format!("end-of-day signal on {list}")),
+            Ok(None) => {
+                tracing::warn!(job_id = %id, "no end-of-day signal in time: running the sync anyway");
+                Some(format!("no end-of-day signal within {} s: ran anyway", left.as_secs()))
+            }
+            Err(e) => {
+                tracing::warn!(job_id = %id, error = %e, "could not wait for the end-of-day signal: running the sync");
+                Some(format!("could not wait for the end-of-day signal ({e}): ran anyway"))
+            }
+        }
     }
 
     /// The sync a job asks for, with this worker's list source, definitions and rules.

@@ -8,6 +8,7 @@
 
 pub mod daily;
 pub mod rules;
+pub mod schedule;
 pub mod themes;
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -299,7 +299,10 @@ contract!(
     events_on_redis,
     ipos_and_themes,
     dry_run_is_exact,
-    cache_sync_over_http
+    cache_sync_over_http,
+    schedule_on_a_fake_clock,
+    scheduled_sync_waits_for_eod,
+    killed_sync_leaves_nothing
 );
 
 /// IPOs and rule-based themes: new stocks no universe holds join the groups their sector's rule names (created
@@ -509,4 +512,168 @@ async fn cache_sync_over_http(db: &TestDb) {
         (jobs["jobs"][0]["job_id"].as_str(), jobs["jobs"][0]["job_type"].as_str()),
         (Some(id.as_str()), Some("cache_sync"))
     );
+}
+
+/// The schedule on a fake clock: one job per trading day whoever queues it (two workers at once queue one), none
+/// on the weekend or Thanksgiving, and a worker started after missed days queues the latest due day once. Then a
+/// worker runs the queued syncs from the folder.
+async fn schedule_on_a_fake_clock(db: &TestDb) {
+    use chrono::TimeZone;
+    use universe::sync::schedule::{self, Schedule};
+    let csv = seed(db).await;
+    let dir = list(db, "day2", &(csv.replace("S01,Stock 1,CS,XNAS\n", "") + "NEWCO,New Co,CS,XNYS\n"));
+    let ny = |m: u32, d: u32, h: u32, min: u32| {
+        chrono_tz::America::New_York.with_ymd_and_hms(2026, m, d, h, min, 0).unwrap().with_timezone(&chrono::Utc)
+    };
+    let s = Schedule::new(schedule::default_time());
+    let queued = |r: Option<(chrono::NaiveDate, universe::jobs::Submitted)>| r.map(|(d, _)| d.to_string());
+    // First start, Friday before the slot: Thursday's sync is due (caught up once).
+    assert_eq!(
+        queued(schedule::queue_due(&db.store, &s, ny(11, 20, 16, 5)).await.unwrap()).as_deref(),
+        Some("2026-11-19")
+    );
+    assert_eq!(queued(schedule::queue_due(&db.store, &s, ny(11, 20, 16, 6)).await.unwrap()), None);
+    // Two workers at Friday's slot: one job.
+    let (a, b) = tokio::join!(
+        schedule::queue_due(&db.store, &s, ny(11, 20, 16, 10)),
+        schedule::queue_due(&db.store, &s, ny(11, 20, 16, 10))
+    );
+    let mut both = [queued(a.unwrap()), queued(b.unwrap())];
+    both.sort();
+    assert_eq!(both, [None, Some("2026-11-20".to_string())]);
+    // The weekend adds nothing.
+    assert_eq!(queued(schedule::queue_due(&db.store, &s, ny(11, 22, 18, 0)).await.unwrap()), None);
+    // Down all week (Thanksgiving included): Monday evening queues Monday's sync once, not one per missed day.
+    assert_eq!(
+        queued(schedule::queue_due(&db.store, &s, ny(11, 30, 17, 0)).await.unwrap()).as_deref(),
+        Some("2026-11-30")
+    );
+    assert_eq!(queued(schedule::queue_due(&db.store, &s, ny(11, 30, 23, 0)).await.unwrap()), None);
+    let (jobs, total) = db.store.jobs_of_type("cache_sync", 10, 0).await.unwrap();
+    let mut ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    ids.sort();
+    assert_eq!((ids, total), (vec!["cache_sync-2026-11-19", "cache_sync-2026-11-20", "cache_sync-2026-11-30"], 3));
+
+    // A worker runs them: the first applies the day's list, the next two find nothing to change.
+    let mut options = universe::jobs::WorkerOptions::new(Environment::Default);
+    options.sync.source = Some(dir);
+    let worker = universe::jobs::Worker::new(db.store.clone(), universe::bars::BarSource::sample(), options);
+    let mut messages = Vec::new();
+    while let Some(end) = worker.run_one().await.unwrap() {
+        let job = db.store.job(&end.job_id).await.unwrap().unwrap();
+        assert_eq!(job.status, universe::domain::JobStatus::Completed, "{:?}", job.message);
+        assert_eq!((job.counts.progress, job.counts.tasks_done, job.counts.tasks_total), (100, 8, 8));
+        messages.push(job.message.unwrap());
+    }
+    assert_eq!(messages.len(), 3);
+    assert!(messages[1..].iter().all(|m| m.ends_with("nothing changed")), "{messages:?}");
+    assert_eq!(db.store.symbols().await.unwrap()["S01"].active, Some(false));
+}
+
+/// With Redis, a scheduled sync waits for TickStock's end-of-day signal (a push to one of its lists) and says so;
+/// with no signal by its deadline it runs anyway and says that.
+async fn scheduled_sync_waits_for_eod(db: &TestDb) {
+    let csv = seed(db).await;
+    let dir = list(db, "day2", &csv);
+    let redis = crate::redis_jobs::RedisServer::start().await;
+    let bus =
+        universe::jobs::redis::RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
+    let mut options = universe::jobs::WorkerOptions::new(Environment::Default);
+    options.sync.source = Some(dir);
+    options.tick = std::time::Duration::from_millis(100);
+    let worker =
+        universe::jobs::Worker::new(db.store.clone(), universe::bars::BarSource::sample(), options).with_redis(bus);
+    let until = universe::store::now() + chrono::Duration::seconds(60);
+    universe::jobs::sync_job::submit_with_id(&db.store, "eod-1", SyncMode::Full, false, "scheduler", Some(until))
+        .await
+        .unwrap();
+    let url = redis.url.clone();
+    let pusher = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let mut c = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::AsyncCommands::rpush(&mut c, "tickstock.eod.complete", "2026-11-30").await.unwrap();
+    });
+    let started = std::time::Instant::now();
+    worker.run_one().await.unwrap().unwrap();
+    pusher.await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let job = db.store.job("eod-1").await.unwrap().unwrap();
+    assert_eq!(job.result.as_ref().unwrap()["eod"], "end-of-day signal on tickstock.eod.complete", "{:?}", job.result);
+
+    let until = universe::store::now() + chrono::Duration::milliseconds(300);
+    universe::jobs::sync_job::submit_with_id(&db.store, "eod-2", SyncMode::Full, false, "scheduler", Some(until))
+        .await
+        .unwrap();
+    worker.run_one().await.unwrap().unwrap();
+    let job = db.store.job("eod-2").await.unwrap().unwrap();
+    assert_eq!(job.status, universe::domain::JobStatus::Completed);
+    let eod = job.result.as_ref().unwrap()["eod"].as_str().unwrap().to_string();
+    assert!(eod.starts_with("no end-of-day signal within"), "{eod}");
+}
+
+/// Whether a writer holds the database's write lock now (the sync's transaction is open).
+async fn writer_busy(db: &TestDb) -> bool {
+    use sqlx::Connection;
+    match &db.store {
+        universe::store::Store::Postgres(p) => {
+            let sql = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+                       WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()";
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.unwrap() > 0
+        }
+        universe::store::Store::Sqlite(_) => {
+            use std::str::FromStr;
+            let opts =
+                sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap().busy_timeout(std::time::Duration::ZERO);
+            let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+            let busy = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut c).await.is_err();
+            if !busy {
+                sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
+            }
+            busy
+        }
+    }
+}
+
+/// A sync killed (SIGKILL) while its transaction is open leaves nothing applied: symbols, groups, history, cache
+/// rows, the change log and the run record are as before; the sync then runs again and applies in full.
+async fn killed_sync_leaves_nothing(db: &TestDb) {
+    let mut csv = String::from("symbol,name,type,exchange\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("K{i:05},Company {i},CS,XNAS\n"));
+    }
+    db.load_ok(LoadKind::Symbols, &[("symbols.csv", &csv)], Mode::Full).await;
+    let members: String = (0..2_000).map(|i| format!("K{i:05}\n")).collect();
+    db.load_ok(LoadKind::Universes, &[("sp500.csv", &format!("Symbol\n{members}"))], Mode::Full).await;
+    db.organize().await;
+    // Every name changes and 400 symbols (2 %) leave, 40 of them from the universe.
+    let mut next = String::from("symbol,name,type,exchange\n");
+    for i in (0..20_000).filter(|i| i % 50 != 7) {
+        next.push_str(&format!("K{i:05},Company {i} Inc,CS,XNAS\n"));
+    }
+    let dir = list(db, "day2", &next);
+    let before = db.state().await;
+    let runs_before = db.store.runs(1000).await.unwrap().len();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", &db.url, "sync", "--source"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !writer_busy(db).await {
+        assert!(child.try_wait().unwrap().is_none(), "the sync ended before it could be killed");
+        assert!(std::time::Instant::now() < deadline, "the sync never began writing");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    // Mid-transaction: the writer's lock is held and the process still runs.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the sync finished within 50 ms: the data set is too small");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(db.state().await, before, "nothing of the killed sync is visible");
+    assert_eq!(db.store.runs(1000).await.unwrap().len(), runs_before, "not even its run record");
+    assert!(db.store.sync_changes(None, None, 10).await.unwrap().is_empty());
+    let r = sync(db, &dir, SyncMode::Full, false, false).await.unwrap();
+    assert_eq!((r.status, r.updated, r.delisted, r.memberships_closed), (RunStatus::Applied, 19_600, 400, 40));
 }

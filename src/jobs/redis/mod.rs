@@ -76,6 +76,9 @@ pub struct RedisBus {
     group: String,
 }
 
+/// TickStock's end-of-day signal lists (compat §5.3): its data pipeline pushes to one when the day's bars are in.
+pub const EOD_LISTS: [&str; 3] = ["eod_complete", "tickstock.eod.complete", "market_data.eod_complete"];
+
 /// A consumer group none of whose consumers has touched the stream for this long no longer holds trimming back.
 const STALE_GROUP_MS: usize = 3_600_000;
 
@@ -234,6 +237,27 @@ return 1
         }
         let written: i64 = cmd.query_async(&mut self.conn.clone()).await?;
         Ok(written == 1)
+    }
+
+    /// Waits for TickStock's end-of-day signal: pops the first of [`EOD_LISTS`] to receive an item, within `max`.
+    /// Returns the list that signalled, or `None` when the time ran out. Blocks on its own connection (a `BLPOP`
+    /// holds the connection it runs on), a few seconds at a time.
+    pub async fn wait_eod(&self, max: Duration) -> redis::RedisResult<Option<String>> {
+        const CHUNK: Duration = Duration::from_secs(5);
+        let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(CHUNK * 3));
+        let mut conn = self.client.get_multiplexed_async_connection_with_config(&config).await?;
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let wait = left.min(CHUNK).as_secs_f64().max(0.01);
+            let popped: Option<[String; 2]> = conn.blpop(&EOD_LISTS[..], wait).await?;
+            if let Some([list, _]) = popped {
+                return Ok(Some(list));
+            }
+        }
     }
 
     /// Publishes a TickStock event envelope.

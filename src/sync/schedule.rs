@@ -1,0 +1,158 @@
+//! The daily sync's schedule: every NYSE trading day (the calendar in [`crate::bars::calendar`]) at a New York
+//! time (16:10 by default, after the close; chrono-tz keeps daylight saving right), each worker queues that day's
+//! `cache_sync` job under an id made of the day. The id is the lock: the `jobs` table takes one row per id, so with
+//! N workers exactly one job exists per day, and a worker that starts after a missed slot (machine down) queues
+//! the latest due day once — not one job per missed day, nor one per worker. With Redis, the job first waits for
+//! TickStock's end-of-day signal, up to a deadline stored in the job (a worker taking over a dead one's job waits
+//! only for what is left).
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::America::New_York;
+
+use super::daily::SyncMode;
+use crate::bars::calendar::is_trading_day;
+use crate::jobs::Submitted;
+use crate::jobs::sync_job;
+use crate::store::{Store, StoreError};
+
+/// When the sync runs.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// New York time of day.
+    pub at: NaiveTime,
+    /// The steps.
+    pub mode: SyncMode,
+    /// With Redis: how long a scheduled job waits for TickStock's end-of-day signal before it runs anyway.
+    pub eod_wait: Option<Duration>,
+    /// How often the scheduler checks (also the longest it sleeps, so a changed clock is noticed).
+    pub check_every: Duration,
+}
+
+impl Schedule {
+    /// 16:10 New York, full mode, no end-of-day wait, checked every minute.
+    pub fn new(at: NaiveTime) -> Schedule {
+        Schedule { at, mode: SyncMode::Full, eod_wait: None, check_every: Duration::from_secs(60) }
+    }
+}
+
+/// The default time: ten minutes after the close, as TickStock's pipeline ran it.
+pub fn default_time() -> NaiveTime {
+    NaiveTime::from_hms_opt(16, 10, 0).expect("a valid time")
+}
+
+/// Parses `HH:MM` (New York time).
+pub fn parse_time(s: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(s.trim(), "%H:%M").map_err(|_| format!("{s:?}: expected HH:MM, New York time (16:10)"))
+}
+
+/// The instant of a day's slot (the earlier one if the time falls in a daylight-saving overlap; the hour after a
+/// skipped time).
+fn slot_of(day: NaiveDate, at: NaiveTime) -> DateTime<Utc> {
+    let local = day.and_time(at);
+    match New_York.from_local_datetime(&local).earliest() {
+        Some(t) => t.with_timezone(&Utc),
+        None => New_York
+            .from_local_datetime(&(local + chrono::Duration::hours(1)))
+            .earliest()
+            .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc)),
+    }
+}
+
+/// The latest slot at or before `now`: its trading day and instant.
+pub fn due_slot(at: NaiveTime, now: DateTime<Utc>) -> (NaiveDate, DateTime<Utc>) {
+    let mut day = now.with_timezone(&New_York).date_naive();
+    loop {
+        if is_trading_day(day) {
+            let slot = slot_of(day, at);
+            if slot <= now {
+                return (day, slot);
+            }
+        }
+        day = day.pred_opt().expect("a date after year 1");
+    }
+}
+
+/// The first slot after `now`.
+pub fn next_slot(at: NaiveTime, now: DateTime<Utc>) -> DateTime<Utc> {
+    let mut day = now.with_timezone(&New_York).date_naive();
+    loop {
+        if is_trading_day(day) {
+            let slot = slot_of(day, at);
+            if slot > now {
+                return slot;
+            }
+        }
+        day = day.succ_opt().expect("a date before year 262143");
+    }
+}
+
+/// The scheduled job's id for a day: one job per day, whoever queues it.
+pub fn job_id(day: NaiveDate) -> String {
+    format!("cache_sync-{day}")
+}
+
+/// Queues the due day's sync unless it is queued already (by this worker, another, or an earlier start). Returns
+/// the day and the submission when this call queued it.
+pub async fn queue_due(
+    store: &Store,
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+) -> Result<Option<(NaiveDate, Submitted)>, StoreError> {
+    let (day, slot) = due_slot(schedule.at, now);
+    // The wait counts from the slot: a job queued late (catch-up) does not wait a full hour more.
+    let eod_deadline = schedule.eod_wait.and_then(|w| chrono::Duration::from_std(w).ok()).map(|w| slot + w);
+    let submitted =
+        sync_job::submit_with_id(store, &job_id(day), schedule.mode, false, "scheduler", eod_deadline).await?;
+    Ok(submitted.created.then_some((day, submitted)))
+}
+
+/// Queues each trading day's sync at its slot until `shutdown` resolves. Database errors are logged and retried
+/// at the next check.
+pub async fn run(store: Store, schedule: Schedule, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    tracing::info!(at = %schedule.at, mode = schedule.mode.as_str(), "daily sync scheduled (New York time, trading days)");
+    loop {
+        let now = Utc::now();
+        match queue_due(&store, &schedule, now).await {
+            Ok(Some((day, s))) => tracing::info!(%day, job_id = %s.job_id, "queued the day's scheduled sync"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not queue the scheduled sync; retrying"),
+        }
+        let until_next = (next_slot(schedule.at, now) - now).to_std().unwrap_or_default();
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(until_next.min(schedule.check_every)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ny(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        New_York.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn slots_follow_the_trading_calendar() {
+        let at = default_time();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        // Friday before and after the slot.
+        assert_eq!(due_slot(at, ny(2026, 11, 20, 16, 5)).0, day(2026, 11, 19));
+        assert_eq!(due_slot(at, ny(2026, 11, 20, 16, 10)).0, day(2026, 11, 20));
+        // The weekend is Friday's; Monday's slot comes at 16:10 Monday.
+        assert_eq!(due_slot(at, ny(2026, 11, 22, 12, 0)).0, day(2026, 11, 20));
+        assert_eq!(next_slot(at, ny(2026, 11, 21, 9, 0)), ny(2026, 11, 23, 16, 10));
+        // Thanksgiving (Thursday 2026-11-26) has no slot.
+        assert_eq!(due_slot(at, ny(2026, 11, 26, 20, 0)).0, day(2026, 11, 25));
+        assert_eq!(next_slot(at, ny(2026, 11, 25, 17, 0)), ny(2026, 11, 27, 16, 10));
+        // Daylight saving: 16:10 New York is 20:10 UTC in summer, 21:10 in winter.
+        assert_eq!(next_slot(at, ny(2026, 7, 1, 9, 0)).format("%H:%M").to_string(), "20:10");
+        assert_eq!(next_slot(at, ny(2026, 12, 1, 9, 0)).format("%H:%M").to_string(), "21:10");
+        assert!(parse_time("25:00").is_err());
+        assert_eq!(parse_time("07:30").unwrap(), NaiveTime::from_hms_opt(7, 30, 0).unwrap());
+    }
+}
