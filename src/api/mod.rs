@@ -207,7 +207,7 @@ pub async fn serve(
             let mut rx = stop_rx.clone();
             let schedule = options.jobs.schedule.clone().map(|schedule| {
                 let mut rx = stop_rx.clone();
-                tokio::spawn(crate::sync::schedule::run(cache.store().clone(), schedule, async move {
+                tokio::spawn(crate::sync::schedule::run(cache.store().clone(), schedule, None, async move {
                     let _ = rx.changed().await;
                 }))
             });

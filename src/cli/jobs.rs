@@ -96,8 +96,16 @@ pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode
         eprintln!("daily sync at {} New York time on trading days", s.at.format("%H:%M"));
     }
     // Stopped by aborting: between checks it only sleeps, and queueing is one insert.
+    let bus = match (&schedule, args.redis.url()) {
+        (Some(_), Some(url)) => Some(
+            crate::jobs::redis::RedisBus::connect(&url, store.database_id().await?)
+                .await
+                .with_context(|| format!("cannot reach Redis at {}", crate::store::redact_url(&url)))?,
+        ),
+        _ => None,
+    };
     let scheduler =
-        schedule.map(|s| tokio::spawn(crate::sync::schedule::run(store.clone(), s, std::future::pending())));
+        schedule.map(|s| tokio::spawn(crate::sync::schedule::run(store.clone(), s, bus, std::future::pending())));
     let stop_scheduler = || {
         if let Some(s) = &scheduler {
             s.abort();

@@ -32,9 +32,9 @@ pub struct SyncJobSpec {
     pub force: bool,
     /// `api`, `scheduler`, `cli`, …
     pub triggered_by: String,
-    /// With Redis: wait for TickStock's end-of-day signal until then, then run anyway (the schedule's jobs).
+    /// The schedule's jobs, with Redis: how the wait for TickStock's end-of-day signal ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eod_wait_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub eod: Option<String>,
 }
 
 /// Where a worker's syncs read the day's list and their rules.
@@ -60,7 +60,7 @@ pub async fn submit_with_id(
     mode: SyncMode,
     force: bool,
     triggered_by: &str,
-    eod_wait_until: Option<chrono::DateTime<chrono::Utc>>,
+    eod: Option<String>,
 ) -> Result<Submitted, StoreError> {
     let spec = SyncJobSpec {
         job_id: job_id.to_string(),
@@ -68,7 +68,7 @@ pub async fn submit_with_id(
         mode,
         force,
         triggered_by: triggered_by.into(),
-        eod_wait_until,
+        eod,
     };
     let value = serde_json::to_value(&spec).expect("a sync spec serializes");
     let message = format!("Cache synchronization ({}) queued", mode.as_str());
@@ -131,7 +131,7 @@ impl Worker {
             Ok(r) => r,
             Err(why) => return fail(why).await,
         };
-        let mut all = vec!["eod_wait", "list"];
+        let mut all = vec!["list"];
         all.extend_from_slice(spec.mode.steps());
         let steps = Arc::new(Mutex::new(Steps { all, current: "list", done: 0 }));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -175,8 +175,7 @@ impl Worker {
         {
             tracing::warn!(job_id = %id, error = %e, "could not publish cache_sync_triggered");
         }
-        on_step("eod_wait");
-        let eod = self.wait_eod(&id, spec.eod_wait_until).await;
+        let eod = spec.eod.clone();
         let started = std::time::Instant::now();
         let result = daily::run_observed(&self.store, &req, &on_step).await;
         drop(on_step);
@@ -229,31 +228,6 @@ impl Worker {
             return Ok(JobEnd { job_id: id.clone(), status: Ending::Lost });
         }
         Ok(end(status))
-    }
-
-    /// Waits for TickStock's end-of-day signal until the job's deadline (Redis only). Returns what happened, for
-    /// the job's message: the signal, the time running out, or no Redis to wait on.
-    async fn wait_eod(&self, id: &str, until: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
-        let until = until?;
-        let Some(bus) = &self.bus else {
-            return Some("no Redis: ran without waiting for the end-of-day signal".into());
-        };
-        let left = (until - chrono::Utc::now()).to_std().unwrap_or_default();
-        if left.is_zero() {
-            return Some("past the end-of-day wait: ran at once".into());
-        }
-        tracing::info!(job_id = %id, wait_secs = left.as_secs(), "waiting for TickStock's end-of-day signal");
-        match bus.wait_eod(left).await {
-            Ok(Some(list)) => Some(format!("end-of-day signal on {list}")),
-            Ok(None) => {
-                tracing::warn!(job_id = %id, "no end-of-day signal in time: running the sync anyway");
-                Some(format!("no end-of-day signal within {} s: ran anyway", left.as_secs()))
-            }
-            Err(e) => {
-                tracing::warn!(job_id = %id, error = %e, "could not wait for the end-of-day signal: running the sync");
-                Some(format!("could not wait for the end-of-day signal ({e}): ran anyway"))
-            }
-        }
     }
 
     /// The sync a job asks for, with this worker's list source, definitions and rules.

@@ -2,9 +2,9 @@
 //! time (16:10 by default, after the close; chrono-tz keeps daylight saving right), each worker queues that day's
 //! `cache_sync` job under an id made of the day. The id is the lock: the `jobs` table takes one row per id, so with
 //! N workers exactly one job exists per day, and a worker that starts after a missed slot (machine down) queues
-//! the latest due day once — not one job per missed day, nor one per worker. With Redis, the job first waits for
-//! TickStock's end-of-day signal, up to a deadline stored in the job (a worker taking over a dead one's job waits
-//! only for what is left).
+//! the latest due day once — not one job per missed day, nor one per worker. With Redis, the scheduler first
+//! waits for TickStock's end-of-day signal (up to an hour after the slot by default) and then queues the job, so
+//! no worker sits blocked on the wait; the first scheduler to hear the signal queues, the others stop waiting.
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use chrono_tz::America::New_York;
 use super::daily::SyncMode;
 use crate::bars::calendar::is_trading_day;
 use crate::jobs::Submitted;
+use crate::jobs::redis::RedisBus;
 use crate::jobs::sync_job;
 use crate::store::{Store, StoreError};
 
@@ -93,33 +94,87 @@ pub fn job_id(day: NaiveDate) -> String {
     format!("cache_sync-{day}")
 }
 
-/// Queues the due day's sync unless it is queued already (by this worker, another, or an earlier start). Returns
-/// the day and the submission when this call queued it.
-pub async fn queue_due(
+/// One look at the schedule at `now`: if the due day's sync is not queued yet, wait for TickStock's end-of-day
+/// signal first (with a bus and a wait configured, until the slot plus the wait; `now` places the slot, the wait
+/// itself runs on the real clock), then queue it — unless another worker did meanwhile. Returns the day and the
+/// submission when this call queued it.
+pub async fn tick(
     store: &Store,
     schedule: &Schedule,
+    bus: Option<&RedisBus>,
     now: DateTime<Utc>,
 ) -> Result<Option<(NaiveDate, Submitted)>, StoreError> {
     let (day, slot) = due_slot(schedule.at, now);
-    // The wait counts from the slot: a job queued late (catch-up) does not wait a full hour more.
-    let eod_deadline = schedule.eod_wait.and_then(|w| chrono::Duration::from_std(w).ok()).map(|w| slot + w);
-    let submitted =
-        sync_job::submit_with_id(store, &job_id(day), schedule.mode, false, "scheduler", eod_deadline).await?;
+    let id = job_id(day);
+    if store.job(&id).await?.is_some() {
+        return Ok(None);
+    }
+    let eod = match (bus, schedule.eod_wait) {
+        (Some(bus), Some(wait)) => Some(wait_for_eod(store, bus, &id, slot, wait, now).await?),
+        _ => None,
+    };
+    let submitted = sync_job::submit_with_id(store, &id, schedule.mode, false, "scheduler", eod).await?;
     Ok(submitted.created.then_some((day, submitted)))
 }
 
-/// Queues each trading day's sync at its slot until `shutdown` resolves. Database errors are logged and retried
-/// at the next check.
-pub async fn run(store: Store, schedule: Schedule, shutdown: impl std::future::Future<Output = ()>) {
+/// Waits for the end-of-day signal until the slot plus `wait`, a few seconds at a time, stopping early when
+/// another worker has queued the day's job. Returns what happened, for the job's record.
+async fn wait_for_eod(
+    store: &Store,
+    bus: &RedisBus,
+    id: &str,
+    slot: DateTime<Utc>,
+    wait: Duration,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let left = (slot + chrono::Duration::from_std(wait).unwrap_or_default() - now).to_std().unwrap_or_default();
+    if left.is_zero() {
+        return Ok("past the end-of-day wait: queued at once".into());
+    }
+    tracing::info!(job_id = %id, wait_secs = left.as_secs(), "waiting for TickStock's end-of-day signal");
+    let deadline = tokio::time::Instant::now() + left;
+    loop {
+        let chunk = deadline.saturating_duration_since(tokio::time::Instant::now()).min(Duration::from_secs(5));
+        if chunk.is_zero() {
+            tracing::warn!(job_id = %id, "no end-of-day signal in time: queueing the sync anyway");
+            return Ok(format!("no end-of-day signal within {} s: ran anyway", left.as_secs()));
+        }
+        match bus.wait_eod(chunk).await {
+            Ok(Some(list)) => return Ok(format!("end-of-day signal on {list}")),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(job_id = %id, error = %e, "could not wait for the end-of-day signal: queueing the sync");
+                return Ok(format!("could not wait for the end-of-day signal ({e}): ran anyway"));
+            }
+        }
+        if store.job(id).await?.is_some() {
+            return Ok("queued by another worker".into());
+        }
+    }
+}
+
+/// Queues each trading day's sync at its slot (after the end-of-day signal, with Redis) until `shutdown`
+/// resolves. Database errors are logged and retried at the next check.
+pub async fn run(
+    store: Store,
+    schedule: Schedule,
+    bus: Option<RedisBus>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     tracing::info!(at = %schedule.at, mode = schedule.mode.as_str(), "daily sync scheduled (New York time, trading days)");
     loop {
         let now = Utc::now();
-        match queue_due(&store, &schedule, now).await {
+        let ticked = tokio::select! {
+            () = &mut shutdown => return,
+            t = tick(&store, &schedule, bus.as_ref(), now) => t,
+        };
+        match ticked {
             Ok(Some((day, s))) => tracing::info!(%day, job_id = %s.job_id, "queued the day's scheduled sync"),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "could not queue the scheduled sync; retrying"),
         }
+        let now = Utc::now();
         let until_next = (next_slot(schedule.at, now) - now).to_std().unwrap_or_default();
         tokio::select! {
             () = &mut shutdown => return,

@@ -76,7 +76,7 @@ fn spawn_server(db: &str, redis: &str) -> (Proc, String) {
 /// A `universe worker` process in Redis mode.
 fn spawn_worker(db: &str, redis: &str, market: &str) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_universe"))
-        .args(["--database-url", db, "worker", "--redis-url", redis, "--source", "massive"])
+        .args(["--database-url", db, "worker", "--redis-url", redis, "--source", "massive", "--no-schedule"])
         .args(["--massive-api-key", "k", "--massive-url", market, "--rate", "1000/s", "--concurrency", "1"])
         .args(["--lease-secs", "2", "--visibility-secs", "3"])
         .stdout(Stdio::null())

@@ -211,7 +211,7 @@ async fn killed_worker_is_resumed(db: &TestDb) {
             "--massive-url",
             &server.uri(),
         ])
-        .args(["--rate", "1000/s", "--concurrency", "1", "--lease-secs", "2"])
+        .args(["--rate", "1000/s", "--concurrency", "1", "--lease-secs", "2", "--no-schedule"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -402,7 +402,7 @@ async fn killed_worker_is_taken_over_through_the_stream(db: &TestDb) {
     let redis = RedisServer::start().await;
     let server = market(Duration::from_millis(150)).await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_universe"))
-        .args(["--database-url", &db.url, "worker", "--redis-url", &redis.url, "--source", "massive"])
+        .args(["--database-url", &db.url, "worker", "--redis-url", &redis.url, "--source", "massive", "--no-schedule"])
         .args(["--massive-api-key", "k", "--massive-url", &server.uri(), "--rate", "1000/s", "--concurrency", "1"])
         .args(["--lease-secs", "2", "--visibility-secs", "3"])
         .stdout(Stdio::null())

@@ -529,26 +529,26 @@ async fn schedule_on_a_fake_clock(db: &TestDb) {
     let queued = |r: Option<(chrono::NaiveDate, universe::jobs::Submitted)>| r.map(|(d, _)| d.to_string());
     // First start, Friday before the slot: Thursday's sync is due (caught up once).
     assert_eq!(
-        queued(schedule::queue_due(&db.store, &s, ny(11, 20, 16, 5)).await.unwrap()).as_deref(),
+        queued(schedule::tick(&db.store, &s, None, ny(11, 20, 16, 5)).await.unwrap()).as_deref(),
         Some("2026-11-19")
     );
-    assert_eq!(queued(schedule::queue_due(&db.store, &s, ny(11, 20, 16, 6)).await.unwrap()), None);
+    assert_eq!(queued(schedule::tick(&db.store, &s, None, ny(11, 20, 16, 6)).await.unwrap()), None);
     // Two workers at Friday's slot: one job.
     let (a, b) = tokio::join!(
-        schedule::queue_due(&db.store, &s, ny(11, 20, 16, 10)),
-        schedule::queue_due(&db.store, &s, ny(11, 20, 16, 10))
+        schedule::tick(&db.store, &s, None, ny(11, 20, 16, 10)),
+        schedule::tick(&db.store, &s, None, ny(11, 20, 16, 10))
     );
     let mut both = [queued(a.unwrap()), queued(b.unwrap())];
     both.sort();
     assert_eq!(both, [None, Some("2026-11-20".to_string())]);
     // The weekend adds nothing.
-    assert_eq!(queued(schedule::queue_due(&db.store, &s, ny(11, 22, 18, 0)).await.unwrap()), None);
+    assert_eq!(queued(schedule::tick(&db.store, &s, None, ny(11, 22, 18, 0)).await.unwrap()), None);
     // Down all week (Thanksgiving included): Monday evening queues Monday's sync once, not one per missed day.
     assert_eq!(
-        queued(schedule::queue_due(&db.store, &s, ny(11, 30, 17, 0)).await.unwrap()).as_deref(),
+        queued(schedule::tick(&db.store, &s, None, ny(11, 30, 17, 0)).await.unwrap()).as_deref(),
         Some("2026-11-30")
     );
-    assert_eq!(queued(schedule::queue_due(&db.store, &s, ny(11, 30, 23, 0)).await.unwrap()), None);
+    assert_eq!(queued(schedule::tick(&db.store, &s, None, ny(11, 30, 23, 0)).await.unwrap()), None);
     let (jobs, total) = db.store.jobs_of_type("cache_sync", 10, 0).await.unwrap();
     let mut ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
     ids.sort();
@@ -562,7 +562,7 @@ async fn schedule_on_a_fake_clock(db: &TestDb) {
     while let Some(end) = worker.run_one().await.unwrap() {
         let job = db.store.job(&end.job_id).await.unwrap().unwrap();
         assert_eq!(job.status, universe::domain::JobStatus::Completed, "{:?}", job.message);
-        assert_eq!((job.counts.progress, job.counts.tasks_done, job.counts.tasks_total), (100, 8, 8));
+        assert_eq!((job.counts.progress, job.counts.tasks_done, job.counts.tasks_total), (100, 7, 7));
         messages.push(job.message.unwrap());
     }
     assert_eq!(messages.len(), 3);
@@ -570,23 +570,21 @@ async fn schedule_on_a_fake_clock(db: &TestDb) {
     assert_eq!(db.store.symbols().await.unwrap()["S01"].active, Some(false));
 }
 
-/// With Redis, a scheduled sync waits for TickStock's end-of-day signal (a push to one of its lists) and says so;
-/// with no signal by its deadline it runs anyway and says that.
+/// With Redis, the scheduler waits for TickStock's end-of-day signal (a push to one of its lists) before it
+/// queues the day's sync, and the job says so; with no signal by the deadline it queues anyway and says that.
 async fn scheduled_sync_waits_for_eod(db: &TestDb) {
+    use chrono::TimeZone;
+    use universe::sync::schedule::{self, Schedule};
     let csv = seed(db).await;
     let dir = list(db, "day2", &csv);
     let redis = crate::redis_jobs::RedisServer::start().await;
     let bus =
         universe::jobs::redis::RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
-    let mut options = universe::jobs::WorkerOptions::new(Environment::Default);
-    options.sync.source = Some(dir);
-    options.tick = std::time::Duration::from_millis(100);
-    let worker =
-        universe::jobs::Worker::new(db.store.clone(), universe::bars::BarSource::sample(), options).with_redis(bus);
-    let until = universe::store::now() + chrono::Duration::seconds(60);
-    universe::jobs::sync_job::submit_with_id(&db.store, "eod-1", SyncMode::Full, false, "scheduler", Some(until))
-        .await
-        .unwrap();
+    let mut s = Schedule::new(schedule::default_time());
+    s.eod_wait = Some(std::time::Duration::from_secs(60));
+    let slot = |d: u32| {
+        chrono_tz::America::New_York.with_ymd_and_hms(2026, 11, d, 16, 10, 0).unwrap().with_timezone(&chrono::Utc)
+    };
     let url = redis.url.clone();
     let pusher = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -594,21 +592,26 @@ async fn scheduled_sync_waits_for_eod(db: &TestDb) {
         let _: () = redis::AsyncCommands::rpush(&mut c, "tickstock.eod.complete", "2026-11-30").await.unwrap();
     });
     let started = std::time::Instant::now();
-    worker.run_one().await.unwrap().unwrap();
+    let (day, submitted) = schedule::tick(&db.store, &s, Some(&bus), slot(30)).await.unwrap().unwrap();
     pusher.await.unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_secs(30));
-    let job = db.store.job("eod-1").await.unwrap().unwrap();
-    assert_eq!(job.result.as_ref().unwrap()["eod"], "end-of-day signal on tickstock.eod.complete", "{:?}", job.result);
-
-    let until = universe::store::now() + chrono::Duration::milliseconds(300);
-    universe::jobs::sync_job::submit_with_id(&db.store, "eod-2", SyncMode::Full, false, "scheduler", Some(until))
-        .await
-        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "queued on the signal, not the deadline");
+    assert_eq!(day.to_string(), "2026-11-30");
+    let mut options = universe::jobs::WorkerOptions::new(Environment::Default);
+    options.sync.source = Some(dir);
+    let worker = universe::jobs::Worker::new(db.store.clone(), universe::bars::BarSource::sample(), options);
     worker.run_one().await.unwrap().unwrap();
-    let job = db.store.job("eod-2").await.unwrap().unwrap();
+    let job = db.store.job(&submitted.job_id).await.unwrap().unwrap();
+    assert_eq!(job.result.as_ref().unwrap()["eod"], "end-of-day signal on tickstock.eod.complete", "{:?}", job.result);
+    assert!(job.message.unwrap().ends_with("(end-of-day signal on tickstock.eod.complete)"));
+
+    // No signal: a second later than its one-second wait, the sync is queued anyway.
+    s.eod_wait = Some(std::time::Duration::from_secs(1));
+    let (_, submitted) = schedule::tick(&db.store, &s, Some(&bus), slot(27)).await.unwrap().unwrap();
+    worker.run_one().await.unwrap().unwrap();
+    let job = db.store.job(&submitted.job_id).await.unwrap().unwrap();
     assert_eq!(job.status, universe::domain::JobStatus::Completed);
     let eod = job.result.as_ref().unwrap()["eod"].as_str().unwrap().to_string();
-    assert!(eod.starts_with("no end-of-day signal within"), "{eod}");
+    assert_eq!(eod, "no end-of-day signal within 1 s: ran anyway");
 }
 
 /// Whether a writer holds the database's write lock now (the sync's transaction is open).
