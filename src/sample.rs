@@ -19,6 +19,16 @@ pub const THEMES_TOML: (&str, &[u8]) = embedded!("themes.toml");
 /// 2013–2018 OHLCV file, for the offline bar source.
 pub const SAMPLE_BARS: &[(&str, &[u8])] = &[embedded!("sample/bars/day/dow30.csv")];
 
+/// The sample's next-day list (`data/sample/next_day/tickers.csv`): the sample's symbols without the companies
+/// acquired or renamed in 2025-26, plus one real new listing; what `universe sync --source sample` and the demo's
+/// closing sync read.
+pub const NEXT_DAY_TICKERS: (&str, &[u8]) = embedded!("sample/next_day/tickers.csv");
+
+/// The next-day list as an input.
+pub fn next_day_list() -> Input {
+    Input::from_bytes(format!("data/{}", NEXT_DAY_TICKERS.0), NEXT_DAY_TICKERS.1)
+}
+
 /// Sample loads in the order the demo runs them.
 pub fn demo_loads() -> Vec<(LoadKind, Vec<Input>)> {
     let inputs =

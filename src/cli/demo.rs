@@ -75,6 +75,13 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     for tf in [Timeframe::Day, Timeframe::Week, Timeframe::Month] {
         bars.insert(tf.table(), store.count_bars(tf).await?);
     }
+    // The next day: the sample's list without the companies acquired or renamed since, with one new listing.
+    let req = crate::sync::daily::SyncRequest::new(
+        config.environment,
+        crate::sync::daily::ListSource::Input(crate::sample::next_day_list()),
+        crate::sync::daily::SyncMode::Full,
+    );
+    let synced = crate::sync::daily::run(&store, &req).await?;
     let groups = store.group_summaries(config.environment, &[]).await?;
     let symbols = store.count_rows("symbols").await?;
     let memberships = store.count_rows("group_memberships").await?;
@@ -85,7 +92,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
         print_json(&serde_json::json!({
             "database": db.display().to_string(), "database_url": url, "loads": reports, "groups": groups,
             "symbols": symbols, "memberships": memberships, "organize": organized, "validation": validation,
-            "bars_job": { "job_id": job.id, "status": job.status, "bars": bars },
+            "bars_job": { "job_id": job.id, "status": job.status, "bars": bars }, "sync": synced,
         }))?;
         return serve_demo(store, db, config, serve).await;
     }
@@ -137,6 +144,12 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
          (2017-02-08 .. 2018-02-07)",
         job.id, job.status, bars["ohlcv_daily"], bars["ohlcv_weekly"], bars["ohlcv_monthly"],
     );
+    println!(
+        "\nDaily sync of the sample's next day (the companies acquired or renamed in 2025-26 leave, Honeywell's \
+         spin-off Solstice arrives; the sample has no market caps, so no band moves):"
+    );
+    super::sync::print_changes(&synced);
+    println!("{}", super::sync::summary(&synced));
     println!();
     println!("Try:");
     println!("  universe --database-url {url} universes list");
@@ -147,6 +160,8 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     println!("  universe --database-url {url} runs");
     println!("  universe --database-url {url} bars load --universe dow30 --source sample --timeframes day,week");
     println!("  universe --database-url {url} jobs list");
+    println!("  universe --database-url {url} sync log --symbol HOLX");
+    println!("  universe --database-url {url} sync --source sample --dry-run");
     serve_demo(store, db, config, serve).await
 }
 

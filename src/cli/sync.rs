@@ -37,7 +37,8 @@ pub(super) struct SyncArgs {
     #[command(flatten)]
     redis: RedisArgs,
     /// The day's list: `--source DIR` (a folder with tickers.csv: symbol, and any of name, type, exchange,
-    /// active, list_date, market_cap, shares_outstanding) or Massive's reference tickers (`--source massive`,
+    /// active, list_date, market_cap, shares_outstanding), `--source sample` (the bundled sample's next day) or
+    /// Massive's reference tickers (`--source massive`,
     /// the default when an API key is set).
     #[command(flatten)]
     market: Box<MarketArgs>,
@@ -85,7 +86,7 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
         return Ok(());
     }
     let source = match args.market.source.as_deref() {
-        Some("sample") => bail!("--source sample: the bundled sample has no next-day list yet; use --source DIR"),
+        Some("sample") => ListSource::Input(crate::sample::next_day_list()),
         Some("massive") | None => match args.market.massive() {
             Some(c) => ListSource::Massive(Box::new(MassiveClient::new(c)?)),
             None => bail!(
@@ -143,19 +144,7 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
     if config.json {
         return print_json(&report);
     }
-    let mut t = TextTable::new(&["change", "universe", "symbol", "action", "reason"], &[]);
-    for c in &report.changes {
-        t.row(vec![
-            c.change_type.clone(),
-            c.universe.clone().unwrap_or_default(),
-            c.symbol.clone().unwrap_or_default(),
-            c.action.clone(),
-            c.reason.clone(),
-        ]);
-    }
-    if !report.changes.is_empty() {
-        print!("{}", t.render());
-    }
+    print_changes(&report);
     println!("{}", summary(&report));
     Ok(())
 }
@@ -181,4 +170,21 @@ pub(super) fn summary(report: &daily::SyncReport) -> String {
         if cache.is_empty() { "none".to_string() } else { cache.join(", ") },
         if report.status == crate::domain::RunStatus::Skipped { " — nothing changed" } else { "" }
     )
+}
+
+/// The run's changes as a table (nothing when there are none).
+pub(super) fn print_changes(report: &daily::SyncReport) {
+    let mut t = TextTable::new(&["change", "universe", "symbol", "action", "reason"], &[]);
+    for c in &report.changes {
+        t.row(vec![
+            c.change_type.clone(),
+            c.universe.clone().unwrap_or_default(),
+            c.symbol.clone().unwrap_or_default(),
+            c.action.clone(),
+            c.reason.clone(),
+        ]);
+    }
+    if !report.changes.is_empty() {
+        print!("{}", t.render());
+    }
 }

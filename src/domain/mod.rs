@@ -13,7 +13,7 @@ mod weight;
 pub use bar::{Bar, BarTime, new_york_date};
 pub use group::{Environment, GroupKind, GroupName, GroupNameError};
 pub use record::{JobStatus, RunKind, RunStatus, UnknownValue};
-pub use sector::Sector;
+pub use sector::{Sector, fold};
 pub use ticker::{MAX_TICKER_LEN, Ticker, TickerError};
 pub use timeframe::{Timeframe, TimeframeError};
 pub use universe_key::{CacheKind, KeyPart, Picked, UniverseKey, UniverseKeyError, pick_named};

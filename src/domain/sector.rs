@@ -193,6 +193,17 @@ impl Sector {
         self.row().1
     }
 
+    /// The spelling of TickStock's sector-leader keys (`top_10_technology`, `top_10_healthcare`,
+    /// `top_10_financial_services`; the other sectors as their group name), from its synchroniser's vocabulary.
+    pub fn leader_key(self) -> &'static str {
+        match self {
+            Sector::InformationTechnology => "technology",
+            Sector::HealthCare => "healthcare",
+            Sector::Financials => "financial_services",
+            other => other.key(),
+        }
+    }
+
     /// Display name (`Information Technology`).
     pub fn display_name(self) -> &'static str {
         self.row().2
@@ -214,6 +225,12 @@ impl Sector {
     pub fn from_key(key: &str) -> Option<Sector> {
         SECTORS.iter().find(|s| s.1 == key).map(|s| s.0)
     }
+}
+
+/// A label folded for loose matching: lower case, without spaces, `_`, `-` or `&` ("Health Care", "health_care"
+/// and "healthcare" compare equal; "Oil, Gas & Consumable Fuels" contains "gas").
+pub fn fold(label: &str) -> String {
+    label.chars().filter(|c| !matches!(c, ' ' | '_' | '-' | '&')).flat_map(char::to_lowercase).collect()
 }
 
 #[cfg(test)]
@@ -258,3 +275,4 @@ mod tests {
         }
     }
 }
+

@@ -85,8 +85,15 @@ fn select(rule: &Rule, snap: &Snapshot, f: &Facts<'_>, defs: &Definitions, notes
             }
         },
         Rule::List(items) => {
-            let set: BTreeSet<String> =
-                items.iter().filter_map(|t| Ticker::parse(t).ok()).map(|t| t.to_string()).collect();
+            // A listed symbol stored as inactive (delisted) is left out; one not stored at all stays (a list may
+            // name funds nobody loaded).
+            let delisted = |t: &str| snap.symbols.get(t).is_some_and(|r| r.active == Some(false));
+            let set: BTreeSet<String> = items
+                .iter()
+                .filter_map(|t| Ticker::parse(t).ok())
+                .map(|t| t.to_string())
+                .filter(|t| !delisted(t))
+                .collect();
             set.into_iter().collect()
         }
         Rule::Union(rules) => {
@@ -120,6 +127,35 @@ fn select(rule: &Rule, snap: &Snapshot, f: &Facts<'_>, defs: &Definitions, notes
             }
             set.into_iter().collect()
         }
+        Rule::Industry(m) => {
+            let words: Vec<String> = m.contains.iter().map(|w| crate::domain::fold(w)).collect();
+            f.ranked
+                .iter()
+                .filter(|s| {
+                    let industry = f.sector_of.get(s.symbol.as_str()).and_then(|x| x.1).or(s.industry.as_deref());
+                    industry.map(crate::domain::fold).is_some_and(|i| words.iter().any(|w| i.contains(w.as_str())))
+                })
+                .take(m.top)
+                .map(|s| s.symbol.clone())
+                .collect()
+        }
+        Rule::EtfName(n) => {
+            let lower = |v: &[String]| v.iter().map(|w| w.to_lowercase()).collect::<Vec<_>>();
+            let (include, exclude) = (lower(&n.include), lower(&n.exclude));
+            let mut set: Vec<String> = snap
+                .symbols
+                .values()
+                .filter(|s| s.kind.as_deref() == Some("ETF") && s.active != Some(false))
+                .filter(|s| {
+                    let name = s.name.as_deref().unwrap_or_default().to_lowercase();
+                    include.iter().any(|w| name.contains(w.as_str()))
+                        && !exclude.iter().any(|w| name.contains(w.as_str()))
+                })
+                .map(|s| s.symbol.clone())
+                .collect();
+            set.sort();
+            set
+        }
         Rule::SectorLeaders(_) | Rule::IndustryLeaders(_) | Rule::EachGroup(_) | Rule::Stats => Vec::new(),
     }
 }
@@ -138,8 +174,9 @@ fn value_of(def: &RowDef, symbols: &[String], snap: &Snapshot, f: &Facts<'_>) ->
             let exchange = s.and_then(|s| s.exchange.as_deref()).unwrap_or("Unknown");
             let market_cap = s.and_then(|s| s.market_cap).map(|c| c as f64);
             if def.kind == "etf_universe" {
-                json!({ "name": s.and_then(|s| s.name.as_deref()), "rank": i + 1, "ticker": t, "etf_type": null,
-                        "issuer": null, "exchange": exchange, "market_cap": market_cap })
+                // `ticker` as the complete rows have it, `symbol` as the category `_detailed` rows do.
+                json!({ "name": s.and_then(|s| s.name.as_deref()), "rank": i + 1, "ticker": t, "symbol": t,
+                        "etf_type": null, "issuer": null, "exchange": exchange, "market_cap": market_cap })
             } else {
                 json!({ "name": s.and_then(|s| s.name.as_deref()), "rank": i + 1, "sector": sector.display_name(),
                         "ticker": t, "exchange": exchange, "industry": industry, "market_cap": market_cap,
@@ -192,8 +229,8 @@ pub fn build(defs: &Definitions, snap: &Snapshot, notes: &mut Vec<String>) -> Ve
                 for (sector, symbols) in by_sector {
                     pending.push((
                         def,
-                        def.name.replace("{sector}", sector.key()),
-                        def.key.replace("{sector}", sector.key()),
+                        def.name.replace("{sector}", sector.key()).replace("{sector_tickstock}", sector.leader_key()),
+                        def.key.replace("{sector}", sector.key()).replace("{sector_tickstock}", sector.leader_key()),
                         Some(symbols),
                         None,
                     ));
@@ -237,7 +274,16 @@ pub fn build(defs: &Definitions, snap: &Snapshot, notes: &mut Vec<String>) -> Ve
         }
     }
     let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
     for (def, name, key, symbols, source) in pending {
+        // Two definitions may yield one row (an explicit `banks` row and an industry named Banks): the first wins.
+        if !seen.insert((def.kind.clone(), name.clone(), key.clone())) {
+            notes.push(format!(
+                "{}:{name}:{key} (line {}) left out: an earlier row has the same key",
+                def.kind, def.line
+            ));
+            continue;
+        }
         let (value, count) = match symbols {
             None => stats(snap, &f),
             Some(s) if s.is_empty() => {

@@ -19,6 +19,7 @@
 //! Rules: `{ group = "TYPE:name" }`, `{ list = [..] }`, `{ union = [rule, ..] }`, `{ market_cap = "mega" }`,
 //! `{ top = N }` (by market cap), `{ top_etfs = N }`, `{ all = "CS" | "ETF" }`, `{ sector_leaders = N }` (one row per sector),
 //! `{ industry_leaders = { top = N, min_stocks = 3, max_industries = 20 } }` (one row per industry),
+//! `{ industry = { contains = ["bank"], top = 15 } }`, `{ etf_name = { include = ["bond"], exclude = ["equity"] } }`,
 //! `{ each_group = "THEME" }` (one row per group of a kind), and `"stats"` (the `stock_stats` summary).
 
 use serde::Deserialize;
@@ -28,7 +29,7 @@ use crate::domain::{GroupKind, Ticker};
 use crate::load::{Input, Problem};
 
 /// Row types organize owns. Every other type in `cache_entries` is left alone.
-pub const MANAGED_TYPES: [&str; 3] = ["stock_universe", "etf_universe", "stock_stats"];
+pub const MANAGED_TYPES: [&str; 4] = ["stock_universe", "etf_universe", "stock_stats", "themes"];
 /// The obsolete type organize deletes.
 pub const OBSOLETE_TYPE: &str = "stock_etf_combo";
 
@@ -97,6 +98,31 @@ pub struct IndustryLeaders {
     pub max_industries: usize,
 }
 
+/// Options of an industry rule.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IndustryMatch {
+    /// Words, any of which the industry must contain (ignoring case, spaces, `_`, `-`, `&`).
+    pub contains: Vec<String>,
+    /// At most this many stocks, largest first.
+    #[serde(default = "fifteen")]
+    pub top: usize,
+}
+
+/// Options of a fund-name rule.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EtfName {
+    /// Words, any of which the name must contain.
+    pub include: Vec<String>,
+    /// Words none of which it may contain.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+fn fifteen() -> usize {
+    15
+}
 fn three() -> usize {
     3
 }
@@ -128,6 +154,12 @@ pub enum Rule {
     IndustryLeaders(IndustryLeaders),
     /// One row per group of a kind (e.g. `THEME`). Templates `{name}`, `{description}`.
     EachGroup(String),
+    /// The largest active common stocks whose industry contains one of the words (TickStock's `banks`,
+    /// `software`, … rows).
+    Industry(IndustryMatch),
+    /// Active ETFs whose name contains one of `include` and none of `exclude`, ignoring case (TickStock's fund
+    /// categories, which it chose by name patterns).
+    EtfName(EtfName),
     /// The `stock_stats` summary.
     Stats,
 }
@@ -221,6 +253,12 @@ fn check_rule(rule: &Rule, file: &str, line: u64, problems: &mut Vec<Problem>) {
             problems.push(bad(format!("all = {t:?}: expected \"CS\" or \"ETF\"")))
         }
         Rule::Top(0) | Rule::TopEtfs(0) | Rule::SectorLeaders(0) => problems.push(bad("N must be at least 1".into())),
+        Rule::Industry(m) if m.contains.is_empty() || m.top == 0 => {
+            problems.push(bad("industry: give at least one word in `contains` and a `top` of at least 1".into()))
+        }
+        Rule::EtfName(n) if n.include.is_empty() => {
+            problems.push(bad("etf_name: give at least one `include` word".into()))
+        }
         _ => {}
     }
 }

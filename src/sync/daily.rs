@@ -9,7 +9,7 @@
 //! made active again (its memberships come back with the next load of its groups).
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -102,6 +102,8 @@ pub enum ListSource {
     Dir(PathBuf),
     /// Massive's reference tickers (every page of the active US stocks and funds).
     Massive(Box<crate::market::MassiveClient>),
+    /// A list already in memory (the bundled sample's next day), in the `tickers.csv` format.
+    Input(Input),
 }
 
 impl std::fmt::Debug for ListSource {
@@ -109,6 +111,7 @@ impl std::fmt::Debug for ListSource {
         match self {
             ListSource::Dir(d) => write!(f, "Dir({})", d.display()),
             ListSource::Massive(_) => f.write_str("Massive"),
+            ListSource::Input(i) => write!(f, "Input({})", i.name),
         }
     }
 }
@@ -228,7 +231,13 @@ impl From<crate::organize::OrganizeError> for SyncError {
 /// Reads the day's list.
 async fn read_list(source: &ListSource) -> Result<crate::load::ParsedSymbols, SyncError> {
     match source {
-        ListSource::Dir(dir) => read_dir_list(dir),
+        ListSource::Dir(dir) => {
+            let path = dir.join("tickers.csv");
+            let input =
+                Input::read(&path, crate::load::DEFAULT_MAX_INPUT_BYTES).map_err(|p| SyncError::Invalid(vec![p]))?;
+            parse_list(&input)
+        }
+        ListSource::Input(input) => parse_list(input),
         ListSource::Massive(client) => {
             let records = client.tickers(&[("market", "stocks"), ("active", "true")]).await?;
             let rows = records
@@ -250,12 +259,10 @@ async fn read_list(source: &ListSource) -> Result<crate::load::ParsedSymbols, Sy
     }
 }
 
-/// Reads `tickers.csv` from the source folder.
-fn read_dir_list(dir: &Path) -> Result<crate::load::ParsedSymbols, SyncError> {
-    let path = dir.join("tickers.csv");
-    let input = Input::read(&path, crate::load::DEFAULT_MAX_INPUT_BYTES).map_err(|p| SyncError::Invalid(vec![p]))?;
+/// Parses a list in the `tickers.csv` format.
+fn parse_list(input: &Input) -> Result<crate::load::ParsedSymbols, SyncError> {
     let mut problems = Vec::new();
-    let parsed = crate::load::parse_symbols(std::slice::from_ref(&input), &mut problems);
+    let parsed = crate::load::parse_symbols(std::slice::from_ref(input), &mut problems);
     if problems.is_empty() { Ok(parsed) } else { Err(SyncError::Invalid(problems)) }
 }
 
@@ -454,6 +461,7 @@ pub async fn run_observed(store: &Store, req: &SyncRequest, on_step: OnStep<'_>)
     let source = match &req.source {
         ListSource::Dir(dir) => dir.join("tickers.csv").display().to_string(),
         ListSource::Massive(_) => "Massive reference tickers (market=stocks, active=true)".to_string(),
+        ListSource::Input(input) => input.name.clone(),
     };
     let run = NewRun {
         kind: RunKind::Sync,

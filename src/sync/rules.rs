@@ -53,10 +53,7 @@ pub struct Fallback {
     pub small: GroupName,
 }
 
-/// Lower case without spaces, `_` or `-`: "Health Care", "health_care" and "healthcare" compare equal.
-pub fn normalise(s: &str) -> String {
-    s.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
-}
+pub use crate::domain::fold as normalise;
 
 impl IpoRules {
     /// The groups a candidate joins: its sector's rule, else the fallback by cap.
@@ -68,12 +65,13 @@ impl IpoRules {
             }
         }
         let large = market_cap.is_some_and(|c| c as f64 >= self.fallback.min_market_cap);
-        let why = format!(
-            "IPO, no sector rule{}; market cap {} {:.1} B",
-            sector.map(|s| format!(" for {s}")).unwrap_or_default(),
-            if large { "≥" } else { "<" },
-            self.fallback.min_market_cap / 1e9
-        );
+        let cap = match market_cap {
+            None => "market cap unknown".to_string(),
+            Some(_) => {
+                format!("market cap {} {:.1} B", if large { "≥" } else { "<" }, self.fallback.min_market_cap / 1e9)
+            }
+        };
+        let why = format!("IPO, no sector rule{}; {cap}", sector.map(|s| format!(" for {s}")).unwrap_or_default());
         (vec![if large { &self.fallback.large } else { &self.fallback.small }], why)
     }
 }

@@ -108,7 +108,16 @@ fn demo_loads_the_sample_data() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    for expected in ["UNIVERSE       3", "ETF           14", "SECTOR        12", "THEME         20", "531 symbols"] {
+    // Counted after the closing sync: its new listing joined a fourth universe (small_cap_general).
+    for expected in [
+        "UNIVERSE       4",
+        "ETF           14",
+        "SECTOR        12",
+        "THEME         20",
+        "570 symbols",
+        "13 delisted",
+        "ipo        UNIVERSE:small_cap_general  SOLS    assigned",
+    ] {
         assert!(s.contains(expected), "{expected:?} missing from:\n{s}");
     }
     // Running it again starts fresh rather than piling up.
@@ -117,7 +126,8 @@ fn demo_loads_the_sample_data() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!(v["memberships"], 2507);
+    assert_eq!(v["memberships"], 2508);
+    assert_eq!((v["sync"]["delisted"].as_u64(), v["sync"]["ipos"].as_u64()), (Some(13), Some(1)));
     assert_eq!(v["loads"][3]["groups"].as_array().unwrap().len(), 14);
 }
 

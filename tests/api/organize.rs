@@ -88,7 +88,7 @@ async fn builds_the_rows(db: &TestDb) {
     assert_eq!(mega["stocks"][0]["market_cap"], 3.0e12);
     assert_eq!(cache(db, "stock_universe", "large_cap").await.unwrap()["stocks"][0]["ticker"], "SMCI");
     assert_eq!(cache(db, "stock_universe", "micro_cap").await.unwrap()["stocks"][0]["ticker"], "TINY");
-    let leaders = cache(db, "stock_universe", "top_10_information_technology").await.unwrap();
+    let leaders = cache(db, "stock_universe", "top_10_technology").await.unwrap();
     let tickers: Vec<&str> =
         leaders["stocks"].as_array().unwrap().iter().map(|s| s["ticker"].as_str().unwrap()).collect();
     assert_eq!(tickers, ["AAPL", "MSFT", "SMCI"]);

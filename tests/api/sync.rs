@@ -302,7 +302,8 @@ contract!(
     cache_sync_over_http,
     schedule_on_a_fake_clock,
     scheduled_sync_waits_for_eod,
-    killed_sync_leaves_nothing
+    killed_sync_leaves_nothing,
+    tickstock_keys_after_a_sync
 );
 
 /// IPOs and rule-based themes: new stocks no universe holds join the groups their sector's rule names (created
@@ -679,4 +680,143 @@ async fn killed_sync_leaves_nothing(db: &TestDb) {
     assert!(db.store.sync_changes(None, None, 10).await.unwrap().is_empty());
     let r = sync(db, &dir, SyncMode::Full, false, false).await.unwrap();
     assert_eq!((r.status, r.updated, r.delisted, r.memberships_closed), (RunStatus::Applied, 19_600, 400, 40));
+}
+
+/// Every `cache_entries` key TickStock's seeds and readers name (compat §5.2, §5.4) exists after a sync of the
+/// sample's next day. The sample has no market caps, so the test first gives its stocks synthetic ones (falling
+/// from 3 T by rank, down to micro caps) for the bands, leaders and rankings. The Russell 3000 row alone is
+/// missing: the sample has no Russell 3000 universe.
+async fn tickstock_keys_after_a_sync(db: &TestDb) {
+    db.seed_sample().await;
+    let stocks: Vec<String> = {
+        let mut s: Vec<_> =
+            db.store.symbols().await.unwrap().into_values().filter(|r| r.kind.as_deref() == Some("CS")).collect();
+        s.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        s.into_iter().map(|r| r.symbol).collect()
+    };
+    let mut caps = String::from("symbol,market_cap\n");
+    for (i, s) in stocks.iter().enumerate() {
+        caps.push_str(&format!("{s},{}\n", (3.0e12 / (1.0 + i as f64).powf(1.9)).round() as i64 + 60_000_000));
+    }
+    db.load_ok(LoadKind::Symbols, &[("caps.csv", &caps)], Mode::Full).await;
+    let req =
+        SyncRequest::new(Environment::Default, ListSource::Input(universe::sample::next_day_list()), SyncMode::Full);
+    let r = daily::run(&db.store, &req).await.unwrap();
+    assert_eq!((r.status, r.delisted, r.ipos), (RunStatus::Applied, 13, 1));
+    let rows = db.store.cache_rows(Environment::Default, &universe::organize::MANAGED_TYPES).await.unwrap();
+    let have: std::collections::BTreeSet<(String, String)> = rows.iter().map(|r| (r.0.clone(), r.2.clone())).collect();
+    let key = |t: &str, k: &str| (t.to_string(), k.to_string());
+    let mut want = Vec::new();
+    for k in [
+        "mega_cap",
+        "large_cap",
+        "mid_cap",
+        "small_cap",
+        "micro_cap",
+        "top_10_stocks",
+        "top_50",
+        "top_100",
+        "top_250",
+        "top_500",
+        "banks",
+        "insurance",
+        "software",
+        "retail",
+        "top_1000",
+        "all_stocks",
+        "master_all_stocks",
+        "index_sp500",
+        "index_nasdaq100",
+        "index_dow30",
+        "theme_dividend",
+        "theme_growth",
+        "theme_value",
+        "theme_crypto",
+        "theme_bitcoin_miners",
+        "theme_robotics",
+        "theme_drones",
+    ] {
+        want.push(key("stock_universe", k));
+    }
+    for s in [
+        "consumer_staples",
+        "real_estate",
+        "healthcare",
+        "energy",
+        "industrials",
+        "materials",
+        "utilities",
+        "consumer_discretionary",
+        "financial_services",
+        "technology",
+        "communication_services",
+    ] {
+        want.push(key("stock_universe", &format!("top_10_{s}")));
+    }
+    for s in [
+        "technology",
+        "healthcare",
+        "financials",
+        "consumer_discretionary",
+        "communication_services",
+        "industrials",
+        "consumer_staples",
+        "energy",
+        "utilities",
+        "real_estate",
+        "materials",
+    ] {
+        want.push(key("stock_universe", &format!("sector_{s}")));
+    }
+    for c in ["broad_market", "growth", "value", "technology", "bonds", "international", "factor", "all", "commodities"]
+    {
+        want.push(key("etf_universe", &format!("etf_{c}")));
+        want.push(key("etf_universe", &format!("etf_{c}_detailed")));
+    }
+    for k in [
+        "top_100",
+        "all_etfs",
+        "master_all_etfs",
+        "index_broad_market",
+        "sector_sector_etfs",
+        "sector_bonds",
+        "sector_international",
+        "equal_weighted_market",
+        "industry_semiconductors",
+        "industry_biotech",
+        "industry_reits",
+        "industry_defense",
+        "theme_growth_value",
+        "theme_crypto",
+        "theme_robotics",
+        "theme_drones",
+        "theme_ai",
+        "theme_clean_energy",
+    ] {
+        want.push(key("etf_universe", k));
+    }
+    want.push(key("stock_stats", "summary"));
+    let themes = db.store.groups_with_members(Environment::Default, GroupKind::Theme).await.unwrap();
+    assert_eq!(themes.len(), 20);
+    for g in &themes {
+        want.push(key("stock_universe", g.name.as_str()));
+        // One `themes` row per theme, named by its display name, key `list`.
+        let named = rows.iter().any(|r| r.0 == "themes" && r.2 == "list" && Some(&r.1) == g.description.as_ref());
+        assert!(named, "no themes row for {}", g.name);
+    }
+    let missing: Vec<&(String, String)> = want.iter().filter(|k| !have.contains(*k)).collect();
+    assert!(missing.is_empty(), "missing keys: {missing:?}");
+    assert!(!have.contains(&key("stock_universe", "index_russell3000")), "the sample has no Russell 3000");
+    // The band rows hold what their names say, and the delisted companies left every row.
+    let mega = db.cache_symbols("stock_universe", "mega_cap").await;
+    assert!(!mega.is_empty() && db.cache_symbols("stock_universe", "micro_cap").await.len() > 1);
+    for row in &rows {
+        let symbols = row.3.as_ref().and_then(universe::universes::cache_value_symbols).unwrap_or_default();
+        assert!(
+            !symbols.iter().any(|s| s == "HOLX" || s == "CTRA"),
+            "{}/{} still lists a delisted symbol",
+            row.0,
+            row.2
+        );
+    }
 }
