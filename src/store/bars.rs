@@ -82,6 +82,12 @@ impl Store {
         }
     }
 
+    /// Daily bars stored for one session.
+    pub async fn daily_bars_on(&self, day: chrono::NaiveDate) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM ohlcv_daily WHERE date = $1")
+            .bind(day).fetch_one(p).await?))
+    }
+
     /// Rows in a timeframe's table.
     pub async fn count_bars(&self, tf: Timeframe) -> Result<i64, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {}", tf.table()));

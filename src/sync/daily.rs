@@ -186,6 +186,9 @@ pub struct SyncReport {
     pub cache_run_id: Option<i64>,
     /// The universes (groups as `KIND:name`, cache rows by key) the sync changed.
     pub universes_updated: Vec<String>,
+    /// The session whose grouped-daily bars the sync fetched first (its closes were missing), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closes_fetched: Option<chrono::NaiveDate>,
     /// Every change, as logged.
     pub changes: Vec<SyncChange>,
 }
@@ -473,8 +476,17 @@ pub async fn run_observed(store: &Store, req: &SyncRequest, on_step: OnStep<'_>)
         rollback_of: None,
         started_at: crate::store::now(),
     };
+    let closes_fetched = match &req.source {
+        ListSource::Massive(client) if req.mode.has("market_cap") && !req.dry_run => {
+            fetch_missing_closes(store, client, req.at).await
+        }
+        _ => None,
+    };
     let mut tx = store.begin_write().await?;
-    let result = sync_in(&mut tx, req, &list, &run, on_step).await;
+    let result = sync_in(&mut tx, req, &list, &run, on_step).await.map(|(mut report, outcome)| {
+        report.closes_fetched = closes_fetched;
+        (report, outcome)
+    });
     let result = match result {
         Ok((report, _)) if !req.dry_run => match tx.commit().await {
             Ok(()) => Ok(report),
@@ -499,6 +511,57 @@ pub async fn run_observed(store: &Store, req: &SyncRequest, on_step: OnStep<'_>)
         }
     }
     result
+}
+
+/// When the last completed session has no daily bars stored, fetches that one grouped-daily day (every US stock,
+/// one request) for the active symbols, so market caps use its closes. A bar load of its own (bars are data, not
+/// the sync's changes); a failure is logged and the sync goes on with the closes it has.
+async fn fetch_missing_closes(
+    store: &Store,
+    client: &crate::market::MassiveClient,
+    at: DateTime<Utc>,
+) -> Option<chrono::NaiveDate> {
+    struct Quiet;
+    impl crate::bars::load::LoadObserver for Quiet {}
+    let day = crate::bars::calendar::last_completed_session(at);
+    match store.daily_bars_on(day).await {
+        Ok(0) => {}
+        Ok(_) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check the last session's closes");
+            return None;
+        }
+    }
+    let symbols: Vec<crate::domain::Ticker> = match store.symbols().await {
+        Ok(rows) => rows
+            .into_values()
+            .filter(|r| r.active != Some(false))
+            .filter_map(|r| crate::domain::Ticker::parse(&r.symbol).ok())
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the symbols to fetch closes for");
+            return None;
+        }
+    };
+    let mut request = crate::bars::LoadRequest::new(
+        symbols,
+        vec![crate::domain::Timeframe::Day],
+        crate::bars::RangeSpec::Dates { from: day, to: Some(day) },
+        crate::bars::Strategy::Grouped,
+        format!("sync: closes of {day}"),
+    );
+    request.now = at;
+    let source = crate::bars::BarSource::Massive(Box::new(client.clone()));
+    match crate::bars::load_bars(store, &source, &request, &Quiet).await {
+        Ok(summary) => {
+            tracing::info!(%day, run_id = summary.run_id, "fetched the last session's grouped-daily bars");
+            Some(day)
+        }
+        Err(e) => {
+            tracing::warn!(%day, error = %e, "could not fetch the last session's closes; using the stored ones");
+            None
+        }
+    }
 }
 
 /// Every step of a sync inside the caller's transaction; the caller commits, or rolls back a dry run.
@@ -591,6 +654,7 @@ async fn sync_in(
         cache: cache.totals.clone(),
         cache_run_id: Some(cache.run_id),
         universes_updated: universes.into_iter().collect(),
+        closes_fetched: None,
         changes: plan.changes,
     };
     Ok((report, outcome))

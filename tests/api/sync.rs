@@ -259,11 +259,29 @@ async fn market_caps(db: &TestDb) {
 /// The list can come from Massive's reference tickers (every page, active stocks and funds): new tickers are
 /// inserted and a stored one the list lacks is delisted.
 async fn list_from_massive(db: &TestDb) {
+    use chrono::TimeZone;
     use wiremock::matchers::{path, query_param};
     use wiremock::{Mock, MockServer};
-    db.load_ok(LoadKind::Symbols, &[("symbols.csv", "symbol,name,type\nA,Agilent,CS\nGONE,Gone Inc,CS\n")], Mode::Full)
-        .await;
+    let symbols = "symbol,name,type,shares_outstanding\nA,Agilent,CS,280000000\nGONE,Gone Inc,CS,\n";
+    db.load_ok(LoadKind::Symbols, &[("symbols.csv", symbols)], Mode::Full).await;
     let server = MockServer::start().await;
+    // The last session's closes are missing: the sync fetches that one grouped-daily day (the real fixture's
+    // bar, moved to A and to that session).
+    let day = universe::bars::calendar::last_completed_session(universe::store::now());
+    let mut grouped: serde_json::Value =
+        serde_json::from_str(&crate::market::fixture("grouped_daily_stocks_2005-04-04.json")).unwrap();
+    let noon = chrono_tz::America::New_York
+        .from_local_datetime(&day.and_hms_opt(12, 0, 0).unwrap())
+        .unwrap()
+        .timestamp_millis();
+    grouped["results"][0]["T"] = "A".into();
+    grouped["results"][0]["t"] = noon.into();
+    let close = grouped["results"][0]["c"].as_f64().unwrap();
+    Mock::given(path(format!("/v2/aggs/grouped/locale/us/market/stocks/{day}")))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(&grouped))
+        .expect(1)
+        .mount(&server)
+        .await;
     let page =
         |f: &str| wiremock::ResponseTemplate::new(200).set_body_raw(crate::market::fixture(f), "application/json");
     Mock::given(path("/v3/reference/tickers"))
@@ -287,6 +305,8 @@ async fn list_from_massive(db: &TestDb) {
     assert_eq!(symbols["GONE"].active, Some(false));
     assert_eq!(symbols["AAA"].kind.as_deref(), Some("ETF"));
     assert_eq!(symbols["A"].active, Some(true));
+    assert_eq!(r.closes_fetched, Some(day));
+    assert_eq!(symbols["A"].market_cap, Some((close * 280_000_000.0).round() as i64), "the fetched close × shares");
 }
 
 contract!(
