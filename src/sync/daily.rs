@@ -279,6 +279,8 @@ struct Plan {
     delisted: Vec<String>,
     /// Stored inactive symbols the list has again.
     relisted: Vec<String>,
+    /// Stored rows without a type (bars created them) that the list now describes: first seen as listings.
+    first_seen: Vec<String>,
     /// Symbols inactive before this sync and still not listed: any membership left in this environment closes.
     gone_before: Vec<String>,
     /// New market caps (and shares outstanding).
@@ -311,6 +313,9 @@ fn plan_reference(plan: &mut Plan, list: &crate::load::ParsedSymbols, stored: &B
                 plan.changes.push(change("reference", &row.symbol, "added", "new in the list".into()));
             }
             Some(old) => {
+                if old.kind.is_none() && row.kind.is_some() {
+                    plan.first_seen.push(row.symbol.clone());
+                }
                 if old.active == Some(false) {
                     plan.relisted.push(row.symbol.clone());
                     plan.changes.push(change("reference", &row.symbol, "reactivated", "listed again".into()));
@@ -603,7 +608,8 @@ async fn sync_in(
     let mut ipos = 0;
     if req.mode.has("ipos") {
         on_step("ipos");
-        let added: HashSet<&str> = plan.new_rows.iter().map(|r| r.symbol.as_str()).collect();
+        let added: HashSet<&str> =
+            plan.new_rows.iter().map(|r| r.symbol.as_str()).chain(plan.first_seen.iter().map(String::as_str)).collect();
         ipos = assign_ipos(tx, req, &added, run_id, &mut plan.changes, &mut groups_written).await?;
     }
     let mut theme_changes = 0;

@@ -351,10 +351,12 @@ async fn ipos_and_themes(db: &TestDb) {
          ('CHIPB', '2026-11-30', 30, 30, 30, 30, 1), ('CHIPC', '2026-11-30', 15, 15, 15, 15, 1)",
     )
     .await;
+    // A bare row a bar load created: the list is the first to describe it, so it counts as a new listing.
+    db.exec("INSERT INTO symbols (symbol) VALUES ('BARED')").await;
     let today = universe::store::now().date_naive();
     let day2 = format!(
         "{}NEWT,New Tech,CS,Information Technology,Software,20000000000,,{today}\n\
-         NEWS,New Something,CS,,,2000000000,,{today}\nNEWF,New Fund,ETF,,,,,{today}\n",
+         NEWS,New Something,CS,,,2000000000,,{today}\nNEWF,New Fund,ETF,,,,,{today}\nBARED,Bared Co,CS,,,,,\n",
         symbols.split_once('\n').map(|(h, rest)| format!("{h}\n{rest}")).unwrap()
     );
     let dir = list(db, "day2", &day2);
@@ -367,7 +369,8 @@ async fn ipos_and_themes(db: &TestDb) {
     let result = daily::run(&db.store, &req).await;
     daily::publish_completed(&bus, "job-2", &req, &result, std::time::Duration::from_secs(1)).await.unwrap();
     let r = result.unwrap();
-    assert_eq!((r.status, r.added, r.ipos, r.theme_changes), (RunStatus::Applied, 3, 2, 2), "{:#?}", r.changes);
+    assert_eq!((r.status, r.added, r.ipos, r.theme_changes), (RunStatus::Applied, 3, 3, 2), "{:#?}", r.changes);
+    assert_eq!(db.symbols_of(GroupKind::Universe, "small_cap_general").await, ["BARED"], "no sector, no cap");
     assert_eq!(db.symbols_of(GroupKind::Universe, "tech_growth").await, ["NEWT"]);
     assert_eq!(db.symbols_of(GroupKind::Universe, "high_growth").await, ["NEWT"]);
     assert_eq!(db.symbols_of(GroupKind::Universe, "general_market").await, ["NEWS"], "no sector, 2 B ≥ 1 B");
@@ -376,7 +379,7 @@ async fn ipos_and_themes(db: &TestDb) {
     let ipo: Vec<(String, Option<String>, Option<String>)> = r
         .changes
         .iter()
-        .filter(|c| c.change_type.starts_with("ipo"))
+        .filter(|c| c.change_type.starts_with("ipo") && c.symbol.as_deref() != Some("BARED"))
         .map(|c| (c.change_type.clone(), c.symbol.clone(), c.universe.clone()))
         .collect();
     let owned = |t: &str, s: &str, u: &str| (t.to_string(), Some(s.to_string()), Some(u.to_string()));
@@ -397,7 +400,7 @@ async fn ipos_and_themes(db: &TestDb) {
     assert!(r.universes_updated.contains(&"THEME:chips".to_string()), "{:?}", r.universes_updated);
     let mut messages = sub.on_message();
     let mut announced = Vec::new();
-    while announced.len() < 3 {
+    while announced.len() < 4 {
         let m = tokio::time::timeout(std::time::Duration::from_secs(10), messages.next()).await.unwrap().unwrap();
         let body: serde_json::Value = serde_json::from_str(&m.get_payload::<String>().unwrap()).unwrap();
         assert_eq!(body["event"], "ipo_assignment");
@@ -406,7 +409,8 @@ async fn ipos_and_themes(db: &TestDb) {
             body["payload"]["universe"].as_str().unwrap().to_string(),
         ));
     }
-    let expected = [("NEWS", "general_market"), ("NEWT", "tech_growth"), ("NEWT", "high_growth")];
+    let expected =
+        [("BARED", "small_cap_general"), ("NEWS", "general_market"), ("NEWT", "tech_growth"), ("NEWT", "high_growth")];
     assert_eq!(announced, expected.map(|(a, b)| (a.to_string(), b.to_string())));
 
     let again = daily::run(&db.store, &SyncRequest::new(Environment::Default, ListSource::Dir(dir), SyncMode::Full))
