@@ -258,14 +258,15 @@ pub fn write_sync_dataset(dir: &Path, _variant: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("holdings"))?;
     std::fs::create_dir_all(dir.join("base"))?;
     std::fs::create_dir_all(dir.join("next"))?;
-    let header = "symbol,name,type,exchange,shares_outstanding\n";
+    let header = "symbol,name,type,exchange,shares_outstanding,sector\n";
+    const SECTORS: [&str; 4] = ["Information Technology", "Health Care", "Financials", "Industrials"];
     let (mut base, mut next) = (String::from(header), String::from(header));
     let bars = "symbol,date,open,high,low,close,volume\n";
     let (mut day1, mut day2) = (String::from(bars), String::from(bars));
     for i in 0..SYNC_STOCKS + 20 {
         let t = synthetic_ticker(i);
         let exchange = if i % 3 == 0 { "XNYS" } else { "XNAS" };
-        let line = format!("{t},{t} Inc,CS,{exchange},{}\n", shares(i));
+        let line = format!("{t},{t} Inc,CS,{exchange},{},{}\n", shares(i), SECTORS[i % SECTORS.len()]);
         let (c1, move_) = (close(i), (unit(i as u64 + 13) - 0.5) / 10.0);
         let c2 = ((c1 * (1.0 + move_)) * 100.0).round() / 100.0;
         if i < SYNC_STOCKS {
@@ -282,6 +283,12 @@ pub fn write_sync_dataset(dir: &Path, _variant: u32) -> std::io::Result<()> {
     std::fs::write(dir.join("next/tickers.csv"), next)?;
     std::fs::write(dir.join("day1.csv"), day1)?;
     std::fs::write(dir.join("day2.csv"), day2)?;
+    // A rule-based theme the day's ±5 % moves rebalance (its floor sits inside the caps' range).
+    std::fs::write(
+        dir.join("themes.toml"),
+        "[[theme]]\nkey = \"large_tech\"\nname = \"Large technology\"\n\
+         rule = { sectors = [\"technology\"], min_market_cap = 200e9 }\n",
+    )?;
     for k in 0..30 {
         let offset = (k * 331) % SYNC_STOCKS;
         write_holdings(dir, &synthetic_ticker(20_000 + k), (0..400).map(|r| (offset + r) % SYNC_STOCKS), |_| false, 0)?;

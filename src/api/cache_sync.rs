@@ -281,12 +281,7 @@ async fn stats(_key: AdminKey, State(state): State<AppState>) -> Result<Json<Syn
     let env = state.cache.environment();
     let kinds = ["stock_universe", "etf_universe"];
     let rows = store.cache_rows(env, &kinds).await.map_err(internal)?;
-    let stamps = {
-        let mut tx = store.begin().await.map_err(internal)?;
-        let stamps = tx.cache_fingerprints(env, &kinds).await;
-        crate::store::Tx::release(Some(tx)).await;
-        stamps.map_err(internal)?
-    };
+    let stamps = store.cache_fingerprints(env, &kinds).await.map_err(internal)?;
     let universes = rows
         .into_iter()
         .map(|(t, name, key, value)| UniverseStat {

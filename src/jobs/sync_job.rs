@@ -1,5 +1,4 @@
-//! `cache_sync` jobs: the daily sync run by a worker, queued by the trigger route, the schedule or `universe sync
-//! --queue`. Progress is the sync's steps (list, reference, delistings, market caps, IPOs, themes, cache) as the
+//! `cache_sync` jobs: the daily sync run by a worker, queued by the trigger route or the schedule. Progress is the sync's steps (list, reference, delistings, market caps, IPOs, themes, cache) as the
 //! job's tasks, stored and mirrored like a bar load's; the report's summary is the job's `result`. A worker that
 //! dies mid-sync leaves nothing applied (one transaction), and the next worker runs the job again.
 
@@ -213,7 +212,13 @@ impl Worker {
                     None,
                 )
             }
-            Err(e) => (JobStatus::Failed, e.to_string(), None),
+            Err(e) => {
+                // The database's own words stay in the log: the job's message is served and published.
+                if let SyncError::Store(inner) = e {
+                    tracing::error!(job_id = %id, error = %inner, "the sync's transaction failed; nothing was changed");
+                }
+                (JobStatus::Failed, daily::public_reason(e), None)
+            }
         };
         let (progress, _) = {
             let mut s = steps.lock().expect("steps lock");

@@ -209,15 +209,37 @@ impl Tx {
         env: Environment,
         kinds: &[&str],
     ) -> Result<Vec<CacheFingerprint>, StoreError> {
+        Reader::Tx(self).cache_fingerprints(env, kinds).await
+    }
+}
+
+impl Store {
+    /// [`Tx::cache_fingerprints`] on the pool (a read; no transaction, no lock).
+    pub async fn cache_fingerprints(
+        &self,
+        env: Environment,
+        kinds: &[&str],
+    ) -> Result<Vec<CacheFingerprint>, StoreError> {
+        Reader::Pool(self).cache_fingerprints(env, kinds).await
+    }
+}
+
+impl Reader<'_> {
+    /// Fingerprints of the rows of some types in an environment, ordered by type, key, name.
+    pub async fn cache_fingerprints(
+        &mut self,
+        env: Environment,
+        kinds: &[&str],
+    ) -> Result<Vec<CacheFingerprint>, StoreError> {
         let size = self.backend().stored_size("value");
-        let rows = on_conn!(self, c => {
+        let rows = on_reader!(self, c => {
             let mut qb = sqlx::QueryBuilder::new(format!(
                 "SELECT type, name, key, updated_at, {size} AS size FROM cache_entries WHERE environment = "
             ));
             qb.push_bind(env.as_str()).push(" AND type");
             super::push_in_list(&mut qb, kinds);
             qb.push(" ORDER BY type, key, name");
-            qb.build_query_as().fetch_all(&mut *c).await?
+            qb.build_query_as().fetch_all(c).await?
         });
         Ok(rows)
     }

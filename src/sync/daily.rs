@@ -29,6 +29,7 @@ use crate::store::{
 /// Which steps a sync runs (TickStock's modes). Every mode ends with the cache rebuild.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum SyncMode {
     /// Every step: reference refresh, delistings, market caps, IPOs, themes.
     #[default]
@@ -77,6 +78,9 @@ impl SyncMode {
         self.steps().contains(&step)
     }
 }
+
+/// New symbols a day may bring without being a backfill, whatever the store's size.
+const BACKFILL_FLOOR: f64 = 50.0;
 
 /// The share of active symbols a sync may deactivate before it refuses (a truncated or failed list).
 pub const MAX_DELISTED_SHARE: f64 = 0.05;
@@ -592,7 +596,13 @@ async fn sync_in(
         let closes = tx.last_closes().await?;
         plan_market_caps(&mut plan, list, &stored, &closes, &req.definitions.thresholds);
     }
-    let active = stored.values().filter(|r| r.active != Some(false)).count();
+    // The share is of the symbols the list speaks for: those of its types (a list of stocks and funds says nothing
+    // of the indices or bare rows stored beside them).
+    let types: HashSet<&str> = list.rows.iter().filter_map(|r| r.kind.as_deref()).collect();
+    let active = stored
+        .values()
+        .filter(|r| r.active != Some(false) && r.kind.as_deref().is_some_and(|k| types.contains(k)))
+        .count();
     if !req.force && plan.delisted.len() as f64 > active as f64 * MAX_DELISTED_SHARE {
         return Err(SyncError::TooManyDelistings { delisted: plan.delisted.len(), active });
     }
@@ -604,12 +614,24 @@ async fn sync_in(
     }));
     let run_id = tx.insert_run(run).await?;
     apply(tx, req, &list.fields, &plan, &memberships, run_id).await?;
+    failpoint_after_apply().await;
     let mut groups_written: Vec<GroupChange> = details_groups(&memberships);
     let mut ipos = 0;
     if req.mode.has("ipos") {
         on_step("ipos");
-        let added: HashSet<&str> =
+        let mut added: HashSet<&str> =
             plan.new_rows.iter().map(|r| r.symbol.as_str()).chain(plan.first_seen.iter().map(String::as_str)).collect();
+        // First seen counts as a listing only on a day of ordinary change: the first sync of a store, or a list
+        // that brings in more than 5 % of it (and over 50 symbols) at once — a backfill — describes long-listed
+        // stocks, not IPOs; then only a listing date inside the look-back makes one.
+        if active == 0 || added.len() as f64 > (active as f64 * MAX_DELISTED_SHARE).max(BACKFILL_FLOOR) {
+            tracing::info!(
+                new = added.len(),
+                active,
+                "a backfill, not a day of listings: only recent listing dates count as IPOs"
+            );
+            added.clear();
+        }
         ipos = assign_ipos(tx, req, &added, run_id, &mut plan.changes, &mut groups_written).await?;
     }
     let mut theme_changes = 0;
@@ -629,10 +651,11 @@ async fn sync_in(
     let mut universes: std::collections::BTreeSet<String> = plan
         .changes
         .iter()
-        .filter(|c| !matches!(c.change_type.as_str(), "market_cap" | "ipo_band"))
+        .filter(|c| !matches!(c.change_type.as_str(), "market_cap" | "ipo_band" | "cache"))
         .filter_map(|c| c.universe.clone())
         .collect();
     universes.extend(cache_rows_changed(&cache));
+    plan.changes.extend(cache_changes(&cache));
     tx.insert_sync_changes(run_id, &plan.changes, req.at.naive_utc()).await?;
     let wrote = !plan.changes.is_empty() || !plan.caps.is_empty() || cache.status == RunStatus::Applied;
     let status = if wrote { RunStatus::Applied } else { RunStatus::Skipped };
@@ -664,6 +687,37 @@ async fn sync_in(
         changes: plan.changes,
     };
     Ok((report, outcome))
+}
+
+/// A test's failpoint: with `UNIVERSE_FAILPOINT_SYNC_APPLIED=PATH` set, the sync creates PATH once its symbol
+/// writes are done (inside its transaction) and waits there to be killed, so a test can kill it mid-transaction.
+async fn failpoint_after_apply() {
+    if let Some(path) = std::env::var_os("UNIVERSE_FAILPOINT_SYNC_APPLIED") {
+        let _ = std::fs::write(&path, b"applied");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The cache rebuild's row changes as change-log lines (a universe row's symbol count before and after).
+fn cache_changes(cache: &OrganizeReport) -> Vec<SyncChange> {
+    use crate::organize::RowAction;
+    let count = |n: Option<usize>| n.map_or_else(|| "none".to_string(), |n| n.to_string());
+    cache
+        .rows
+        .iter()
+        .filter(|r| matches!(r.action, RowAction::Added | RowAction::Changed | RowAction::Removed))
+        .map(|r| SyncChange {
+            change_type: "cache".into(),
+            universe: Some(r.key.clone()),
+            symbol: None,
+            action: serde_json::to_value(r.action)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            reason: format!("{} {}: {} → {} symbols", r.kind, r.name, count(r.before), count(r.after)),
+            metadata: None,
+        })
+        .collect()
 }
 
 /// The cache rows the rebuild added, changed or removed, by key.
@@ -874,6 +928,14 @@ async fn apply(
     Ok(())
 }
 
+/// Why a sync failed, as told outside the process: the database's own words stay in the log.
+pub fn public_reason(e: &SyncError) -> String {
+    match e {
+        SyncError::Store(_) => "the database failed during the sync; nothing was changed (see the log)".into(),
+        other => other.to_string(),
+    }
+}
+
 /// TickStock's channels for the sync's events (compat §2.4).
 pub mod channels {
     /// A sync started.
@@ -924,7 +986,7 @@ pub async fn publish_completed(
         "duration_seconds": (duration.as_secs_f64() * 1000.0).round() / 1000.0,
     });
     if let Err(e) = result {
-        payload["error"] = json!(e.to_string());
+        payload["error"] = json!(public_reason(e));
     }
     bus.publish_event(channels::COMPLETE, "cache_sync_completed", payload).await?;
     let Ok(report) = result else { return Ok(()) };

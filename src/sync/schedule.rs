@@ -110,7 +110,10 @@ pub async fn tick(
         return Ok(None);
     }
     let eod = match (bus, schedule.eod_wait) {
-        (Some(bus), Some(wait)) => Some(wait_for_eod(store, bus, &id, slot, wait, now).await?),
+        (Some(bus), Some(wait)) => {
+            let deadline = slot + chrono::Duration::from_std(wait).unwrap_or_default();
+            Some(wait_for_eod(store, bus, &id, day, deadline, now).await?)
+        }
         _ => None,
     };
     let submitted = sync_job::submit_with_id(store, &id, schedule.mode, false, "scheduler", eod).await?;
@@ -118,29 +121,40 @@ pub async fn tick(
 }
 
 /// Waits for the end-of-day signal until the slot plus `wait`, a few seconds at a time, stopping early when
-/// another worker has queued the day's job. Returns what happened, for the job's record.
+/// another worker has queued the day's job. An item that names an earlier day (a signal nobody took that day) is
+/// stale and skipped. Returns what happened, for the job's record.
 async fn wait_for_eod(
     store: &Store,
     bus: &RedisBus,
     id: &str,
-    slot: DateTime<Utc>,
-    wait: Duration,
+    day: NaiveDate,
+    deadline_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
-    let left = (slot + chrono::Duration::from_std(wait).unwrap_or_default() - now).to_std().unwrap_or_default();
+    let left = (deadline_at - now).to_std().unwrap_or_default();
     if left.is_zero() {
         return Ok("past the end-of-day wait: queued at once".into());
     }
+    let mut listener = match bus.eod_listener().await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(job_id = %id, error = %e, "cannot wait for the end-of-day signal: queueing the sync");
+            return Ok(format!("could not wait for the end-of-day signal ({e}): ran anyway"));
+        }
+    };
     tracing::info!(job_id = %id, wait_secs = left.as_secs(), "waiting for TickStock's end-of-day signal");
     let deadline = tokio::time::Instant::now() + left;
     loop {
-        let chunk = deadline.saturating_duration_since(tokio::time::Instant::now()).min(Duration::from_secs(5));
+        let chunk = deadline.saturating_duration_since(tokio::time::Instant::now());
         if chunk.is_zero() {
             tracing::warn!(job_id = %id, "no end-of-day signal in time: queueing the sync anyway");
             return Ok(format!("no end-of-day signal within {} s: ran anyway", left.as_secs()));
         }
-        match bus.wait_eod(chunk).await {
-            Ok(Some(list)) => return Ok(format!("end-of-day signal on {list}")),
+        match listener.pop(chunk).await {
+            Ok(Some((list, item))) => match stale_day(&item, day) {
+                Some(old) => tracing::info!(%list, %old, "skipped a stale end-of-day signal"),
+                None => return Ok(format!("end-of-day signal on {list}")),
+            },
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(job_id = %id, error = %e, "could not wait for the end-of-day signal: queueing the sync");
@@ -151,6 +165,14 @@ async fn wait_for_eod(
             return Ok("queued by another worker".into());
         }
     }
+}
+
+/// The day an end-of-day item names, when it is earlier than `day` (the first `YYYY-MM-DD` in it, if any).
+fn stale_day(item: &str, day: NaiveDate) -> Option<NaiveDate> {
+    let named = (0..item.len().saturating_sub(9))
+        .filter(|i| item.is_char_boundary(*i) && item.is_char_boundary(i + 10))
+        .find_map(|i| NaiveDate::parse_from_str(&item[i..i + 10], "%Y-%m-%d").ok())?;
+    (named < day).then_some(named)
 }
 
 /// Queues each trading day's sync at its slot (after the end-of-day signal, with Redis) until `shutdown`
@@ -208,6 +230,9 @@ mod tests {
         assert_eq!(next_slot(at, ny(2026, 7, 1, 9, 0)).format("%H:%M").to_string(), "20:10");
         assert_eq!(next_slot(at, ny(2026, 12, 1, 9, 0)).format("%H:%M").to_string(), "21:10");
         assert!(parse_time("25:00").is_err());
+        assert_eq!(stale_day("2026-11-27", day(2026, 11, 30)), Some(day(2026, 11, 27)));
+        assert_eq!(stale_day(r#"{"date":"2026-11-30"}"#, day(2026, 11, 30)), None);
+        assert_eq!(stale_day("done", day(2026, 11, 30)), None);
         assert_eq!(parse_time("07:30").unwrap(), NaiveTime::from_hms_opt(7, 30, 0).unwrap());
     }
 }

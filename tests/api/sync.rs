@@ -212,9 +212,13 @@ async fn events_on_redis(db: &TestDb) {
         serde_json::json!({"job_id": "job-1", "mode": "full", "force": false, "triggered_by": "test"})
     );
     let done = &got[1].2;
+    // S01 deactivated and removed from two groups, and the cache rows built from them.
+    let report = result.as_ref().unwrap();
+    let non_cache = report.changes.iter().filter(|c| c.change_type != "cache").count();
+    assert_eq!(non_cache, 3);
     assert_eq!(
         (done["status"].as_str(), done["mode"].as_str(), done["total_changes"].as_u64()),
-        (Some("completed"), Some("full"), Some(3))
+        (Some("completed"), Some("full"), Some(report.changes.len() as u64))
     );
     assert_eq!(done["universes_updated"], serde_json::json!(universes));
     for u in ["ETF:SPY", "UNIVERSE:sp500", "index_sp500", "all_stocks"] {
@@ -249,9 +253,19 @@ async fn market_caps(db: &TestDb) {
     assert_eq!(stored["BIG"].market_cap, Some(10_100_000_000));
     assert_eq!((stored["MID"].market_cap, stored["MID"].shares_outstanding), (Some(2_440_000_000), Some(40_000_000)));
     assert_eq!(stored["NOBARS"].market_cap, Some(700_000_000));
-    let moves: Vec<(Option<String>, String)> = r.changes.iter().map(|c| (c.symbol.clone(), c.reason.clone())).collect();
+    let moves: Vec<(Option<String>, String)> = r
+        .changes
+        .iter()
+        .filter(|c| c.change_type == "market_cap")
+        .map(|c| (c.symbol.clone(), c.reason.clone()))
+        .collect();
     assert_eq!(moves, [(Some("BIG".into()), "mid_cap → large_cap (9.50 B → 10.10 B)".into())]);
     assert_eq!(r.changes[0].universe.as_deref(), Some("large_cap"));
+    // The band rows moved with it, and the log says so.
+    let cache: Vec<&str> =
+        r.changes.iter().filter(|c| c.change_type == "cache").filter_map(|c| c.universe.as_deref()).collect();
+    assert!(cache.contains(&"large_cap") && cache.contains(&"mid_cap"), "{cache:?}");
+    assert_eq!(db.cache_symbols("stock_universe", "large_cap").await, ["BIG"]);
     let again = sync(db, &dir, SyncMode::MarketCap, false, false).await.unwrap();
     assert_eq!((again.status, again.market_caps), (RunStatus::Skipped, 0));
 }
@@ -629,7 +643,9 @@ async fn scheduled_sync_waits_for_eod(db: &TestDb) {
     assert_eq!(job.result.as_ref().unwrap()["eod"], "end-of-day signal on tickstock.eod.complete", "{:?}", job.result);
     assert!(job.message.unwrap().ends_with("(end-of-day signal on tickstock.eod.complete)"));
 
-    // No signal: a second later than its one-second wait, the sync is queued anyway.
+    // No signal but a stale one (a day before): a second later than its one-second wait, the sync is queued anyway.
+    let mut c = redis::Client::open(redis.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::AsyncCommands::rpush(&mut c, "eod_complete", "2026-11-26").await.unwrap();
     s.eod_wait = Some(std::time::Duration::from_secs(1));
     let (_, submitted) = schedule::tick(&db.store, &s, Some(&bus), slot(27)).await.unwrap().unwrap();
     worker.run_one().await.unwrap().unwrap();
@@ -681,22 +697,23 @@ async fn killed_sync_leaves_nothing(db: &TestDb) {
     let dir = list(db, "day2", &next);
     let before = db.state().await;
     let runs_before = db.store.runs(1000).await.unwrap().len();
+    // The failpoint holds the sync inside its transaction once its symbol writes are done.
+    let marker = db.dir.path().join("applied");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_universe"))
         .args(["--database-url", &db.url, "sync", "--source"])
         .arg(&dir)
+        .env("UNIVERSE_FAILPOINT_SYNC_APPLIED", &marker)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !writer_busy(db).await {
-        assert!(child.try_wait().unwrap().is_none(), "the sync ended before it could be killed");
-        assert!(std::time::Instant::now() < deadline, "the sync never began writing");
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    while !marker.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the sync ended before it reached the failpoint");
+        assert!(std::time::Instant::now() < deadline, "the sync never reached the failpoint");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    // Mid-transaction: the writer's lock is held and the process still runs.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert!(child.try_wait().unwrap().is_none(), "the sync finished within 50 ms: the data set is too small");
+    assert!(writer_busy(db).await, "the sync's transaction is open");
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(db.state().await, before, "nothing of the killed sync is visible");

@@ -79,6 +79,23 @@ pub struct RedisBus {
 /// TickStock's end-of-day signal lists (compat §5.3): its data pipeline pushes to one when the day's bars are in.
 pub const EOD_LISTS: [&str; 3] = ["eod_complete", "tickstock.eod.complete", "market_data.eod_complete"];
 
+/// Waits on TickStock's end-of-day signal lists ([`EOD_LISTS`]).
+pub struct EodListener {
+    conn: redis::aio::MultiplexedConnection,
+}
+
+impl EodListener {
+    /// The longest single `BLPOP`, so a caller can stop waiting between them.
+    pub const CHUNK: Duration = Duration::from_secs(5);
+
+    /// Pops the first item any of the lists receives within `max` (at most [`Self::CHUNK`]): the list and the item.
+    pub async fn pop(&mut self, max: Duration) -> redis::RedisResult<Option<(String, String)>> {
+        let wait = max.min(Self::CHUNK).as_secs_f64().max(0.01);
+        let popped: Option<[String; 2]> = self.conn.blpop(&EOD_LISTS[..], wait).await?;
+        Ok(popped.map(|[list, item]| (list, item)))
+    }
+}
+
 /// A consumer group none of whose consumers has touched the stream for this long no longer holds trimming back.
 const STALE_GROUP_MS: usize = 3_600_000;
 
@@ -239,25 +256,11 @@ return 1
         Ok(written == 1)
     }
 
-    /// Waits for TickStock's end-of-day signal: pops the first of [`EOD_LISTS`] to receive an item, within `max`.
-    /// Returns the list that signalled, or `None` when the time ran out. Blocks on its own connection (a `BLPOP`
-    /// holds the connection it runs on), a few seconds at a time.
-    pub async fn wait_eod(&self, max: Duration) -> redis::RedisResult<Option<String>> {
-        const CHUNK: Duration = Duration::from_secs(5);
-        let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(CHUNK * 3));
-        let mut conn = self.client.get_multiplexed_async_connection_with_config(&config).await?;
-        let deadline = tokio::time::Instant::now() + max;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                return Ok(None);
-            }
-            let wait = left.min(CHUNK).as_secs_f64().max(0.01);
-            let popped: Option<[String; 2]> = conn.blpop(&EOD_LISTS[..], wait).await?;
-            if let Some([list, _]) = popped {
-                return Ok(Some(list));
-            }
-        }
+    /// A connection of its own for waiting on TickStock's end-of-day lists (a `BLPOP` holds the connection it
+    /// runs on).
+    pub async fn eod_listener(&self) -> redis::RedisResult<EodListener> {
+        let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(EodListener::CHUNK * 3));
+        Ok(EodListener { conn: self.client.get_multiplexed_async_connection_with_config(&config).await? })
     }
 
     /// Publishes a TickStock event envelope.
