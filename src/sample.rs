@@ -29,6 +29,13 @@ pub fn next_day_list() -> Input {
     Input::from_bytes(format!("data/{}", NEXT_DAY_TICKERS.0), NEXT_DAY_TICKERS.1)
 }
 
+/// The S&P 500's dated history (byte copies of the shared `pit/sp500_seed.csv` and `pit/sp500_changes.csv`):
+/// the seed roster of 2004-12-30 and 1,026 additions and removals to 2026-07-13.
+pub fn sp500_history() -> (Input, Input) {
+    let (seed, changes) = (embedded!("sample/history/sp500_seed.csv"), embedded!("sample/history/sp500_changes.csv"));
+    (Input::from_bytes(format!("data/{}", seed.0), seed.1), Input::from_bytes(format!("data/{}", changes.0), changes.1))
+}
+
 /// Sample loads in the order the demo runs them.
 pub fn demo_loads() -> Vec<(LoadKind, Vec<Input>)> {
     let inputs =

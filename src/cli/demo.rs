@@ -75,6 +75,32 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     for tf in [Timeframe::Day, Timeframe::Week, Timeframe::Month] {
         bars.insert(tf.table(), store.count_bars(tf).await?);
     }
+    // Twenty years of the S&P 500's membership, so `--as-of` answers the past.
+    let (seed, changes) = crate::sample::sp500_history();
+    let history = crate::load::load_events(
+        &store,
+        &crate::load::EventsRequest {
+            seed,
+            changes,
+            name: crate::domain::GroupName::parse(GroupKind::Universe, "sp500")?,
+            environment: config.environment,
+            dry_run: false,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("bundled S&P 500 history did not load: {e}"))?;
+    let on = |d: &str| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .expect("a date")
+            .and_hms_opt(23, 59, 59)
+            .expect("a time")
+            .and_utc()
+    };
+    let lehman_before =
+        store.group_symbols_as_of(config.environment, GroupKind::Universe, "sp500", on("2008-09-12")).await?;
+    let lehman_after =
+        store.group_symbols_as_of(config.environment, GroupKind::Universe, "sp500", on("2008-09-16")).await?;
+    let has_leh = |v: &[String]| v.iter().any(|s| s == "LEH");
     // The next day: the sample's list without the companies acquired or renamed since, with one new listing.
     let req = crate::sync::daily::SyncRequest::new(
         config.environment,
@@ -93,6 +119,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
             "database": db.display().to_string(), "database_url": url, "loads": reports, "groups": groups,
             "symbols": symbols, "memberships": memberships, "organize": organized, "validation": validation,
             "bars_job": { "job_id": job.id, "status": job.status, "bars": bars }, "sync": synced,
+            "history": history,
         }))?;
         return serve_demo(store, db, config, serve).await;
     }
@@ -145,6 +172,18 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
         job.id, job.status, bars["ohlcv_daily"], bars["ohlcv_weekly"], bars["ohlcv_monthly"],
     );
     println!(
+        "S&P 500 history: {} events from {} to {} ({} membership intervals); as of 2008-09-12 {} members{}, as of \
+         2008-09-16 {}{}",
+        history.events,
+        history.start,
+        history.end,
+        history.intervals,
+        lehman_before.len(),
+        if has_leh(&lehman_before) { " including Lehman Brothers (LEH)" } else { "" },
+        lehman_after.len(),
+        if has_leh(&lehman_after) { ", LEH still among them" } else { ", without LEH" },
+    );
+    println!(
         "\nDaily sync of the sample's next day (the companies acquired or renamed in 2025-26 leave, Honeywell's \
          spin-off Solstice arrives; the sample has no market caps, so no band moves):"
     );
@@ -161,6 +200,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
     println!("  universe --database-url {url} bars load --universe dow30 --source sample --timeframes day,week");
     println!("  universe --database-url {url} jobs list");
     println!("  universe --database-url {url} sync log --symbol HOLX");
+    println!("  universe --database-url {url} universes show sp500 --as-of 2008-09-12");
     println!("  universe --database-url {url} sync --source sample --dry-run");
     serve_demo(store, db, config, serve).await
 }

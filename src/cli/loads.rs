@@ -35,6 +35,9 @@ pub(super) struct LoadArgs {
     /// Skip the structural checks run inside the load's transaction (recorded in the run).
     #[arg(long)]
     pub(super) no_validate: bool,
+    /// `events`: the seed roster (`effective_date,ticker`) the changes start from.
+    #[arg(long)]
+    pub(super) seed: Option<std::path::PathBuf>,
 }
 
 /// What `universe load` loads: one kind of file, or a whole folder.
@@ -52,6 +55,9 @@ pub(super) enum LoadWhat {
     Symbols,
     /// A folder of all of them, in order, then enrich, organize and validate.
     All,
+    /// An index's dated history: `load events CHANGES.csv --seed SEED.csv --name sp500` (a UNIVERSE group's
+    /// membership intervals, for `--as-of`).
+    Events,
 }
 
 impl LoadWhat {
@@ -62,7 +68,7 @@ impl LoadWhat {
             LoadWhat::Sectors => Some(LoadKind::Sectors),
             LoadWhat::Themes => Some(LoadKind::Themes),
             LoadWhat::Symbols => Some(LoadKind::Symbols),
-            LoadWhat::All => None,
+            LoadWhat::All | LoadWhat::Events => None,
         }
     }
 }
@@ -104,6 +110,76 @@ async fn load_all(paths: &[std::path::PathBuf], config: &Config) -> Result<()> {
     }
 }
 
+/// `universe load events CHANGES.csv --seed SEED.csv --name NAME`.
+async fn load_events(
+    paths: &[std::path::PathBuf],
+    seed: Option<&std::path::Path>,
+    name: Option<&str>,
+    mode: Mode,
+    config: &Config,
+) -> Result<()> {
+    let [changes] = paths else { anyhow::bail!("`load events` takes one changes file (and --seed)") };
+    let Some(seed) = seed else {
+        anyhow::bail!("`load events` needs --seed SEED.csv, the roster the changes start from")
+    };
+    let name = match name {
+        Some(n) => n.to_string(),
+        // sp500_changes.csv → sp500
+        None => changes
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(|s| s.trim_end_matches("_changes").to_string())
+            .context("give the universe with --name")?,
+    };
+    let name = crate::domain::GroupName::parse(crate::domain::GroupKind::Universe, &name)?;
+    let read =
+        |p: &std::path::Path| Input::read(p, config.max_input_bytes).map_err(|e| problems_error(config, &[e], None));
+    let req = load::EventsRequest {
+        seed: read(seed)?,
+        changes: read(changes)?,
+        name,
+        environment: config.environment,
+        dry_run: mode == Mode::DryRun,
+    };
+    let store = open(config).await?;
+    let result = load::load_events(&store, &req).await;
+    store.close().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(LoadError::Invalid { problems, run_id }) => return Err(problems_error(config, &problems, run_id)),
+        Err(e) => return Err(e.into()),
+    };
+    if config.json {
+        return print_json(&report);
+    }
+    println!(
+        "run {} ({}): {} history from {} to {}: {} events, {} intervals ({} written, {} replaced), {} members now",
+        report.run_id,
+        report.status.as_str(),
+        report.group,
+        report.start,
+        report.end,
+        report.events,
+        report.intervals,
+        report.intervals_added,
+        report.intervals_removed,
+        report.roster
+    );
+    let list = |v: &[String]| {
+        if v.len() > 20 { format!("{} … ({} in all)", v[..20].join(", "), v.len()) } else { v.join(", ") }
+    };
+    if !report.only_in_members.is_empty() {
+        println!("  left the group (members before, not in the history's roster): {}", list(&report.only_in_members));
+    }
+    if !report.only_in_roster.is_empty() {
+        println!("  joined the group (in the roster, not members before): {}", list(&report.only_in_roster));
+    }
+    for p in &report.skipped {
+        println!("  {p}");
+    }
+    Ok(())
+}
+
 /// Which runs `universe runs` shows.
 #[derive(clap::Args, Debug)]
 pub(super) struct RunsArgs {
@@ -116,8 +192,11 @@ pub(super) struct RunsArgs {
 
 /// Loads files of one kind, then reports coverage, orphans and staleness (information, never a failure).
 pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
-    let LoadArgs { kind, paths, mode, prune, etf, name, no_validate } = args;
-    let Some(kind) = kind.kind() else { return load_all(&paths, config).await };
+    let LoadArgs { kind: what, paths, mode, prune, etf, name, no_validate, seed } = args;
+    if what == LoadWhat::Events {
+        return load_events(&paths, seed.as_deref(), name.as_deref(), mode, config).await;
+    }
+    let Some(kind) = what.kind() else { return load_all(&paths, config).await };
 
     let mut inputs = Vec::new();
     let mut unreadable = Vec::new();

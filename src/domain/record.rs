@@ -105,6 +105,8 @@ stored_words! {
         Bars = "bars",
         /// The daily sync (`universe sync`).
         Sync = "sync",
+        /// An index's dated history (seed roster and changes).
+        Events = "events",
     }
 }
 

@@ -3,14 +3,22 @@
 //! is the seed with every event dated on or before T applied in file order; parsed here into each ticker's
 //! membership intervals and the roster after the last event. Every problem — a removal of a non-member, an
 //! addition of a member, dates out of order or before the seed, a bad action or date — names its file, line and
-//! field, and nothing is loaded.
+//! field, and nothing is loaded. An event whose "ticker" is not a ticker at all (the shared S&P 400 file has two
+//! scraping artifacts) is skipped and listed with its line.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
 
+use super::LoadError;
 use super::input::{Input, Problem, Table};
-use crate::domain::Ticker;
+use crate::domain::{Environment, GroupKind, GroupName, RunKind, RunStatus, Ticker};
+use crate::store::{
+    Action, Counts, GroupBefore, GroupChange, GroupMember, GroupWrite, NewRun, Reader, RunDetails, RunOutcome, Store,
+    Tx,
+};
 
 /// One membership interval: from its first day to the day it ended (exclusive), open while a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,6 +42,9 @@ pub struct History {
     pub events: usize,
     /// The last event's date (the seed's date when there are none).
     pub end: NaiveDate,
+    /// Events skipped because their "ticker" is not one (scraping artifacts of the source, e.g. the S&P 400
+    /// file's `TEMPLATE:INVESTORS EXCHANGE LINK`), with file, line and reason: listed, never silently dropped.
+    pub skipped: Vec<Problem>,
 }
 
 fn date_cell(input: &Input, line: u64, field: &str, raw: &str, problems: &mut Vec<Problem>) -> Option<NaiveDate> {
@@ -119,9 +130,16 @@ pub fn parse(seed: &Input, changes: &Input, problems: &mut Vec<Problem>) -> Opti
     let mut intervals: BTreeMap<Ticker, Vec<Interval>> = BTreeMap::new();
     let mut last = start;
     let mut events = 0;
+    let mut skipped = Vec::new();
     for row in &changes_table.rows {
         let Some(date) = date_cell(changes, row.line, "date", row.get(cc[0]), problems) else { continue };
-        let Some(ticker) = ticker_cell(changes, row.line, row.get(cc[2]), problems) else { continue };
+        let ticker = match Ticker::parse(row.get(cc[2])) {
+            Ok(t) => t,
+            Err(e) => {
+                skipped.push(Problem::at(&changes.name, row.line, Some("ticker"), format!("skipped: {e}")));
+                continue;
+            }
+        };
         let at = |field: &str, why: String| Problem::at(&changes.name, row.line, Some(field), why);
         if date < start {
             problems.push(at("date", format!("{date} is before the seed roster's date {start}")));
@@ -165,7 +183,7 @@ pub fn parse(seed: &Input, changes: &Input, problems: &mut Vec<Problem>) -> Opti
     for list in intervals.values_mut() {
         list.sort();
     }
-    Some(History { start, intervals, roster, events, end: last })
+    Some(History { start, intervals, roster, events, end: last, skipped })
 }
 
 impl History {
@@ -179,6 +197,200 @@ impl History {
                 .collect()
         })
     }
+}
+
+/// An index history load: a seed roster and its dated changes onto one UNIVERSE group.
+#[derive(Debug, Clone)]
+pub struct EventsRequest {
+    /// The seed roster (`effective_date,ticker`).
+    pub seed: Input,
+    /// The changes (`date,action,ticker[,name,reason]`).
+    pub changes: Input,
+    /// The group.
+    pub name: GroupName,
+    /// Its environment.
+    pub environment: Environment,
+    /// Report, write only the run record.
+    pub dry_run: bool,
+}
+
+/// What an index history load did (or would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventsReport {
+    /// The `load_runs` id.
+    pub run_id: i64,
+    /// `applied`, `skipped` (the same history again) or `dry_run`.
+    pub status: RunStatus,
+    /// `UNIVERSE:name`.
+    pub group: String,
+    /// The seed's date: `as_of` answers from here on.
+    pub start: NaiveDate,
+    /// The last event's date.
+    pub end: NaiveDate,
+    /// Events read.
+    pub events: usize,
+    /// Membership intervals in the history.
+    pub intervals: usize,
+    /// Intervals written (new, or changed by newer events).
+    pub intervals_added: usize,
+    /// Stored intervals the history no longer has (replaced).
+    pub intervals_removed: usize,
+    /// Members after the last event (the group's members now).
+    pub roster: usize,
+    /// Members the group had that the roster lacks (from a constituents file, say): they leave the group.
+    pub only_in_members: Vec<String>,
+    /// Roster members the group lacked: they join it.
+    pub only_in_roster: Vec<String>,
+    /// Events skipped because their ticker is not one, with file, line and reason.
+    pub skipped: Vec<Problem>,
+}
+
+/// One interval as compared with the stored rows: symbol, start, end.
+type Span<'a> = (&'a str, DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// Midnight UTC of a day: an event dated D holds for the whole of D (`--as-of D` reads the end of D).
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// Loads an index history: the group's members become the roster after the last event (any disagreement with
+/// the members it had is reported, not hidden), and its `membership_history` becomes exactly the history's
+/// intervals — only the intervals that differ are deleted or inserted, so loading the same files again changes
+/// nothing and a newer changes file adds only its new events. One transaction under the writers' lock.
+pub async fn load_events(store: &Store, req: &EventsRequest) -> Result<EventsReport, LoadError> {
+    let mut problems = Vec::new();
+    let Some(history) = parse(&req.seed, &req.changes, &mut problems) else {
+        return Err(LoadError::Invalid { problems, run_id: None });
+    };
+    let source = format!("{} + {}", req.seed.name, req.changes.name);
+    let checksum = format!("{:x}", md5::compute([req.seed.bytes.as_slice(), req.changes.bytes.as_slice()].concat()));
+    let run = NewRun {
+        kind: RunKind::Events,
+        source: &source,
+        mode: if req.dry_run { "dry-run" } else { "full" },
+        environment: req.environment,
+        checksum: Some(&checksum),
+        validated: false,
+        rollback_of: None,
+        started_at: crate::store::now(),
+    };
+    let kind = GroupKind::Universe;
+    let name = req.name.as_str();
+    let tx = store.begin_write().await?;
+    tx.commit_after(async |tx: &mut Tx| -> Result<EventsReport, LoadError> {
+        let mut groups = Reader::Tx(tx).groups_of_kind(req.environment, kind).await?;
+        groups.retain(|g| g.name.as_str() == name);
+        Reader::Tx(tx).load_members(&mut groups).await?;
+        let group = groups.into_iter().next();
+        let members: BTreeSet<&Ticker> = group.iter().flat_map(|g| g.members.keys()).collect();
+        let roster: BTreeSet<&Ticker> = history.roster.iter().collect();
+        let only_in_members: Vec<&str> = members.difference(&roster).map(|t| t.as_str()).collect();
+        let only_in_roster: Vec<&str> = roster.difference(&members).map(|t| t.as_str()).collect();
+        let wanted: BTreeSet<Span<'_>> = history
+            .intervals
+            .iter()
+            .flat_map(|(t, list)| list.iter().map(move |i| (t.as_str(), start_of(i.from), i.to.map(start_of))))
+            .collect();
+        let stored = tx.history_of(req.environment, kind, name).await?;
+        let have: BTreeSet<Span<'_>> =
+            stored.iter().map(|r| (r.symbol.as_str(), r.valid_from, r.valid_to)).collect();
+        let delete: Vec<i64> = stored
+            .iter()
+            .filter(|r| !wanted.contains(&(r.symbol.as_str(), r.valid_from, r.valid_to)))
+            .map(|r| r.id)
+            .collect();
+        let insert: Vec<Span<'_>> =
+            wanted.iter().filter(|w| !have.contains(*w)).copied().collect();
+        let changes = !delete.is_empty()
+            || !insert.is_empty()
+            || !only_in_members.is_empty()
+            || !only_in_roster.is_empty()
+            || group.is_none();
+        let status = match (req.dry_run, changes) {
+            (true, _) => RunStatus::DryRun,
+            (false, true) => RunStatus::Applied,
+            (false, false) => RunStatus::Skipped,
+        };
+        let run_id = tx.insert_run(&run).await?;
+        let mut change = GroupChange {
+            kind,
+            name: name.to_string(),
+            action: if group.is_some() { Action::Updated } else { Action::Created },
+            before: GroupBefore {
+                existed: group.is_some(),
+                description: group.as_ref().and_then(|g| g.description.clone()),
+                metadata: group.as_ref().and_then(|g| g.metadata.clone()),
+                liquidity_filter: group.as_ref().and_then(|g| g.liquidity_filter.clone()),
+            },
+            counts: Counts { added: only_in_roster.len(), removed: only_in_members.len(), ..Counts::default() },
+        };
+        if status == RunStatus::Applied {
+            let now = crate::store::now().naive_utc();
+            let mut metadata = group
+                .as_ref()
+                .and_then(|g| g.metadata.clone())
+                .and_then(|m| m.as_object().cloned())
+                .unwrap_or_default();
+            metadata.insert("history_start".into(), json!(history.start));
+            metadata.insert("history_end".into(), json!(history.end));
+            metadata.insert("history_events".into(), json!(history.events));
+            metadata.insert("history_source".into(), json!(source));
+            metadata.insert("total_symbols".into(), json!(history.roster.len()));
+            let metadata = serde_json::Value::Object(metadata);
+            let description = group.as_ref().and_then(|g| g.description.clone()).unwrap_or_else(|| name.to_string());
+            let write = GroupWrite {
+                env: req.environment,
+                kind,
+                name,
+                description: Some(&description),
+                metadata: Some(&metadata),
+                liquidity_filter: None,
+            };
+            let id = tx.upsert_group(&write, now).await?;
+            tx.delete_members(&GroupMember::symbols(id, name, &only_in_members)).await?;
+            tx.insert_members(&GroupMember::symbols(id, name, &only_in_roster), now).await?;
+            tx.delete_history(&delete).await?;
+            let rows: Vec<crate::store::HistoryInterval> = insert
+                .iter()
+                .map(|(symbol, from, to)| crate::store::HistoryInterval {
+                    group_type: kind.as_str().to_string(),
+                    group_name: name.to_string(),
+                    symbol: symbol.to_string(),
+                    weight: None,
+                    metadata: None,
+                    valid_from: *from,
+                    valid_to: *to,
+                })
+                .collect();
+            tx.insert_history(req.environment, &rows).await?;
+        } else {
+            change.counts = Counts::default();
+        }
+        let outcome = RunOutcome {
+            added: insert.len() as i64,
+            removed: delete.len() as i64,
+            changed: (only_in_members.len() + only_in_roster.len()) as i64,
+            details: Some(RunDetails { groups: vec![change], ..RunDetails::default() }),
+            ..RunOutcome::new(status)
+        };
+        tx.finish_run(run_id, &outcome).await?;
+        Ok(EventsReport {
+            run_id,
+            status,
+            group: format!("{kind}:{name}"),
+            start: history.start,
+            end: history.end,
+            events: history.events,
+            intervals: wanted.len(),
+            intervals_added: insert.len(),
+            intervals_removed: delete.len(),
+            roster: history.roster.len(),
+            only_in_members: only_in_members.iter().map(|s| s.to_string()).collect(),
+            only_in_roster: only_in_roster.iter().map(|s| s.to_string()).collect(),
+            skipped: history.skipped.clone(),
+        })
+    })
+    .await
 }
 
 #[cfg(test)]

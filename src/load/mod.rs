@@ -17,6 +17,7 @@
 
 mod all;
 mod apply;
+mod events;
 mod holdings;
 mod input;
 mod parsed;
@@ -31,6 +32,7 @@ mod universes;
 use serde::Serialize;
 
 pub use all::{LoadAllReport, Step, StepStatus, run as load_all};
+pub use events::{EventsReport, EventsRequest, History, Interval, load_events};
 pub use holdings::HoldingsFormat;
 pub use input::{DEFAULT_MAX_INPUT_BYTES, Input, Problem};
 pub use parsed::SkippedRow;

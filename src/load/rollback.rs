@@ -70,6 +70,12 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
              to replace them"
         )));
     }
+    if run.kind == RunKind::Events {
+        return Err(LoadError::Refused(format!(
+            "run {run_id} loaded an index's dated history: load the history files you want instead (only the \
+             intervals that differ are rewritten)"
+        )));
+    }
     if run.kind == RunKind::Sync {
         return Err(LoadError::Refused(format!(
             "run {run_id} is a daily sync: its changes are in `universe sync log`; sync again from a corrected list \

@@ -67,6 +67,7 @@ impl RunDetails {
             | RunKind::Themes
             | RunKind::Symbols
             | RunKind::Sync
+            | RunKind::Events
             | RunKind::Rollback => {
                 #[derive(Deserialize)]
                 struct Changes {

@@ -565,3 +565,52 @@ impl<'a> GroupMember<'a> {
 fn member_json(rows: &[GroupMember<'_>]) -> String {
     serde_json::to_string(rows).expect("membership rows serialize")
 }
+
+/// A stored history interval of one group.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct HistoryRow {
+    /// `membership_history.id`.
+    pub id: i64,
+    /// The member.
+    pub symbol: String,
+    /// Start.
+    pub valid_from: DateTime<Utc>,
+    /// End (exclusive); `None` while open.
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+impl Tx {
+    /// Every history interval of one group.
+    pub async fn history_of(
+        &mut self,
+        env: Environment,
+        kind: GroupKind,
+        name: &str,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        Ok(on_conn!(self, c => sqlx::query_as(
+            "SELECT id, symbol, valid_from, valid_to FROM membership_history \
+             WHERE environment = $1 AND group_type = $2 AND group_name = $3 ORDER BY symbol, valid_from",
+        )
+        .bind(env.as_str())
+        .bind(kind.as_str())
+        .bind(name)
+        .fetch_all(&mut *c)
+        .await?))
+    }
+
+    /// Deletes history intervals by id.
+    pub async fn delete_history(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        for chunk in ids.chunks(super::BATCH_ROWS) {
+            on_conn!(self, c => {
+                let mut qb = sqlx::QueryBuilder::new("DELETE FROM membership_history WHERE id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *c).await?;
+            });
+        }
+        Ok(())
+    }
+}

@@ -35,7 +35,9 @@ pub use details::{
     Action, BuiltRecord, Counts, DetailsError, GroupBefore, GroupChange, KeptRecord, OrganizeRecord, RunDetails,
     SymbolsChange,
 };
-pub use groups::{GroupMember, GroupSummary, GroupWrite, MemberDetail, MemberRow, StoredGroup, StoredMember};
+pub use groups::{
+    GroupMember, GroupSummary, GroupWrite, HistoryRow, MemberDetail, MemberRow, StoredGroup, StoredMember,
+};
 pub use jobs::{JobProgress, JobRow, TaskRecord};
 pub use quality::{GroupKey, GroupList, split_list};
 pub use runs::{NewRun, RunOutcome, RunRow};

@@ -6,6 +6,7 @@ mod helpers;
 mod bars;
 mod cli;
 mod deployment;
+mod history;
 mod holdings;
 mod http_limits;
 mod incremental;

@@ -1,0 +1,164 @@
+//! Index history (issue #17): the shared point-in-time S&P 500, 400 and 600 files load into membership intervals,
+//! and `as_of` answers match the rule — the seed roster with every event dated on or before the day applied in
+//! file order — computed here independently, on 210 dates per index; reloading changes nothing, a newer changes
+//! file adds only its events, bad files write nothing, and a disagreement with the constituents file is reported.
+
+use std::collections::BTreeSet;
+
+use universe::domain::{Environment, GroupKind, GroupName, RunStatus};
+use universe::load::{EventsRequest, Input, LoadError, LoadKind, Mode, load_events};
+
+use crate::helpers::{TestDb, contract};
+
+fn pit(file: &str) -> Input {
+    let path = format!("{}/../shared/data/pit/{file}", env!("CARGO_MANIFEST_DIR"));
+    Input::read(std::path::Path::new(&path), 64 << 20).unwrap()
+}
+
+fn request(index: &str, changes: Input) -> EventsRequest {
+    EventsRequest {
+        seed: pit(&format!("{index}_seed.csv")),
+        changes,
+        name: GroupName::parse(GroupKind::Universe, index).unwrap(),
+        environment: Environment::Default,
+        dry_run: false,
+    }
+}
+
+/// The rule, by hand: the seed's tickers, then each change dated on or before `day`, in file order.
+fn reference(seed: &Input, changes: &Input, day: chrono::NaiveDate) -> BTreeSet<String> {
+    let text = |i: &Input| String::from_utf8(i.bytes.clone()).unwrap();
+    let mut members: BTreeSet<String> =
+        text(seed).lines().skip(1).map(|l| l.split(',').nth(1).unwrap().to_string()).collect();
+    for line in text(changes).lines().skip(1) {
+        let mut f = line.splitn(4, ',');
+        let (date, action, ticker) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap() > day {
+            break;
+        }
+        // The S&P 400 file's two scraping artifacts (a wiki template and a sector name) are not tickers.
+        if ticker.starts_with("TEMPLATE:") || ticker == "INDUSTRIALS" {
+            continue;
+        }
+        match action {
+            "added" => members.insert(ticker.to_string()),
+            _ => members.remove(ticker),
+        };
+    }
+    members
+}
+
+async fn as_of(db: &TestDb, index: &str, day: chrono::NaiveDate) -> BTreeSet<String> {
+    let at = day.and_hms_opt(23, 59, 59).unwrap().and_utc();
+    db.store
+        .group_symbols_as_of(Environment::Default, GroupKind::Universe, index, at)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// The three shared histories load; `as_of` on 210 dates spread over each history equals the rule; Lehman
+/// Brothers is a member on 2008-09-12 and not on 2008-09-16; loading the same files again changes nothing.
+async fn pit_histories_answer_as_of(db: &TestDb) {
+    for index in ["sp500", "sp400", "sp600"] {
+        let changes = pit(&format!("{index}_changes.csv"));
+        let r = load_events(&db.store, &request(index, changes.clone())).await.unwrap();
+        let lines = String::from_utf8(changes.bytes.clone()).unwrap().lines().count() - 1;
+        assert_eq!((r.status, r.events + r.skipped.len()), (RunStatus::Applied, lines), "{index}");
+        let skipped: Vec<u64> = r.skipped.iter().filter_map(|p| p.line).collect();
+        assert_eq!(skipped, if index == "sp400" { vec![748, 798, 936, 948] } else { vec![] }, "{index}");
+        assert_eq!(r.intervals_added, r.intervals);
+        let seed = pit(&format!("{index}_seed.csv"));
+        let span = (r.end - r.start).num_days();
+        for k in 0..210 {
+            let day = r.start + chrono::Duration::days(span * k / 209);
+            assert_eq!(as_of(db, index, day).await, reference(&seed, &changes, day), "{index} on {day}");
+        }
+        let members: BTreeSet<String> = db.symbols_of(GroupKind::Universe, index).await.into_iter().collect();
+        assert_eq!(members, reference(&seed, &changes, r.end), "{index}: the members are the last roster");
+        let again = load_events(&db.store, &request(index, changes)).await.unwrap();
+        assert_eq!((again.status, again.intervals_added, again.intervals_removed), (RunStatus::Skipped, 0, 0));
+    }
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    assert!(as_of(db, "sp500", day("2008-09-12")).await.contains("LEH"));
+    assert!(!as_of(db, "sp500", day("2008-09-16")).await.contains("LEH"));
+}
+
+/// A changes file that grew loads only its new events: the intervals already stored stay (same ids), the ones
+/// the new events closed or opened are written.
+async fn newer_changes_add_only_new_events(db: &TestDb) {
+    let full = pit("sp500_changes.csv");
+    let text = String::from_utf8(full.bytes.clone()).unwrap();
+    let early: String = text.lines().take(601).map(|l| format!("{l}\n")).collect();
+    let first = load_events(&db.store, &request("sp500", Input::from_bytes("sp500_changes.csv", early))).await.unwrap();
+    assert_eq!(first.events, 600);
+    let ids_before: BTreeSet<i64> = history_ids(db).await;
+    let second = load_events(&db.store, &request("sp500", full.clone())).await.unwrap();
+    assert_eq!((second.status, second.events), (RunStatus::Applied, 1026));
+    let ids_after = history_ids(db).await;
+    assert_eq!(ids_before.intersection(&ids_after).count(), first.intervals - second.intervals_removed);
+    assert_eq!(ids_after.len(), second.intervals);
+    assert!(second.intervals_added < second.intervals / 2, "{} of {}", second.intervals_added, second.intervals);
+    let seed = pit("sp500_seed.csv");
+    let day = chrono::NaiveDate::from_ymd_opt(2020, 3, 20).unwrap();
+    assert_eq!(as_of(db, "sp500", day).await, reference(&seed, &full, day));
+}
+
+async fn history_ids(db: &TestDb) -> BTreeSet<i64> {
+    let sql = "SELECT id FROM membership_history WHERE group_name = 'sp500'";
+    let ids: Vec<i64> = match &db.store {
+        universe::store::Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        universe::store::Store::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+    };
+    ids.into_iter().collect()
+}
+
+/// Bad files: every problem names its file, line and field, and nothing is written.
+async fn bad_history_writes_nothing(db: &TestDb) {
+    let before = db.state().await;
+    let changes = Input::from_bytes(
+        "changes.csv",
+        "date,action,ticker,name,reason\n2005-01-03,removed,NOPE,,\n2005-01-04,added,AAPL,,\n2004-01-01,added,ZZZ,,\n",
+    );
+    match load_events(&db.store, &request("sp500", changes)).await {
+        Err(LoadError::Invalid { problems, .. }) => {
+            let got: Vec<(&str, Option<u64>, Option<&str>)> =
+                problems.iter().map(|p| (p.file.as_str(), p.line, p.field.as_deref())).collect();
+            assert_eq!(
+                got,
+                [
+                    ("changes.csv", Some(2), Some("action")),
+                    ("changes.csv", Some(3), Some("action")),
+                    ("changes.csv", Some(4), Some("date"))
+                ]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(db.state().await, before);
+}
+
+/// Events onto a group loaded from a constituents file: where the two disagree is reported, and the members
+/// become the history's last roster.
+async fn disagreement_with_constituents_is_reported(db: &TestDb) {
+    let constituents = include_str!("../../data/sample/universes/sp500.csv");
+    db.load_ok(LoadKind::Universes, &[("sp500.csv", constituents)], Mode::Full).await;
+    let before: BTreeSet<String> = db.symbols_of(GroupKind::Universe, "sp500").await.into_iter().collect();
+    let changes = pit("sp500_changes.csv");
+    let r = load_events(&db.store, &request("sp500", changes.clone())).await.unwrap();
+    let roster = reference(&pit("sp500_seed.csv"), &changes, r.end);
+    let only_members: Vec<String> = before.difference(&roster).cloned().collect();
+    let only_roster: Vec<String> = roster.difference(&before).cloned().collect();
+    assert_eq!((r.only_in_members.clone(), r.only_in_roster.clone()), (only_members, only_roster));
+    assert!(!r.only_in_members.is_empty() || !r.only_in_roster.is_empty(), "the two files differ somewhere");
+    let after: BTreeSet<String> = db.symbols_of(GroupKind::Universe, "sp500").await.into_iter().collect();
+    assert_eq!(after, roster);
+}
+
+contract!(
+    pit_histories_answer_as_of,
+    newer_changes_add_only_new_events,
+    bad_history_writes_nothing,
+    disagreement_with_constituents_is_reported
+);
