@@ -118,6 +118,23 @@ if [ -z "${ONLY:-}" ] || [[ "sqlite_sync postgres_sync" =~ $ONLY ]]; then
     "$BIN --database-url ${BENCH_DATABASE_URL%/*}/universe_sync sync --source $SYNC/next"
 fi
 
+# Issue #17: the S&P 500's history (the shared seed roster and its 1,026 dated events) loaded into an empty
+# database (a migrated copy each run).
+PIT=../shared/data/pit
+if [ -d "$PIT" ] && { [ -z "${ONLY:-}" ] || [[ "sqlite_events postgres_events" =~ $ONLY ]]; }; then
+  rm -f "$OUT"/events-empty.db*
+  "$BIN" --database-url "sqlite://$OUT/events-empty.db" db migrate >/dev/null
+  bench sqlite_events --prepare "rm -f $OUT/events.db $OUT/events.db-wal $OUT/events.db-shm && cp $OUT/events-empty.db $OUT/events.db" \
+    -n "sqlite load events (S&P 500: 495-member seed, 1,026 events; whole process)" \
+    "$BIN --database-url sqlite://$OUT/events.db load events $PIT/sp500_changes.csv --seed $PIT/sp500_seed.csv"
+  psql -q -X "$BENCH_DATABASE_URL" -c 'DROP DATABASE IF EXISTS universe_events_empty WITH (FORCE)' -c 'CREATE DATABASE universe_events_empty' >/dev/null
+  "$BIN" --database-url "${BENCH_DATABASE_URL%/*}/universe_events_empty" db migrate >/dev/null
+  bench postgres_events \
+    --prepare "psql -q -X $BENCH_DATABASE_URL -c 'DROP DATABASE IF EXISTS universe_events WITH (FORCE)' -c 'CREATE DATABASE universe_events TEMPLATE universe_events_empty'" \
+    -n "postgres load events (S&P 500: 495-member seed, 1,026 events; whole process)" \
+    "$BIN --database-url ${BENCH_DATABASE_URL%/*}/universe_events load events $PIT/sp500_changes.csv --seed $PIT/sp500_seed.csv"
+fi
+
 # Ceilings: the same 11,778 rows into a bare table, no parsing of formats, no diff, no history.
 bench sqlite_ceiling --prepare "rm -f $OUT/ceiling.db && sqlite3 $OUT/ceiling.db 'CREATE TABLE h(etf TEXT, symbol TEXT, name TEXT, weight REAL)'" \
   -n "ceiling: sqlite3 .import of the 11,778 rows" "sqlite3 $OUT/ceiling.db '.mode csv' '.import $OUT/holdings_all.csv h'"
