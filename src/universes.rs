@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::domain::{Environment, GroupKind, KeyPart, Picked, UniverseKey, UniverseKeyError, pick_named};
+use crate::domain::{Environment, GroupKind, KeyPart, Picked, UniverseExpr, UniverseKeyError, pick_named};
 use crate::store::{Store, StoreError};
 
 /// Why a key does not resolve.
@@ -18,6 +18,22 @@ pub enum ResolveError {
     /// The key does not parse.
     #[error(transparent)]
     Key(#[from] UniverseKeyError),
+    /// The expression does not parse.
+    #[error(transparent)]
+    Expr(#[from] crate::domain::UniverseExprError),
+    /// A `cache_entries` row asked for a day: those rows have no history.
+    #[error("{0} is a cache_entries universe row, which has no history: ask a group (sp500, SPY, …) for a past day")]
+    CacheHasNoHistory(String),
+    /// A day before a group's history begins.
+    #[error("{part} has no history before {start} (asked for {day}); load its history with `universe load events`")]
+    BeforeHistory {
+        /// The part.
+        part: String,
+        /// The day asked.
+        day: chrono::NaiveDate,
+        /// Where its history starts (the day asked when it has none).
+        start: String,
+    },
     /// A part names nothing.
     #[error("unknown universe key part {0:?}: no group or cache_entries universe has that name")]
     Unknown(String),
@@ -140,36 +156,70 @@ pub fn cache_text_symbols(text: &str) -> Option<CacheSymbols> {
     serde_json::from_str(text).ok()
 }
 
-/// Resolves a universe key against the store (the CLI's path; the server resolves against its snapshot).
+/// Resolves a universe expression against the store (the CLI's and the jobs' path; the server resolves plain keys
+/// against its snapshot): `a:b`, `a|b`, `a&b`, `a-b`, parentheses and `@DATE` (see [`UniverseExpr`]). A part read
+/// on a day answers from the group's membership history.
 pub async fn resolve(store: &Store, env: Environment, key: &str) -> Result<Vec<String>, ResolveError> {
-    let key = UniverseKey::parse(key)?;
-    let mut out = BTreeSet::new();
-    for part in key.parts() {
-        match part {
-            KeyPart::Cache(kind, cache_key) => {
-                let rows = store.cache_values(env, kind.as_str(), cache_key).await?;
-                if rows.is_empty() {
-                    return Err(ResolveError::Unknown(part.to_string()));
-                }
-                for (_, v) in rows {
-                    let syms = cache_value_symbols(&v).ok_or_else(|| ResolveError::BadCacheValue {
-                        kind: kind.as_str().to_string(),
-                        key: cache_key.clone(),
-                    })?;
-                    out.extend(syms);
-                }
+    let expr = UniverseExpr::parse(key)?;
+    let mut sets: std::collections::HashMap<(String, Option<chrono::NaiveDate>), BTreeSet<String>> =
+        std::collections::HashMap::new();
+    for (part, day) in expr.leaves() {
+        let members = resolve_part(store, env, &part, day).await?;
+        sets.insert((part.to_string(), day), members);
+    }
+    let out = expr.eval(&|p, d| sets.get(&(p.to_string(), d)).cloned().unwrap_or_default());
+    Ok(out.into_iter().collect())
+}
+
+/// One part's members, today or on a day (the end of that day, from the membership history).
+async fn resolve_part(
+    store: &Store,
+    env: Environment,
+    part: &KeyPart,
+    day: Option<chrono::NaiveDate>,
+) -> Result<BTreeSet<String>, ResolveError> {
+    match part {
+        KeyPart::Cache(kind, cache_key) => {
+            if day.is_some() {
+                return Err(ResolveError::CacheHasNoHistory(part.to_string()));
             }
-            KeyPart::Group(name) => {
-                let found = store.find_groups_named(env, name).await?;
-                match pick_named(name, &found, |(_, n)| n) {
-                    Picked::None => return Err(ResolveError::Unknown(name.clone())),
-                    Picked::One((kind, exact)) => out.extend(store.group_symbols(env, *kind, exact).await?),
-                    Picked::Many(many) => {
-                        return Err(ResolveError::ambiguous(name, many.iter().map(|(k, n)| (*k, n.as_str()))));
-                    }
+            let rows = store.cache_values(env, kind.as_str(), cache_key).await?;
+            if rows.is_empty() {
+                return Err(ResolveError::Unknown(part.to_string()));
+            }
+            let mut out = BTreeSet::new();
+            for (_, v) in rows {
+                let syms = cache_value_symbols(&v).ok_or_else(|| ResolveError::BadCacheValue {
+                    kind: kind.as_str().to_string(),
+                    key: cache_key.clone(),
+                })?;
+                out.extend(syms);
+            }
+            Ok(out)
+        }
+        KeyPart::Group(name) => {
+            let found = store.find_groups_named(env, name).await?;
+            let (kind, exact) = match pick_named(name, &found, |(_, n)| n) {
+                Picked::None => return Err(ResolveError::Unknown(name.clone())),
+                Picked::One((kind, exact)) => (*kind, exact),
+                Picked::Many(many) => {
+                    return Err(ResolveError::ambiguous(name, many.iter().map(|(k, n)| (*k, n.as_str()))));
                 }
+            };
+            let Some(day) = day else { return Ok(store.group_symbols(env, kind, exact).await?.into_iter().collect()) };
+            let start = store.history_start(env, kind, exact).await?;
+            match start {
+                Some(start) if start.date_naive() <= day => {
+                    let at = day.and_hms_opt(23, 59, 59).expect("a valid time").and_utc();
+                    Ok(store.group_symbols_as_of(env, kind, exact, at).await?.into_iter().collect())
+                }
+                start => Err(ResolveError::BeforeHistory {
+                    part: format!("{kind} {exact}"),
+                    day,
+                    start: start
+                        .map_or_else(|| "its first load (it has none)".to_string(), |s| s.date_naive().to_string()),
+                }),
             }
         }
     }
-    Ok(out.into_iter().collect())
 }

@@ -21,6 +21,9 @@ pub enum ApiError {
     /// The request is malformed (the detail says what and why).
     #[error("{0}")]
     BadRequest(String),
+    /// The request is well formed but cannot be answered as asked (a day before a group's history begins).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The request body is over the limit.
     #[error("{0}")]
     TooLarge(String),
@@ -115,6 +118,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -159,8 +163,12 @@ impl From<ResolveError> for ApiError {
     fn from(e: ResolveError) -> Self {
         match e {
             ResolveError::Unknown(_) => ApiError::NotFound(e.to_string()),
-            ResolveError::Key(_) | ResolveError::Ambiguous { .. } | ResolveError::BadCacheValue { .. } => {
-                ApiError::BadRequest(e.to_string())
+            ResolveError::Key(_)
+            | ResolveError::Expr(_)
+            | ResolveError::Ambiguous { .. }
+            | ResolveError::BadCacheValue { .. } => ApiError::BadRequest(e.to_string()),
+            ResolveError::CacheHasNoHistory(_) | ResolveError::BeforeHistory { .. } => {
+                ApiError::Unprocessable(e.to_string())
             }
             ResolveError::Store(s) => s.into(),
         }

@@ -32,12 +32,19 @@ pub(super) enum UniversesCommand {
         as_of: Option<chrono::NaiveDate>,
     },
     /// Resolve a universe key (`nasdaq100:dow30:SPY`) to its sorted, de-duplicated symbols.
-    #[command(
-        after_help = "Examples:\n  universe universes resolve nasdaq100\n  universe universes resolve SPY:QQQ:dow30 --json"
-    )]
+    #[command(after_help = "Grammar: a:b and a|b (union), a&b (intersection), a-b (difference), ( ), NAME@YYYY-MM-DD \
+                      (as of a day); & binds tighter, the others left to right; spaces allowed.\n\
+                      Examples:\n  universe universes resolve nasdaq100\n  universe universes resolve SPY:QQQ:dow30 --json\n  \
+                      universe universes resolve 'sp500&information_technology'\n  \
+                      universe universes resolve '(nasdaq100|dow30)-SPY'\n  \
+                      universe universes resolve 'sp500@2008-09-12 - sp500'")]
     Resolve {
-        /// The key.
+        /// The key or expression: `a:b` / `a|b` union, `a&b` intersection, `a-b` difference, parentheses, and
+        /// `NAME@YYYY-MM-DD` for a part as of a day (e.g. `sp500@2008-09-12 - sp500`: who has left since).
         key: String,
+        /// The whole expression as of this day (its groups' membership history).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
     },
 }
 
@@ -113,7 +120,11 @@ pub(super) async fn run(command: UniversesCommand, config: &Config) -> Result<()
             }
             print!("{}", t.render());
         }
-        UniversesCommand::Resolve { key } => {
+        UniversesCommand::Resolve { key, as_of } => {
+            let key = match as_of {
+                Some(day) => format!("({key})@{day}"),
+                None => key,
+            };
             let symbols = crate::universes::resolve(&store, env, &key).await?;
             if config.json {
                 return print_json(&serde_json::json!({ "key": key, "count": symbols.len(), "symbols": symbols }));

@@ -7,6 +7,7 @@ mod record;
 mod sector;
 mod ticker;
 mod timeframe;
+mod universe_expr;
 mod universe_key;
 mod weight;
 
@@ -16,5 +17,6 @@ pub use record::{JobStatus, RunKind, RunStatus, UnknownValue};
 pub use sector::{Sector, fold};
 pub use ticker::{MAX_TICKER_LEN, Ticker, TickerError};
 pub use timeframe::{Timeframe, TimeframeError};
+pub use universe_expr::{UniverseExpr, UniverseExprError};
 pub use universe_key::{CacheKind, KeyPart, Picked, UniverseKey, UniverseKeyError, pick_named};
 pub use weight::{RawWeight, Weight, WeightError, WeightUnit};

@@ -292,15 +292,13 @@ pub async fn load_events(store: &Store, req: &EventsRequest) -> Result<EventsRep
             .flat_map(|(t, list)| list.iter().map(move |i| (t.as_str(), start_of(i.from), i.to.map(start_of))))
             .collect();
         let stored = tx.history_of(req.environment, kind, name).await?;
-        let have: BTreeSet<Span<'_>> =
-            stored.iter().map(|r| (r.symbol.as_str(), r.valid_from, r.valid_to)).collect();
+        let have: BTreeSet<Span<'_>> = stored.iter().map(|r| (r.symbol.as_str(), r.valid_from, r.valid_to)).collect();
         let delete: Vec<i64> = stored
             .iter()
             .filter(|r| !wanted.contains(&(r.symbol.as_str(), r.valid_from, r.valid_to)))
             .map(|r| r.id)
             .collect();
-        let insert: Vec<Span<'_>> =
-            wanted.iter().filter(|w| !have.contains(*w)).copied().collect();
+        let insert: Vec<Span<'_>> = wanted.iter().filter(|w| !have.contains(*w)).copied().collect();
         let changes = !delete.is_empty()
             || !insert.is_empty()
             || !only_in_members.is_empty()

@@ -325,6 +325,23 @@ impl Store {
             .collect())
     }
 
+    /// Where a group's membership history begins (its earliest interval), if it has any.
+    pub async fn history_start(
+        &self,
+        env: Environment,
+        kind: GroupKind,
+        name: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT MIN(valid_from) FROM membership_history WHERE environment = $1 AND group_type = $2 AND group_name = $3",
+        )
+        .bind(env.as_str())
+        .bind(kind.as_str())
+        .bind(name)
+        .fetch_one(p)
+        .await?))
+    }
+
     /// Members of a group as of an instant, from history (point-in-time, survivorship-free).
     pub async fn group_symbols_as_of(
         &self,

@@ -156,7 +156,45 @@ async fn disagreement_with_constituents_is_reported(db: &TestDb) {
     assert_eq!(after, roster);
 }
 
+/// The universe algebra over history and today: who has left the S&P 500 since Lehman's last day, intersections
+/// with sectors, a day before the history is an error saying where it starts, and a cache row has no history.
+async fn algebra_over_history(db: &TestDb) {
+    db.seed_sample().await;
+    let changes = pit("sp500_changes.csv");
+    load_events(&db.store, &request("sp500", changes.clone())).await.unwrap();
+    let resolve = |k: &'static str| universe::universes::resolve(&db.store, Environment::Default, k);
+    let left: BTreeSet<String> = resolve("sp500@2008-09-12 - sp500").await.unwrap().into_iter().collect();
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let seed = pit("sp500_seed.csv");
+    let then = reference(&seed, &changes, day("2008-09-12"));
+    let now = reference(&seed, &changes, day("2026-07-13"));
+    assert_eq!(left, then.difference(&now).cloned().collect::<BTreeSet<_>>());
+    assert!(left.contains("LEH"));
+    let tech: BTreeSet<String> = resolve("sp500 & information_technology").await.unwrap().into_iter().collect();
+    let sector: BTreeSet<String> =
+        db.symbols_of(GroupKind::Sector, "information_technology").await.into_iter().collect();
+    assert_eq!(tech, now.intersection(&sector).cloned().collect::<BTreeSet<_>>());
+    let union_minus = resolve("(nasdaq100|dow30)-SPY").await.unwrap();
+    let spy: BTreeSet<String> = db.symbols_of(GroupKind::Etf, "SPY").await.into_iter().collect();
+    assert!(!union_minus.is_empty() && union_minus.iter().all(|s| !spy.contains(s)));
+    match resolve("sp500@2001-01-01").await {
+        Err(e @ universe::universes::ResolveError::BeforeHistory { .. }) => {
+            assert!(e.to_string().contains("2004-12-30"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        resolve("stock_universe:index_dow30@2020-01-02").await,
+        Err(universe::universes::ResolveError::CacheHasNoHistory(_))
+    ));
+    assert!(matches!(resolve("sp500 &").await, Err(universe::universes::ResolveError::Expr(_))));
+    assert!(
+        matches!(resolve("sp500 - nosuch").await, Err(universe::universes::ResolveError::Unknown(p)) if p == "nosuch")
+    );
+}
+
 contract!(
+    algebra_over_history,
     pit_histories_answer_as_of,
     newer_changes_add_only_new_events,
     bad_history_writes_nothing,

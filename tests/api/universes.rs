@@ -1,6 +1,6 @@
 //! Universe loads and universe-key resolution.
 
-use universe::domain::{Environment, GroupKind, UniverseKeyError};
+use universe::domain::{Environment, GroupKind};
 use universe::load::{LoadKind, Mode};
 use universe::universes::{ResolveError, resolve};
 
@@ -49,7 +49,10 @@ async fn resolve_keys(db: &TestDb) {
         Err(ResolveError::Unknown(p)) => assert_eq!(p, "nope"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(resolve(&db.store, env, " : ").await, Err(ResolveError::Key(UniverseKeyError::Empty))));
+    assert!(matches!(
+        resolve(&db.store, env, " : ").await,
+        Err(ResolveError::Expr(universe::domain::UniverseExprError::Empty))
+    ));
 
     let insert = "INSERT INTO cache_entries (type, name, key, value, environment) VALUES ($1, $2, $3, $4, 'DEFAULT')";
     let rows = [
@@ -75,7 +78,7 @@ async fn resolve_keys(db: &TestDb) {
     assert_eq!(resolve(&db.store, env, "stock_universe:mega_cap").await.unwrap(), ["NVDA"]);
     assert!(matches!(
         resolve(&db.store, env, "etf_universe").await,
-        Err(ResolveError::Key(UniverseKeyError::MissingCacheKey(_)))
+        Err(ResolveError::Expr(universe::domain::UniverseExprError::MissingCacheKey(_)))
     ));
     assert!(matches!(resolve(&db.store, env, "etf_universe:nope").await, Err(ResolveError::Unknown(_))));
 }
