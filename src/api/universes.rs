@@ -1,11 +1,13 @@
-//! `/api/universes`: every group and `cache_entries` universe with its size, and any universe key (the full
-//! design.md §5 grammar) resolved to its symbols.
+//! `/api/universes`: every group and `cache_entries` universe with its size, any universe key or expression (the
+//! design.md §5 grammar and the algebra) resolved to its symbols, now or as of a day, and a group's membership
+//! changes over a range — all from the in-memory snapshot, which holds the membership history.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,7 +17,7 @@ use crate::cache::{Resolved, Snapshot};
 use crate::domain::{GroupKind, UniverseKey};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(symbols))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(symbols)).routes(routes!(history))
 }
 
 /// A universe that a key can name.
@@ -91,19 +93,57 @@ fn body(snap: &Snapshot, key: &str, r: &Resolved<'_>) -> bytes::Bytes {
     to_bytes(&UniverseSymbols { key, count: symbols.len(), symbols, version: snap.version })
 }
 
-/// Resolves a universe key — a group name, `stock_universe:KEY` / `etf_universe:KEY`, or a `:`-joined union of
-/// them — to its sorted, distinct symbols. An unknown part is a 404 naming it, never an empty list.
+/// `?as_of=YYYY-MM-DD`
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AsOfQuery {
+    /// Members at the end of this day, from the groups' membership history.
+    #[param(value_type = Option<String>)]
+    as_of: Option<chrono::NaiveDate>,
+}
+
+/// Whether a key uses the algebra (anything beyond a `:`-joined union of parts).
+fn is_expression(raw: &str) -> bool {
+    raw.contains(['|', '&', '-', '(', ')', '@'])
+}
+
+/// Resolves a universe key or expression to its sorted, distinct symbols. A key is a group name,
+/// `stock_universe:KEY` / `etf_universe:KEY`, or a `:`-joined union of them; an expression adds `a|b` (union),
+/// `a&b` (intersection), `a-b` (difference), parentheses and `NAME@YYYY-MM-DD` (a group as of a day, from its
+/// history; `&` binds tighter, the others left to right). `?as_of=` reads the whole expression on that day. An
+/// unknown part is a 404 naming it, never an empty list; a day before a group's history starts (or a cache row
+/// asked for a day: those have no history) is a 422 saying where history starts.
 #[utoipa::path(get, path = "/api/universes/{key}/symbols", tag = "universes",
-    params(("key" = String, Path, description = "Universe key, e.g. nasdaq100, SPY:dow30, stock_universe:index_dow30")),
+    params(("key" = String, Path, description = "Universe key or expression, e.g. nasdaq100, SPY:dow30, \
+        stock_universe:index_dow30, sp500&information_technology, (nasdaq100|dow30)-SPY, sp500@2008-09-12 - sp500"),
+        AsOfQuery),
     responses((status = 200, body = UniverseSymbols), (status = 304, description = "Not modified"),
               (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json")))]
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn symbols(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    query: Result<Query<AsOfQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path(raw) = path?;
+    let Query(q) = query?;
+    if q.as_of.is_some() || is_expression(&raw) {
+        let text = match q.as_of {
+            Some(day) => format!("({raw})@{day}"),
+            None => raw.clone(),
+        };
+        let expr = crate::domain::UniverseExpr::parse(&text).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let snap = state.cache.snapshot();
+        let resolved = snap.resolve_expr(&expr);
+        state.cache.record_lookup(resolved.is_ok());
+        let symbols = resolved?;
+        return Ok(conditional(&headers, &snap, || {
+            let symbols: Vec<&str> = symbols.iter().map(String::as_str).collect();
+            to_bytes(&UniverseSymbols { key: &text, count: symbols.len(), symbols, version: snap.version })
+        }));
+    }
     let key = UniverseKey::parse(&raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let snap = state.cache.snapshot();
     let resolved = snap.resolve(&key);
@@ -117,6 +157,79 @@ async fn symbols(
             .get_or_init(|| body(&snap, &format!("{}:{}", c.kind.as_str(), c.key), &resolved))
             .clone(),
         Resolved::Union(canonical, _) => body(&snap, canonical, &resolved),
+    }))
+}
+
+/// `?from=&to=`
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RangeQuery {
+    /// First day (default: where the history starts).
+    #[param(value_type = Option<String>)]
+    from: Option<chrono::NaiveDate>,
+    /// Last day (default: today).
+    #[param(value_type = Option<String>)]
+    to: Option<chrono::NaiveDate>,
+}
+
+/// A group's membership changes in a range.
+#[derive(Serialize, ToSchema)]
+pub(super) struct UniverseHistory {
+    /// The group, as stored.
+    key: String,
+    /// `UNIVERSE`, `ETF`, …
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// Where its history starts.
+    history_start: chrono::NaiveDate,
+    /// The range.
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    /// Additions and removals, in date order.
+    changes: Vec<crate::cache::HistoryChange>,
+    /// Their number.
+    count: usize,
+    /// Snapshot data version.
+    version: i64,
+}
+
+/// The additions and removals of a group's membership between two days, from its history (the snapshot holds it).
+/// A cache row has no history (422); a range starting before the group's history is a 422 saying where it starts.
+#[utoipa::path(get, path = "/api/universes/{key}/history", tag = "universes",
+    params(("key" = String, Path, description = "A group name (sp500, SPY, information_technology)"), RangeQuery),
+    responses((status = 200, body = UniverseHistory),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn history(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<RangeQuery>, QueryRejection>,
+) -> Result<Json<UniverseHistory>, ApiError> {
+    let Path(raw) = path?;
+    let Query(q) = query?;
+    let key = UniverseKey::parse(&raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let snap = state.cache.snapshot();
+    let g = match snap.resolve(&key)? {
+        Resolved::Group(g) => g,
+        _ => return Err(crate::universes::ResolveError::CacheHasNoHistory(raw).into()),
+    };
+    let start = snap.history().of(g.kind, &g.name).map(|h| h.start.date_naive());
+    let from = q.from.or(start).unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let to = q.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    if to < from {
+        return Err(ApiError::BadRequest(format!("to ({to}) is before from ({from})")));
+    }
+    let changes = snap.history_changes(g, from, to)?;
+    Ok(Json(UniverseHistory {
+        key: g.name.to_string(),
+        kind: g.kind.as_str(),
+        history_start: start.unwrap_or(from),
+        from,
+        to,
+        count: changes.len(),
+        changes,
+        version: snap.version,
     }))
 }
 

@@ -42,6 +42,7 @@ pub(super) struct Builder {
     /// Symbols whose row or memberships may have changed.
     dirty: Vec<bool>,
     reread: (usize, usize),
+    history: Arc<super::snapshot::HistoryIndex>,
 }
 
 fn opt(s: Option<String>) -> Option<Box<str>> {
@@ -63,6 +64,7 @@ impl Builder {
             drafts: HashMap::new(),
             dirty: Vec::new(),
             reread: (0, 0),
+            history: Arc::default(),
         }
     }
 
@@ -80,7 +82,13 @@ impl Builder {
             drafts: HashMap::new(),
             dirty: vec![false; prev.symbols.len()],
             reread: (0, 0),
+            history: prev.history.clone(),
         }
+    }
+
+    /// The history read again (a full build, or a version that changed it).
+    pub(super) fn history(&mut self, rows: Vec<crate::store::SnapshotInterval>) {
+        self.history = Arc::new(super::snapshot::HistoryIndex::from_rows(rows));
     }
 
     /// The symbol of a ticker, added bare when unknown.
@@ -407,6 +415,7 @@ impl Builder {
             by_ticker: self.by_ticker,
             index,
             cache: self.cache,
+            history: self.history,
         };
         snapshot.approx_bytes = heap_bytes(&snapshot);
         snapshot.index_time = index_started.elapsed();
@@ -511,5 +520,5 @@ fn heap_bytes(s: &Snapshot) -> usize {
         + table_bytes::<(CacheKind, Box<str>), Vec<u32>>(s.cache.by_key.capacity())
         + s.cache.by_key.iter().map(|((_, k), v)| k.len() + v.capacity() * size_of::<u32>()).sum::<usize>();
     let memos = (s.memos.len() + s.cache_memos.len()) * size_of::<Memo>();
-    symbols + by_ticker + groups + names + cache + memos
+    symbols + by_ticker + groups + names + cache + memos + s.history.heap_bytes()
 }

@@ -27,7 +27,10 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use tokio::sync::{Mutex, Notify};
 
-pub use snapshot::{CacheUniverse, Group, GroupId, Member, Memo, Resolved, Snapshot, SnapshotCounts, Symbol, SymbolId};
+pub use snapshot::{
+    CacheUniverse, Group, GroupHistory, GroupId, HistoryChange, HistoryIndex, HistoryInterval, Member, Memo, Resolved,
+    Snapshot, SnapshotCounts, Symbol, SymbolId,
+};
 
 use crate::domain::Environment;
 use crate::store::{Backend, Store, StoreError};
@@ -353,6 +356,9 @@ pub async fn build_from(
             if t.cache_rows {
                 b.cache_rows(tx.snapshot_cache_rows(env).await?);
             }
+            if t.history {
+                b.history(tx.snapshot_history(env).await?);
+            }
         }
         None => {
             b.symbol_rows(tx.snapshot_symbols(None).await?, &[]);
@@ -360,6 +366,7 @@ pub async fn build_from(
             tx.snapshot_members(env, None, |id, symbols, weights| b.members(id, symbols, weights)).await?;
             b.industries(tx.snapshot_industries(env, None).await?);
             b.cache_rows(tx.snapshot_cache_rows(env).await?);
+            b.history(tx.snapshot_history(env).await?);
         }
     }
     tx.rollback().await?;

@@ -161,6 +161,97 @@ pub(super) struct CacheRows {
     pub(super) by_key: HashMap<(CacheKind, Box<str>), Vec<u32>>,
 }
 
+/// One membership interval in the snapshot's history: the ticker, its first instant, and the instant it ended
+/// (exclusive; `None` while open).
+#[derive(Debug, Clone)]
+pub struct HistoryInterval {
+    /// Ticker.
+    pub symbol: Box<str>,
+    /// Start.
+    pub from: DateTime<Utc>,
+    /// End, exclusive.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One group's history: where it starts and its intervals, by symbol then start.
+#[derive(Debug)]
+pub struct GroupHistory {
+    /// The earliest interval's start: days before it cannot be answered.
+    pub start: DateTime<Utc>,
+    /// The intervals.
+    pub intervals: Box<[HistoryInterval]>,
+}
+
+/// Every group's membership intervals, shared by every version until a change touches the history.
+#[derive(Debug, Default)]
+pub struct HistoryIndex {
+    /// Exact group name → history, one map per kind (indexed like [`GroupKind::ALL`]).
+    pub(super) groups: [HashMap<Box<str>, GroupHistory>; 6],
+}
+
+impl HistoryIndex {
+    /// Builds the index from rows ordered by group, symbol and start.
+    pub(super) fn from_rows(rows: Vec<crate::store::SnapshotInterval>) -> HistoryIndex {
+        let mut lists: [HashMap<Box<str>, Vec<HistoryInterval>>; 6] = Default::default();
+        for (kind, name, symbol, from, to) in rows {
+            let Some(kind) = GroupKind::parse(&kind) else { continue };
+            lists[kind_slot(kind)].entry(name.into_boxed_str()).or_default().push(HistoryInterval {
+                symbol: symbol.into_boxed_str(),
+                from,
+                to,
+            });
+        }
+        let groups = lists.map(|m| {
+            m.into_iter()
+                .filter_map(|(name, v)| {
+                    let start = v.iter().map(|i| i.from).min()?;
+                    Some((name, GroupHistory { start, intervals: v.into_boxed_slice() }))
+                })
+                .collect()
+        });
+        HistoryIndex { groups }
+    }
+
+    /// One group's history.
+    pub fn of(&self, kind: GroupKind, name: &str) -> Option<&GroupHistory> {
+        self.groups[kind_slot(kind)].get(name)
+    }
+
+    /// Intervals held.
+    pub fn len(&self) -> usize {
+        self.groups.iter().flat_map(|m| m.values()).map(|h| h.intervals.len()).sum()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes, for the snapshot's size.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.groups
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(name, h)| {
+                name.len()
+                    + std::mem::size_of::<GroupHistory>()
+                    + h.intervals.iter().map(|i| std::mem::size_of::<HistoryInterval>() + i.symbol.len()).sum::<usize>()
+            })
+            .sum()
+    }
+}
+
+/// One change in a group's history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct HistoryChange {
+    /// The day it took effect.
+    pub date: chrono::NaiveDate,
+    /// `added` or `removed`.
+    pub action: &'static str,
+    /// The ticker.
+    pub symbol: String,
+}
+
 /// Group lookups by name, rebuilt with every version (a few thousand entries).
 #[derive(Debug, Default)]
 pub(super) struct GroupIndex {
@@ -204,6 +295,8 @@ pub struct Snapshot {
     pub(super) by_ticker: Arc<HashMap<Box<str>, SymbolId>>,
     pub(super) index: GroupIndex,
     pub(super) cache: Arc<CacheRows>,
+    /// Membership intervals, for questions about the past (shared until the history changes).
+    pub(super) history: Arc<HistoryIndex>,
     pub(super) memos: Box<[Memo]>,
     pub(super) cache_memos: Box<[Memo]>,
 }
@@ -364,6 +457,75 @@ impl Snapshot {
         kind: GroupKind,
     ) -> impl Iterator<Item = (&'a Group, Option<Weight>)> + 'a {
         s.memberships.iter().map(|(g, w)| (self.group(*g), *w)).filter(move |(g, _)| g.kind == kind)
+    }
+
+    /// The membership history of every group.
+    pub fn history(&self) -> &HistoryIndex {
+        &self.history
+    }
+
+    /// A group's history, or the error for a day asked before it (it has none, or it starts later).
+    fn history_from(&self, g: &Group, day: chrono::NaiveDate) -> Result<&GroupHistory, ResolveError> {
+        match self.history.of(g.kind, &g.name) {
+            Some(h) if h.start.date_naive() <= day => Ok(h),
+            h => Err(ResolveError::BeforeHistory {
+                part: format!("{} {}", g.kind, g.name),
+                day,
+                start: h
+                    .map_or_else(|| "its first load (it has none)".to_string(), |h| h.start.date_naive().to_string()),
+            }),
+        }
+    }
+
+    /// A group's members at the end of a day (`--as-of` semantics), from its history, sorted and distinct.
+    pub fn members_on(&self, g: &Group, day: chrono::NaiveDate) -> Result<Vec<&str>, ResolveError> {
+        let h = self.history_from(g, day)?;
+        let at = day.and_hms_opt(23, 59, 59).expect("a valid time").and_utc();
+        let mut out: Vec<&str> =
+            h.intervals.iter().filter(|i| i.from <= at && i.to.is_none_or(|t| t > at)).map(|i| &*i.symbol).collect();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The changes of a group's membership between two days (both included), in date order, then removals before
+    /// additions, then by ticker.
+    pub fn history_changes(
+        &self,
+        g: &Group,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<HistoryChange>, ResolveError> {
+        let h = self.history_from(g, from)?;
+        let within = |t: DateTime<Utc>| (from..=to).contains(&t.date_naive());
+        let mut out = Vec::new();
+        for i in h.intervals.iter() {
+            // An interval starting the day history starts is the roster, not an addition.
+            if within(i.from) && i.from > h.start {
+                out.push(HistoryChange { date: i.from.date_naive(), action: "added", symbol: i.symbol.to_string() });
+            }
+            if let Some(t) = i.to.filter(|t| within(*t)) {
+                out.push(HistoryChange { date: t.date_naive(), action: "removed", symbol: i.symbol.to_string() });
+            }
+        }
+        out.sort_by(|a, b| (a.date, a.action != "removed", &a.symbol).cmp(&(b.date, b.action != "removed", &b.symbol)));
+        Ok(out)
+    }
+
+    /// Resolves a universe expression (see [`crate::domain::UniverseExpr`]) to its sorted, distinct symbols; a
+    /// part read on a day answers from its history.
+    pub fn resolve_expr(&self, expr: &crate::domain::UniverseExpr) -> Result<Vec<String>, ResolveError> {
+        let mut sets: HashMap<(String, Option<chrono::NaiveDate>), std::collections::BTreeSet<String>> = HashMap::new();
+        for (part, day) in expr.leaves() {
+            let key = UniverseKey::parse(&part.to_string())?;
+            let r = self.resolve(&key)?;
+            let members = match (day, &r) {
+                (None, r) => self.tickers(r).into_iter().map(str::to_string).collect(),
+                (Some(d), Resolved::Group(g)) => self.members_on(g, d)?.into_iter().map(str::to_string).collect(),
+                (Some(_), _) => return Err(ResolveError::CacheHasNoHistory(part.to_string())),
+            };
+            sets.insert((part.to_string(), day), members);
+        }
+        Ok(expr.eval(&|p, d| sets.get(&(p.to_string(), d)).cloned().unwrap_or_default()).into_iter().collect())
     }
 
     /// Resolves a universe key (design.md §5), with the same rules as [`crate::universes::resolve`]: unknown and

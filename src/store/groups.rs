@@ -472,6 +472,7 @@ impl Tx {
         at: DateTime<Utc>,
         run: i64,
     ) -> Result<(), StoreError> {
+        self.touch_history();
         let from = self.backend().member_rows("$5");
         let sql = format!(
             "UPDATE membership_history SET valid_to = $1, closed_by_run = $2 \
@@ -503,6 +504,7 @@ impl Tx {
         at: DateTime<Utc>,
         run: i64,
     ) -> Result<(), StoreError> {
+        self.touch_history();
         let from = self.backend().member_rows("$3");
         let sql = format!(
             "INSERT INTO membership_history \
@@ -617,6 +619,7 @@ impl Tx {
 
     /// Deletes history intervals by id.
     pub async fn delete_history(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        self.touch_history();
         for chunk in ids.chunks(super::BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = sqlx::QueryBuilder::new("DELETE FROM membership_history WHERE id IN (");

@@ -41,7 +41,9 @@ pub use groups::{
 pub use jobs::{JobProgress, JobRow, TaskRecord};
 pub use quality::{GroupKey, GroupList, split_list};
 pub use runs::{NewRun, RunOutcome, RunRow};
-pub use snapshot::{SnapshotCacheRow, SnapshotGroup, SnapshotIndustry, SnapshotSymbol, Touched, UPDATED_CHANNEL};
+pub use snapshot::{
+    SnapshotCacheRow, SnapshotGroup, SnapshotIndustry, SnapshotInterval, SnapshotSymbol, Touched, UPDATED_CHANNEL,
+};
 pub use symbols::{MarketSymbol, SicRow, SymbolField, SymbolRow};
 pub use sync_log::{SymbolMembership, SyncChange, SyncChangeRow};
 pub use transfer::HistoryInterval;

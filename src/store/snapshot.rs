@@ -69,10 +69,18 @@ pub struct Touched {
     /// `stock_universe` / `etf_universe` rows or their ticker lists changed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cache_rows: bool,
+    /// `membership_history` changed (intervals opened, closed, loaded or deleted): the snapshot's history part
+    /// is read again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub history: bool,
     /// Something changed that was not itemised (an import replacing an environment): read everything again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub everything: bool,
 }
+
+/// A history interval as the snapshot reads it: group type, group name, symbol, start, end (`None`: open).
+pub type SnapshotInterval =
+    (String, String, String, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>);
 
 /// More changed symbols than this in one version are recorded as "everything" (a full symbols refresh): the
 /// log stays small and a full rebuild is as quick as the itemised re-read by then.
@@ -88,6 +96,7 @@ impl Touched {
             && self.group_rows.is_empty()
             && self.symbols.is_empty()
             && !self.cache_rows
+            && !self.history
             && !self.everything
     }
 
@@ -97,6 +106,7 @@ impl Touched {
         self.group_rows.extend(other.group_rows);
         self.symbols.extend(other.symbols);
         self.cache_rows |= other.cache_rows;
+        self.history |= other.history;
         self.everything |= other.everything;
     }
 }
@@ -156,6 +166,11 @@ impl Tx {
     /// Records that universe cache rows changed.
     pub(crate) fn touch_cache_rows(&mut self) {
         self.touched.cache_rows = true;
+    }
+
+    /// Records that `membership_history` rows changed.
+    pub(crate) fn touch_history(&mut self) {
+        self.touched.history = true;
     }
 
     /// Records a change too wide to itemise.
@@ -311,6 +326,18 @@ impl Tx {
             .fetch_all(&mut *c)
             .await?);
         Ok(rows)
+    }
+
+    /// Every membership interval of an environment (group type, group name, symbol, start, end), for the snapshot's
+    /// history part, ordered by group, symbol and start.
+    pub async fn snapshot_history(&mut self, env: Environment) -> Result<Vec<SnapshotInterval>, StoreError> {
+        Ok(on_conn!(self, c => sqlx::query_as(
+            "SELECT group_type, group_name, symbol, valid_from, valid_to FROM membership_history \
+             WHERE environment = $1 ORDER BY group_type, group_name, symbol, valid_from",
+        )
+        .bind(env.as_str())
+        .fetch_all(&mut *c)
+        .await?))
     }
 
     /// `SELECT columns FROM from` (with `$1` bound to `param` when given), decoded as tuples. SQLite returns the

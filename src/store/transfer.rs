@@ -60,6 +60,7 @@ impl Tx {
 
     /// Inserts history intervals as given (no run ids), in batches.
     pub async fn insert_history(&mut self, env: Environment, rows: &[HistoryInterval]) -> Result<(), StoreError> {
+        self.touch_history();
         for chunk in rows.chunks(BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = QueryBuilder::new(

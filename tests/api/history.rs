@@ -193,7 +193,66 @@ async fn algebra_over_history(db: &TestDb) {
     );
 }
 
+/// Over HTTP, from the snapshot: a history loaded while the server runs reaches it (the refresh re-reads the
+/// history); `?as_of=` and `NAME@DATE` answer from it, the algebra works, a day before the history or a cache row
+/// asked for a day is a 422 saying why, and `/history` lists the changes of a range.
+async fn as_of_over_http(db: &TestDb) {
+    use crate::server::{TestServer, options, quick_watch};
+    db.seed_sample().await;
+    let server = TestServer::start(db, options(None, quick_watch())).await;
+    let (status, _) = server.json("/api/universes/sp500/symbols?as_of=2008-09-12").await;
+    assert_eq!(status.as_u16(), 422, "no history yet");
+    let changes = pit("sp500_changes.csv");
+    load_events(&db.store, &request("sp500", changes.clone())).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let body = loop {
+        let (status, body) = server.json("/api/universes/sp500/symbols?as_of=2008-09-12").await;
+        if status.as_u16() == 200 {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "the history never reached the snapshot: {status} {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let seed = pit("sp500_seed.csv");
+    let then = reference(&seed, &changes, day("2008-09-12"));
+    let got: BTreeSet<String> =
+        body["symbols"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    assert_eq!(got, then);
+    assert_eq!(body["count"].as_u64(), Some(then.len() as u64));
+    let (status, left) = server.json("/api/universes/sp500@2008-09-12%20-%20sp500/symbols").await;
+    assert_eq!(status.as_u16(), 200, "{left}");
+    let now = reference(&seed, &changes, day("2026-07-13"));
+    let left: BTreeSet<String> =
+        left["symbols"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    assert_eq!(left, then.difference(&now).cloned().collect::<BTreeSet<_>>());
+    let (status, tech) = server.json("/api/universes/sp500&information_technology/symbols").await;
+    assert_eq!(status.as_u16(), 200, "{tech}");
+    assert!(tech["count"].as_u64().unwrap() > 50, "{tech}");
+    let (status, problem) = server.json("/api/universes/sp500/symbols?as_of=2001-01-01").await;
+    assert_eq!(status.as_u16(), 422);
+    assert!(problem["detail"].as_str().unwrap().contains("2004-12-30"), "{problem}");
+    let (status, _) = server.json("/api/universes/stock_universe:index_dow30/symbols?as_of=2020-01-02").await;
+    assert_eq!(status.as_u16(), 422);
+    let (status, _) = server.json("/api/universes/sp500%20%26/symbols").await;
+    assert_eq!(status.as_u16(), 400);
+    let (status, h) = server.json("/api/universes/sp500/history?from=2008-09-01&to=2008-09-30").await;
+    assert_eq!(status.as_u16(), 200, "{h}");
+    assert_eq!(h["history_start"], "2004-12-30");
+    let removed: Vec<&str> = h["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "removed")
+        .map(|c| c["symbol"].as_str().unwrap())
+        .collect();
+    assert!(removed.contains(&"LEH"), "{h}");
+    let (status, _) = server.json("/api/universes/sp500/history?from=2001-01-01&to=2002-01-01").await;
+    assert_eq!(status.as_u16(), 422);
+}
+
 contract!(
+    as_of_over_http,
     algebra_over_history,
     pit_histories_answer_as_of,
     newer_changes_add_only_new_events,

@@ -24,7 +24,7 @@ pub struct TestServer {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-fn options(api_key: Option<&str>, watch: WatchOptions) -> ServeOptions {
+pub fn options(api_key: Option<&str>, watch: WatchOptions) -> ServeOptions {
     ServeOptions {
         api_key: api_key.map(str::to_string),
         watch,
@@ -35,7 +35,7 @@ fn options(api_key: Option<&str>, watch: WatchOptions) -> ServeOptions {
 }
 
 /// Polling fast, no maximum-age refreshes, notifications on.
-fn quick_watch() -> WatchOptions {
+pub fn quick_watch() -> WatchOptions {
     WatchOptions { poll: Duration::from_millis(200), max_age: Duration::from_secs(3600), listen: true }
 }
 
