@@ -206,20 +206,65 @@ async fn resolve_part(
                     return Err(ResolveError::ambiguous(name, many.iter().map(|(k, n)| (*k, n.as_str()))));
                 }
             };
-            let Some(day) = day else { return Ok(store.group_symbols(env, kind, exact).await?.into_iter().collect()) };
-            let start = store.history_start(env, kind, exact).await?;
-            match start {
-                Some(start) if start.date_naive() <= day => {
-                    let at = day.and_hms_opt(23, 59, 59).expect("a valid time").and_utc();
-                    Ok(store.group_symbols_as_of(env, kind, exact, at).await?.into_iter().collect())
-                }
-                start => Err(ResolveError::BeforeHistory {
-                    part: format!("{kind} {exact}"),
-                    day,
-                    start: start
-                        .map_or_else(|| "its first load (it has none)".to_string(), |s| s.date_naive().to_string()),
-                }),
+            match day {
+                None => Ok(store.group_symbols(env, kind, exact).await?.into_iter().collect()),
+                Some(day) => group_members_on(store, env, kind, exact, day).await,
             }
         }
     }
+}
+
+/// The error for a day before a group's history (it has none, or it starts later), if so.
+fn before_history(
+    kind: GroupKind,
+    name: &str,
+    day: chrono::NaiveDate,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), ResolveError> {
+    match start {
+        Some(s) if s.date_naive() <= day => Ok(()),
+        start => Err(ResolveError::BeforeHistory {
+            part: format!("{kind} {name}"),
+            day,
+            start: start.map_or_else(|| "its first load (it has none)".to_string(), |s| s.date_naive().to_string()),
+        }),
+    }
+}
+
+/// A group's members at the end of a day, from its membership history; a day before the history starts is an
+/// error saying where it starts (never a silently empty list).
+pub async fn group_members_on(
+    store: &Store,
+    env: Environment,
+    kind: GroupKind,
+    name: &str,
+    day: chrono::NaiveDate,
+) -> Result<BTreeSet<String>, ResolveError> {
+    before_history(kind, name, day, store.history_start(env, kind, name).await?)?;
+    let at = day.and_hms_opt(23, 59, 59).expect("a valid time").and_utc();
+    Ok(store.group_symbols_as_of(env, kind, name, at).await?.into_iter().collect())
+}
+
+/// A group's additions and removals between two days, from its membership history, with where it starts.
+pub async fn group_changes(
+    store: &Store,
+    env: Environment,
+    kind: GroupKind,
+    name: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<(chrono::NaiveDate, Vec<crate::cache::HistoryChange>), ResolveError> {
+    let rows = crate::store::Reader::Pool(store).history_of(env, kind, name).await?;
+    let start = rows.iter().map(|r| r.valid_from).min();
+    before_history(kind, name, from, start)?;
+    let start = start.expect("checked above");
+    let intervals: Vec<crate::cache::HistoryInterval> = rows
+        .into_iter()
+        .map(|r| crate::cache::HistoryInterval {
+            symbol: r.symbol.into_boxed_str(),
+            from: r.valid_from,
+            to: r.valid_to,
+        })
+        .collect();
+    Ok((start.date_naive(), crate::cache::changes_in(&intervals, start, from, to)))
 }

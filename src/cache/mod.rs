@@ -29,7 +29,7 @@ use tokio::sync::{Mutex, Notify};
 
 pub use snapshot::{
     CacheUniverse, Group, GroupHistory, GroupId, HistoryChange, HistoryIndex, HistoryInterval, Member, Memo, Resolved,
-    Snapshot, SnapshotCounts, Symbol, SymbolId,
+    Snapshot, SnapshotCounts, Symbol, SymbolId, changes_in,
 };
 
 use crate::domain::Environment;

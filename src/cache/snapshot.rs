@@ -241,6 +241,29 @@ impl HistoryIndex {
     }
 }
 
+/// The additions and removals among a group's intervals between two days (both included), in date order, then
+/// removals before additions, then by ticker. An interval that starts when the history starts is the first
+/// roster, not an addition.
+pub fn changes_in(
+    intervals: &[HistoryInterval],
+    start: DateTime<Utc>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Vec<HistoryChange> {
+    let within = |t: DateTime<Utc>| (from..=to).contains(&t.date_naive());
+    let mut out = Vec::new();
+    for i in intervals {
+        if within(i.from) && i.from > start {
+            out.push(HistoryChange { date: i.from.date_naive(), action: "added", symbol: i.symbol.to_string() });
+        }
+        if let Some(t) = i.to.filter(|t| within(*t)) {
+            out.push(HistoryChange { date: t.date_naive(), action: "removed", symbol: i.symbol.to_string() });
+        }
+    }
+    out.sort_by(|a, b| (a.date, a.action != "removed", &a.symbol).cmp(&(b.date, b.action != "removed", &b.symbol)));
+    out
+}
+
 /// One change in a group's history.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct HistoryChange {
@@ -496,19 +519,7 @@ impl Snapshot {
         to: chrono::NaiveDate,
     ) -> Result<Vec<HistoryChange>, ResolveError> {
         let h = self.history_from(g, from)?;
-        let within = |t: DateTime<Utc>| (from..=to).contains(&t.date_naive());
-        let mut out = Vec::new();
-        for i in h.intervals.iter() {
-            // An interval starting the day history starts is the roster, not an addition.
-            if within(i.from) && i.from > h.start {
-                out.push(HistoryChange { date: i.from.date_naive(), action: "added", symbol: i.symbol.to_string() });
-            }
-            if let Some(t) = i.to.filter(|t| within(*t)) {
-                out.push(HistoryChange { date: t.date_naive(), action: "removed", symbol: i.symbol.to_string() });
-            }
-        }
-        out.sort_by(|a, b| (a.date, a.action != "removed", &a.symbol).cmp(&(b.date, b.action != "removed", &b.symbol)));
-        Ok(out)
+        Ok(changes_in(&h.intervals, h.start, from, to))
     }
 
     /// Resolves a universe expression (see [`crate::domain::UniverseExpr`]) to its sorted, distinct symbols; a

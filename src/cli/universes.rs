@@ -31,6 +31,21 @@ pub(super) enum UniversesCommand {
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
     },
+    /// A group's additions and removals between two days, from its membership history.
+    #[command(after_help = "Example:\n  universe universes history sp500 --from 2008-09-01 --to 2008-12-31")]
+    History {
+        /// Group name (case-insensitive where unambiguous).
+        name: String,
+        /// The group's type, when the name is used by several.
+        #[arg(long = "type", value_enum, ignore_case = true)]
+        kind: Option<GroupKind>,
+        /// First day [default: where the history starts].
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day [default: today].
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+    },
     /// Resolve a universe key (`nasdaq100:dow30:SPY`) to its sorted, de-duplicated symbols.
     #[command(after_help = "Grammar: a:b and a|b (union), a&b (intersection), a-b (difference), ( ), NAME@YYYY-MM-DD \
                       (as of a day); & binds tighter, the others left to right; spaces allowed.\n\
@@ -71,23 +86,10 @@ pub(super) async fn run(command: UniversesCommand, config: &Config) -> Result<()
             println!("{} groups", groups.len());
         }
         UniversesCommand::Show { name, kind, as_of } => {
-            let found: Vec<(GroupKind, String)> = store
-                .find_groups_named(env, &name)
-                .await?
-                .into_iter()
-                .filter(|(k, _)| kind.is_none_or(|kk| kk == *k))
-                .collect();
-            let (kind, name) = match pick_named(&name, &found, |(_, n)| n.as_str()) {
-                Picked::None => anyhow::bail!("no group named {name:?} in environment {env}"),
-                Picked::One(one) => one.clone(),
-                Picked::Many(many) => anyhow::bail!(
-                    "{name:?} names several groups ({}); add --type",
-                    many.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
-                ),
-            };
+            let (kind, name) = pick_group(&store, env, &name, kind).await?;
             if let Some(date) = as_of {
-                let at = date.and_hms_opt(23, 59, 59).expect("valid time").and_utc();
-                let syms = store.group_symbols_as_of(env, kind, &name, at).await?;
+                let syms: Vec<String> =
+                    crate::universes::group_members_on(&store, env, kind, &name, date).await?.into_iter().collect();
                 if config.json {
                     return print_json(
                         &serde_json::json!({ "type": kind, "name": name, "as_of": date, "symbols": syms }),
@@ -120,6 +122,25 @@ pub(super) async fn run(command: UniversesCommand, config: &Config) -> Result<()
             }
             print!("{}", t.render());
         }
+        UniversesCommand::History { name, kind, from, to } => {
+            let (kind, name) = pick_group(&store, env, &name, kind).await?;
+            let first = store.history_start(env, kind, &name).await?.map(|s| s.date_naive());
+            let from = from.or(first).unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let to = to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let (start, changes) = crate::universes::group_changes(&store, env, kind, &name, from, to).await?;
+            if config.json {
+                return print_json(&serde_json::json!({
+                    "type": kind, "name": name, "history_start": start, "from": from, "to": to,
+                    "count": changes.len(), "changes": changes,
+                }));
+            }
+            println!("{kind} {name}: {} changes from {from} to {to} (history from {start})", changes.len());
+            let mut t = TextTable::new(&["date", "action", "symbol"], &[false, false, false]);
+            for c in &changes {
+                t.row(vec![c.date.to_string(), c.action.to_string(), c.symbol.clone()]);
+            }
+            print!("{}", t.render());
+        }
         UniversesCommand::Resolve { key, as_of } => {
             let key = match as_of {
                 Some(day) => format!("({key})@{day}"),
@@ -134,4 +155,23 @@ pub(super) async fn run(command: UniversesCommand, config: &Config) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The one group a name (and optional type) names.
+async fn pick_group(
+    store: &crate::store::Store,
+    env: crate::domain::Environment,
+    name: &str,
+    kind: Option<GroupKind>,
+) -> Result<(GroupKind, String)> {
+    let found: Vec<(GroupKind, String)> =
+        store.find_groups_named(env, name).await?.into_iter().filter(|(k, _)| kind.is_none_or(|kk| kk == *k)).collect();
+    match pick_named(name, &found, |(_, n)| n.as_str()) {
+        Picked::None => anyhow::bail!("no group named {name:?} in environment {env}"),
+        Picked::One(one) => Ok(one.clone()),
+        Picked::Many(many) => anyhow::bail!(
+            "{name:?} names several groups ({}); add --type",
+            many.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }

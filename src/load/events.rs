@@ -291,7 +291,7 @@ pub async fn load_events(store: &Store, req: &EventsRequest) -> Result<EventsRep
             .iter()
             .flat_map(|(t, list)| list.iter().map(move |i| (t.as_str(), start_of(i.from), i.to.map(start_of))))
             .collect();
-        let stored = tx.history_of(req.environment, kind, name).await?;
+        let stored = Reader::Tx(tx).history_of(req.environment, kind, name).await?;
         let have: BTreeSet<Span<'_>> = stored.iter().map(|r| (r.symbol.as_str(), r.valid_from, r.valid_to)).collect();
         let delete: Vec<i64> = stored
             .iter()

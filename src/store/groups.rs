@@ -598,7 +598,7 @@ pub struct HistoryRow {
     pub valid_to: Option<DateTime<Utc>>,
 }
 
-impl Tx {
+impl Reader<'_> {
     /// Every history interval of one group.
     pub async fn history_of(
         &mut self,
@@ -606,17 +606,19 @@ impl Tx {
         kind: GroupKind,
         name: &str,
     ) -> Result<Vec<HistoryRow>, StoreError> {
-        Ok(on_conn!(self, c => sqlx::query_as(
+        Ok(on_reader!(self, c => sqlx::query_as(
             "SELECT id, symbol, valid_from, valid_to FROM membership_history \
              WHERE environment = $1 AND group_type = $2 AND group_name = $3 ORDER BY symbol, valid_from",
         )
         .bind(env.as_str())
         .bind(kind.as_str())
         .bind(name)
-        .fetch_all(&mut *c)
+        .fetch_all(c)
         .await?))
     }
+}
 
+impl Tx {
     /// Deletes history intervals by id.
     pub async fn delete_history(&mut self, ids: &[i64]) -> Result<(), StoreError> {
         self.touch_history();

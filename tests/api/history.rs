@@ -251,7 +251,32 @@ async fn as_of_over_http(db: &TestDb) {
     assert_eq!(status.as_u16(), 422);
 }
 
+/// The CLI: `universes history` lists a range's changes, `show --as-of` before the history is an error saying
+/// where it starts (non-zero exit), and `resolve` takes the algebra.
+async fn cli_history(db: &TestDb) {
+    load_events(&db.store, &request("sp500", pit("sp500_changes.csv"))).await.unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_universe"))
+            .args(["--database-url", &db.url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--json", "universes", "history", "sp500", "--from", "2008-09-01", "--to", "2008-09-30"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["changes"].as_array().unwrap().iter().any(|c| c["symbol"] == "LEH" && c["action"] == "removed"), "{v}");
+    let out = run(&["universes", "show", "sp500", "--as-of", "2001-01-01"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2004-12-30"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["--json", "universes", "resolve", "sp500@2008-09-12 - sp500"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["symbols"].as_array().unwrap().iter().any(|s| s == "LEH"), "{v}");
+}
+
 contract!(
+    cli_history,
     as_of_over_http,
     algebra_over_history,
     pit_histories_answer_as_of,
