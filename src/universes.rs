@@ -262,6 +262,7 @@ pub async fn group_changes(
         .into_iter()
         .map(|r| crate::cache::HistoryInterval {
             symbol: r.symbol.into_boxed_str(),
+            weight: None,
             from: r.valid_from,
             to: r.valid_to,
         })

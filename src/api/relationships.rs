@@ -35,11 +35,14 @@ pub(super) struct Page {
     limit: Option<usize>,
     /// Skip this many rows first (default 0).
     offset: Option<usize>,
+    /// The members at the end of this day (YYYY-MM-DD), from the group's membership history.
+    #[param(value_type = Option<String>)]
+    as_of: Option<chrono::NaiveDate>,
 }
 
 impl Page {
     fn is_default(&self) -> bool {
-        self.limit.is_none() && self.offset.unwrap_or(0) == 0
+        self.limit.is_none() && self.offset.unwrap_or(0) == 0 && self.as_of.is_none()
     }
 
     fn check(query: Result<Query<Page>, QueryRejection>) -> Result<Page, ApiError> {
@@ -137,6 +140,33 @@ async fn etf_holdings(
     let page = Page::check(query)?;
     let snap = state.cache.snapshot();
     let etf = find(&state, &snap, GroupKind::Etf, &symbol, "ETF")?;
+    if let Some(day) = page.as_of {
+        let mut rows: Vec<(&str, Option<f64>)> =
+            snap.intervals_on(etf, day)?.into_iter().map(|i| (&*i.symbol, i.weight)).collect();
+        rows.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(b.0)));
+        let shown = page.slice(&rows);
+        let body = to_bytes(&Holdings {
+            etf: &etf.name,
+            name: etf.description.as_deref(),
+            version: snap.version,
+            total: rows.len(),
+            offset: page.offset.unwrap_or(0),
+            count: shown.len(),
+            holdings: shown
+                .iter()
+                .map(|(t, w)| {
+                    let s = snap.symbol_id(t).map(|id| snap.symbol(id));
+                    Holding {
+                        symbol: t,
+                        name: s.and_then(|s| s.name.as_deref()),
+                        weight: *w,
+                        sector: s.and_then(|s| sector_key(&snap, s)),
+                    }
+                })
+                .collect(),
+        });
+        return Ok(conditional(&headers, &snap, || body.clone()));
+    }
     Ok(paged(&headers, &snap, &page, &snap.memo(etf).members, |page| holdings_body(&snap, etf, page)))
 }
 
@@ -213,24 +243,48 @@ fn memberships<'a>(snap: &'a Snapshot, s: &'a Symbol, kind: GroupKind) -> Vec<Me
         .collect()
 }
 
-/// A stock's name, type, sector, industry, ETFs (with weights), themes and universes.
+/// `?as_of=YYYY-MM-DD`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AsOf {
+    /// The groups the stock was in at the end of this day, among those whose membership history reaches back
+    /// that far.
+    #[param(value_type = Option<String>)]
+    as_of: Option<chrono::NaiveDate>,
+}
+
+/// A stock's name, type, sector, industry, ETFs (with weights), themes and universes — now, or as of a day.
 #[utoipa::path(get, path = "/api/relationships/stock/{symbol}/info", tag = "relationships",
-    params(("symbol" = String, Path, description = "Ticker (case-insensitive; BRK-B and BRK.B are the same)")),
+    params(("symbol" = String, Path, description = "Ticker (case-insensitive; BRK-B and BRK.B are the same)"), AsOf),
     responses((status = 200, body = StockInfo), (status = 304, description = "Not modified"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn stock_info(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    query: Result<Query<AsOf>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path(symbol) = path?;
+    let Query(q) = query?;
     let snap = state.cache.snapshot();
     let id = snap.symbol_id(&symbol);
     state.cache.record_lookup(id.is_some());
     let s = snap.symbol(id.ok_or_else(|| ApiError::NotFound(format!("unknown symbol {symbol:?}")))?);
+    let dated = q.as_of.map(|day| snap.groups_of_symbol_on(&s.ticker, day));
     Ok(conditional(&headers, &snap, || {
         let sector = snap.sector_of(s);
-        let mut etfs = memberships(&snap, s, GroupKind::Etf);
+        let of_kind = |kind: GroupKind| -> Vec<Membership<'_>> {
+            match &dated {
+                None => memberships(&snap, s, kind),
+                Some(groups) => groups
+                    .iter()
+                    .filter(|(g, _)| g.kind == kind)
+                    .map(|(g, w)| Membership { key: &g.name, name: g.description.as_deref(), weight: *w })
+                    .collect(),
+            }
+        };
+        let mut etfs = of_kind(GroupKind::Etf);
         etfs.sort_by(|a, b| {
             b.weight.partial_cmp(&a.weight).unwrap_or(std::cmp::Ordering::Equal).then(a.key.cmp(b.key))
         });
@@ -244,8 +298,8 @@ async fn stock_info(
             sector_name: sector.and_then(|g| g.description.as_deref()),
             industry: s.industry.as_deref().unwrap_or("Unknown"),
             etfs,
-            themes: memberships(&snap, s, GroupKind::Theme),
-            universes: memberships(&snap, s, GroupKind::Universe),
+            themes: of_kind(GroupKind::Theme),
+            universes: of_kind(GroupKind::Universe),
             version: snap.version,
         })
     }))
@@ -295,7 +349,39 @@ fn group_members(
 ) -> Result<Response, ApiError> {
     let snap = state.cache.snapshot();
     let g = find(state, &snap, kind, key, what)?;
+    if let Some(day) = page.as_of {
+        // Members of the past may be long gone from the symbols (LEH): listed by ticker all the same.
+        let tickers = snap.members_on(g, day)?;
+        let rows = page.slice(&tickers);
+        let body = to_bytes(&GroupMembers {
+            key: &g.name,
+            name: g.description.as_deref(),
+            version: snap.version,
+            total: tickers.len(),
+            offset: page.offset.unwrap_or(0),
+            count: rows.len(),
+            members: rows
+                .iter()
+                .map(|t| match snap.symbol_id(t).map(|id| snap.symbol(id)) {
+                    Some(s) => member_of(&snap, s),
+                    None => GroupMember { symbol: t, name: None, sector: None, industry: None, market_cap: None },
+                })
+                .collect(),
+        });
+        return Ok(conditional(headers, &snap, || body.clone()));
+    }
     Ok(paged(headers, &snap, page, &snap.memo(g).members, |page| members_body(&snap, g, page)))
+}
+
+/// One member's row.
+fn member_of<'a>(snap: &'a Snapshot, s: &'a Symbol) -> GroupMember<'a> {
+    GroupMember {
+        symbol: &s.ticker,
+        name: s.name.as_deref(),
+        sector: sector_key(snap, s),
+        industry: s.industry.as_deref(),
+        market_cap: s.market_cap,
+    }
 }
 
 /// The members response of a sector or theme.
@@ -308,19 +394,7 @@ pub(super) fn members_body(snap: &Snapshot, g: &Group, page: &Page) -> Bytes {
         total: g.sorted.len(),
         offset: page.offset.unwrap_or(0),
         count: rows.len(),
-        members: rows
-            .iter()
-            .map(|id| {
-                let s = snap.symbol(*id);
-                GroupMember {
-                    symbol: &s.ticker,
-                    name: s.name.as_deref(),
-                    sector: sector_key(snap, s),
-                    industry: s.industry.as_deref(),
-                    market_cap: s.market_cap,
-                }
-            })
-            .collect(),
+        members: rows.iter().map(|id| member_of(snap, snap.symbol(*id))).collect(),
     })
 }
 

@@ -167,6 +167,8 @@ pub(super) struct CacheRows {
 pub struct HistoryInterval {
     /// Ticker.
     pub symbol: Box<str>,
+    /// Weight then, as a fraction (ETF holdings).
+    pub weight: Option<f64>,
     /// Start.
     pub from: DateTime<Utc>,
     /// End, exclusive.
@@ -193,10 +195,11 @@ impl HistoryIndex {
     /// Builds the index from rows ordered by group, symbol and start.
     pub(super) fn from_rows(rows: Vec<crate::store::SnapshotInterval>) -> HistoryIndex {
         let mut lists: [HashMap<Box<str>, Vec<HistoryInterval>>; 6] = Default::default();
-        for (kind, name, symbol, from, to) in rows {
+        for (kind, name, symbol, weight, from, to) in rows {
             let Some(kind) = GroupKind::parse(&kind) else { continue };
             lists[kind_slot(kind)].entry(name.into_boxed_str()).or_default().push(HistoryInterval {
                 symbol: symbol.into_boxed_str(),
+                weight,
                 from,
                 to,
             });
@@ -262,6 +265,11 @@ pub fn changes_in(
     }
     out.sort_by(|a, b| (a.date, a.action != "removed", &a.symbol).cmp(&(b.date, b.action != "removed", &b.symbol)));
     out
+}
+
+/// The end of a day (`--as-of DATE` reads the membership at 23:59:59 UTC that day).
+pub fn end_of(day: chrono::NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(23, 59, 59).expect("a valid time").and_utc()
 }
 
 /// One change in a group's history.
@@ -502,12 +510,37 @@ impl Snapshot {
 
     /// A group's members at the end of a day (`--as-of` semantics), from its history, sorted and distinct.
     pub fn members_on(&self, g: &Group, day: chrono::NaiveDate) -> Result<Vec<&str>, ResolveError> {
+        Ok(self.intervals_on(g, day)?.into_iter().map(|i| &*i.symbol).collect())
+    }
+
+    /// A group's intervals open at the end of a day, one per symbol, by ticker.
+    pub fn intervals_on(&self, g: &Group, day: chrono::NaiveDate) -> Result<Vec<&HistoryInterval>, ResolveError> {
         let h = self.history_from(g, day)?;
-        let at = day.and_hms_opt(23, 59, 59).expect("a valid time").and_utc();
-        let mut out: Vec<&str> =
-            h.intervals.iter().filter(|i| i.from <= at && i.to.is_none_or(|t| t > at)).map(|i| &*i.symbol).collect();
-        out.dedup();
+        let at = end_of(day);
+        let mut out: Vec<&HistoryInterval> =
+            h.intervals.iter().filter(|i| i.from <= at && i.to.is_none_or(|t| t > at)).collect();
+        out.dedup_by(|a, b| a.symbol == b.symbol);
         Ok(out)
+    }
+
+    /// The groups a symbol was in at the end of a day, with its weight there, among the groups whose history
+    /// reaches back that far (ordered by kind, then name).
+    pub fn groups_of_symbol_on(&self, ticker: &str, day: chrono::NaiveDate) -> Vec<(&Group, Option<f64>)> {
+        let at = end_of(day);
+        let mut out = Vec::new();
+        for kind in GroupKind::ALL {
+            for (name, h) in &self.history.groups[kind_slot(kind)] {
+                if h.start.date_naive() > day {
+                    continue;
+                }
+                let open = |i: &&HistoryInterval| &*i.symbol == ticker && i.from <= at && i.to.is_none_or(|t| t > at);
+                if let (Some(i), Some(g)) = (h.intervals.iter().find(open), self.group_named(kind, name)) {
+                    out.push((g, i.weight));
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.0.kind.as_str(), &a.0.name).cmp(&(b.0.kind.as_str(), &b.0.name)));
+        out
     }
 
     /// The changes of a group's membership between two days (both included), in date order, then removals before

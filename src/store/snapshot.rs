@@ -78,9 +78,10 @@ pub struct Touched {
     pub everything: bool,
 }
 
-/// A history interval as the snapshot reads it: group type, group name, symbol, start, end (`None`: open).
+/// A history interval as the snapshot reads it: group type, group name, symbol, weight (a fraction), start, end
+/// (`None`: open).
 pub type SnapshotInterval =
-    (String, String, String, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>);
+    (String, String, String, Option<f64>, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>);
 
 /// More changed symbols than this in one version are recorded as "everything" (a full symbols refresh): the
 /// log stays small and a full rebuild is as quick as the itemised re-read by then.
@@ -332,7 +333,8 @@ impl Tx {
     /// history part, ordered by group, symbol and start.
     pub async fn snapshot_history(&mut self, env: Environment) -> Result<Vec<SnapshotInterval>, StoreError> {
         Ok(on_conn!(self, c => sqlx::query_as(
-            "SELECT group_type, group_name, symbol, valid_from, valid_to FROM membership_history \
+            "SELECT group_type, group_name, symbol, CAST(weight AS DOUBLE PRECISION), valid_from, valid_to \
+             FROM membership_history \
              WHERE environment = $1 ORDER BY group_type, group_name, symbol, valid_from",
         )
         .bind(env.as_str())

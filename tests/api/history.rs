@@ -249,6 +249,30 @@ async fn as_of_over_http(db: &TestDb) {
     assert!(removed.contains(&"LEH"), "{h}");
     let (status, _) = server.json("/api/universes/sp500/history?from=2001-01-01&to=2002-01-01").await;
     assert_eq!(status.as_u16(), 422);
+
+    // The relationships routes: a stock's universes then (Tesla joined the S&P 500 in December 2020), an ETF's
+    // holdings today from its history (the sample's SPY has history from its load only: 2008 is a 422 there).
+    let universes = |v: &serde_json::Value| -> Vec<String> {
+        v["universes"].as_array().unwrap().iter().map(|m| m["key"].as_str().unwrap().to_string()).collect()
+    };
+    let (status, then) = server.json("/api/relationships/stock/TSLA/info?as_of=2015-01-02").await;
+    assert_eq!(status.as_u16(), 200, "{then}");
+    assert!(!universes(&then).contains(&"sp500".to_string()), "{then}");
+    let (_, now) = server.json("/api/relationships/stock/TSLA/info?as_of=2026-07-13").await;
+    assert!(universes(&now).contains(&"sp500".to_string()), "{now}");
+    let (_, aapl) = server.json("/api/relationships/stock/AAPL/info?as_of=2008-09-12").await;
+    assert_eq!(universes(&aapl), ["sp500"], "only sp500's history reaches 2008: {aapl}");
+    let today = chrono::Utc::now().date_naive();
+    let (status, spy) = server.json(&format!("/api/relationships/etf/SPY/holdings?as_of={today}&limit=5")).await;
+    assert_eq!(status.as_u16(), 200, "{spy}");
+    assert_eq!(spy["total"].as_u64(), Some(db.symbols_of(GroupKind::Etf, "SPY").await.len() as u64));
+    assert_eq!(spy["count"], 5);
+    let (status, problem) = server.json("/api/relationships/etf/SPY/holdings?as_of=2008-09-12").await;
+    assert_eq!(status.as_u16(), 422, "{problem}");
+    let (status, tech) =
+        server.json(&format!("/api/relationships/sector/information_technology/stocks?as_of={today}")).await;
+    assert_eq!(status.as_u16(), 200, "{tech}");
+    assert!(tech["total"].as_u64().unwrap() > 50);
 }
 
 /// The CLI: `universes history` lists a range's changes, `show --as-of` before the history is an error saying
