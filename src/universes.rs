@@ -269,3 +269,58 @@ pub async fn group_changes(
         .collect();
     Ok((start.date_naive(), crate::cache::changes_in(&intervals, start, from, to)))
 }
+
+/// Every symbol that was a member of the key's groups at any time between two days, with the days it was
+/// (its windows, both ends included, clipped to the range; `warmup_days` more before each window starts, for
+/// indicators that need history). For survivorship-free bar loads: the key is a group or a `:` / `|` union of
+/// groups, each with history back to `from`.
+pub async fn members_between(
+    store: &Store,
+    env: Environment,
+    key: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    warmup_days: i64,
+) -> Result<std::collections::HashMap<crate::domain::Ticker, Vec<(chrono::NaiveDate, chrono::NaiveDate)>>, ResolveError>
+{
+    let key = crate::domain::UniverseKey::parse(key)?;
+    let mut out: std::collections::HashMap<crate::domain::Ticker, Vec<(chrono::NaiveDate, chrono::NaiveDate)>> =
+        std::collections::HashMap::new();
+    for part in key.parts() {
+        let KeyPart::Group(name) = part else { return Err(ResolveError::CacheHasNoHistory(part.to_string())) };
+        let found = store.find_groups_named(env, name).await?;
+        let (kind, exact) = match pick_named(name, &found, |(_, n)| n) {
+            Picked::None => return Err(ResolveError::Unknown(name.clone())),
+            Picked::One((kind, exact)) => (*kind, exact.clone()),
+            Picked::Many(many) => {
+                return Err(ResolveError::ambiguous(name, many.iter().map(|(k, n)| (*k, n.as_str()))));
+            }
+        };
+        let rows = crate::store::Reader::Pool(store).history_of(env, kind, &exact).await?;
+        before_history(kind, &exact, from, rows.iter().map(|r| r.valid_from).min())?;
+        for r in rows {
+            // An interval ending at midnight of day D was last a member on D - 1.
+            let first = r.valid_from.date_naive().max(from);
+            let last = r.valid_to.map_or(to, |t| (t - chrono::Duration::seconds(1)).date_naive()).min(to);
+            if first > last {
+                continue;
+            }
+            if let Ok(t) = crate::domain::Ticker::parse(&r.symbol) {
+                out.entry(t).or_default().push((first - chrono::Duration::days(warmup_days.max(0)), last));
+            }
+        }
+    }
+    for windows in out.values_mut() {
+        windows.sort();
+        // Overlapping or touching windows (two groups, a warm-up reaching back) become one.
+        let mut merged: Vec<(chrono::NaiveDate, chrono::NaiveDate)> = Vec::new();
+        for w in windows.drain(..) {
+            match merged.last_mut() {
+                Some(m) if w.0 <= m.1 + chrono::Duration::days(1) => m.1 = m.1.max(w.1),
+                _ => merged.push(w),
+            }
+        }
+        *windows = merged;
+    }
+    Ok(out)
+}

@@ -78,6 +78,9 @@ pub struct LoadRequest {
     /// Grouped-daily bars buffered before a write. A day is reported finished only once its bars are written,
     /// so a job resumed after a crash never skips a day whose bars were lost.
     pub flush_rows: usize,
+    /// Point-in-time loads: each symbol's membership windows (first and last day, both included); its bars are
+    /// loaded for those days of the range only. `None`: every symbol over the whole range.
+    pub windows: Option<std::collections::HashMap<Ticker, Vec<(NaiveDate, NaiveDate)>>>,
 }
 
 impl LoadRequest {
@@ -98,6 +101,7 @@ impl LoadRequest {
             label,
             skip: HashSet::new(),
             flush_rows: GROUPED_FLUSH_ROWS,
+            windows: None,
         }
     }
 }
@@ -312,12 +316,19 @@ pub async fn load_bars(
         if tf == Timeframe::Day && daily_strategy == Strategy::Grouped {
             tasks.extend(days.iter().filter(|d| !request.skip.contains(&(d.to_string(), tf))).map(|d| Task::Day(*d)));
         } else {
-            tasks.extend(
-                symbols
-                    .iter()
-                    .filter(|s| !request.skip.contains(&(s.to_string(), tf)))
-                    .map(|s| Task::Symbol(s.clone(), tf, from, to)),
-            );
+            for s in symbols.iter().filter(|s| !request.skip.contains(&(s.to_string(), tf))) {
+                let spans: Vec<(NaiveDate, NaiveDate)> = match &request.windows {
+                    None => vec![(from, to)],
+                    Some(w) => w
+                        .get(s)
+                        .into_iter()
+                        .flatten()
+                        .map(|(a, b)| ((*a).max(from), (*b).min(to)))
+                        .filter(|(a, b)| a <= b)
+                        .collect(),
+                };
+                tasks.extend(spans.into_iter().map(|(a, b)| Task::Symbol(s.clone(), tf, a, b)));
+            }
         }
     }
 
@@ -408,7 +419,12 @@ pub async fn load_bars(
             },
             TaskResult::Day { date, outcome } => match outcome {
                 Ok(all) => {
-                    let kept: Vec<Bar> = all.into_iter().filter(|b| wanted.contains(&b.symbol)).collect();
+                    let in_window = |b: &Bar| match &request.windows {
+                        None => true,
+                        Some(w) => w.get(&b.symbol).is_some_and(|v| v.iter().any(|(a, z)| (*a..=*z).contains(&date))),
+                    };
+                    let kept: Vec<Bar> =
+                        all.into_iter().filter(|b| wanted.contains(&b.symbol) && in_window(b)).collect();
                     let n = kept.len() as u64;
                     grouped_seen.extend(kept.iter().map(|b| b.symbol.clone()));
                     grouped_buffer.extend(kept);

@@ -47,7 +47,8 @@ pub(super) enum BarsCommand {
   MASSIVE_API_KEY=… universe bars load --universe sp500 --years 1 --strategy grouped --rate 100/s
   universe bars load --symbols AAPL,MSFT --timeframes 1min,hour --from 2026-11-01 --rate 100/s
   universe bars load --universe dow30 --source sample --timeframes day,week,month   (offline)
-  universe bars load --symbols AAPL --source ./my-bars --from 2017-01-01 --to 2017-12-31")]
+  universe bars load --symbols AAPL --source ./my-bars --from 2017-01-01 --to 2017-12-31
+  universe bars load --universe sp500 --from 2008-01-01 --to 2009-12-31 --point-in-time   (LEH included)")]
     Load {
         #[command(flatten)]
         selection: Selection,
@@ -66,6 +67,13 @@ pub(super) enum BarsCommand {
         /// Exit 0 even if some symbols failed (they are still listed).
         #[arg(long)]
         allow_partial: bool,
+        /// Survivorship-free: every symbol that was a member of the --universe group(s) at any time in the range
+        /// (from their history), each for the days it was a member (needs --from).
+        #[arg(long, requires_all = ["from"])]
+        point_in_time: bool,
+        /// With --point-in-time: this many days of bars before each membership starts (indicator warm-up).
+        #[arg(long, default_value_t = 0, requires = "point_in_time")]
+        warmup_days: i64,
         #[command(flatten)]
         market: Box<MarketArgs>,
     },
@@ -138,7 +146,17 @@ impl LoadObserver for Progress {
 
 pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCode> {
     match command {
-        BarsCommand::Load { selection, years, from, to, strategy, allow_partial, market } => {
+        BarsCommand::Load {
+            selection,
+            years,
+            from,
+            to,
+            strategy,
+            allow_partial,
+            point_in_time,
+            warmup_days,
+            market,
+        } => {
             let timeframes = Timeframe::parse_list(&selection.timeframes)?;
             let range = match (years, from) {
                 (Some(y), _) if !(y > 0.0 && y <= 100.0) => bail!("--years must be between 0 and 100, got {y}"),
@@ -156,7 +174,27 @@ pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCod
                 }
                 None => (selection.tickers()?, format!("symbols {}", selection.symbols.join(","))),
             };
-            let request = LoadRequest::new(tickers, timeframes, range, strategy, label);
+            let mut request = LoadRequest::new(tickers, timeframes, range, strategy, label);
+            let mut pit_note = None;
+            if point_in_time {
+                let (Some(key), Some(from)) = (&selection.universe, from) else {
+                    bail!("--point-in-time needs --universe (a group with history) and --from");
+                };
+                let last = to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+                let windows =
+                    crate::universes::members_between(&store, config.environment, key, from, last, warmup_days).await?;
+                let today: std::collections::HashSet<&Ticker> = request.symbols.iter().collect();
+                let mut gone: Vec<String> =
+                    windows.keys().filter(|t| !today.contains(t)).map(|t| t.to_string()).collect();
+                gone.sort();
+                pit_note = Some(serde_json::json!({
+                    "members_in_range": windows.len(), "members_today": request.symbols.len(),
+                    "not_members_today": gone.len(), "examples": gone.iter().take(20).collect::<Vec<_>>(),
+                }));
+                request.symbols = windows.keys().cloned().collect();
+                request.label = format!("universe {key} point-in-time {from}..{last}");
+                request.windows = Some(windows);
+            }
             let bar = if config.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
             bar.set_style(
                 ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} tasks {msg}")
@@ -168,9 +206,25 @@ pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCod
             store.close().await;
             let summary = summary?;
             if config.json {
-                print_json(&summary)?;
+                let mut v = serde_json::to_value(&summary)?;
+                if let Some(note) = &pit_note {
+                    v["point_in_time"] = note.clone();
+                }
+                print_json(&v)?;
             } else {
                 print_load_summary(&summary);
+                if let Some(n) = &pit_note {
+                    println!(
+                        "point in time: {} symbols were members in the range, {} of them not today ({}{})",
+                        n["members_in_range"],
+                        n["not_members_today"],
+                        n["examples"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default(),
+                        if n["not_members_today"].as_u64().unwrap_or(0) > 20 { ", …" } else { "" }
+                    );
+                }
             }
             let ok = summary.stopped.is_none() && !summary.cancelled && (summary.failures.is_empty() || allow_partial);
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })

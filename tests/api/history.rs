@@ -299,7 +299,70 @@ async fn cli_history(db: &TestDb) {
     assert!(v["symbols"].as_array().unwrap().iter().any(|s| s == "LEH"), "{v}");
 }
 
+/// Survivorship-free bars: `bars load --universe sp500 --point-in-time` loads every symbol that was a member in
+/// the range, each for the days it was — Bed Bath & Beyond (left 2017-07-26) until then, A. O. Smith (joined that
+/// day) from then, Apple throughout — and says how many are not members today. AOS and AAPL bars are real (the
+/// shared 2013-2018 file); that file, itself survivorship-biased, has none for BBBY, whose bars here are made up
+/// (a flat 20.00 every weekday).
+async fn point_in_time_bars(db: &TestDb) {
+    load_events(&db.store, &request("sp500", pit("sp500_changes.csv"))).await.unwrap();
+    let folder = db.dir.path().join("bars");
+    std::fs::create_dir_all(folder.join("day")).unwrap();
+    let shared =
+        format!("{}/../shared/data/sp500_daily_ohlcv_2013-2018_all_stocks_5yr.csv", env!("CARGO_MANIFEST_DIR"));
+    let mut csv = String::from("symbol,date,open,high,low,close,volume\n");
+    for line in std::fs::read_to_string(shared).unwrap().lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if ["AOS", "AAPL"].contains(&f[6]) && ("2017-07-01".."2017-10-01").contains(&f[0]) && !f[1].is_empty() {
+            csv.push_str(&format!("{},{},{},{},{},{},{}\n", f[6], f[0], f[1], f[2], f[3], f[4], f[5]));
+        }
+    }
+    let mut d = chrono::NaiveDate::from_ymd_opt(2017, 7, 3).unwrap();
+    while d <= chrono::NaiveDate::from_ymd_opt(2017, 9, 29).unwrap() {
+        if universe::bars::calendar::is_trading_day(d) {
+            csv.push_str(&format!("BBBY,{d},20,20,20,20,1000\n"));
+        }
+        d += chrono::Duration::days(1);
+    }
+    std::fs::write(folder.join("day/pit.csv"), csv).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", &db.url, "--json", "bars", "load", "--universe", "sp500", "--point-in-time"])
+        .args(["--from", "2017-07-01", "--to", "2017-09-30", "--allow-partial", "--source"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pit_note = &v["point_in_time"];
+    let seed = pit("sp500_seed.csv");
+    let changes = pit("sp500_changes.csv");
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let mut in_range = BTreeSet::new();
+    let mut d = day("2017-07-01");
+    while d <= day("2017-09-30") {
+        in_range.extend(reference(&seed, &changes, d));
+        d += chrono::Duration::days(1);
+    }
+    assert_eq!(pit_note["members_in_range"].as_u64(), Some(in_range.len() as u64), "{pit_note}");
+    assert!(pit_note["not_members_today"].as_u64().unwrap() > 0, "{pit_note}");
+    let all = db.store.bars(universe::domain::Timeframe::Day, None).await.unwrap();
+    let dates = |sym: &str| {
+        let days: Vec<chrono::NaiveDate> =
+            all.iter().filter(|b| b.symbol.as_str() == sym).map(|b| b.time.new_york_date()).collect();
+        (days.iter().min().copied(), days.iter().max().copied())
+    };
+    let (bbby_first, bbby_last) = dates("BBBY");
+    assert_eq!((bbby_first, bbby_last), (Some(day("2017-07-03")), Some(day("2017-07-25"))), "until it left");
+    let (aos_first, _) = dates("AOS");
+    assert_eq!(aos_first, Some(day("2017-07-26")), "A. O. Smith from the day it joined");
+    let (aapl_first, aapl_last) = dates("AAPL");
+    assert_eq!((aapl_first, aapl_last), (Some(day("2017-07-03")), Some(day("2017-09-29"))));
+    let examples: Vec<&str> = pit_note["examples"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(!examples.contains(&"AAPL"), "{pit_note}");
+}
+
 contract!(
+    point_in_time_bars,
     cli_history,
     as_of_over_http,
     algebra_over_history,
