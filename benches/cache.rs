@@ -107,6 +107,42 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
+    // Twenty years of index history (the shared S&P 500, 400 and 600 files) in the same snapshot: its memory next
+    // to the snapshot without it, and an `as_of` membership query answered from it.
+    let pit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pit");
+    let before = snap.approx_bytes;
+    for index in ["sp500", "sp400", "sp600"] {
+        let read = |f: String| Input::read(&pit.join(f), DEFAULT_MAX_INPUT_BYTES).expect("readable");
+        let req = load::EventsRequest {
+            seed: read(format!("{index}_seed.csv")),
+            changes: read(format!("{index}_changes.csv")),
+            name: universe::domain::GroupName::parse(GroupKind::Universe, index).expect("name"),
+            environment: Environment::Default,
+            dry_run: false,
+        };
+        rt.block_on(load::load_events(&store, &req)).expect("history");
+    }
+    let snap = rt.block_on(cache::build(&store, Environment::Default)).expect("build");
+    println!(
+        "with S&P 500/400/600 history: {} intervals; approx {:.2} MB against {:.2} MB without ({:.2}×)",
+        snap.history().len(),
+        snap.approx_bytes as f64 / 1e6,
+        before as f64 / 1e6,
+        snap.approx_bytes as f64 / before as f64
+    );
+    let sp500 = snap.group_named(GroupKind::Universe, "sp500").expect("sp500");
+    let start = chrono::NaiveDate::from_ymd_opt(2005, 1, 3).expect("date");
+    let days: Vec<chrono::NaiveDate> = (0..256).map(|i| start + chrono::Duration::days(i * 29)).collect();
+    let mut g = c.benchmark_group("history");
+    let mut i = 0;
+    g.bench_function("as_of_sp500", |b| {
+        b.iter(|| {
+            i = (i + 1) % days.len();
+            black_box(snap.members_on(sp500, black_box(days[i])).expect("in history").len())
+        })
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("snapshot");
     g.sample_size(20);
     g.bench_function("read_and_index_sqlite", |b| {
