@@ -13,9 +13,10 @@ pub(super) enum UniversesCommand {
     /// Groups with their type and member count.
     #[command(after_help = "Example:\n  universe universes list --type UNIVERSE --type ETF")]
     List {
-        /// Only these types.
-        #[arg(long = "type", value_enum, ignore_case = true)]
-        kinds: Vec<GroupKind>,
+        /// Only these types: UNIVERSE, ETF, SECTOR, THEME, SEGMENT, CUSTOM (groups), stock_universe, etf_universe
+        /// (`cache_entries` universe rows) [default: all of them].
+        #[arg(long = "type", value_parser = parse_list_type)]
+        kinds: Vec<ListType>,
     },
     /// Members of one group with weight and sector.
     #[command(
@@ -69,9 +70,35 @@ pub(super) async fn run(command: UniversesCommand, config: &Config) -> Result<()
     let env = config.environment;
     match command {
         UniversesCommand::List { kinds } => {
-            let groups = store.group_summaries(env, &kinds).await?;
+            let group_kinds: Vec<GroupKind> =
+                kinds.iter().filter_map(|k| if let ListType::Group(g) = k { Some(*g) } else { None }).collect();
+            let cache_kinds: Vec<&str> =
+                kinds.iter().filter_map(|k| if let ListType::Cache(c) = k { Some(c.as_str()) } else { None }).collect();
+            let groups = if kinds.is_empty() || !group_kinds.is_empty() {
+                store.group_summaries(env, &group_kinds).await?
+            } else {
+                Vec::new()
+            };
+            let cache_types: Vec<&str> = match (kinds.is_empty(), cache_kinds.is_empty()) {
+                (true, _) => vec!["stock_universe", "etf_universe"],
+                (false, true) => Vec::new(),
+                (false, false) => cache_kinds,
+            };
+            let rows = if cache_types.is_empty() { Vec::new() } else { store.cache_rows(env, &cache_types).await? };
+            let cache: Vec<serde_json::Value> = rows
+                .iter()
+                .filter_map(|(t, n, k, v)| {
+                    let count = v.as_ref().and_then(crate::universes::cache_value_symbols)?.len();
+                    Some(serde_json::json!({ "type": t, "name": format!("{t}:{k}"), "member_count": count, "description": n }))
+                })
+                .collect();
             if config.json {
-                return print_json(&groups);
+                if cache.is_empty() {
+                    return print_json(&groups);
+                }
+                let mut all = serde_json::to_value(&groups)?.as_array().cloned().unwrap_or_default();
+                all.extend(cache.iter().cloned());
+                return print_json(&all);
             }
             let mut t = TextTable::new(&["type", "name", "members", "description"], &[false, false, true, false]);
             for g in &groups {
@@ -82,8 +109,16 @@ pub(super) async fn run(command: UniversesCommand, config: &Config) -> Result<()
                     g.description.clone().unwrap_or_default(),
                 ]);
             }
+            for c in &cache {
+                t.row(vec![
+                    c["type"].as_str().unwrap_or_default().to_string(),
+                    c["name"].as_str().unwrap_or_default().to_string(),
+                    c["member_count"].to_string(),
+                    c["description"].as_str().unwrap_or_default().to_string(),
+                ]);
+            }
             print!("{}", t.render());
-            println!("{} groups", groups.len());
+            println!("{} groups, {} cache universes", groups.len(), cache.len());
         }
         UniversesCommand::Show { name, kind, as_of } => {
             let (kind, name) = pick_group(&store, env, &name, kind).await?;
@@ -174,4 +209,22 @@ async fn pick_group(
             many.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
         ),
     }
+}
+
+/// A type `universes list` shows: a group kind or a `cache_entries` universe type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ListType {
+    /// `definition_groups` of a kind.
+    Group(GroupKind),
+    /// `cache_entries` universe rows of a type.
+    Cache(crate::domain::CacheKind),
+}
+
+fn parse_list_type(s: &str) -> Result<ListType, String> {
+    if let Some(c) = crate::domain::CacheKind::parse(s) {
+        return Ok(ListType::Cache(c));
+    }
+    GroupKind::parse(&s.to_ascii_uppercase()).map(ListType::Group).ok_or_else(|| {
+        format!("{s:?}: expected UNIVERSE, ETF, SECTOR, THEME, SEGMENT, CUSTOM, stock_universe or etf_universe")
+    })
 }
