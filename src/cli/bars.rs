@@ -324,15 +324,21 @@ pub(super) enum SymbolsCommand {
 
 #[derive(Subcommand, Debug)]
 pub(super) enum EnrichCommand {
-    /// Give stocks without a sector (or in `unknown`) the sector of their SIC code (from `symbols refresh`).
-    /// Never moves a stock a classification file or sector ETF already placed; prints coverage before and after.
+    /// Give stocks without a sector (or in `unknown`) a sector from a classification file, or from their SIC
+    /// code (from `symbols refresh`). Never moves a stock that already has one; prints coverage before and after,
+    /// and for a file how each of its labels maps to a sector.
     #[command(
-        after_help = "Examples:\n  universe enrich sectors --from-sic --dry-run\n  universe enrich sectors --from-sic"
+        after_help = "Examples:\n  universe enrich sectors --from ../shared/data/financedatabase_us_equities_2023-03.csv --dry-run\n  \
+                      universe enrich sectors --from-sic --dry-run\n  universe enrich sectors --from-sic"
     )]
     Sectors {
-        /// Use SIC codes (the only source this command applies; files go through `load sectors`).
-        #[arg(long, required = true)]
+        /// Use SIC codes.
+        #[arg(long, required_unless_present = "from", conflicts_with = "from")]
         from_sic: bool,
+        /// Use a classification file: `symbol` (or `ticker`), `sector`, optionally `industry` columns; Yahoo,
+        /// Morningstar or GICS sector names (FinanceDatabase's tables work as they are).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
         /// Show what would change; write only the run record.
         #[arg(long)]
         dry_run: bool,
@@ -376,10 +382,17 @@ pub(super) async fn symbols(command: SymbolsCommand, config: &Config) -> Result<
 }
 
 pub(super) async fn enrich(command: EnrichCommand, config: &Config) -> Result<ExitCode> {
-    let EnrichCommand::Sectors { from_sic: _, dry_run } = command;
+    let EnrichCommand::Sectors { from_sic: _, from, dry_run } = command;
     let mode = if dry_run { crate::load::Mode::DryRun } else { crate::load::Mode::Full };
+    let file = match &from {
+        Some(p) => Some(
+            crate::load::Input::read(p, config.max_input_bytes)
+                .map_err(|e| super::print::problems_error(config, &[e], None))?,
+        ),
+        None => None,
+    };
     let store = Store::open(&config.database_url).await?;
-    let report = crate::load::enrich_from_sic(&store, config.environment, mode).await;
+    let report = crate::load::enrich_sectors(&store, config.environment, mode, file.as_ref()).await;
     store.close().await;
     let report = report?;
     if config.json {
@@ -400,11 +413,20 @@ pub(super) async fn enrich(command: EnrichCommand, config: &Config) -> Result<Ex
     for (sector, n) in by_sector {
         println!("  {sector}: +{n}");
     }
+    if !report.mapping.is_empty() {
+        println!(
+            "Labels of {} and the sectors they map to:",
+            from.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+        for (label, sector, n) in &report.mapping {
+            println!("  {label:?} → {sector}: {n} stocks");
+        }
+    }
     if let Some(load) = &report.load {
         println!("run {} ({})", load.run_id, load.status);
     }
     if !report.unmapped.is_empty() {
-        println!("SIC codes with no sector ({}): {}", report.unmapped.len(), report.unmapped.join(", "));
+        println!("no sector for ({}): {}", report.unmapped.len(), report.unmapped.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::Input;
 use super::parsed::{GroupInput, MemberInput, Parsed};
 use super::{LoadError, LoadKind, LoadReport, LoadRequest, Mode, apply};
 use crate::domain::{Environment, GroupKind, GroupName, Sector, Ticker};
@@ -37,13 +38,19 @@ impl Coverage {
     }
 }
 
-/// One stock given a sector from its SIC code.
+/// One stock given a sector from its SIC code or a classification file.
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)] // plain data: the names say what each field or variant holds
 pub struct SicAssignment {
     pub symbol: String,
-    /// SIC code.
+    /// SIC code (SIC source).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub sic_code: String,
+    /// `sic`, or the classification file's name.
+    pub source: String,
+    /// The file's sector label, as written (file source).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// Sector key.
     pub sector: &'static str,
     /// Industry (the SIC description, title-cased).
@@ -57,10 +64,13 @@ pub struct EnrichReport {
     pub before: Coverage,
     /// After (as planned, for a dry run).
     pub after: Coverage,
-    /// Stocks classified from their SIC code.
+    /// Stocks classified (from their SIC code, or the file).
     pub assigned: Vec<SicAssignment>,
-    /// Unclassified stocks whose SIC code maps to no sector.
+    /// Unclassified stocks whose SIC code (or file label) maps to no sector.
     pub unmapped: Vec<String>,
+    /// File source: each label and the sector it maps to, with how many stocks it classified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mapping: Vec<(String, &'static str, usize)>,
     /// The sectors load that applied it (absent when there was nothing to do).
     pub load: Option<LoadReport>,
 }
@@ -78,6 +88,45 @@ fn title_case(s: &str) -> String {
 
 /// Classifies unclassified stocks by SIC code. `mode` is `Full` or `DryRun`.
 pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Result<EnrichReport, LoadError> {
+    enrich_sectors(store, env, mode, None).await
+}
+
+/// A classification file's rows: ticker → (sector label, industry). Columns `symbol` (or `ticker`), `sector`,
+/// optionally `industry` (FinanceDatabase's tables, Yahoo/Morningstar vocabulary, or GICS names).
+fn classification(input: &Input) -> Result<BTreeMap<String, (String, Option<String>)>, LoadError> {
+    let bad = |p: super::Problem| LoadError::Invalid { problems: vec![p], run_id: None };
+    let text = input.text().map_err(bad)?;
+    let is_header = |c: &[String]| c.iter().any(|h| h.eq_ignore_ascii_case("sector"));
+    let t = super::input::Table::read(input, text, is_header)
+        .map_err(bad)?
+        .ok_or_else(|| bad(super::Problem::file(&input.name, "no header line with symbol and sector columns")))?;
+    let (Some(sym), Some(sec)) = (t.col(&["symbol", "ticker"]), t.col(&["sector", "gics_sector", "GICS Sector"]))
+    else {
+        return Err(bad(super::Problem::at(&input.name, t.header_line, None, "needs symbol and sector columns")));
+    };
+    let ind = t.col(&["industry", "gics_sub_industry", "GICS Sub-Industry"]);
+    let mut out = BTreeMap::new();
+    for row in &t.rows {
+        let (symbol, sector) = (row.get(sym).trim(), row.get(sec).trim());
+        if symbol.is_empty() || sector.is_empty() {
+            continue;
+        }
+        // FinanceDatabase writes class shares with '-' (BRK-B): the canonical ticker is the one we store.
+        let Ok(t) = Ticker::parse(symbol) else { continue };
+        let industry = ind.map(|i| row.get(i).trim().to_string()).filter(|i| !i.is_empty());
+        out.entry(t.to_string()).or_insert((sector.to_string(), industry));
+    }
+    Ok(out)
+}
+
+/// Classifies unclassified stocks from a classification file (`Some`) or their SIC codes (`None`): only stocks
+/// with no sector or in `unknown` are touched, never one a file or sector ETF already placed.
+pub async fn enrich_sectors(
+    store: &Store,
+    env: Environment,
+    mode: Mode,
+    file: Option<&Input>,
+) -> Result<EnrichReport, LoadError> {
     let groups = store.groups_with_members(env, GroupKind::Sector).await?;
     let sic = store.sic_codes().await?;
     let mut sector_of: BTreeMap<String, &str> = BTreeMap::new();
@@ -97,20 +146,48 @@ pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Res
 
     let mut assigned = Vec::new();
     let mut unmapped = Vec::new();
-    for r in sic.iter().filter(|r| !is_fund(&r.kind) && !named(&r.symbol)) {
-        match Sector::from_sic(&r.sic_code) {
-            Some(sector) if sector != Sector::Unknown => assigned.push(SicAssignment {
-                symbol: r.symbol.clone(),
-                sic_code: r.sic_code.clone(),
-                sector: sector.key(),
-                industry: r.sic_description.as_deref().map(title_case),
-            }),
-            _ => unmapped.push(format!("{} (SIC {})", r.symbol, r.sic_code)),
+    let mut mapping: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
+    match file {
+        None => {
+            for r in sic.iter().filter(|r| !is_fund(&r.kind) && !named(&r.symbol)) {
+                match Sector::from_sic(&r.sic_code) {
+                    Some(sector) if sector != Sector::Unknown => assigned.push(SicAssignment {
+                        symbol: r.symbol.clone(),
+                        sic_code: r.sic_code.clone(),
+                        source: "sic".into(),
+                        label: None,
+                        sector: sector.key(),
+                        industry: r.sic_description.as_deref().map(title_case),
+                    }),
+                    _ => unmapped.push(format!("{} (SIC {})", r.symbol, r.sic_code)),
+                }
+            }
+        }
+        Some(input) => {
+            let rows = classification(input)?;
+            for symbol in stocks.iter().filter(|s| !named(s)) {
+                let Some((label, industry)) = rows.get(symbol) else { continue };
+                match Sector::from_label(label) {
+                    Some(sector) if sector != Sector::Unknown => {
+                        *mapping.entry((label.clone(), sector.key())).or_default() += 1;
+                        assigned.push(SicAssignment {
+                            symbol: symbol.clone(),
+                            sic_code: String::new(),
+                            source: input.name.clone(),
+                            label: Some(label.clone()),
+                            sector: sector.key(),
+                            industry: industry.clone(),
+                        });
+                    }
+                    _ => unmapped.push(format!("{symbol} ({label:?})")),
+                }
+            }
         }
     }
+    let mapping: Vec<(String, &'static str, usize)> = mapping.into_iter().map(|((l, k), n)| (l, k, n)).collect();
     let after = Coverage::of(stocks.len(), classified + assigned.len());
     if assigned.is_empty() {
-        return Ok(EnrichReport { before, after, assigned, unmapped, load: None });
+        return Ok(EnrichReport { before, after, assigned, unmapped, mapping, load: None });
     }
 
     // Each target sector is loaded with its current members plus the new ones; the sectors kind is exclusive,
@@ -137,8 +214,12 @@ pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Res
             if let Some(i) = &a.industry {
                 meta.insert("industry".into(), Value::from(i.as_str()));
             }
-            meta.insert("source".into(), json!("sic"));
-            meta.insert("sic_code".into(), Value::from(a.sic_code.as_str()));
+            if a.sic_code.is_empty() {
+                meta.insert("source".into(), json!(a.source));
+            } else {
+                meta.insert("source".into(), json!("sic"));
+                meta.insert("sic_code".into(), Value::from(a.sic_code.as_str()));
+            }
             members.insert(t, MemberInput { weight: None, metadata: Some(Value::Object(meta)) });
         }
         let checksum = existing
@@ -156,12 +237,13 @@ pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Res
             checksum,
         });
     }
-    parsed.notes.push(format!("{} stocks classified from SIC codes", assigned.len()));
+    let source_name = file.map_or_else(|| "SIC codes (symbols.sic_code)".to_string(), |f| f.name.clone());
+    parsed.notes.push(format!("{} stocks classified from {source_name}", assigned.len()));
     let mut req = LoadRequest::new(LoadKind::Sectors, Vec::new(), env);
     req.mode = mode;
     let run = NewRun {
         kind: LoadKind::Sectors.run_kind(),
-        source: "SIC codes (symbols.sic_code)",
+        source: &source_name,
         mode: mode.as_str(),
         environment: env,
         checksum: None,
@@ -171,5 +253,5 @@ pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Res
     };
     let source = super::parsed::GroupSource::whole(parsed);
     let load = apply::load_groups(store, &req, super::GroupLoad::Sectors, &run, source).await?;
-    Ok(EnrichReport { before, after, assigned, unmapped, load: Some(load) })
+    Ok(EnrichReport { before, after, assigned, unmapped, mapping, load: Some(load) })
 }

@@ -93,7 +93,40 @@ async fn symbols_metadata(db: &TestDb) {
     assert_eq!(r.status, "skipped");
 }
 
-contract!(sectors_one_per_stock, sectors_bad_input, themes_default_file, symbols_metadata, load_all_folder);
+/// `enrich sectors --from FILE`: FinanceDatabase's real table (Yahoo vocabulary) fills the stocks with no sector,
+/// never moves one that has a sector, says how each label mapped, and reports coverage before and after; a dry
+/// run writes nothing.
+async fn enrich_from_a_classification_file(db: &TestDb) {
+    db.load_ok(LoadKind::Universes, &[("idx.csv", "Symbol\nA\nAA\nAAPL\nZZZZ\n")], Mode::Full).await;
+    // A is already classified (here, against the file's Healthcare): it must stay.
+    db.load_ok(LoadKind::Sectors, &[("s.csv", "symbol,sector\nA,Industrials\n")], Mode::Full).await;
+    let path = format!("{}/../shared/data/financedatabase_us_equities_2023-03.csv", env!("CARGO_MANIFEST_DIR"));
+    let file = universe::load::Input::read(std::path::Path::new(&path), 64 << 20).unwrap();
+    let before = db.state().await;
+    let dry = universe::load::enrich_sectors(&db.store, Environment::Default, Mode::DryRun, Some(&file)).await.unwrap();
+    assert_eq!(db.state().await, before, "a dry run writes nothing");
+    let r = universe::load::enrich_sectors(&db.store, Environment::Default, Mode::Full, Some(&file)).await.unwrap();
+    let mut got: Vec<(&str, &str)> = r.assigned.iter().map(|a| (a.symbol.as_str(), a.sector)).collect();
+    got.sort();
+    assert_eq!(got, [("AA", "materials"), ("AAPL", "information_technology")]);
+    assert_eq!(dry.assigned.len(), 2);
+    assert!(r.mapping.contains(&("Basic Materials".to_string(), "materials", 1)), "{:?}", r.mapping);
+    assert!(r.mapping.contains(&("Technology".to_string(), "information_technology", 1)), "{:?}", r.mapping);
+    assert_eq!((r.before.classified, r.after.classified, r.after.stocks), (1, 3, 4), "ZZZZ is in no file");
+    assert_eq!(db.symbols_of(GroupKind::Sector, "industrials").await, ["A"], "never moved");
+    assert_eq!(db.symbols_of(GroupKind::Sector, "materials").await, ["AA"]);
+    let again = universe::load::enrich_sectors(&db.store, Environment::Default, Mode::Full, Some(&file)).await.unwrap();
+    assert!(again.assigned.is_empty() && again.load.is_none());
+}
+
+contract!(
+    sectors_one_per_stock,
+    sectors_bad_input,
+    themes_default_file,
+    symbols_metadata,
+    load_all_folder,
+    enrich_from_a_classification_file
+);
 
 /// Copies the bundled sample into the seeds' folder layout (`symbols.csv`, `universes/`, `sectors.csv`,
 /// `holdings/`, `themes.toml`).
