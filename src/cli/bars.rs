@@ -329,7 +329,8 @@ pub(super) enum EnrichCommand {
     /// and for a file how each of its labels maps to a sector.
     #[command(
         after_help = "Examples:\n  universe enrich sectors --from ../shared/data/financedatabase_us_equities_2023-03.csv --dry-run\n  \
-                      universe enrich sectors --from-sic --dry-run\n  universe enrich sectors --from-sic"
+                      universe enrich sectors --from-sic --dry-run\n  universe enrich sectors --from-sic\n  \
+                      MASSIVE_API_KEY=… universe enrich sectors --from-sic --unknown"
     )]
     Sectors {
         /// Use SIC codes.
@@ -339,6 +340,14 @@ pub(super) enum EnrichCommand {
         /// Morningstar or GICS sector names (FinanceDatabase's tables work as they are).
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
+        /// With --from-sic: first fetch SIC codes from Massive (ticker overviews, rate-limited) for the stocks
+        /// still unclassified, and only for those. The fetched metadata is stored (a `symbols refresh` run) even
+        /// with --dry-run, which holds back only the sector change.
+        #[arg(long, requires = "from_sic")]
+        unknown: bool,
+        /// Where --unknown reaches Massive.
+        #[command(flatten)]
+        market: Box<MarketArgs>,
         /// Show what would change; write only the run record.
         #[arg(long)]
         dry_run: bool,
@@ -382,8 +391,35 @@ pub(super) async fn symbols(command: SymbolsCommand, config: &Config) -> Result<
 }
 
 pub(super) async fn enrich(command: EnrichCommand, config: &Config) -> Result<ExitCode> {
-    let EnrichCommand::Sectors { from_sic: _, from, dry_run } = command;
+    let EnrichCommand::Sectors { from_sic: _, from, unknown, market, dry_run } = command;
     let mode = if dry_run { crate::load::Mode::DryRun } else { crate::load::Mode::Full };
+    if unknown {
+        let massive = market.massive().context(
+            "--unknown fetches SIC codes from Massive: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --massive-api-key",
+        )?;
+        let client = MassiveClient::new(massive)?;
+        let store = Store::open(&config.database_url).await?;
+        let todo: Vec<Ticker> = crate::load::unclassified_stocks(&store, config.environment)
+            .await?
+            .iter()
+            .filter_map(|s| Ticker::parse(s).ok())
+            .collect();
+        if !todo.is_empty() {
+            let refreshed = crate::sync::refresh_symbols(&store, &client, &crate::sync::Scope::Symbols(todo)).await;
+            store.close().await;
+            let r = refreshed?;
+            if !config.json {
+                println!(
+                    "Fetched the overviews of {} unclassified stocks ({} requests; {} not found at Massive)",
+                    r.received,
+                    r.requests,
+                    r.not_found.len()
+                );
+            }
+        } else {
+            store.close().await;
+        }
+    }
     let file = match &from {
         Some(p) => Some(
             crate::load::Input::read(p, config.max_input_bytes)

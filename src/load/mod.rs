@@ -38,7 +38,7 @@ pub use input::{DEFAULT_MAX_INPUT_BYTES, Input, Problem};
 pub use parsed::SkippedRow;
 pub use plan::Action;
 pub use rollback::rollback;
-pub use sic::{Coverage, EnrichReport, SicAssignment, enrich_from_sic, enrich_sectors};
+pub use sic::{Coverage, EnrichReport, SicAssignment, enrich_from_sic, enrich_sectors, unclassified_stocks};
 pub(crate) use symbols::{ParsedSymbols, parse as parse_symbols};
 
 use std::collections::HashMap;

@@ -86,6 +86,27 @@ fn title_case(s: &str) -> String {
         .join(" ")
 }
 
+/// The stocks coverage counts that have no sector (or only `unknown`), sorted: those `enrich sectors --from-sic
+/// --unknown` fetches SIC codes for.
+pub async fn unclassified_stocks(store: &Store, env: Environment) -> Result<Vec<String>, crate::store::StoreError> {
+    let groups = store.groups_with_members(env, GroupKind::Sector).await?;
+    let sic = store.sic_codes().await?;
+    let mut named: BTreeSet<String> = BTreeSet::new();
+    let mut stocks: BTreeSet<String> = BTreeSet::new();
+    for g in &groups {
+        for t in g.members.keys() {
+            stocks.insert(t.to_string());
+            if g.name.as_str() != Sector::Unknown.key() {
+                named.insert(t.to_string());
+            }
+        }
+    }
+    stocks.extend(store.index_and_etf_members(env).await?);
+    let is_fund = |k: &Option<String>| k.as_deref().is_some_and(|k| FUND_TYPES.contains(&k));
+    stocks.extend(sic.iter().filter(|r| !is_fund(&r.kind)).map(|r| r.symbol.clone()));
+    Ok(stocks.difference(&named).cloned().collect())
+}
+
 /// Classifies unclassified stocks by SIC code. `mode` is `Full` or `DryRun`.
 pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Result<EnrichReport, LoadError> {
     enrich_sectors(store, env, mode, None).await

@@ -369,6 +369,7 @@ async fn upsert_paths_agree(db: &TestDb) {
 }
 
 contract!(
+    sic_for_the_unknown_only,
     upsert_paths_agree,
     massive_per_symbol_idempotent,
     massive_grouped_daily,
@@ -400,6 +401,42 @@ fn overview(ticker: &str, name: &str, sic: &str, desc: &str) -> String {
     format!(
         r#"{{"status":"OK","request_id":"x","results":{{"ticker":"{ticker}","name":"{name}","market":"stocks","locale":"us","active":true,"currency_name":"usd","type":"CS","sic_code":"{sic}","sic_description":"{desc}","market_cap":1.5e11,"list_date":"1999-11-18"}}}}"#
     )
+}
+
+/// `enrich sectors --from-sic --unknown` fetches the overviews of the unclassified stocks only (never of one a
+/// file placed), then classifies them by SIC.
+async fn sic_for_the_unknown_only(db: &TestDb) {
+    use universe::domain::GroupKind;
+    use universe::load::{LoadKind, Mode};
+    db.load_ok(LoadKind::Universes, &[("core.csv", "Symbol\nAAPL\nXOM\nPFE\n")], Mode::Full).await;
+    db.load_ok(LoadKind::Sectors, &[("sectors.csv", "Symbol,Sector\nAAPL,Information Technology\nXOM,\n")], Mode::Full)
+        .await;
+    let server = MockServer::start().await;
+    Mock::given(path("/v3/reference/tickers/AAPL"))
+        .respond_with(json(fixture("ticker_details_AAPL.json")))
+        .expect(0)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v3/reference/tickers/XOM"))
+        .respond_with(json(overview("XOM", "Exxon Mobil Corp", "2911", "PETROLEUM REFINING")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v3/reference/tickers/PFE"))
+        .respond_with(json(overview("PFE", "Pfizer Inc", "2834", "PHARMACEUTICAL PREPARATIONS")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", &db.url, "enrich", "sectors", "--from-sic", "--unknown"])
+        .args(["--massive-api-key", "k", "--massive-url", &server.uri(), "--rate", "1000/s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Fetched the overviews of 2 unclassified stocks"));
+    assert_eq!(db.symbols_of(GroupKind::Sector, "energy").await, ["XOM"]);
+    assert_eq!(db.symbols_of(GroupKind::Sector, "health_care").await, ["PFE"]);
+    assert_eq!(db.symbols_of(GroupKind::Sector, "information_technology").await, ["AAPL"]);
 }
 
 /// `symbols refresh` from overviews and the tickers list, then `enrich sectors --from-sic`: gaps filled from SIC,
