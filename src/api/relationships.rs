@@ -233,6 +233,10 @@ pub(super) struct StockInfo<'a> {
     themes: Vec<Membership<'a>>,
     /// Index universes.
     universes: Vec<Membership<'a>>,
+    /// Every ticker of this security with the days it held it (FB until 2022-06-09, then META), when recorded
+    /// (`universe symbols events`). Asking by an old ticker answers for the security under its current one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    aliases: Vec<&'a crate::store::Alias>,
     /// Snapshot data version.
     version: i64,
 }
@@ -268,9 +272,13 @@ async fn stock_info(
     let Path(symbol) = path?;
     let Query(q) = query?;
     let snap = state.cache.snapshot();
-    let id = snap.symbol_id(&symbol);
+    // An old ticker of a security (FB) answers for the security under its current one (META).
+    let current =
+        |t: &str| snap.aliases_of(t).into_iter().find(|a| a.valid_to.is_none()).and_then(|a| snap.symbol_id(&a.symbol));
+    let id = snap.symbol_id(&symbol).or_else(|| current(&symbol));
     state.cache.record_lookup(id.is_some());
     let s = snap.symbol(id.ok_or_else(|| ApiError::NotFound(format!("unknown symbol {symbol:?}")))?);
+    let aliases = snap.aliases_of(&s.ticker);
     let dated = q.as_of.map(|day| snap.groups_of_symbol_on(&s.ticker, day));
     Ok(conditional(&headers, &snap, || {
         let sector = snap.sector_of(s);
@@ -300,6 +308,7 @@ async fn stock_info(
             etfs,
             themes: of_kind(GroupKind::Theme),
             universes: of_kind(GroupKind::Universe),
+            aliases: aliases.clone(),
             version: snap.version,
         })
     }))

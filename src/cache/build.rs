@@ -43,6 +43,7 @@ pub(super) struct Builder {
     dirty: Vec<bool>,
     reread: (usize, usize),
     history: Arc<super::snapshot::HistoryIndex>,
+    aliases: Arc<Vec<crate::store::Alias>>,
 }
 
 fn opt(s: Option<String>) -> Option<Box<str>> {
@@ -65,6 +66,7 @@ impl Builder {
             dirty: Vec::new(),
             reread: (0, 0),
             history: Arc::default(),
+            aliases: Arc::default(),
         }
     }
 
@@ -83,7 +85,13 @@ impl Builder {
             dirty: vec![false; prev.symbols.len()],
             reread: (0, 0),
             history: prev.history.clone(),
+            aliases: prev.aliases.clone(),
         }
+    }
+
+    /// The securities' tickers, read again (full builds).
+    pub(super) fn aliases(&mut self, rows: Vec<crate::store::Alias>) {
+        self.aliases = Arc::new(rows);
     }
 
     /// The history read again (a full build, or a version that changed it).
@@ -416,6 +424,7 @@ impl Builder {
             index,
             cache: self.cache,
             history: self.history,
+            aliases: self.aliases,
         };
         snapshot.approx_bytes = heap_bytes(&snapshot);
         snapshot.index_time = index_started.elapsed();

@@ -367,6 +367,7 @@ pub async fn build_from(
             b.industries(tx.snapshot_industries(env, None).await?);
             b.cache_rows(tx.snapshot_cache_rows(env).await?);
             b.history(tx.snapshot_history(env).await?);
+            b.aliases(tx.snapshot_aliases().await?);
         }
     }
     tx.rollback().await?;

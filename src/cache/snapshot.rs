@@ -328,6 +328,8 @@ pub struct Snapshot {
     pub(super) cache: Arc<CacheRows>,
     /// Membership intervals, for questions about the past (shared until the history changes).
     pub(super) history: Arc<HistoryIndex>,
+    /// Every ticker each security has had (read on full builds; alias changes force one).
+    pub(super) aliases: Arc<Vec<crate::store::Alias>>,
     pub(super) memos: Box<[Memo]>,
     pub(super) cache_memos: Box<[Memo]>,
 }
@@ -488,6 +490,13 @@ impl Snapshot {
         kind: GroupKind,
     ) -> impl Iterator<Item = (&'a Group, Option<Weight>)> + 'a {
         s.memberships.iter().map(|(g, w)| (self.group(*g), *w)).filter(move |(g, _)| g.kind == kind)
+    }
+
+    /// The tickers of the security a ticker names (any of its names, case-insensitive), oldest first; empty when
+    /// none is recorded.
+    pub fn aliases_of(&self, ticker: &str) -> Vec<&crate::store::Alias> {
+        let Some(hit) = self.aliases.iter().find(|a| a.symbol.eq_ignore_ascii_case(ticker)) else { return Vec::new() };
+        self.aliases.iter().filter(|a| a.security_id == hit.security_id).collect()
     }
 
     /// The membership history of every group.

@@ -320,6 +320,16 @@ pub(super) enum SymbolsCommand {
         #[command(flatten)]
         market: Box<MarketArgs>,
     },
+    /// Record the tickers each security has had (Massive's ticker events, keyed by composite FIGI), so a lookup
+    /// by an old ticker (FB) finds the security under its current one (META).
+    #[command(after_help = "Example:\n  universe symbols events META")]
+    Events {
+        /// Tickers (any of the security's, or its composite FIGI).
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        market: Box<MarketArgs>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -355,7 +365,10 @@ pub(super) enum EnrichCommand {
 }
 
 pub(super) async fn symbols(command: SymbolsCommand, config: &Config) -> Result<ExitCode> {
-    let SymbolsCommand::Refresh { symbols, all, market } = command;
+    let (symbols, all, market) = match command {
+        SymbolsCommand::Refresh { symbols, all, market } => (symbols, all, market),
+        SymbolsCommand::Events { ids, market } => return symbol_events(&ids, &market, config).await,
+    };
     let massive = market.massive().context(
         "symbols refresh needs a Massive API key: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --massive-api-key",
     )?;
@@ -463,6 +476,70 @@ pub(super) async fn enrich(command: EnrichCommand, config: &Config) -> Result<Ex
     }
     if !report.unmapped.is_empty() {
         println!("no sector for ({}): {}", report.unmapped.len(), report.unmapped.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `universe symbols events ID...`: each security's tickers from Massive's ticker events, into `symbol_aliases`.
+async fn symbol_events(ids: &[String], market: &MarketArgs, config: &Config) -> Result<ExitCode> {
+    let massive = market.massive().context(
+        "symbols events needs a Massive API key: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --massive-api-key",
+    )?;
+    let client = MassiveClient::new(massive)?;
+    let mut found = Vec::new();
+    for id in ids {
+        match client.ticker_events(id).await? {
+            Some(e) => found.push((id.clone(), e)),
+            None => eprintln!("{id}: Massive has no ticker events for it"),
+        }
+    }
+    let store = Store::open(&config.database_url).await?;
+    let mut written = Vec::new();
+    let mut tx = store.begin_write().await?;
+    for (id, e) in &found {
+        let Some(figi) = e.composite_figi.clone() else {
+            eprintln!("{id}: no composite FIGI, so no security to key its tickers by; skipped");
+            continue;
+        };
+        let mut changes: Vec<(chrono::NaiveDate, String)> = e
+            .events
+            .iter()
+            .filter(|ev| ev.kind == "ticker_change")
+            .filter_map(|ev| ev.ticker_change.as_ref().map(|c| (ev.date, c.ticker.clone())))
+            .collect();
+        changes.sort();
+        let rows: Vec<crate::store::Alias> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, (from, symbol))| crate::store::Alias {
+                security_id: figi.clone(),
+                symbol: symbol.clone(),
+                valid_from: Some(*from),
+                valid_to: changes.get(i + 1).map(|(d, _)| *d),
+                name: e.name.clone(),
+                source: "massive ticker events".into(),
+            })
+            .collect();
+        tx.replace_aliases(&figi, &rows).await?;
+        written.push(rows);
+    }
+    tx.commit().await?;
+    store.close().await;
+    if config.json {
+        print_json(&written)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for rows in &written {
+        let names: Vec<String> = rows
+            .iter()
+            .map(|a| format!("{} from {}", a.symbol, a.valid_from.map(|d| d.to_string()).unwrap_or_default()))
+            .collect();
+        println!(
+            "{} ({}): {}",
+            rows.first().map_or("", |a| a.security_id.as_str()),
+            rows.first().and_then(|a| a.name.as_deref()).unwrap_or(""),
+            names.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::domain::Timeframe;
 pub use limit::{RateLimit, RateSpec, RateSpecError, SharedLimit};
-pub use types::{AggBar, GroupedBar, TickerRecord, TickerType};
+pub use types::{AggBar, GroupedBar, TickerEvent, TickerEvents, TickerRecord, TickerType};
 
 /// The current Massive host (`api.polygon.io` answers the same keys).
 pub const DEFAULT_BASE_URL: &str = "https://api.massive.com";
@@ -327,6 +327,16 @@ impl MassiveClient {
     pub async fn ticker_overview(&self, ticker: &str) -> Result<Option<TickerRecord>, MassiveError> {
         let url = self.url(&format!("v3/reference/tickers/{ticker}"), &[]);
         match self.get::<types::OverviewResponse>(url).await {
+            Ok(r) => Ok(r.results),
+            Err(MassiveError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A security's ticker changes (`id`: a ticker, CUSIP or composite FIGI); `None` when Massive does not know it.
+    pub async fn ticker_events(&self, id: &str) -> Result<Option<types::TickerEvents>, MassiveError> {
+        let url = self.url(&format!("vX/reference/tickers/{id}/events"), &[("types", "ticker_change")]);
+        match self.get::<types::EventsResponse>(url).await {
             Ok(r) => Ok(r.results),
             Err(MassiveError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),

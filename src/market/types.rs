@@ -129,6 +129,42 @@ pub struct OverviewResponse {
     pub results: Option<TickerRecord>,
 }
 
+/// `/vX/reference/tickers/{id}/events`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventsResponse {
+    /// The security and its events.
+    pub results: Option<TickerEvents>,
+}
+
+/// A security's ticker changes.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
+pub struct TickerEvents {
+    pub name: Option<String>,
+    /// The security's identity across tickers.
+    pub composite_figi: Option<String>,
+    pub cik: Option<String>,
+    #[serde(default)]
+    pub events: Vec<TickerEvent>,
+}
+
+/// One event (`ticker_change`: the ticker it took that day).
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
+pub struct TickerEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub date: chrono::NaiveDate,
+    pub ticker_change: Option<TickerChange>,
+}
+
+/// The ticker an event changed to.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TickerChange {
+    /// The new ticker.
+    pub ticker: String,
+}
+
 /// `/v3/reference/tickers/types`.
 #[derive(Debug, Clone, Deserialize)]
 #[allow(missing_docs)] // plain data: the names say what each field or variant holds

@@ -9,6 +9,7 @@
 //!
 //! Each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`), embedded in the binary.
 
+mod aliases;
 mod bars;
 mod cache;
 mod details;
@@ -29,6 +30,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use aliases::Alias;
 pub use bars::dedupe_bars;
 pub use cache::{CacheFingerprint, CacheRow};
 pub use details::{

@@ -361,7 +361,53 @@ async fn point_in_time_bars(db: &TestDb) {
     assert!(!examples.contains(&"AAPL"), "{pit_note}");
 }
 
+/// Security identity: `symbols events META` records Massive's ticker changes (FB until 2022-06-11, then META) by
+/// composite FIGI, and `stock/FB/info` answers for the security under its current ticker, listing both.
+async fn fb_is_meta(db: &TestDb) {
+    use wiremock::matchers::{path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    db.seed_sample().await;
+    let server = MockServer::start().await;
+    Mock::given(path("/vX/reference/tickers/META/events"))
+        .and(query_param("types", "ticker_change"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(crate::market::fixture("ticker_events_META_ticker_change.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["--database-url", &db.url, "symbols", "events", "META"])
+        .args(["--massive-api-key", "k", "--massive-url", &server.uri()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BBG000MM2P62"));
+    let server = crate::server::TestServer::start(db, crate::server::options(None, crate::server::quick_watch())).await;
+    let (status, fb) = server.json("/api/relationships/stock/FB/info").await;
+    assert_eq!(status.as_u16(), 200, "{fb}");
+    assert_eq!(fb["symbol"], "META");
+    let aliases: Vec<(String, serde_json::Value, serde_json::Value)> = fb["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["symbol"].as_str().unwrap().to_string(), a["valid_from"].clone(), a["valid_to"].clone()))
+        .collect();
+    assert_eq!(
+        aliases,
+        [
+            ("FB".to_string(), serde_json::json!("2012-05-18"), serde_json::json!("2022-06-11")),
+            ("META".to_string(), serde_json::json!("2022-06-11"), serde_json::Value::Null),
+        ]
+    );
+    let (_, meta) = server.json("/api/relationships/stock/META/info").await;
+    assert_eq!(meta["aliases"].as_array().unwrap().len(), 2);
+    assert_eq!(server.json("/api/relationships/stock/ZZZZ/info").await.0.as_u16(), 404);
+}
+
 contract!(
+    fb_is_meta,
     point_in_time_bars,
     cli_history,
     as_of_over_http,
