@@ -16,8 +16,7 @@ pub(super) struct LoadArgs {
     /// symbols.csv, loads each in order (one transaction each), then enriches, organizes and validates.
     #[arg(value_enum)]
     pub(super) kind: LoadWhat,
-    /// The files (for `all`: the folder).
-    #[arg(required = true)]
+    /// The files (for `all`: the folder; none with `holdings --source massive`).
     pub(super) paths: Vec<std::path::PathBuf>,
     /// full: reload every group in the input; incremental: skip files whose checksum is unchanged;
     /// dry-run: print the diff and write nothing but the run record.
@@ -38,6 +37,13 @@ pub(super) struct LoadArgs {
     /// `events`: the seed roster (`effective_date,ticker`) the changes start from.
     #[arg(long)]
     pub(super) seed: Option<std::path::PathBuf>,
+    /// With `holdings --source massive --etf SPY`: the holdings' effective date (else the latest).
+    #[arg(long, requires = "source")]
+    pub(super) as_of: Option<chrono::NaiveDate>,
+    /// `holdings --source massive --etf SPY`: the holdings from ETF Global's constituents (a dataset Massive
+    /// entitles separately) instead of files, and how to reach Massive.
+    #[command(flatten)]
+    pub(super) market: Box<crate::config::MarketArgs>,
 }
 
 /// What `universe load` loads: one kind of file, or a whole folder.
@@ -108,6 +114,49 @@ async fn load_all(paths: &[std::path::PathBuf], config: &Config) -> Result<()> {
             s.step
         ),
     }
+}
+
+/// An ETF's holdings from ETF Global's constituents, as a holdings input (symbol, name, weight in percent) and
+/// their effective date: the latest, or `as_of`'s.
+async fn holdings_from_massive(
+    etf: &str,
+    as_of: Option<chrono::NaiveDate>,
+    keys: &crate::config::MarketArgs,
+) -> Result<(Input, chrono::NaiveDate)> {
+    let config = keys.massive().context(
+        "--source massive needs an API key: set MASSIVE_API_KEY (or POLYGON_API_KEY), or pass --massive-api-key",
+    )?;
+    let client = crate::market::MassiveClient::new(config)?;
+    let etf = etf.to_ascii_uppercase();
+    let rows = match client.etf_constituents(&etf, as_of).await {
+        Ok(r) => r,
+        Err(crate::market::MassiveError::NotEntitled { .. }) => anyhow::bail!(
+            "Massive answered 403 for ETF Global's constituents of {etf}: your plan does not include that dataset \
+             (Massive entitles it separately). Load the issuer's holdings file instead: universe load holdings FILE"
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(day) = rows.iter().filter_map(|r| r.effective_date).max() else {
+        anyhow::bail!(
+            "ETF Global has no holdings of {etf}{}",
+            as_of.map(|d| format!(" effective {d}")).unwrap_or_default()
+        );
+    };
+    let mut csv = String::from("Symbol,Name,Weight (%)\n");
+    let mut without_ticker = 0;
+    for r in rows.iter().filter(|r| r.effective_date == Some(day)) {
+        let Some(t) = r.constituent_ticker.as_deref().filter(|t| !t.trim().is_empty()) else {
+            without_ticker += 1;
+            continue;
+        };
+        let name = r.constituent_name.as_deref().unwrap_or("").replace('"', "'");
+        let weight = r.weight.map(|w| format!("{}", w * 100.0)).unwrap_or_default();
+        csv.push_str(&format!("{t},\"{name}\",{weight}\n"));
+    }
+    if without_ticker > 0 {
+        eprintln!("{without_ticker} holdings of {etf} on {day} have no ticker (cash, futures, …) and are left out");
+    }
+    Ok((Input::from_bytes(format!("massive:etf-global/{etf}@{day}"), csv), day))
 }
 
 /// `universe load events CHANGES.csv --seed SEED.csv --name NAME`.
@@ -192,7 +241,7 @@ pub(super) struct RunsArgs {
 
 /// Loads files of one kind, then reports coverage, orphans and staleness (information, never a failure).
 pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
-    let LoadArgs { kind: what, paths, mode, prune, etf, name, no_validate, seed } = args;
+    let LoadArgs { kind: what, paths, mode, prune, etf, name, no_validate, seed, as_of, market } = args;
     if what == LoadWhat::Events {
         return load_events(&paths, seed.as_deref(), name.as_deref(), mode, config).await;
     }
@@ -200,6 +249,22 @@ pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
 
     let mut inputs = Vec::new();
     let mut unreadable = Vec::new();
+    let mut effective_at = None;
+    match market.source.as_deref() {
+        Some("massive") => {
+            let (Some(etf), LoadWhat::Holdings) = (&etf, what) else {
+                anyhow::bail!(
+                    "--source massive loads one ETF's holdings: universe load holdings --source massive --etf SPY"
+                );
+            };
+            let (input, day) = holdings_from_massive(etf, as_of, &market).await?;
+            inputs.push(input);
+            effective_at = Some(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+        }
+        Some(other) => anyhow::bail!("--source {other:?}: the one source besides files is massive"),
+        None if paths.is_empty() => anyhow::bail!("give the files to load"),
+        None => {}
+    }
     for p in &paths {
         match Input::read(p, config.max_input_bytes) {
             Ok(i) => inputs.push(i),
@@ -218,6 +283,7 @@ pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
         environment: config.environment,
         progress: !config.json,
         validate: !no_validate,
+        effective_at,
     };
     let result = load::run(&store, &req).await;
     // Coverage, orphans and staleness after a load: information, never a reason to fail it.

@@ -320,7 +320,7 @@ async fn apply_chunk(
         }
         acc.touched.extend(touched);
     }
-    write_plans(tx, plans, req.environment, *run_id).await?;
+    write_plans(tx, plans, req.environment, *run_id, req.effective_at).await?;
     Ok(())
 }
 
@@ -337,8 +337,16 @@ async fn check_after(tx: &mut Tx, req: &LoadRequest, kind: GroupKind, acc: &Accu
 
 /// Writes a chunk's plans: the group rows one by one, then every membership change of the chunk in a handful of
 /// statements (deletes, history closes, inserts, updates, history opens — in that order).
-async fn write_plans(tx: &mut Tx, plans: &[GroupPlan], env: Environment, run_id: i64) -> Result<(), StoreError> {
+async fn write_plans(
+    tx: &mut Tx,
+    plans: &[GroupPlan],
+    env: Environment,
+    run_id: i64,
+    effective_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), StoreError> {
     let now = crate::store::now();
+    // History opens and closes when the memberships took effect (an ETF's holdings date), else now.
+    let history_at = effective_at.map_or(now, |t| t.min(now));
     let Some(kind) = plans.first().map(|p| p.kind) else { return Ok(()) };
     let mut ids = Vec::with_capacity(plans.len());
     for p in plans {
@@ -381,11 +389,11 @@ async fn write_plans(tx: &mut Tx, plans: &[GroupPlan], env: Environment, run_id:
     }
     let now_naive = now.naive_utc();
     tx.delete_members(&removed).await?;
-    tx.close_history(env, kind, &closing, now, run_id).await?;
+    tx.close_history(env, kind, &closing, history_at, run_id).await?;
     tx.insert_members(&added, now_naive).await?;
     tx.upsert_members(&changed, now_naive).await?;
     added.extend(changed);
-    tx.open_history(env, kind, &added, now, run_id).await?;
+    tx.open_history(env, kind, &added, history_at, run_id).await?;
     Ok(())
 }
 

@@ -173,6 +173,9 @@ pub struct LoadRequest {
     pub progress: bool,
     /// Run the structural checks inside the load's transaction and roll back what breaks them.
     pub validate: bool,
+    /// When the input's memberships took effect (holdings' effective date): membership history opens and closes
+    /// then instead of at the load's time. Must not predate the group's stored history.
+    pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl LoadRequest {
@@ -189,6 +192,7 @@ impl LoadRequest {
             environment,
             progress: false,
             validate: true,
+            effective_at: None,
         }
     }
 }

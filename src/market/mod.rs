@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::domain::Timeframe;
 pub use limit::{RateLimit, RateSpec, RateSpecError, SharedLimit};
-pub use types::{AggBar, GroupedBar, TickerEvent, TickerEvents, TickerRecord, TickerType};
+pub use types::{AggBar, EtfConstituent, GroupedBar, TickerEvent, TickerEvents, TickerRecord, TickerType};
 
 /// The current Massive host (`api.polygon.io` answers the same keys).
 pub const DEFAULT_BASE_URL: &str = "https://api.massive.com";
@@ -331,6 +331,28 @@ impl MassiveClient {
             Err(MassiveError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// An ETF's holdings from ETF Global (a separately entitled dataset), every page; `as_of` asks for that
+    /// effective date, else every date returned is kept and the caller picks the latest.
+    pub async fn etf_constituents(
+        &self,
+        etf: &str,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Vec<types::EtfConstituent>, MassiveError> {
+        let day = as_of.map(|d| d.to_string());
+        let mut query: Vec<(&str, &str)> = vec![("composite_ticker", etf), ("limit", "5000")];
+        if let Some(d) = &day {
+            query.push(("effective_date", d));
+        }
+        let first = self.url("etf-global/v1/constituents", &query);
+        let mut out = Vec::new();
+        self.walk(first, |page: types::ConstituentsPage| {
+            out.extend(page.results.unwrap_or_default());
+            page.next_url
+        })
+        .await?;
+        Ok(out)
     }
 
     /// A security's ticker changes (`id`: a ticker, CUSIP or composite FIGI); `None` when Massive does not know it.

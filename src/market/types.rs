@@ -129,6 +129,30 @@ pub struct OverviewResponse {
     pub results: Option<TickerRecord>,
 }
 
+/// `/etf-global/v1/constituents`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConstituentsPage {
+    /// The rows.
+    pub results: Option<Vec<EtfConstituent>>,
+    /// The next page, if any.
+    pub next_url: Option<String>,
+}
+
+/// One holding of an ETF (ETF Global, through Massive).
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
+pub struct EtfConstituent {
+    pub composite_ticker: Option<String>,
+    pub constituent_ticker: Option<String>,
+    pub constituent_name: Option<String>,
+    /// Weight as a fraction.
+    pub weight: Option<f64>,
+    pub asset_class: Option<String>,
+    pub security_type: Option<String>,
+    /// The day the holdings were as given.
+    pub effective_date: Option<chrono::NaiveDate>,
+}
+
 /// `/vX/reference/tickers/{id}/events`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventsResponse {

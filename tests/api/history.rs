@@ -406,7 +406,69 @@ async fn fb_is_meta(db: &TestDb) {
     assert_eq!(server.json("/api/relationships/stock/ZZZZ/info").await.0.as_u16(), 404);
 }
 
+/// `load holdings --source massive --etf SPY`: ETF Global's constituents through Massive (the real fixture), with
+/// their weight, loaded like a file (run record, diff) and the memberships' history starting on the holdings'
+/// effective date; a plan without the dataset gets a 403 that says so, and nothing is written.
+async fn holdings_from_massive(db: &TestDb) {
+    use wiremock::matchers::{path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(path("/etf-global/v1/constituents"))
+        .and(query_param("composite_ticker", "SPY"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(
+                crate::market::fixture("etf_global_constituents_spec_example_SPY.json"),
+                "application/json",
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/etf-global/v1/constituents"))
+        .and(query_param("composite_ticker", "QQQ"))
+        .respond_with(ResponseTemplate::new(403).set_body_raw(
+            r#"{"status":"NOT_AUTHORIZED","message":"You are not entitled to this data."}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let run = |etf: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_universe"))
+            .args(["--database-url", &db.url, "load", "holdings", "--source", "massive", "--etf", etf])
+            .args(["--massive-api-key", "k", "--massive-url", &server.uri(), "--retries", "0"])
+            .output()
+            .unwrap()
+    };
+    let out = run("SPY");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let members = db.members(GroupKind::Etf, "SPY").await;
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].0, "CZR");
+    assert!(members[0].1.is_some_and(|w| w > 0.0), "{members:?}");
+    let from: Vec<chrono::DateTime<chrono::Utc>> = match &db.store {
+        universe::store::Store::Sqlite(p) => {
+            sqlx::query_scalar("SELECT valid_from FROM membership_history WHERE group_name = 'SPY'")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+        universe::store::Store::Postgres(p) => {
+            sqlx::query_scalar("SELECT valid_from FROM membership_history WHERE group_name = 'SPY'")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(from.iter().map(|t| t.date_naive().to_string()).collect::<Vec<_>>(), ["2025-09-18"]);
+    let before = db.state().await;
+    let denied = run("QQQ");
+    assert!(!denied.status.success());
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(err.contains("403") && err.contains("plan does not include"), "{err}");
+    assert_eq!(db.state().await, before);
+}
+
 contract!(
+    holdings_from_massive,
     fb_is_meta,
     point_in_time_bars,
     cli_history,
