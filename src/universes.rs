@@ -160,7 +160,20 @@ pub fn cache_text_symbols(text: &str) -> Option<CacheSymbols> {
 /// against its snapshot): `a:b`, `a|b`, `a&b`, `a-b`, parentheses and `@DATE` (see [`UniverseExpr`]). A part read
 /// on a day answers from the group's membership history.
 pub async fn resolve(store: &Store, env: Environment, key: &str) -> Result<Vec<String>, ResolveError> {
-    let expr = UniverseExpr::parse(key)?;
+    resolve_on(store, env, key, None).await
+}
+
+/// [`resolve`], the whole expression read as of a day when `day` is given.
+pub async fn resolve_on(
+    store: &Store,
+    env: Environment,
+    key: &str,
+    day: Option<chrono::NaiveDate>,
+) -> Result<Vec<String>, ResolveError> {
+    let mut expr = UniverseExpr::parse(key)?;
+    if let Some(day) = day {
+        expr = UniverseExpr::At(Box::new(expr), day);
+    }
     let mut sets: std::collections::HashMap<(String, Option<chrono::NaiveDate>), BTreeSet<String>> =
         std::collections::HashMap::new();
     for (part, day) in expr.leaves() {

@@ -130,11 +130,14 @@ async fn symbols(
     let Path(raw) = path?;
     let Query(q) = query?;
     if q.as_of.is_some() || is_expression(&raw) {
+        let mut expr = crate::domain::UniverseExpr::parse(&raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        if let Some(day) = q.as_of {
+            expr = crate::domain::UniverseExpr::At(Box::new(expr), day);
+        }
         let text = match q.as_of {
-            Some(day) => format!("({raw})@{day}"),
+            Some(day) => format!("{raw}@{day}"),
             None => raw.clone(),
         };
-        let expr = crate::domain::UniverseExpr::parse(&text).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let snap = state.cache.snapshot();
         let resolved = snap.resolve_expr(&expr);
         state.cache.record_lookup(resolved.is_ok());

@@ -194,6 +194,9 @@ pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCod
                 request.symbols = windows.keys().cloned().collect();
                 request.label = format!("universe {key} point-in-time {from}..{last}");
                 request.windows = Some(windows);
+                // The warm-up reaches before --from for the symbols already members then.
+                request.range =
+                    RangeSpec::Dates { from: from - chrono::Duration::days(warmup_days.max(0)), to: Some(last) };
             }
             let bar = if config.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
             bar.set_style(

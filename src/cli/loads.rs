@@ -272,6 +272,20 @@ pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
         }
     }
     let store = open(config).await?;
+    if let (Some(at), Some(etf)) = (effective_at, &etf) {
+        // History cannot run backwards: holdings older than what the group's history already records are refused.
+        let etf = etf.to_ascii_uppercase();
+        if let Some(latest) = store.history_latest(config.environment, crate::domain::GroupKind::Etf, &etf).await?
+            && latest > at
+        {
+            store.close().await;
+            anyhow::bail!(
+                "the holdings of {etf} are effective {}, but its history already runs to {}: load a later date",
+                at.date_naive(),
+                latest.date_naive()
+            );
+        }
+    }
     let req = LoadRequest {
         kind,
         inputs,

@@ -177,11 +177,7 @@ pub(super) async fn run(command: UniversesCommand, config: &Config) -> Result<()
             print!("{}", t.render());
         }
         UniversesCommand::Resolve { key, as_of } => {
-            let key = match as_of {
-                Some(day) => format!("({key})@{day}"),
-                None => key,
-            };
-            let symbols = crate::universes::resolve(&store, env, &key).await?;
+            let symbols = crate::universes::resolve_on(&store, env, &key, as_of).await?;
             if config.json {
                 return print_json(&serde_json::json!({ "key": key, "count": symbols.len(), "symbols": symbols }));
             }

@@ -294,7 +294,7 @@ impl Store {
     }
 
     /// A group's members just before a run: intervals opened before it (or before this service) and not closed
-    /// before it. Run ids order the changes, so clock skew between writers cannot reorder them.
+    /// before it (an interval closed without a run — a loaded index history, an import — is closed for good). Run ids order the changes, so clock skew between writers cannot reorder them.
     pub async fn group_members_before_run(
         &self,
         env: Environment,
@@ -306,7 +306,7 @@ impl Store {
             "SELECT symbol, CAST(weight AS DOUBLE PRECISION), metadata FROM membership_history \
              WHERE environment = $1 AND group_type = $2 AND group_name = $3 \
                AND (opened_by_run IS NULL OR opened_by_run < $4) \
-               AND (closed_by_run IS NULL OR closed_by_run >= $4)",
+               AND (closed_by_run >= $4 OR (closed_by_run IS NULL AND valid_to IS NULL))",
         )
         .bind(env.as_str())
         .bind(kind.as_str())
@@ -323,6 +323,25 @@ impl Store {
                 )
             })
             .collect())
+    }
+
+    /// The latest instant a group's membership history records (an interval's start or end), if any.
+    pub async fn history_latest(
+        &self,
+        env: Environment,
+        kind: GroupKind,
+        name: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = on_pool!(self, p => sqlx::query_as(
+            "SELECT MAX(valid_from), MAX(valid_to) FROM membership_history \
+             WHERE environment = $1 AND group_type = $2 AND group_name = $3",
+        )
+        .bind(env.as_str())
+        .bind(kind.as_str())
+        .bind(name)
+        .fetch_one(p)
+        .await?);
+        Ok(from.max(to))
     }
 
     /// Where a group's membership history begins (its earliest interval), if it has any.
@@ -472,7 +491,9 @@ impl Tx {
         at: DateTime<Utc>,
         run: i64,
     ) -> Result<(), StoreError> {
-        self.touch_history();
+        if !rows.is_empty() {
+            self.touch_history();
+        }
         let from = self.backend().member_rows("$5");
         let sql = format!(
             "UPDATE membership_history SET valid_to = $1, closed_by_run = $2 \
@@ -504,7 +525,9 @@ impl Tx {
         at: DateTime<Utc>,
         run: i64,
     ) -> Result<(), StoreError> {
-        self.touch_history();
+        if !rows.is_empty() {
+            self.touch_history();
+        }
         let from = self.backend().member_rows("$3");
         let sql = format!(
             "INSERT INTO membership_history \
@@ -621,7 +644,9 @@ impl Reader<'_> {
 impl Tx {
     /// Deletes history intervals by id.
     pub async fn delete_history(&mut self, ids: &[i64]) -> Result<(), StoreError> {
-        self.touch_history();
+        if !ids.is_empty() {
+            self.touch_history();
+        }
         for chunk in ids.chunks(super::BATCH_ROWS) {
             on_conn!(self, c => {
                 let mut qb = sqlx::QueryBuilder::new("DELETE FROM membership_history WHERE id IN (");

@@ -220,6 +220,15 @@ async fn as_of_over_http(db: &TestDb) {
         body["symbols"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
     assert_eq!(got, then);
     assert_eq!(body["count"].as_u64(), Some(then.len() as u64));
+    // The snapshot's answers against the rule over the whole history, not one day only.
+    for k in 0..40 {
+        let d = day("2004-12-30") + chrono::Duration::days(k * 197);
+        let (status, body) = server.json(&format!("/api/universes/sp500/symbols?as_of={d}")).await;
+        assert_eq!(status.as_u16(), 200, "{d}: {body}");
+        let got: BTreeSet<String> =
+            body["symbols"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+        assert_eq!(got, reference(&seed, &changes, d), "{d}");
+    }
     let (status, left) = server.json("/api/universes/sp500@2008-09-12%20-%20sp500/symbols").await;
     assert_eq!(status.as_u16(), 200, "{left}");
     let now = reference(&seed, &changes, day("2026-07-13"));
@@ -313,7 +322,7 @@ async fn point_in_time_bars(db: &TestDb) {
     let mut csv = String::from("symbol,date,open,high,low,close,volume\n");
     for line in std::fs::read_to_string(shared).unwrap().lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        if ["AOS", "AAPL"].contains(&f[6]) && ("2017-07-01".."2017-10-01").contains(&f[0]) && !f[1].is_empty() {
+        if ["AOS", "AAPL"].contains(&f[6]) && ("2017-06-01".."2017-10-01").contains(&f[0]) && !f[1].is_empty() {
             csv.push_str(&format!("{},{},{},{},{},{},{}\n", f[6], f[0], f[1], f[2], f[3], f[4], f[5]));
         }
     }
@@ -327,7 +336,7 @@ async fn point_in_time_bars(db: &TestDb) {
     std::fs::write(folder.join("day/pit.csv"), csv).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_universe"))
         .args(["--database-url", &db.url, "--json", "bars", "load", "--universe", "sp500", "--point-in-time"])
-        .args(["--from", "2017-07-01", "--to", "2017-09-30", "--allow-partial", "--source"])
+        .args(["--from", "2017-07-01", "--to", "2017-09-30", "--warmup-days", "3", "--allow-partial", "--source"])
         .arg(&folder)
         .output()
         .unwrap();
@@ -353,10 +362,12 @@ async fn point_in_time_bars(db: &TestDb) {
     };
     let (bbby_first, bbby_last) = dates("BBBY");
     assert_eq!((bbby_first, bbby_last), (Some(day("2017-07-03")), Some(day("2017-07-25"))), "until it left");
+    // Three days of warm-up before each membership: A. O. Smith joined on Wednesday 2017-07-26, so from Monday
+    // the 24th; Apple, a member all along, from 2017-06-28, three days before --from.
     let (aos_first, _) = dates("AOS");
-    assert_eq!(aos_first, Some(day("2017-07-26")), "A. O. Smith from the day it joined");
+    assert_eq!(aos_first, Some(day("2017-07-24")), "A. O. Smith from its warm-up");
     let (aapl_first, aapl_last) = dates("AAPL");
-    assert_eq!((aapl_first, aapl_last), (Some(day("2017-07-03")), Some(day("2017-09-29"))));
+    assert_eq!((aapl_first, aapl_last), (Some(day("2017-06-28")), Some(day("2017-09-29"))));
     let examples: Vec<&str> = pit_note["examples"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert!(!examples.contains(&"AAPL"), "{pit_note}");
 }
@@ -467,7 +478,22 @@ async fn holdings_from_massive(db: &TestDb) {
     assert_eq!(db.state().await, before);
 }
 
+/// Rolling back a constituents load made after the history was loaded restores the members before it — the
+/// history's last roster — not everyone who ever was in the index.
+async fn rollback_after_history(db: &TestDb) {
+    let changes = pit("sp500_changes.csv");
+    load_events(&db.store, &request("sp500", changes.clone())).await.unwrap();
+    let roster: BTreeSet<String> = db.symbols_of(GroupKind::Universe, "sp500").await.into_iter().collect();
+    let r = db.load_ok(LoadKind::Universes, &[("sp500.csv", "Symbol\nAAPL\nMSFT\n")], Mode::Full).await;
+    assert_eq!(db.symbols_of(GroupKind::Universe, "sp500").await, ["AAPL", "MSFT"]);
+    universe::load::rollback(&db.store, r.run_id).await.unwrap();
+    let back: BTreeSet<String> = db.symbols_of(GroupKind::Universe, "sp500").await.into_iter().collect();
+    assert_eq!(back, roster);
+    assert!(!back.contains("LEH"));
+}
+
 contract!(
+    rollback_after_history,
     holdings_from_massive,
     fb_is_meta,
     point_in_time_bars,
