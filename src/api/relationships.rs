@@ -276,10 +276,48 @@ async fn stock_info(
     let current =
         |t: &str| snap.aliases_of(t).into_iter().find(|a| a.valid_to.is_none()).and_then(|a| snap.symbol_id(&a.symbol));
     let id = snap.symbol_id(&symbol).or_else(|| current(&symbol));
-    state.cache.record_lookup(id.is_some());
-    let s = snap.symbol(id.ok_or_else(|| ApiError::NotFound(format!("unknown symbol {symbol:?}")))?);
+    // A ticker of the past with no row now (LEH): with a day, its groups then, from the history.
+    let Some(id) = id else {
+        let canonical = crate::domain::Ticker::parse(&symbol).map(|t| t.to_string()).unwrap_or(symbol.clone());
+        let past = q.as_of.map(|day| snap.groups_of_symbol_on(&canonical, day)).unwrap_or_default();
+        state.cache.record_lookup(!past.is_empty());
+        if past.is_empty() {
+            return Err(ApiError::NotFound(format!("unknown symbol {symbol:?}")));
+        }
+        let of_kind = |kind: GroupKind| -> Vec<Membership<'_>> {
+            past.iter()
+                .filter(|(g, _)| g.kind == kind)
+                .map(|(g, w)| Membership { key: &g.name, name: g.description.as_deref(), weight: *w })
+                .collect()
+        };
+        let body = to_bytes(&StockInfo {
+            symbol: &canonical,
+            name: None,
+            kind: None,
+            exchange: None,
+            market_cap: None,
+            sector: "unknown",
+            sector_name: None,
+            industry: "Unknown",
+            etfs: of_kind(GroupKind::Etf),
+            themes: of_kind(GroupKind::Theme),
+            universes: of_kind(GroupKind::Universe),
+            aliases: Vec::new(),
+            version: snap.version,
+        });
+        return Ok(conditional(&headers, &snap, || body.clone()));
+    };
+    state.cache.record_lookup(true);
+    let s = snap.symbol(id);
     let aliases = snap.aliases_of(&s.ticker);
-    let dated = q.as_of.map(|day| snap.groups_of_symbol_on(&s.ticker, day));
+    // The history knows the security by the ticker it had that day (FB before 2022-06-11).
+    let ticker_on = |day: chrono::NaiveDate| -> &str {
+        aliases
+            .iter()
+            .find(|a| a.valid_from.is_none_or(|f| f <= day) && a.valid_to.is_none_or(|t| t > day))
+            .map_or(&*s.ticker, |a| a.symbol.as_str())
+    };
+    let dated = q.as_of.map(|day| snap.groups_of_symbol_on(ticker_on(day), day));
     Ok(conditional(&headers, &snap, || {
         let sector = snap.sector_of(s);
         let of_kind = |kind: GroupKind| -> Vec<Membership<'_>> {

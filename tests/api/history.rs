@@ -414,6 +414,26 @@ async fn fb_is_meta(db: &TestDb) {
     );
     let (_, meta) = server.json("/api/relationships/stock/META/info").await;
     assert_eq!(meta["aliases"].as_array().unwrap().len(), 2);
+    // As of a day, the history is searched under the ticker of that day: FB joined the S&P 500 in 2013.
+    load_events(&db.store, &request("sp500", pit("sp500_changes.csv"))).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, then) = server.json("/api/relationships/stock/META/info?as_of=2015-01-02").await;
+        let universes: Vec<&str> = then["universes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|m| m["key"].as_str()).collect())
+            .unwrap_or_default();
+        if universes == ["sp500"] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{then}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A ticker of the past with no row today answers from the history for a day it was a member.
+    let (status, leh) = server.json("/api/relationships/stock/LEH/info?as_of=2008-09-12").await;
+    assert_eq!(status.as_u16(), 200, "{leh}");
+    assert_eq!(leh["universes"][0]["key"], "sp500");
+    assert_eq!(server.json("/api/relationships/stock/LEH/info").await.0.as_u16(), 404);
     assert_eq!(server.json("/api/relationships/stock/ZZZZ/info").await.0.as_u16(), 404);
 }
 
