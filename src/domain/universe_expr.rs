@@ -382,6 +382,25 @@ mod tests {
         })
     }
 
+    fn dated_expr() -> impl Strategy<Value = UniverseExpr> {
+        let group = prop::sample::select(&NAMES[..]).prop_map(|n| UniverseExpr::Part(KeyPart::Group(n.into())));
+        let cache = prop::sample::select(&["index_sp500", "mega_cap"][..])
+            .prop_map(|k| UniverseExpr::Part(KeyPart::Cache(CacheKind::Stock, k.into())));
+        let leaf = prop_oneof![group, cache];
+        leaf.prop_recursive(4, 24, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| UniverseExpr::Union(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| UniverseExpr::Diff(Box::new(a), Box::new(b))),
+                (inner, 0..9000i64).prop_map(|(a, d)| {
+                    UniverseExpr::At(
+                        Box::new(a),
+                        NaiveDate::from_ymd_opt(2001, 1, 1).unwrap() + chrono::Duration::days(d),
+                    )
+                }),
+            ]
+        })
+    }
+
     /// Each name's members among eight symbols, as bit masks.
     fn sets() -> impl Strategy<Value = [u8; 4]> {
         any::<[u8; 4]>()
@@ -416,18 +435,25 @@ mod tests {
             prop_assert_eq!(UniverseExpr::parse(&e.to_string()).unwrap(), e);
         }
 
+        /// The laws, on expressions the parser reads from text (so its precedence and grouping take part):
+        /// union and intersection commute, a - a is empty, De Morgan holds within the known symbols.
         #[test]
         fn laws(a in expr(), b in expr(), s in sets()) {
-            let (ea, eb) = (Box::new(a.clone()), Box::new(b.clone()));
-            let v = |e: UniverseExpr| eval(&e, &s);
-            prop_assert_eq!(v(UniverseExpr::Union(ea.clone(), eb.clone())), v(UniverseExpr::Union(eb.clone(), ea.clone())));
-            prop_assert_eq!(v(UniverseExpr::Inter(ea.clone(), eb.clone())), v(UniverseExpr::Inter(eb.clone(), ea.clone())));
-            prop_assert!(v(UniverseExpr::Diff(ea.clone(), ea.clone())).is_empty());
-            // De Morgan within the known symbols (the union of every name).
-            let all = || Box::new(UniverseExpr::parse("a|b|c|d").unwrap());
-            let left = UniverseExpr::Diff(all(), Box::new(UniverseExpr::Union(ea.clone(), eb.clone())));
-            let right = UniverseExpr::Inter(Box::new(UniverseExpr::Diff(all(), ea.clone())), Box::new(UniverseExpr::Diff(all(), eb.clone())));
-            prop_assert_eq!(v(left), v(right));
+            let v = |text: String| eval(&UniverseExpr::parse(&text).unwrap(), &s);
+            prop_assert_eq!(v(format!("{a}|{b}")), v(format!("{b}|{a}")));
+            prop_assert_eq!(v(format!("{a}:{b}")), v(format!("{a}|{b}")));
+            prop_assert_eq!(v(format!("{a}&{b}")), v(format!("{b}&{a}")));
+            let self_difference = v(format!("{a}-{a}"));
+            prop_assert!(self_difference.is_empty());
+            let all = "(a|b|c|d)";
+            prop_assert_eq!(v(format!("{all}-({a}|{b})")), v(format!("({all}-{a})&({all}-{b})")));
+            prop_assert_eq!(v(format!("{all}-({a}&{b})")), v(format!("({all}-{a})|({all}-{b})")));
+        }
+
+        /// Dates and cache rows survive printing and parsing too.
+        #[test]
+        fn parses_its_own_text_with_dates_and_cache_rows(e in dated_expr()) {
+            prop_assert_eq!(UniverseExpr::parse(&e.to_string()).unwrap(), e);
         }
     }
 }
