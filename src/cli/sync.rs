@@ -121,14 +121,14 @@ pub(super) async fn sync(args: SyncArgs, config: &Config) -> Result<()> {
         None => None,
     };
     if let Some(bus) = &bus
-        && let Err(e) = daily::publish_triggered(bus, &job_id, &req, "cli").await
+        && let Err(e) = crate::sync::events::publish_triggered(bus, &job_id, &req, "cli").await
     {
         tracing::warn!(error = %e, "could not publish cache_sync_triggered");
     }
     let started = std::time::Instant::now();
     let result = daily::run(&store, &req).await;
     if let Some(bus) = &bus
-        && let Err(e) = daily::publish_completed(bus, &job_id, &req, &result, started.elapsed()).await
+        && let Err(e) = crate::sync::events::publish_completed(bus, &job_id, &req, &result, started.elapsed()).await
     {
         tracing::warn!(error = %e, "could not publish the sync's events");
     }

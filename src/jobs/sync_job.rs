@@ -170,7 +170,7 @@ impl Worker {
             })
         };
         if let Some(bus) = &self.bus
-            && let Err(e) = daily::publish_triggered(bus, &id, &req, &spec.triggered_by).await
+            && let Err(e) = crate::sync::events::publish_triggered(bus, &id, &req, &spec.triggered_by).await
         {
             tracing::warn!(job_id = %id, error = %e, "could not publish cache_sync_triggered");
         }
@@ -180,7 +180,7 @@ impl Worker {
         drop(on_step);
         let _ = saver.await;
         if let Some(bus) = &self.bus
-            && let Err(e) = daily::publish_completed(bus, &id, &req, &result, started.elapsed()).await
+            && let Err(e) = crate::sync::events::publish_completed(bus, &id, &req, &result, started.elapsed()).await
         {
             tracing::warn!(job_id = %id, error = %e, "could not publish the sync's events");
         }

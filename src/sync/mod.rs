@@ -7,6 +7,7 @@
 //! leaves out never erase stored ones. The writes and their `load_runs` row commit together.
 
 pub mod daily;
+pub mod events;
 pub mod rules;
 pub mod schedule;
 pub mod themes;

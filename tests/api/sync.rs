@@ -180,9 +180,11 @@ async fn events_on_redis(db: &TestDb) {
     let bus =
         universe::jobs::redis::RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
     let req = SyncRequest::new(Environment::Default, ListSource::Dir(dir), SyncMode::Full);
-    daily::publish_triggered(&bus, "job-1", &req, "test").await.unwrap();
+    universe::sync::events::publish_triggered(&bus, "job-1", &req, "test").await.unwrap();
     let result = daily::run(&db.store, &req).await;
-    daily::publish_completed(&bus, "job-1", &req, &result, std::time::Duration::from_millis(1500)).await.unwrap();
+    universe::sync::events::publish_completed(&bus, "job-1", &req, &result, std::time::Duration::from_millis(1500))
+        .await
+        .unwrap();
     let mut messages = sub.on_message();
     let mut got = Vec::new();
     while got.last().is_none_or(|(c, _, _)| c != "tickstock:cache:delisting_cleanup") {
@@ -376,12 +378,14 @@ async fn ipos_and_themes(db: &TestDb) {
     let dir = list(db, "day2", &day2);
     let redis = crate::redis_jobs::RedisServer::start().await;
     let mut sub = redis::Client::open(redis.url.as_str()).unwrap().get_async_pubsub().await.unwrap();
-    sub.subscribe(daily::channels::IPO_ASSIGNMENT).await.unwrap();
+    sub.subscribe(universe::sync::events::channels::IPO_ASSIGNMENT).await.unwrap();
     let bus =
         universe::jobs::redis::RedisBus::connect(&redis.url, db.store.database_id().await.unwrap()).await.unwrap();
     let req = SyncRequest::new(Environment::Default, ListSource::Dir(dir.clone()), SyncMode::Full);
     let result = daily::run(&db.store, &req).await;
-    daily::publish_completed(&bus, "job-2", &req, &result, std::time::Duration::from_secs(1)).await.unwrap();
+    universe::sync::events::publish_completed(&bus, "job-2", &req, &result, std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
     let r = result.unwrap();
     assert_eq!((r.status, r.added, r.ipos, r.theme_changes), (RunStatus::Applied, 3, 3, 2), "{:#?}", r.changes);
     assert_eq!(db.symbols_of(GroupKind::Universe, "small_cap_general").await, ["BARED"], "no sector, no cap");
