@@ -67,6 +67,7 @@ async fn run_job(store: &Store, server: &MockServer, symbols: &[String]) -> (f64
         timeframes: vec![Timeframe::Day],
         years: 1.0,
         requested_by: Some("bench".into()),
+        point_in_time: None,
     };
     let id = jobs::submit(store, Environment::Default, spec, None).await.unwrap().job_id;
     let worker = Worker::new(store.clone(), source(server), WorkerOptions::new(Environment::Default));

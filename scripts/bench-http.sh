@@ -38,13 +38,28 @@ load() {
   $u load universes "$DATA"/universes/*.csv >/dev/null
   $u load sectors "$DATA/sectors.csv" >/dev/null
   $u load themes data/themes.toml >/dev/null
+  # Issue #17: twenty years of S&P 500/400/600 history beside the peer set (the S&P 500's under its own name: the
+  # peer set's sp500 is a universe file).
+  local pit=../shared/data/pit
+  $u load events $pit/sp500_changes.csv --seed $pit/sp500_seed.csv --name sp500_history >/dev/null
+  $u load events $pit/sp400_changes.csv --seed $pit/sp400_seed.csv --name sp400 >/dev/null
+  $u load events $pit/sp600_changes.csv --seed $pit/sp600_seed.csv --name sp600 >/dev/null
   $u organize --yes >/dev/null
 }
 
-# wrk's requests/s and p99 latency (ms) for a URL.
+# A wrk script asking for the S&P 500's members on a random day of 2005-2026 each request.
+cat >"$OUT/as_of.lua" <<'LUA'
+math.randomseed(17)
+request = function()
+  local day = os.time({ year = 2005, month = 1, day = 1 }) + math.random(0, 21 * 365) * 86400
+  return wrk.format("GET", "/api/universes/sp500_history/symbols?as_of=" .. os.date("!%Y-%m-%d", day))
+end
+LUA
+
+# wrk's requests/s and p99 latency (ms) for a URL (and a wrk script, if given).
 measure() {
   local out
-  out=$(wrk -t2 -c64 -d"${DURATION}s" --latency "$1")
+  out=$(wrk -t2 -c64 -d"${DURATION}s" --latency ${2:+-s "$2"} "$1")
   echo "$out" >>"$OUT/wrk.log"
   local rps p99
   rps=$(echo "$out" | awk '/^Requests\/sec/ { print $2 }')
@@ -79,6 +94,11 @@ for backend in $peer_backends; do
     share=$(awk -v a="$rps" -v b="$crps" 'BEGIN { printf "%.0f %%", 100 * a / b }')
     echo "| $backend | \`$1\` ($(curl -s "$base$1" | wc -c) bytes) | $rps | $p99 | $crps | $cp99 | $share |" >>"$OUT/summary.md"
   done
+  # as_of: a random day of 2005-2026 per request (about 500 symbols each, as the universe route's ceiling).
+  read -r rps p99 < <(measure "$base/api/universes/sp500_history/symbols" "$OUT/as_of.lua")
+  share=$(awk -v a="$rps" -v b="$crps" 'BEGIN { printf "%.0f %%", 100 * a / b }')
+  bytes=$(curl -s "$base/api/universes/sp500_history/symbols?as_of=2008-09-12" | wc -c)
+  echo "| $backend | \`/api/universes/sp500_history/symbols?as_of=<random day 2005-2026>\` (~$bytes bytes) | $rps | $p99 | $crps | $cp99 | $share |" >>"$OUT/summary.md"
   s=$(curl -s "$base/api/relationships/stats")
   # Steady-state rebuilds (what a refresh costs once connections are warm): the median of 9.
   refresh=$(for _ in $(seq 9); do curl -s -X POST -H 'X-API-Key: bench' "$base/admin/cache/refresh" | python3 -c "import json,sys; print(json.load(sys.stdin)['elapsed_ms'])"; done | sort -n | sed -n 5p)

@@ -135,6 +135,40 @@ if [ -d "$PIT" ] && { [ -z "${ONLY:-}" ] || [[ "sqlite_events postgres_events" =
     "$BIN --database-url ${BENCH_DATABASE_URL%/*}/universe_events load events $PIT/sp500_changes.csv --seed $PIT/sp500_seed.csv"
 fi
 
+# Issue #17: sector coverage of the peer-scale set (its 3,757 real stocks, classified before only where an S&P
+# roster gives a GICS sector) enriched from the two shared FinanceDatabase tables in one run; the coverage figures
+# go to target/bench/coverage_<backend>.txt. Each timed run starts from the loaded set (a copy / a template).
+FDB=../shared/data
+if [ -f "$FDB/financedatabase_us_equities_2023-03.csv" ] && { [ -z "${ONLY:-}" ] || [[ "sqlite_enrich postgres_enrich" =~ $ONLY ]]; }; then
+  FROM="--from $FDB/financedatabase_us_equities_2023-03.csv --from $FDB/financedatabase_us_listed_2026-08_partial.csv"
+  peer_loaded() {
+    local u="$BIN --database-url $1"
+    $u db migrate >/dev/null
+    $u load holdings $HOLD >/dev/null
+    $u load universes $UNIV >/dev/null
+    $u load symbols "$DATA/symbols.csv" >/dev/null
+    $u load sectors "$DATA/sectors.csv" >/dev/null
+  }
+  # enrich_case BACKEND URL FRESH: the coverage once (to coverage_BACKEND.txt), then the timed runs, each from
+  # the loaded set (FRESH makes URL a copy of it).
+  enrich_case() {
+    eval "$3"
+    "$BIN" --database-url "$2" enrich sectors $FROM >"$OUT/coverage_$1.txt"
+    bench "$1_enrich" --prepare "$3" \
+      -n "$1 enrich sectors from two classification files (peer set: 3,757 stocks, 2,236 classified; whole process)" \
+      "$BIN --database-url $2 enrich sectors $FROM"
+  }
+  rm -f "$OUT"/enrich-before.db*
+  peer_loaded "sqlite://$OUT/enrich-before.db"
+  enrich_case sqlite "sqlite://$OUT/enrich.db" \
+    "rm -f $OUT/enrich.db $OUT/enrich.db-wal $OUT/enrich.db-shm && cp $OUT/enrich-before.db $OUT/enrich.db"
+  psql -q -X "$BENCH_DATABASE_URL" -c 'DROP DATABASE IF EXISTS universe_enrich_before WITH (FORCE)' -c 'CREATE DATABASE universe_enrich_before' >/dev/null
+  peer_loaded "${BENCH_DATABASE_URL%/*}/universe_enrich_before"
+  enrich_case postgres "${BENCH_DATABASE_URL%/*}/universe_enrich" \
+    "psql -q -X $BENCH_DATABASE_URL -c 'DROP DATABASE IF EXISTS universe_enrich WITH (FORCE)' -c 'CREATE DATABASE universe_enrich TEMPLATE universe_enrich_before'"
+  head -4 "$OUT"/coverage_*.txt >&2
+fi
+
 # Ceilings: the same 11,778 rows into a bare table, no parsing of formats, no diff, no history.
 bench sqlite_ceiling --prepare "rm -f $OUT/ceiling.db && sqlite3 $OUT/ceiling.db 'CREATE TABLE h(etf TEXT, symbol TEXT, name TEXT, weight REAL)'" \
   -n "ceiling: sqlite3 .import of the 11,778 rows" "sqlite3 $OUT/ceiling.db '.mode csv' '.import $OUT/holdings_all.csv h'"

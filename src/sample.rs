@@ -106,8 +106,30 @@ pub const PEER_ETFS: [(&str, usize); 24] = [
 pub const PEER_UNIVERSES: [(&str, usize); 4] =
     [("nasdaq100", 102), ("sp500", 505), ("dow30", 30), ("russell3000", 3000)];
 
-/// Distinct symbols the peer set draws from (the report counts 3,757).
+/// Distinct symbols the peer set draws from (the report counts 3,757): the real stocks of [`PEER_STOCKS`].
 pub const PEER_SYMBOLS: usize = 3757;
+
+/// The peer set's stocks (`data/bench/peer_stocks.csv`, written by `scripts/peer-stocks.py` from the shared data;
+/// see `data/bench/README.md`): 3,757 real US tickers — today's index rosters, live stocks of the 2026 listing,
+/// stocks of the 2023 listing — with the GICS sector and sub-industry the index rosters give (blank for a stock
+/// in none), so classification sources (`enrich sectors`) meet real tickers.
+const PEER_STOCKS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/bench/peer_stocks.csv"));
+
+/// The rows of [`PEER_STOCKS`]: symbol, name, sector, industry.
+fn peer_stocks() -> Vec<[String; 4]> {
+    csv::Reader::from_reader(PEER_STOCKS.as_bytes())
+        .records()
+        .map(|r| {
+            let r = r.expect("the bundled peer_stocks.csv is valid CSV");
+            std::array::from_fn(|k| r.get(k).unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+/// A CSV field, quoted when it holds a comma or a quote.
+fn field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")).into() } else { s.into() }
+}
 
 /// Symbols with metadata in the peer set (issue #3's scale).
 pub const PEER_METADATA_SYMBOLS: usize = 10_000;
@@ -152,14 +174,16 @@ fn synthetic_ticker(i: usize) -> String {
 /// same bytes every time. With `variant` > 0 a few weights differ, to benchmark an incremental change.
 pub fn write_peer_dataset(dir: &Path, variant: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("holdings"))?;
+    let real = peer_stocks();
+    let ticker = |i: usize| real[i][0].clone();
     for (k, (etf, n)) in PEER_ETFS.iter().enumerate() {
         // Members: a contiguous window over the symbol space, offset per fund; weights decay with rank.
         let offset = (k * 157) % PEER_SYMBOLS;
         let bump = |r: usize| variant > 0 && r.is_multiple_of(97);
-        write_holdings(dir, etf, (0..*n).map(|r| (offset + r) % PEER_SYMBOLS), bump, variant)?;
+        write_holdings(dir, etf, (0..*n).map(|r| ticker((offset + r) % PEER_SYMBOLS)), bump, variant)?;
     }
-    write_universes(dir, PEER_SYMBOLS)?;
-    write_metadata(dir, PEER_METADATA_SYMBOLS, PEER_SYMBOLS)
+    write_universes(dir, PEER_SYMBOLS, ticker)?;
+    write_metadata(dir, PEER_METADATA_SYMBOLS, PEER_SYMBOLS, &real)
 }
 
 /// ETFs in the market-scale data set (about every US-listed fund).
@@ -182,21 +206,22 @@ pub fn write_market_dataset(dir: &Path, variant: u32) -> std::io::Result<()> {
         let etf = synthetic_ticker(MARKET_FUND_BASE + k);
         let offset = (k * 7919) % MARKET_STOCKS;
         let bump = |r: usize| variant > 0 && k == 0 && r.is_multiple_of(7);
-        write_holdings(dir, &etf, (0..market_fund_size(k)).map(|r| (offset + r) % MARKET_STOCKS), bump, variant)?;
+        let members = (0..market_fund_size(k)).map(|r| synthetic_ticker((offset + r) % MARKET_STOCKS));
+        write_holdings(dir, &etf, members, bump, variant)?;
     }
-    write_universes(dir, MARKET_STOCKS)?;
-    write_metadata(dir, MARKET_STOCKS, MARKET_STOCKS)
+    write_universes(dir, MARKET_STOCKS, synthetic_ticker)?;
+    write_metadata(dir, MARKET_STOCKS, MARKET_STOCKS, &[])
 }
 
 /// Where the market-scale funds' tickers start in the synthetic ticker space (after every stock's).
 const MARKET_FUND_BASE: usize = 100_000;
 
-/// One holdings file: the members (synthetic ticker numbers) with weights decaying by rank and summing to 100,
+/// One holdings file: the members (tickers) with weights decaying by rank and summing to 100,
 /// those `bump` picks raised by `variant` %.
 fn write_holdings(
     dir: &Path,
     etf: &str,
-    members: impl ExactSizeIterator<Item = usize>,
+    members: impl ExactSizeIterator<Item = String>,
     bump: impl Fn(usize) -> bool,
     variant: u32,
 ) -> std::io::Result<()> {
@@ -204,8 +229,7 @@ fn write_holdings(
     let mut csv = String::with_capacity(24 + n * 24);
     csv.push_str("Ticker,Name,Weight (%)\n");
     let sum: f64 = (0..n).map(|r| 1.0 / (r as f64 + 10.0)).sum();
-    for (r, i) in members.enumerate() {
-        let t = synthetic_ticker(i);
+    for (r, t) in members.enumerate() {
         let mut pct = 1.0 / (r as f64 + 10.0) / sum * 100.0;
         if bump(r) {
             pct *= 1.0 + 0.01 * f64::from(variant);
@@ -215,36 +239,58 @@ fn write_holdings(
     std::fs::write(dir.join("holdings").join(format!("{}_holdings.csv", etf.to_lowercase())), csv)
 }
 
-/// The four universe files, drawn from the first `symbols` synthetic tickers.
-fn write_universes(dir: &Path, symbols: usize) -> std::io::Result<()> {
+/// The four universe files, drawn from the first `symbols` tickers.
+fn write_universes(dir: &Path, symbols: usize, ticker: impl Fn(usize) -> String) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("universes"))?;
     for (k, (name, n)) in PEER_UNIVERSES.iter().enumerate() {
         let mut csv = String::from("symbol\n");
         for r in 0..*n {
-            let _ = writeln!(csv, "{}", synthetic_ticker((k * 311 + r) % symbols));
+            let _ = writeln!(csv, "{}", ticker((k * 311 + r) % symbols));
         }
         std::fs::write(dir.join("universes").join(format!("{name}.csv")), csv)?;
     }
     Ok(())
 }
 
-/// Symbol metadata for `count` symbols (`symbols.csv`: 5 % ETFs, market caps spread log-uniformly from $20M to
-/// $4T, a GICS sector and one of 66 industries each) and a sector classification of the first `classified`
-/// (`sectors.csv`, one in seven left unclassified).
-fn write_metadata(dir: &Path, count: usize, classified: usize) -> std::io::Result<()> {
+/// Symbol metadata for `count` symbols (`symbols.csv`: market caps spread log-uniformly from $20M to $4T) and a
+/// sector classification of the first `classified` (`sectors.csv`). The first `real.len()` are the real stocks
+/// given (their names, and their sector where the file has one: blank is `unknown`); the others synthetic (5 %
+/// ETFs, a GICS sector and one of 66 industries each, one in seven left unclassified).
+fn write_metadata(dir: &Path, count: usize, classified: usize, real: &[[String; 4]]) -> std::io::Result<()> {
     let mut csv = String::from("symbol,name,type,exchange,market_cap,sector,industry\n");
     let mut sectors = String::from("symbol,sector,industry\n");
+    // Synthetic tickers from index `real.len()` on, skipping any that is a real one.
+    let taken: std::collections::HashSet<&str> = real.iter().map(|r| r[0].as_str()).collect();
+    let synthetic: Vec<String> =
+        (real.len()..).map(synthetic_ticker).filter(|t| !taken.contains(t.as_str())).take(count - real.len()).collect();
     for i in 0..count {
-        let t = synthetic_ticker(i);
-        let kind = if i % 20 == 7 { "ETF" } else { "CS" };
         let cap = (20e6f64.ln() + unit(i as u64) * (4e12f64.ln() - 20e6f64.ln())).exp().round();
-        let sector = GICS[i % GICS.len()];
-        let industry = format!("{sector} industry {}", (i / GICS.len()) % 6);
         let exchange = if i % 3 == 0 { "XNYS" } else { "XNAS" };
-        let _ = writeln!(csv, "{t},{t} Inc,{kind},{exchange},{cap},{sector},{industry}");
+        let (t, name, kind, sector, industry, classify) = match real.get(i) {
+            Some([t, name, sector, industry]) => {
+                // symbols.name holds 100 characters.
+                let name: String = name.chars().take(100).collect();
+                (t.clone(), name, "CS", sector.clone(), industry.clone(), sector.as_str())
+            }
+            None => {
+                let t = synthetic[i - real.len()].clone();
+                let sector = GICS[i % GICS.len()];
+                let industry = format!("{sector} industry {}", (i / GICS.len()) % 6);
+                let kind = if i % 20 == 7 { "ETF" } else { "CS" };
+                (
+                    t.clone(),
+                    format!("{t} Inc"),
+                    kind,
+                    sector.to_string(),
+                    industry,
+                    if i % 7 == 0 { "" } else { sector },
+                )
+            }
+        };
+        let (name, industry) = (field(&name), field(&industry));
+        let _ = writeln!(csv, "{t},{name},{kind},{exchange},{cap},{sector},{industry}");
         if i < classified && kind == "CS" {
-            let s = if i % 7 == 0 { "" } else { sector };
-            let _ = writeln!(sectors, "{t},{s},{industry}");
+            let _ = writeln!(sectors, "{t},{classify},{industry}");
         }
     }
     std::fs::write(dir.join("symbols.csv"), csv)?;
@@ -298,7 +344,8 @@ pub fn write_sync_dataset(dir: &Path, _variant: u32) -> std::io::Result<()> {
     )?;
     for k in 0..30 {
         let offset = (k * 331) % SYNC_STOCKS;
-        write_holdings(dir, &synthetic_ticker(20_000 + k), (0..400).map(|r| (offset + r) % SYNC_STOCKS), |_| false, 0)?;
+        let members = (0..400).map(|r| synthetic_ticker((offset + r) % SYNC_STOCKS));
+        write_holdings(dir, &synthetic_ticker(20_000 + k), members, |_| false, 0)?;
     }
     Ok(())
 }
@@ -326,5 +373,22 @@ mod tests {
         assert_eq!(PEER_ETFS.iter().map(|e| e.1).sum::<usize>(), 11_778);
         assert_eq!(synthetic_ticker(0), "AAAA");
         assert_eq!(synthetic_ticker(27), "AABB");
+        // The real stocks: distinct valid tickers, and none of the synthetic metadata-only symbols is one of them.
+        let real = peer_stocks();
+        assert_eq!(real.len(), PEER_SYMBOLS);
+        let tickers: std::collections::HashSet<&str> = real.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(tickers.len(), PEER_SYMBOLS);
+        assert!(tickers.iter().all(|t| crate::domain::Ticker::parse(t).is_ok()));
+        // The written metadata: one row per symbol, names within symbols.name's 100 characters.
+        let dir = std::env::temp_dir().join(format!("peer-{}", std::process::id()));
+        write_peer_dataset(&dir, 0).unwrap();
+        let symbols = std::fs::read_to_string(dir.join("symbols.csv")).unwrap();
+        let mut r = csv::Reader::from_reader(symbols.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), PEER_METADATA_SYMBOLS);
+        let distinct: std::collections::HashSet<&str> = rows.iter().map(|r| &r[0]).collect();
+        assert_eq!(distinct.len(), PEER_METADATA_SYMBOLS);
+        assert!(rows.iter().all(|r| r[1].chars().count() <= 100));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -33,8 +33,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(trigger_universe_load))
 }
 
-/// A job submission: a universe key or symbols, timeframes, years.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A job submission: a universe key or symbols, timeframes, years; optionally point in time.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SubmitRequest {
     /// Universe key (`dow30`, `nasdaq100:SPY`).
@@ -45,6 +45,16 @@ pub(super) struct SubmitRequest {
     timeframes: Option<Vec<String>>,
     /// Years of history (default 1; fractional allowed).
     years: Option<f64>,
+    /// Survivorship-free: every symbol that was a member of `universe_key` at any time from `from` to `to`, each
+    /// for the days it was a member (plus `warmup_days` before).
+    #[serde(default)]
+    point_in_time: bool,
+    /// With `point_in_time`: first date (default: `years` before today).
+    from: Option<chrono::NaiveDate>,
+    /// With `point_in_time`: last date (default: today).
+    to: Option<chrono::NaiveDate>,
+    /// With `point_in_time`: days of bars before each membership starts.
+    warmup_days: Option<i64>,
 }
 
 /// `202 {job_id, symbol_count}`
@@ -151,7 +161,25 @@ fn spec_of(req: &SubmitRequest, job_type: JobType) -> Result<JobSpec, ApiError> 
     if !(years > 0.0 && years <= 100.0) {
         return Err(ApiError::BadRequest(format!("years must be between 0 and 100, got {years}")));
     }
-    Ok(JobSpec { job_id: jobs::new_job_id(), job_type, target, timeframes, years, requested_by: Some("api".into()) })
+    let point_in_time = if req.point_in_time {
+        if !matches!(target, Target::UniverseKey(_)) {
+            return Err(ApiError::BadRequest("point_in_time needs a universe_key (a group with history)".into()));
+        }
+        let pit = crate::bars::PointInTime::for_job(req.from, req.to, years, req.warmup_days.unwrap_or(0))
+            .map_err(|(field, why)| ApiError::BadRequest(format!("{field}: {why}")))?;
+        Some(pit)
+    } else {
+        None
+    };
+    Ok(JobSpec {
+        job_id: jobs::new_job_id(),
+        job_type,
+        target,
+        timeframes,
+        years,
+        requested_by: Some("api".into()),
+        point_in_time,
+    })
 }
 
 /// Records a job and hands it to the workers. `trigger` (the universe key, and whether analysis follows) writes
@@ -373,6 +401,7 @@ async fn trigger_universe_load(
         symbols: None,
         timeframes: t.timeframes.clone(),
         years: t.years,
+        ..SubmitRequest::default()
     };
     let spec = spec_of(&req, JobType::CsvUniverseLoad)?;
     let timeframes = spec.timeframes.iter().map(|t| t.to_string()).collect();

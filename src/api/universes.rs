@@ -143,7 +143,6 @@ async fn symbols(
         state.cache.record_lookup(resolved.is_ok());
         let symbols = resolved?;
         return Ok(conditional(&headers, &snap, || {
-            let symbols: Vec<&str> = symbols.iter().map(String::as_str).collect();
             to_bytes(&UniverseSymbols { key: &text, count: symbols.len(), symbols, version: snap.version })
         }));
     }

@@ -106,6 +106,102 @@ impl LoadRequest {
     }
 }
 
+/// A survivorship-free load (`bars load --point-in-time`, a job's `point_in_time`): every symbol that was a member
+/// of the universe at any time from `from` to `to` (today when absent), each loaded for the days it was a member
+/// plus `warmup_days` before (for indicators that need history).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct PointInTime {
+    /// First day of the range.
+    pub from: NaiveDate,
+    /// Last day of the range (today when absent).
+    #[serde(default)]
+    pub to: Option<NaiveDate>,
+    /// Days loaded before each membership window starts.
+    #[serde(default)]
+    pub warmup_days: i64,
+}
+
+/// What a point-in-time selection adds over today's members (the summary's `point_in_time`).
+#[derive(Clone, Debug, Serialize)]
+pub struct PointInTimeNote {
+    /// Symbols that were members at some time in the range.
+    pub members_in_range: usize,
+    /// Members today.
+    pub members_today: usize,
+    /// Of those in the range, how many are not members today (what a load of today's members would miss).
+    pub not_members_today: usize,
+    /// Up to 20 of them, sorted.
+    pub examples: Vec<String>,
+}
+
+impl std::fmt::Display for PointInTimeNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} symbols were members in the range, {} of them not today",
+            self.members_in_range, self.not_members_today
+        )?;
+        if !self.examples.is_empty() {
+            let more = if self.not_members_today > self.examples.len() { ", …" } else { "" };
+            write!(f, " ({}{more})", self.examples.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl PointInTime {
+    /// A job's range: `from` (default: `years` before `to`), `to` (default: today) and the warm-up, checked (`to`
+    /// not before `from`, the warm-up within ten years). The error names the field.
+    pub fn for_job(
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        years: f64,
+        warmup_days: i64,
+    ) -> Result<PointInTime, (&'static str, String)> {
+        let from = from.unwrap_or_else(|| {
+            to.unwrap_or_else(|| Utc::now().date_naive()) - Duration::days((years * 365.25).round() as i64)
+        });
+        if let Some(to) = to.filter(|t| *t < from) {
+            return Err(("to", format!("{to} is before from ({from})")));
+        }
+        if !(0..=3650).contains(&warmup_days) {
+            return Err(("warmup_days", format!("{warmup_days} is not a number of days in 0..3650")));
+        }
+        Ok(PointInTime { from, to, warmup_days })
+    }
+
+    /// Turns `request` (whose symbols are the universe's members today) into this point-in-time load of universe
+    /// `key`: its symbols become every member in the range, each with its windows, and its range reaches back by
+    /// the warm-up. Errors when a part of the key has no history back to `from`.
+    pub async fn select(
+        &self,
+        store: &Store,
+        env: Environment,
+        key: &str,
+        request: &mut LoadRequest,
+    ) -> Result<PointInTimeNote, crate::universes::ResolveError> {
+        let last = self.to.unwrap_or_else(|| request.now.date_naive());
+        let windows = crate::universes::members_between(store, env, key, self.from, last, self.warmup_days).await?;
+        let today: HashSet<&Ticker> = request.symbols.iter().collect();
+        let mut gone: Vec<String> = windows.keys().filter(|t| !today.contains(t)).map(|t| t.to_string()).collect();
+        gone.sort();
+        let note = PointInTimeNote {
+            members_in_range: windows.len(),
+            members_today: request.symbols.len(),
+            not_members_today: gone.len(),
+            examples: gone.into_iter().take(20).collect(),
+        };
+        let mut symbols: Vec<Ticker> = windows.keys().cloned().collect();
+        symbols.sort();
+        request.symbols = symbols;
+        request.windows = Some(windows);
+        // The warm-up reaches before `from` for the symbols already members then.
+        request.range =
+            RangeSpec::Dates { from: self.from - chrono::Duration::days(self.warmup_days.max(0)), to: Some(last) };
+        Ok(note)
+    }
+}
+
 /// A failed task.
 #[derive(Clone, Debug, Serialize)]
 #[allow(missing_docs)] // plain data: the names say what each field or variant holds

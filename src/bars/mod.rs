@@ -19,7 +19,9 @@ use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use crate::domain::{Ticker, Timeframe};
 
 pub use crate::domain::{Bar, BarTime, new_york_date};
-pub use load::{LoadObserver, LoadRequest, LoadSummary, RangeSpec, Strategy, TaskFailure, load_bars};
+pub use load::{
+    LoadObserver, LoadRequest, LoadSummary, PointInTime, PointInTimeNote, RangeSpec, Strategy, TaskFailure, load_bars,
+};
 pub use source::{BarSource, LocalBars, SourceError};
 
 /// The Monday that starts the week of `d`. Massive stamps weekly bars on the Sunday that opens the week, so a

@@ -566,17 +566,31 @@ impl Snapshot {
 
     /// Resolves a universe expression (see [`crate::domain::UniverseExpr`]) to its sorted, distinct symbols; a
     /// part read on a day answers from its history.
-    pub fn resolve_expr(&self, expr: &crate::domain::UniverseExpr) -> Result<Vec<String>, ResolveError> {
-        let mut sets: HashMap<(String, Option<chrono::NaiveDate>), std::collections::BTreeSet<String>> = HashMap::new();
-        for (part, day) in expr.leaves() {
+    pub fn resolve_expr(&self, expr: &crate::domain::UniverseExpr) -> Result<Vec<&str>, ResolveError> {
+        let leaf = |part: &KeyPart, day: Option<chrono::NaiveDate>| -> Result<Vec<&str>, ResolveError> {
             let key = UniverseKey::parse(&part.to_string())?;
             let r = self.resolve(&key)?;
-            let members = match (day, &r) {
-                (None, r) => self.tickers(r).into_iter().map(str::to_string).collect(),
-                (Some(d), Resolved::Group(g)) => self.members_on(g, d)?.into_iter().map(str::to_string).collect(),
-                (Some(_), _) => return Err(ResolveError::CacheHasNoHistory(part.to_string())),
-            };
-            sets.insert((part.to_string(), day), members);
+            match (day, &r) {
+                (None, r) => Ok(self.tickers(r)),
+                (Some(d), Resolved::Group(g)) => self.members_on(g, d),
+                (Some(_), _) => Err(ResolveError::CacheHasNoHistory(part.to_string())),
+            }
+        };
+        let leaves = expr.leaves();
+        // One operand (`sp500` as of a day, the common question): its members as they are, sorted and distinct.
+        fn one_operand(e: &crate::domain::UniverseExpr) -> bool {
+            match e {
+                crate::domain::UniverseExpr::Part(_) => true,
+                crate::domain::UniverseExpr::At(inner, _) => one_operand(inner),
+                _ => false,
+            }
+        }
+        if let ([(part, day)], true) = (leaves.as_slice(), one_operand(expr)) {
+            return leaf(part, *day);
+        }
+        let mut sets: HashMap<(String, Option<chrono::NaiveDate>), std::collections::BTreeSet<&str>> = HashMap::new();
+        for (part, day) in &leaves {
+            sets.insert((part.to_string(), *day), leaf(part, *day)?.into_iter().collect());
         }
         Ok(expr.eval(&|p, d| sets.get(&(p.to_string(), d)).cloned().unwrap_or_default()).into_iter().collect())
     }
@@ -643,7 +657,7 @@ impl Snapshot {
     }
 
     /// The tickers a resolved key names, sorted and distinct.
-    pub fn tickers<'a>(&'a self, r: &'a Resolved<'a>) -> Vec<&'a str> {
+    pub fn tickers<'a>(&'a self, r: &Resolved<'a>) -> Vec<&'a str> {
         match r {
             Resolved::Group(g) => g.sorted.iter().map(|id| &*self.symbol(*id).ticker).collect(),
             Resolved::Cache(c) => c.symbols.iter().flatten().map(|t| &**t).collect(),

@@ -180,23 +180,10 @@ pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCod
                 let (Some(key), Some(from)) = (&selection.universe, from) else {
                     bail!("--point-in-time needs --universe (a group with history) and --from");
                 };
-                let last = to.unwrap_or_else(|| chrono::Utc::now().date_naive());
-                let windows =
-                    crate::universes::members_between(&store, config.environment, key, from, last, warmup_days).await?;
-                let today: std::collections::HashSet<&Ticker> = request.symbols.iter().collect();
-                let mut gone: Vec<String> =
-                    windows.keys().filter(|t| !today.contains(t)).map(|t| t.to_string()).collect();
-                gone.sort();
-                pit_note = Some(serde_json::json!({
-                    "members_in_range": windows.len(), "members_today": request.symbols.len(),
-                    "not_members_today": gone.len(), "examples": gone.iter().take(20).collect::<Vec<_>>(),
-                }));
-                request.symbols = windows.keys().cloned().collect();
+                let pit = bars::PointInTime { from, to, warmup_days };
+                pit_note = Some(pit.select(&store, config.environment, key, &mut request).await?);
+                let last = to.unwrap_or_else(|| request.now.date_naive());
                 request.label = format!("universe {key} point-in-time {from}..{last}");
-                request.windows = Some(windows);
-                // The warm-up reaches before --from for the symbols already members then.
-                request.range =
-                    RangeSpec::Dates { from: from - chrono::Duration::days(warmup_days.max(0)), to: Some(last) };
             }
             let bar = if config.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
             bar.set_style(
@@ -211,22 +198,13 @@ pub(super) async fn run(command: BarsCommand, config: &Config) -> Result<ExitCod
             if config.json {
                 let mut v = serde_json::to_value(&summary)?;
                 if let Some(note) = &pit_note {
-                    v["point_in_time"] = note.clone();
+                    v["point_in_time"] = serde_json::to_value(note)?;
                 }
                 print_json(&v)?;
             } else {
                 print_load_summary(&summary);
                 if let Some(n) = &pit_note {
-                    println!(
-                        "point in time: {} symbols were members in the range, {} of them not today ({}{})",
-                        n["members_in_range"],
-                        n["not_members_today"],
-                        n["examples"]
-                            .as_array()
-                            .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "))
-                            .unwrap_or_default(),
-                        if n["not_members_today"].as_u64().unwrap_or(0) > 20 { ", …" } else { "" }
-                    );
+                    println!("point in time: {n}");
                 }
             }
             let ok = summary.stopped.is_none() && !summary.cancelled && (summary.failures.is_empty() || allow_partial);
@@ -350,9 +328,10 @@ pub(super) enum EnrichCommand {
         #[arg(long, required_unless_present = "from", conflicts_with = "from")]
         from_sic: bool,
         /// Use a classification file: `symbol` (or `ticker`), `sector`, optionally `industry` columns; Yahoo,
-        /// Morningstar or GICS sector names (FinanceDatabase's tables work as they are).
+        /// Morningstar or GICS sector names (FinanceDatabase's tables work as they are). Repeat for several
+        /// files: in order, the first that knows a stock wins; coverage is reported after each.
         #[arg(long, value_name = "FILE")]
-        from: Option<PathBuf>,
+        from: Vec<PathBuf>,
         /// With --from-sic: first fetch SIC codes from Massive (ticker overviews, rate-limited) for the stocks
         /// still unclassified, and only for those. The fetched metadata is stored (a `symbols refresh` run) even
         /// with --dry-run, which holds back only the sector change.
@@ -436,15 +415,13 @@ pub(super) async fn enrich(command: EnrichCommand, config: &Config) -> Result<Ex
             store.close().await;
         }
     }
-    let file = match &from {
-        Some(p) => Some(
-            crate::load::Input::read(p, config.max_input_bytes)
-                .map_err(|e| super::print::problems_error(config, &[e], None))?,
-        ),
-        None => None,
-    };
+    let files = from
+        .iter()
+        .map(|p| crate::load::Input::read(p, config.max_input_bytes))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| super::print::problems_error(config, &[e], None))?;
     let store = Store::open(&config.database_url).await?;
-    let report = crate::load::enrich_sectors(&store, config.environment, mode, file.as_ref()).await;
+    let report = crate::load::enrich_sectors(&store, config.environment, mode, &files).await;
     store.close().await;
     let report = report?;
     if config.json {
@@ -453,6 +430,9 @@ pub(super) async fn enrich(command: EnrichCommand, config: &Config) -> Result<Ex
     }
     let cov = |c: &crate::load::Coverage| format!("{} of {} stocks ({:.2} %)", c.classified, c.stocks, c.percent);
     println!("Sector coverage before: {}", cov(&report.before));
+    for s in report.sources.iter().filter(|_| report.sources.len() > 1) {
+        println!("  after {}: +{} → {}", s.source, s.assigned, cov(&s.after));
+    }
     println!(
         "Sector coverage after:  {}{}",
         cov(&report.after),
@@ -468,7 +448,7 @@ pub(super) async fn enrich(command: EnrichCommand, config: &Config) -> Result<Ex
     if !report.mapping.is_empty() {
         println!(
             "Labels of {} and the sectors they map to:",
-            from.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            from.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
         for (label, sector, n) in &report.mapping {
             println!("  {label:?} → {sector}: {n} stocks");

@@ -62,6 +62,7 @@ pub(super) async fn demo(db: &std::path::Path, config: &Config, serve: Option<Se
         timeframes: vec![Timeframe::Day, Timeframe::Week, Timeframe::Month],
         years: 10.0,
         requested_by: Some("demo".to_string()),
+        point_in_time: None,
     };
     let submitted = crate::jobs::submit(&store, config.environment, spec, None).await?;
     let worker = crate::jobs::Worker::new(

@@ -29,6 +29,19 @@ pub(super) enum JobsCommand {
         /// Years of history (fractional allowed).
         #[arg(long, default_value_t = 1.0)]
         years: f64,
+        /// Survivorship-free, as `bars load --point-in-time`: every symbol that was a member of the --universe
+        /// group(s) at any time from --from to --to, each for the days it was a member.
+        #[arg(long, requires_all = ["from"])]
+        point_in_time: bool,
+        /// With --point-in-time: first date (YYYY-MM-DD).
+        #[arg(long, requires = "point_in_time")]
+        from: Option<chrono::NaiveDate>,
+        /// With --point-in-time: last date [default: today].
+        #[arg(long, requires = "point_in_time")]
+        to: Option<chrono::NaiveDate>,
+        /// With --point-in-time: this many days of bars before each membership starts (indicator warm-up).
+        #[arg(long, default_value_t = 0, requires = "point_in_time")]
+        warmup_days: i64,
         /// Show a live progress bar until the job ends.
         #[arg(long)]
         follow: bool,
@@ -161,13 +174,20 @@ pub(super) async fn run(command: JobsCommand, config: &Config) -> Result<ExitCod
 
 async fn run_with(store: &Store, command: JobsCommand, config: &Config) -> Result<ExitCode> {
     match command {
-        JobsCommand::Submit { selection, years, follow } => {
+        JobsCommand::Submit { selection, years, point_in_time, from, to, warmup_days, follow } => {
             if !(years > 0.0 && years <= 100.0) {
                 bail!("--years must be between 0 and 100, got {years}");
             }
             let target = match &selection.universe {
                 Some(key) => Target::UniverseKey(key.clone()),
                 None => Target::Symbols(selection.tickers()?),
+            };
+            let point_in_time = match point_in_time {
+                true => Some(
+                    crate::bars::PointInTime::for_job(from, to, years, warmup_days)
+                        .map_err(|(field, why)| anyhow::anyhow!("--{}: {why}", field.replace('_', "-")))?,
+                ),
+                false => None,
             };
             let spec = JobSpec {
                 job_id: jobs::new_job_id(),
@@ -176,6 +196,7 @@ async fn run_with(store: &Store, command: JobsCommand, config: &Config) -> Resul
                 timeframes: Timeframe::parse_list(&selection.timeframes)?,
                 years,
                 requested_by: Some("cli".to_string()),
+                point_in_time,
             };
             let submitted = jobs::submit(store, config.environment, spec, None).await?;
             if config.json && !follow {

@@ -1,5 +1,6 @@
 //! `universe load`, `runs` and `rollback`: loading files, the audit trail, and undoing a run.
 
+use crate::domain::RunStatus;
 use anyhow::{Context, Result};
 
 use super::print::{print_report, print_runs, problems_error};
@@ -159,6 +160,38 @@ async fn holdings_from_massive(
     Ok((Input::from_bytes(format!("massive:etf-global/{etf}@{day}"), csv), day))
 }
 
+/// After a holdings load from Massive: the fund's profile from ETF Global (issuer, type, expense ratio, AUM) onto
+/// its symbols row, where the plan has the dataset. Information, never a reason to fail the load.
+async fn profile_from_massive(
+    store: &crate::store::Store,
+    etf: &str,
+    keys: &crate::config::MarketArgs,
+) -> Result<String> {
+    let config = keys.massive().context("--source massive needs an API key")?;
+    let client = crate::market::MassiveClient::new(config)?;
+    let etf = etf.to_ascii_uppercase();
+    match client.etf_profile(&etf).await {
+        Ok(Some(p)) => {
+            store.set_etf_profile(&etf, &p, chrono::Utc::now().naive_utc()).await?;
+            let part = |label: &str, v: Option<String>| v.map(|v| format!(", {label} {v}")).unwrap_or_default();
+            Ok(format!(
+                "ETF metadata of {etf} from ETF Global's profile{}{}{}{}{}",
+                part("effective", p.effective_date.map(|d| d.to_string())),
+                part("issuer", p.issuer.clone()),
+                part("type", p.product_type.clone()),
+                part("expense ratio", p.net_expenses.map(|e| format!("{:.4} %", e * 100.0))),
+                part("AUM", p.aum.map(|a| format!("${:.0}M", a / 1e6))),
+            ))
+        }
+        Ok(None) => Ok(format!("ETF Global has no profile of {etf}: its metadata is left as it was")),
+        Err(crate::market::MassiveError::NotEntitled { .. }) => Ok(format!(
+            "ETF Global's profiles are not in your plan (403): the issuer, expense ratio and AUM of {etf} are left \
+             as they were"
+        )),
+        Err(e) => Ok(format!("could not read ETF Global's profile of {etf} ({e}): its metadata is left as it was")),
+    }
+}
+
 /// `universe load events CHANGES.csv --seed SEED.csv --name NAME`.
 async fn load_events(
     paths: &[std::path::PathBuf],
@@ -222,6 +255,12 @@ async fn load_events(
     }
     if !report.only_in_roster.is_empty() {
         println!("  joined the group (in the roster, not members before): {}", list(&report.only_in_roster));
+    }
+    if report.renames > 0 {
+        println!(
+            "  {} ticker changes recorded as securities' aliases (FB → META: stock/FB/info finds META)",
+            report.renames
+        );
     }
     for p in &report.skipped {
         println!("  {p}");
@@ -300,6 +339,14 @@ pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
         effective_at,
     };
     let result = load::run(&store, &req).await;
+    let profile = match (&result, market.source.as_deref(), &req.etf) {
+        // The profile is refreshed on every load that was not a dry run (holdings unchanged or not).
+        (Ok(r), Some("massive"), Some(etf)) if matches!(r.status, RunStatus::Applied | RunStatus::Skipped) => {
+            let note = profile_from_massive(&store, etf, &market).await;
+            Some(note.unwrap_or_else(|e| format!("could not record ETF Global's profile: {e:#}")))
+        }
+        _ => None,
+    };
     // Coverage, orphans and staleness after a load: information, never a reason to fail it.
     let quality = match &result {
         Ok(r) if r.status.applied() => {
@@ -312,6 +359,7 @@ pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
         Ok(mut report) => {
             report.quality =
                 quality.map(|q| q.into_iter().filter(|c| c.level != Level::Pass).collect()).unwrap_or_default();
+            report.notes.extend(profile);
             print_report(config, &report)
         }
         Err(LoadError::Invalid { problems, run_id }) => Err(problems_error(config, &problems, run_id)),

@@ -290,16 +290,16 @@ impl UniverseExpr {
         }
     }
 
-    /// Evaluates with each leaf's members.
-    pub fn eval(&self, leaf: &dyn Fn(&KeyPart, Option<NaiveDate>) -> BTreeSet<String>) -> BTreeSet<String> {
+    /// Evaluates with each leaf's members (owned tickers, or borrowed from a snapshot).
+    pub fn eval<T: Ord + Clone>(&self, leaf: &dyn Fn(&KeyPart, Option<NaiveDate>) -> BTreeSet<T>) -> BTreeSet<T> {
         self.eval_on(None, leaf)
     }
 
-    fn eval_on(
+    fn eval_on<T: Ord + Clone>(
         &self,
         day: Option<NaiveDate>,
-        leaf: &dyn Fn(&KeyPart, Option<NaiveDate>) -> BTreeSet<String>,
-    ) -> BTreeSet<String> {
+        leaf: &dyn Fn(&KeyPart, Option<NaiveDate>) -> BTreeSet<T>,
+    ) -> BTreeSet<T> {
         match self {
             UniverseExpr::Part(p) => leaf(p, day),
             UniverseExpr::Union(a, b) => &a.eval_on(day, leaf) | &b.eval_on(day, leaf),

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::bars::PointInTime;
 use crate::domain::{Ticker, Timeframe};
 
 /// Largest message accepted (a Russell 3000 symbol list is about 25 kB).
@@ -63,6 +64,10 @@ pub struct JobSpec {
     pub years: f64,
     /// Who asked.
     pub requested_by: Option<String>,
+    /// A survivorship-free load of a universe with history (our extension: `point_in_time: true`, `from`, `to`,
+    /// `warmup_days`). Absent in TickStock's messages and in jobs stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_in_time: Option<PointInTime>,
 }
 
 /// Why a message cannot be run.
@@ -140,6 +145,33 @@ fn years_of(v: &Value, default: f64) -> Result<f64, MessageError> {
     Ok(years)
 }
 
+fn date_of(v: &Value, field: &'static str) -> Result<Option<chrono::NaiveDate>, MessageError> {
+    let Some(raw) = v.get(field).filter(|d| !d.is_null()) else { return Ok(None) };
+    let s = raw.as_str().ok_or_else(|| invalid(field, "must be a date such as \"2008-01-01\""))?;
+    s.trim().parse().map(Some).map_err(|_| invalid(field, format!("{s:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// Our extension: `point_in_time: true` with `from` (default: `years` before today), `to` and `warmup_days`.
+fn point_in_time_of(v: &Value, years: f64) -> Result<Option<PointInTime>, MessageError> {
+    match v.get("point_in_time") {
+        None | Some(Value::Null | Value::Bool(false)) => return Ok(None),
+        Some(Value::Bool(true)) => {}
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => {}
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => return Ok(None),
+        Some(other) => return Err(invalid("point_in_time", format!("{other} is not true or false"))),
+    }
+    let warmup_days = match v.get("warmup_days") {
+        None | Some(Value::Null) => 0,
+        Some(w) => w
+            .as_i64()
+            .or_else(|| w.as_str().and_then(|s| s.trim().parse().ok()))
+            .ok_or_else(|| invalid("warmup_days", format!("{w} is not a whole number of days")))?,
+    };
+    PointInTime::for_job(date_of(v, "from")?, date_of(v, "to")?, years, warmup_days)
+        .map(Some)
+        .map_err(|(field, why)| invalid(field, why))
+}
+
 fn text<'a>(v: &'a Value, field: &'static str) -> Option<&'a str> {
     v.get(field).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
@@ -190,8 +222,9 @@ pub fn parse(raw: &[u8]) -> Result<JobSpec, MessageError> {
         timeframes,
         years,
         requested_by: requested_by.clone(),
+        point_in_time: None,
     };
-    Ok(match job_type {
+    let mut spec = match job_type {
         JobType::CsvUniverseLoad => {
             let target = if !symbols.is_empty() {
                 Target::Symbols(symbols)
@@ -231,7 +264,12 @@ pub fn parse(raw: &[u8]) -> Result<JobSpec, MessageError> {
                 years_of(&v, default_years)?,
             )
         }
-    })
+    };
+    spec.point_in_time = point_in_time_of(&v, spec.years)?;
+    if spec.point_in_time.is_some() && !matches!(spec.target, Target::UniverseKey(_)) {
+        return Err(invalid("point_in_time", "needs a universe_key (a group with history), not a symbol list"));
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]

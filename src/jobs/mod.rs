@@ -124,12 +124,7 @@ pub async fn resolve_target(
         Target::Symbols(s) => s.clone(),
         Target::UniverseKey(key) => crate::universes::resolve(store, env, key)
             .await
-            .map_err(|e| match e {
-                // The database failing is a fault to retry, not a bad request.
-                crate::universes::ResolveError::Store(e) => SubmitError::Store(e),
-                e @ crate::universes::ResolveError::Unknown(_) => SubmitError::UnknownUniverse(e),
-                e => SubmitError::Invalid(e.to_string()),
-            })?
+            .map_err(SubmitError::from_resolve)?
             .iter()
             .filter_map(|s| Ticker::parse(s).ok())
             .collect(),
@@ -153,6 +148,40 @@ pub async fn resolve_target(
         return Err(SubmitError::Invalid("the job names no symbols".to_string()));
     }
     Ok(symbols)
+}
+
+impl SubmitError {
+    fn from_resolve(e: crate::universes::ResolveError) -> SubmitError {
+        match e {
+            // The database failing is a fault to retry, not a bad request.
+            crate::universes::ResolveError::Store(e) => SubmitError::Store(e),
+            e @ crate::universes::ResolveError::Unknown(_) => SubmitError::UnknownUniverse(e),
+            e => SubmitError::Invalid(e.to_string()),
+        }
+    }
+}
+
+/// The bar load a job runs: its symbols over its years; for a point-in-time job, every member of its universe in
+/// the range, each over its membership windows (with what that adds over today's members).
+async fn job_request(
+    store: &Store,
+    env: Environment,
+    spec: &JobSpec,
+    csv_dir: Option<&std::path::Path>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(LoadRequest, Option<crate::bars::PointInTimeNote>), SubmitError> {
+    let symbols = resolve_target(store, env, &spec.target, csv_dir).await?;
+    let range = RangeSpec::Years(spec.years);
+    let mut request = LoadRequest::new(symbols, spec.timeframes.clone(), range, Strategy::Auto, String::new());
+    request.now = now;
+    let note = match (&spec.point_in_time, &spec.target) {
+        (Some(pit), Target::UniverseKey(key)) => {
+            Some(pit.select(store, env, key, &mut request).await.map_err(SubmitError::from_resolve)?)
+        }
+        (Some(_), _) => return Err(SubmitError::Invalid("point_in_time needs a universe_key".into())),
+        (None, _) => None,
+    };
+    Ok((request, note))
 }
 
 /// The symbols of a legacy universe CSV: the `symbol`/`ticker` column, else the first.
@@ -184,13 +213,20 @@ pub async fn submit(
     mut spec: JobSpec,
     csv_dir: Option<&std::path::Path>,
 ) -> Result<Submitted, SubmitError> {
-    let symbols = resolve_target(store, env, &spec.target, csv_dir).await?;
-    let message = match &spec.target {
-        Target::UniverseKey(k) => format!("Loading {} symbols from {k}", symbols.len()),
-        Target::CsvFile(f) => format!("Loading {} symbols from {f}", symbols.len()),
-        Target::Symbols(_) => format!("Loading {} symbols", symbols.len()),
+    let (request, note) = job_request(store, env, &spec, csv_dir, chrono::Utc::now()).await?;
+    let symbols = request.symbols;
+    let message = match (&spec.target, &note) {
+        (Target::UniverseKey(k), Some(note)) => {
+            format!("Loading {} symbols from {k}, point in time: {note}", symbols.len())
+        }
+        (Target::UniverseKey(k), None) => format!("Loading {} symbols from {k}", symbols.len()),
+        (Target::CsvFile(f), _) => format!("Loading {} symbols from {f}", symbols.len()),
+        (Target::Symbols(_), _) => format!("Loading {} symbols", symbols.len()),
     };
-    spec.target = Target::Symbols(symbols.clone());
+    // A point-in-time job keeps its key: its windows come from the history, which the past does not change.
+    if note.is_none() {
+        spec.target = Target::Symbols(symbols.clone());
+    }
     let value = serde_json::to_value(&spec).map_err(|e| SubmitError::Invalid(e.to_string()))?;
     let created = store
         .insert_job(&spec.job_id, spec.job_type.as_str(), &value, JobStatus::Queued, &message, symbols.len() as i32)
@@ -461,24 +497,23 @@ impl Worker {
                 .await?;
             return Ok(end(Ending::Ended(JobStatus::Cancelled)));
         }
-        let symbols =
-            match resolve_target(&self.store, self.options.environment, &spec.target, self.options.csv_dir.as_deref())
-                .await
-            {
-                Ok(s) => s,
-                Err(SubmitError::Store(e)) => return Err(e),
-                Err(e @ (SubmitError::Invalid(_) | SubmitError::UnknownUniverse(_))) => {
-                    self.store.finish_job(&id, &worker, JobStatus::Failed, &e.to_string(), &json!([]), None).await?;
-                    return Ok(end(Ending::Ended(JobStatus::Failed)));
-                }
-            };
+        let now = chrono::Utc::now();
+        let env = self.options.environment;
+        let (mut request, _) = match job_request(&self.store, env, &spec, self.options.csv_dir.as_deref(), now).await {
+            Ok(r) => r,
+            Err(SubmitError::Store(e)) => return Err(e),
+            Err(e @ (SubmitError::Invalid(_) | SubmitError::UnknownUniverse(_))) => {
+                self.store.finish_job(&id, &worker, JobStatus::Failed, &e.to_string(), &json!([]), None).await?;
+                return Ok(end(Ending::Ended(JobStatus::Failed)));
+            }
+        };
+        let symbols = request.symbols.clone();
         let done = self.store.job_tasks(&id).await?;
         let skip: HashSet<(String, Timeframe)> =
             done.iter().filter_map(|t| Some((t.what.clone(), t.timeframe.parse().ok()?))).collect();
 
         // Decide the daily strategy here, as the loader will, so progress counts the right tasks.
-        let now = chrono::Utc::now();
-        let range = RangeSpec::Years(spec.years);
+        let range = request.range;
         let days = if spec.timeframes.contains(&Timeframe::Day) {
             let (from, to) = crate::bars::load::date_range(range, Timeframe::Day, now);
             crate::bars::calendar::trading_days(from, to)
@@ -557,8 +592,8 @@ impl Worker {
         };
 
         let strategy = if grouped { Strategy::Grouped } else { Strategy::PerSymbol };
-        let mut request = LoadRequest::new(symbols, spec.timeframes.clone(), range, strategy, format!("job {id}"));
-        request.now = now;
+        request.strategy = strategy;
+        request.label = format!("job {id}");
         request.skip = skip;
         // Grouped days are written in batches (a day is recorded done only once its bars are stored, so a resumed
         // job re-fetches at most one unwritten batch). One day per transaction rewrote every touched SQLite page

@@ -4,7 +4,8 @@
 //! membership intervals and the roster after the last event. Every problem — a removal of a non-member, an
 //! addition of a member, dates out of order or before the seed, a bad action or date — names its file, line and
 //! field, and nothing is loaded. An event whose "ticker" is not a ticker at all (the shared S&P 400 file has two
-//! scraping artifacts) is skipped and listed with its line.
+//! scraping artifacts) is skipped and listed with its line. A ticker change the file states (a removal whose reason
+//! reads `rename → NEW` and NEW's addition that day) is recorded as one security's two tickers (`symbol_aliases`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,6 +46,56 @@ pub struct History {
     /// Events skipped because their "ticker" is not one (scraping artifacts of the source, e.g. the S&P 400
     /// file's `TEMPLATE:INVESTORS EXCHANGE LINK`), with file, line and reason: listed, never silently dropped.
     pub skipped: Vec<Problem>,
+    /// Ticker changes the file states (a removal whose reason reads `rename → NEW` and the addition of NEW on
+    /// the same day): one security under two tickers, for `symbol_aliases`.
+    pub renames: Vec<Rename>,
+}
+
+/// One security's ticker change, as an index history states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rename {
+    /// The day the new ticker starts.
+    pub on: NaiveDate,
+    /// The ticker until then.
+    pub old: Ticker,
+    /// The ticker from then on.
+    pub new: Ticker,
+    /// The company's name, when the file gives it.
+    pub name: Option<String>,
+}
+
+impl History {
+    /// The securities the renames describe, each as its tickers in order with the days it held them: chains
+    /// (A → B → C) followed from their first ticker, which names the security (`history:A`).
+    pub fn alias_chains(&self, source: &str) -> Vec<(String, Vec<crate::store::Alias>)> {
+        let next: BTreeMap<&Ticker, &Rename> = self.renames.iter().map(|r| (&r.old, r)).collect();
+        let renamed_to: BTreeSet<&Ticker> = self.renames.iter().map(|r| &r.new).collect();
+        let mut out = Vec::new();
+        for first in self.renames.iter().map(|r| &r.old).filter(|t| !renamed_to.contains(t)) {
+            let id = format!("history:{first}");
+            let (mut ticker, mut from, mut rows) = (first, None, Vec::new());
+            let mut seen = BTreeSet::new();
+            while seen.insert(ticker) {
+                let step = next.get(ticker).filter(|r| from.is_none_or(|f| r.on >= f));
+                rows.push(crate::store::Alias {
+                    security_id: id.clone(),
+                    symbol: ticker.to_string(),
+                    valid_from: from,
+                    valid_to: step.map(|r| r.on),
+                    name: step.and_then(|r| r.name.clone()),
+                    source: source.to_string(),
+                });
+                let Some(r) = step else { break };
+                (ticker, from) = (&r.new, Some(r.on));
+            }
+            let name = rows.iter().rev().find_map(|a| a.name.clone());
+            for a in &mut rows {
+                a.name = name.clone();
+            }
+            out.push((id, rows));
+        }
+        out
+    }
 }
 
 fn date_cell(input: &Input, line: u64, field: &str, raw: &str, problems: &mut Vec<Problem>) -> Option<NaiveDate> {
@@ -131,6 +182,10 @@ pub fn parse(seed: &Input, changes: &Input, problems: &mut Vec<Problem>) -> Opti
     let mut last = start;
     let mut events = 0;
     let mut skipped = Vec::new();
+    let (name_col, reason_col) = (changes_table.col(&["name"]), changes_table.col(&["reason"]));
+    // Removals that say `rename → NEW`, and the additions, each by day: paired once the file is read.
+    let mut renamed_away: Vec<(NaiveDate, Ticker, String)> = Vec::new();
+    let mut added_on: BTreeMap<(NaiveDate, Ticker), Option<String>> = BTreeMap::new();
     for row in &changes_table.rows {
         let Some(date) = date_cell(changes, row.line, "date", row.get(cc[0]), problems) else { continue };
         let ticker = match Ticker::parse(row.get(cc[2])) {
@@ -156,10 +211,22 @@ pub fn parse(seed: &Input, changes: &Input, problems: &mut Vec<Problem>) -> Opti
                     problems.push(at("action", format!("{ticker} is added but has been a member since {since}")));
                     continue;
                 }
+                let name = name_col.map(|c| row.get(c).trim().to_string()).filter(|n| !n.is_empty());
+                added_on.insert((date, ticker.clone()), name);
                 members.insert(ticker, date);
             }
             "removed" => match members.remove(&ticker) {
-                Some(from) => intervals.entry(ticker).or_default().push(Interval { from, to: Some(date) }),
+                Some(from) => {
+                    // A rename that corrects the seed's ticker (on the seed's own date, or one the file marks as
+                    // a bootstrap-time correction, as the shared S&P 500 file's LEHMQ → LEH) is no ticker change.
+                    let reason = reason_col.map(|c| row.get(c)).unwrap_or_default();
+                    let correction = date == start || reason.to_ascii_lowercase().contains("bootstrap-time");
+                    if let Some(new) = reason.strip_prefix("rename → ").filter(|_| !correction) {
+                        let new = new.split(|c: char| c == ':' || c.is_whitespace()).next().unwrap_or_default();
+                        renamed_away.push((date, ticker.clone(), new.to_string()));
+                    }
+                    intervals.entry(ticker).or_default().push(Interval { from, to: Some(date) })
+                }
                 None => {
                     problems.push(at("action", format!("{ticker} is removed on {date} but is not a member then")));
                     continue;
@@ -183,7 +250,15 @@ pub fn parse(seed: &Input, changes: &Input, problems: &mut Vec<Problem>) -> Opti
     for list in intervals.values_mut() {
         list.sort();
     }
-    Some(History { start, intervals, roster, events, end: last, skipped })
+    let renames = renamed_away
+        .into_iter()
+        .filter_map(|(on, old, new)| {
+            let new = Ticker::parse(&new).ok()?;
+            let name = added_on.get(&(on, new.clone()))?.clone();
+            Some(Rename { on, old, new, name })
+        })
+        .collect();
+    Some(History { start, intervals, roster, events, end: last, skipped, renames })
 }
 
 impl History {
@@ -243,6 +318,9 @@ pub struct EventsReport {
     pub only_in_roster: Vec<String>,
     /// Events skipped because their ticker is not one, with file, line and reason.
     pub skipped: Vec<Problem>,
+    /// Ticker changes the file states, recorded as securities in `symbol_aliases` (`stock/FB/info` then answers
+    /// for META).
+    pub renames: usize,
 }
 
 /// One interval as compared with the stored rows: symbol, start, end.
@@ -361,6 +439,9 @@ pub async fn load_events(store: &Store, req: &EventsRequest) -> Result<EventsRep
                 })
                 .collect();
             tx.insert_history(req.environment, &rows).await?;
+            for (security, aliases) in history.alias_chains(&format!("index history {}", req.changes.name)) {
+                tx.replace_aliases(&security, &aliases).await?;
+            }
         } else {
             change.counts = Counts::default();
         }
@@ -386,6 +467,7 @@ pub async fn load_events(store: &Store, req: &EventsRequest) -> Result<EventsRep
             only_in_members: only_in_members.iter().map(|s| s.to_string()).collect(),
             only_in_roster: only_in_roster.iter().map(|s| s.to_string()).collect(),
             skipped: history.skipped.clone(),
+            renames: history.renames.len(),
         })
     })
     .await
@@ -397,6 +479,34 @@ mod tests {
 
     fn inputs(seed: &str, changes: &str) -> (Input, Input) {
         (Input::from_bytes("seed.csv", seed), Input::from_bytes("changes.csv", changes))
+    }
+
+    /// Renames stated by the file chain into one security (A → B → C), with the days of each ticker; a removal
+    /// whose new ticker is not added that day, and a correction on the seed's date, are not renames.
+    #[test]
+    fn renames_chain_into_securities() {
+        let (seed, changes) = inputs(
+            "effective_date,ticker\n2010-01-04,AAA\n2010-01-04,XXX\n2010-01-04,OLD\n",
+            "date,action,ticker,name,reason\n\
+             2010-01-04,removed,OLD,,rename → NEWER: seed fix\n2010-01-04,added,NEWER,,rename ← OLD\n\
+             2012-03-01,removed,AAA,,rename → BBB: renamed\n2012-03-01,added,BBB,Bee Corp,rename ← AAA\n\
+             2015-06-01,removed,BBB,,rename → CCC: renamed again\n2015-06-01,added,CCC,Cee Corp,rename ← BBB\n\
+             2016-01-04,removed,XXX,,rename → YYY: never added\n",
+        );
+        let h = parse(&seed, &changes, &mut Vec::new()).unwrap();
+        assert_eq!(h.renames.len(), 2, "{:?}", h.renames);
+        let chains = h.alias_chains("test");
+        assert_eq!(chains.len(), 1);
+        let (id, rows) = &chains[0];
+        assert_eq!(id, "history:AAA");
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let got: Vec<(&str, Option<NaiveDate>, Option<NaiveDate>)> =
+            rows.iter().map(|a| (a.symbol.as_str(), a.valid_from, a.valid_to)).collect();
+        assert_eq!(
+            got,
+            [("AAA", None, d("2012-03-01")), ("BBB", d("2012-03-01"), d("2015-06-01")), ("CCC", d("2015-06-01"), None)]
+        );
+        assert!(rows.iter().all(|a| a.name.as_deref() == Some("Cee Corp")), "the latest name: {rows:?}");
     }
 
     #[test]

@@ -57,6 +57,18 @@ pub struct SicAssignment {
     pub industry: Option<String>,
 }
 
+/// One source's share of an enrichment.
+#[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
+pub struct SourceCoverage {
+    /// `sic`, or the file's name.
+    pub source: String,
+    /// Stocks it classified (none an earlier source had).
+    pub assigned: usize,
+    /// Coverage after it.
+    pub after: Coverage,
+}
+
 /// What the enrichment did (or, dry, would do).
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)] // plain data: the names say what each field or variant holds
@@ -71,6 +83,9 @@ pub struct EnrichReport {
     /// File source: each label and the sector it maps to, with how many stocks it classified.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mapping: Vec<(String, &'static str, usize)>,
+    /// Each source in order (`sic`, or each file, the first to know a stock winning): how many stocks it
+    /// classified and the coverage once it has.
+    pub sources: Vec<SourceCoverage>,
     /// The sectors load that applied it (absent when there was nothing to do).
     pub load: Option<LoadReport>,
 }
@@ -109,7 +124,7 @@ pub async fn unclassified_stocks(store: &Store, env: Environment) -> Result<Vec<
 
 /// Classifies unclassified stocks by SIC code. `mode` is `Full` or `DryRun`.
 pub async fn enrich_from_sic(store: &Store, env: Environment, mode: Mode) -> Result<EnrichReport, LoadError> {
-    enrich_sectors(store, env, mode, None).await
+    enrich_sectors(store, env, mode, &[]).await
 }
 
 /// A classification file's rows: ticker → (sector label, industry). Columns `symbol` (or `ticker`), `sector`,
@@ -140,13 +155,14 @@ fn classification(input: &Input) -> Result<BTreeMap<String, (String, Option<Stri
     Ok(out)
 }
 
-/// Classifies unclassified stocks from a classification file (`Some`) or their SIC codes (`None`): only stocks
-/// with no sector or in `unknown` are touched, never one a file or sector ETF already placed.
+/// Classifies unclassified stocks from classification files (in order: the first that knows a stock wins) or,
+/// with none, their SIC codes: only stocks with no sector or in `unknown` are touched, never one a file or sector
+/// ETF already placed. One run, whatever the number of files.
 pub async fn enrich_sectors(
     store: &Store,
     env: Environment,
     mode: Mode,
-    file: Option<&Input>,
+    files: &[Input],
 ) -> Result<EnrichReport, LoadError> {
     let groups = store.groups_with_members(env, GroupKind::Sector).await?;
     let sic = store.sic_codes().await?;
@@ -168,47 +184,65 @@ pub async fn enrich_sectors(
     let mut assigned = Vec::new();
     let mut unmapped = Vec::new();
     let mut mapping: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
-    match file {
-        None => {
-            for r in sic.iter().filter(|r| !is_fund(&r.kind) && !named(&r.symbol)) {
-                match Sector::from_sic(&r.sic_code) {
-                    Some(sector) if sector != Sector::Unknown => assigned.push(SicAssignment {
-                        symbol: r.symbol.clone(),
-                        sic_code: r.sic_code.clone(),
-                        source: "sic".into(),
-                        label: None,
-                        sector: sector.key(),
-                        industry: r.sic_description.as_deref().map(title_case),
-                    }),
-                    _ => unmapped.push(format!("{} (SIC {})", r.symbol, r.sic_code)),
-                }
+    let mut sources = Vec::new();
+    if files.is_empty() {
+        for r in sic.iter().filter(|r| !is_fund(&r.kind) && !named(&r.symbol)) {
+            match Sector::from_sic(&r.sic_code) {
+                Some(sector) if sector != Sector::Unknown => assigned.push(SicAssignment {
+                    symbol: r.symbol.clone(),
+                    sic_code: r.sic_code.clone(),
+                    source: "sic".into(),
+                    label: None,
+                    sector: sector.key(),
+                    industry: r.sic_description.as_deref().map(title_case),
+                }),
+                _ => unmapped.push(format!("{} (SIC {})", r.symbol, r.sic_code)),
             }
         }
-        Some(input) => {
-            let rows = classification(input)?;
-            for symbol in stocks.iter().filter(|s| !named(s)) {
-                let Some((label, industry)) = rows.get(symbol) else { continue };
-                match Sector::from_label(label) {
-                    Some(sector) if sector != Sector::Unknown => {
-                        *mapping.entry((label.clone(), sector.key())).or_default() += 1;
-                        assigned.push(SicAssignment {
-                            symbol: symbol.clone(),
-                            sic_code: String::new(),
-                            source: input.name.clone(),
-                            label: Some(label.clone()),
-                            sector: sector.key(),
-                            industry: industry.clone(),
-                        });
-                    }
-                    _ => unmapped.push(format!("{symbol} ({label:?})")),
-                }
-            }
-        }
+        sources.push(SourceCoverage {
+            source: "sic".into(),
+            assigned: assigned.len(),
+            after: Coverage::of(stocks.len(), classified + assigned.len()),
+        });
     }
+    let mut placed: BTreeSet<String> = BTreeSet::new();
+    // A label no sector matches, until a later file places the stock.
+    let mut unmapped_by_files: BTreeMap<String, String> = BTreeMap::new();
+    for input in files {
+        let rows = classification(input)?;
+        let before = assigned.len();
+        for symbol in stocks.iter().filter(|s| !named(s) && !placed.contains(*s)) {
+            let Some((label, industry)) = rows.get(symbol) else { continue };
+            match Sector::from_label(label) {
+                Some(sector) if sector != Sector::Unknown => {
+                    unmapped_by_files.remove(symbol);
+                    *mapping.entry((label.clone(), sector.key())).or_default() += 1;
+                    assigned.push(SicAssignment {
+                        symbol: symbol.clone(),
+                        sic_code: String::new(),
+                        source: input.name.clone(),
+                        label: Some(label.clone()),
+                        sector: sector.key(),
+                        industry: industry.clone(),
+                    });
+                }
+                _ => {
+                    unmapped_by_files.entry(symbol.clone()).or_insert_with(|| format!("{symbol} ({label:?})"));
+                }
+            }
+        }
+        placed.extend(assigned[before..].iter().map(|a| a.symbol.clone()));
+        sources.push(SourceCoverage {
+            source: input.name.clone(),
+            assigned: assigned.len() - before,
+            after: Coverage::of(stocks.len(), classified + assigned.len()),
+        });
+    }
+    unmapped.extend(unmapped_by_files.into_values());
     let mapping: Vec<(String, &'static str, usize)> = mapping.into_iter().map(|((l, k), n)| (l, k, n)).collect();
     let after = Coverage::of(stocks.len(), classified + assigned.len());
     if assigned.is_empty() {
-        return Ok(EnrichReport { before, after, assigned, unmapped, mapping, load: None });
+        return Ok(EnrichReport { before, after, assigned, unmapped, mapping, sources, load: None });
     }
 
     // Each target sector is loaded with its current members plus the new ones; the sectors kind is exclusive,
@@ -258,7 +292,11 @@ pub async fn enrich_sectors(
             checksum,
         });
     }
-    let source_name = file.map_or_else(|| "SIC codes (symbols.sic_code)".to_string(), |f| f.name.clone());
+    let source_name = if files.is_empty() {
+        "SIC codes (symbols.sic_code)".to_string()
+    } else {
+        files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+    };
     parsed.notes.push(format!("{} stocks classified from {source_name}", assigned.len()));
     let mut req = LoadRequest::new(LoadKind::Sectors, Vec::new(), env);
     req.mode = mode;
@@ -274,5 +312,5 @@ pub async fn enrich_sectors(
     };
     let source = super::parsed::GroupSource::whole(parsed);
     let load = apply::load_groups(store, &req, super::GroupLoad::Sectors, &run, source).await?;
-    Ok(EnrichReport { before, after, assigned, unmapped, mapping, load: Some(load) })
+    Ok(EnrichReport { before, after, assigned, unmapped, mapping, sources, load: Some(load) })
 }

@@ -355,6 +355,19 @@ impl MassiveClient {
         Ok(out)
     }
 
+    /// An ETF's latest profile from ETF Global (issuer, type, expense ratio, AUM, benchmark); `None` when it has
+    /// none. A plan without the dataset gets [`MassiveError::NotEntitled`].
+    pub async fn etf_profile(&self, etf: &str) -> Result<Option<types::EtfProfile>, MassiveError> {
+        let first = self.url("etf-global/v1/profiles", &[("composite_ticker", etf), ("limit", "100")]);
+        let mut out = Vec::new();
+        self.walk(first, |page: types::ProfilesPage| {
+            out.extend(page.results.unwrap_or_default());
+            page.next_url
+        })
+        .await?;
+        Ok(out.into_iter().max_by_key(|p| p.effective_date))
+    }
+
     /// A security's ticker changes (`id`: a ticker, CUSIP or composite FIGI); `None` when Massive does not know it.
     pub async fn ticker_events(&self, id: &str) -> Result<Option<types::TickerEvents>, MassiveError> {
         let url = self.url(&format!("vX/reference/tickers/{id}/events"), &[("types", "ticker_change")]);

@@ -138,6 +138,35 @@ pub struct ConstituentsPage {
     pub next_url: Option<String>,
 }
 
+/// `/etf-global/v1/profiles`: one page.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProfilesPage {
+    /// The rows.
+    pub results: Option<Vec<EtfProfile>>,
+    /// The next page, if any.
+    pub next_url: Option<String>,
+}
+
+/// A fund's profile on one effective date (ETF Global, through Massive; entitled with its dataset). The fields
+/// this service keeps; the endpoint has many more (exposures, flows, market makers).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+#[allow(missing_docs)] // plain data: the names say what each field or variant holds
+pub struct EtfProfile {
+    pub composite_ticker: Option<String>,
+    pub issuer: Option<String>,
+    /// `ETF`, `ETN`, …
+    pub product_type: Option<String>,
+    pub asset_class: Option<String>,
+    /// Assets under management, in dollars.
+    pub aum: Option<f64>,
+    /// Net expense ratio, as a fraction (0.0945 % is 0.000945).
+    pub net_expenses: Option<f64>,
+    pub primary_benchmark: Option<String>,
+    pub inception_date: Option<chrono::NaiveDate>,
+    /// The day the profile was as given.
+    pub effective_date: Option<chrono::NaiveDate>,
+}
+
 /// One holding of an ETF (ETF Global, through Massive).
 #[derive(Debug, Clone, Deserialize)]
 #[allow(missing_docs)] // plain data: the names say what each field or variant holds

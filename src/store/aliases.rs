@@ -55,7 +55,7 @@ impl Tx {
     pub async fn snapshot_aliases(&mut self) -> Result<Vec<Alias>, StoreError> {
         Ok(on_conn!(self, c => sqlx::query_as(
             "SELECT security_id, symbol, valid_from, valid_to, name, source FROM symbol_aliases \
-             ORDER BY security_id, valid_from",
+             ORDER BY security_id, valid_from IS NOT NULL, valid_from",
         )
         .fetch_all(&mut *c)
         .await?))
@@ -63,11 +63,11 @@ impl Tx {
 }
 
 impl Store {
-    /// Every ticker of every security, ordered by security and start.
+    /// Every ticker of every security, ordered by security and start (an unknown start first, on both backends).
     pub async fn aliases(&self) -> Result<Vec<Alias>, StoreError> {
         Ok(on_pool!(self, p => sqlx::query_as(
             "SELECT security_id, symbol, valid_from, valid_to, name, source FROM symbol_aliases \
-             ORDER BY security_id, valid_from",
+             ORDER BY security_id, valid_from IS NOT NULL, valid_from",
         )
         .fetch_all(p)
         .await?))

@@ -52,6 +52,35 @@ impl Backend {
         }
     }
 
+    /// The ids of `table`'s rows (alias `t`, restricted by `filter`) that match the membership rows of a JSON array
+    /// parameter on `pairs` (`t`'s column, `u`'s field: `[("group_id", "g"), ("symbol", "s")]`), for
+    /// `WHERE id IN (…)`. PostgreSQL looks each JSON row up through `t`'s index, in a LATERAL subquery the planner
+    /// cannot turn around: as a plain `IN`, statistics a load had just outdated made it loop over the table and
+    /// parse the JSON once per row (1.8 s instead of 60 ms to close 2,236 intervals). SQLite builds a temporary
+    /// index of the JSON rows for a plain `IN`, which is what it should do.
+    pub(crate) fn matching_ids(self, param: &str, table: &str, filter: &str, pairs: &[(&str, &str)]) -> String {
+        let rows = self.member_rows(param);
+        match self {
+            Backend::Postgres => {
+                let on: Vec<String> = pairs.iter().map(|(c, f)| format!("t.{c} = u.{f}")).collect();
+                format!(
+                    "SELECT t.id FROM {rows} CROSS JOIN LATERAL \
+                     (SELECT t.id FROM {table} t WHERE {filter} AND {} OFFSET 0) t",
+                    on.join(" AND ")
+                )
+            }
+            Backend::Sqlite => {
+                let cols: Vec<String> = pairs.iter().map(|(c, _)| format!("t.{c}")).collect();
+                let fields: Vec<String> = pairs.iter().map(|(_, f)| format!("u.{f}")).collect();
+                format!(
+                    "SELECT t.id FROM {table} t WHERE {filter} AND ({}) IN (SELECT {} FROM {rows})",
+                    cols.join(", "),
+                    fields.join(", ")
+                )
+            }
+        }
+    }
+
     /// The integers of a JSON array parameter as a subquery, for `IN (…)`.
     pub(crate) fn json_int_values(self, param: &str) -> String {
         match self {

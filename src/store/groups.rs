@@ -471,8 +471,8 @@ impl Tx {
     /// Deletes memberships (by group and symbol; weights and metadata are not compared).
     pub async fn delete_members(&mut self, rows: &[GroupMember<'_>]) -> Result<(), StoreError> {
         self.touch_groups(rows.iter().map(|r| r.group_id));
-        let from = self.backend().member_rows("$1");
-        let sql = format!("DELETE FROM group_memberships WHERE (group_id, symbol) IN (SELECT u.g, u.s FROM {from})");
+        let ids = self.backend().matching_ids("$1", "group_memberships", "true", &[("group_id", "g"), ("symbol", "s")]);
+        let sql = format!("DELETE FROM group_memberships WHERE id IN ({ids})");
         for chunk in rows.chunks(JSON_ROWS) {
             let json = member_json(chunk);
             on_conn!(self, c => {
@@ -494,12 +494,13 @@ impl Tx {
         if !rows.is_empty() {
             self.touch_history();
         }
-        let from = self.backend().member_rows("$5");
-        let sql = format!(
-            "UPDATE membership_history SET valid_to = $1, closed_by_run = $2 \
-             WHERE valid_to IS NULL AND environment = $3 AND group_type = $4 \
-             AND (group_name, symbol) IN (SELECT u.n, u.s FROM {from})"
+        let ids = self.backend().matching_ids(
+            "$5",
+            "membership_history",
+            "t.valid_to IS NULL AND t.environment = $3 AND t.group_type = $4",
+            &[("group_name", "n"), ("symbol", "s")],
         );
+        let sql = format!("UPDATE membership_history SET valid_to = $1, closed_by_run = $2 WHERE id IN ({ids})");
         for chunk in rows.chunks(JSON_ROWS) {
             let json = member_json(chunk);
             on_conn!(self, c => {

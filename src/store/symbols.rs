@@ -380,6 +380,51 @@ impl Tx {
     }
 }
 
+impl Store {
+    /// Records an ETF's profile on its symbols row (created if missing, as an `ETF`): issuer, type, expense ratio,
+    /// AUM in millions, benchmark and inception date (the expense ratio stored in percent, as TickStock's column). Fields the profile lacks keep their value.
+    pub async fn set_etf_profile(
+        &self,
+        symbol: &str,
+        p: &crate::market::types::EtfProfile,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        tx.touch_symbols([symbol]);
+        on_conn!(tx, c => {
+            sqlx::query(
+                "INSERT INTO symbols (symbol, type, last_updated, issuer, etf_type, expense_ratio, aum_millions, \
+                 underlying_index, inception_date) VALUES ($1, 'ETF', $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (symbol) DO UPDATE SET last_updated = excluded.last_updated, \
+                 issuer = COALESCE(excluded.issuer, symbols.issuer), \
+                 etf_type = COALESCE(excluded.etf_type, symbols.etf_type), \
+                 expense_ratio = COALESCE(excluded.expense_ratio, symbols.expense_ratio), \
+                 aum_millions = COALESCE(excluded.aum_millions, symbols.aum_millions), \
+                 underlying_index = COALESCE(excluded.underlying_index, symbols.underlying_index), \
+                 inception_date = COALESCE(excluded.inception_date, symbols.inception_date)",
+            )
+            .bind(symbol)
+            .bind(now)
+            .bind(p.issuer.as_deref().map(|s| clip(s, 100)))
+            .bind(p.product_type.as_deref().map(|s| clip(s, 50)))
+            // TickStock's column is a percentage with four decimals (numeric(5,4)): 0.0945 for 0.0945 %.
+            .bind(p.net_expenses.map(|e| (e * 1e6).round() / 1e4))
+            .bind(p.aum.map(|a| (a / 1e4).round() / 100.0))
+            .bind(p.primary_benchmark.as_deref().map(|s| clip(s, 100)))
+            .bind(p.inception_date)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        tx.commit().await
+    }
+}
+
+/// At most `n` characters of `s` (TickStock's columns are bounded).
+fn clip(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
 /// A symbol's SIC classification, for `enrich sectors --from-sic`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 #[allow(missing_docs)] // plain data: the names say what each field or variant holds

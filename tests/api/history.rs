@@ -10,6 +10,10 @@ use universe::load::{EventsRequest, Input, LoadError, LoadKind, Mode, load_event
 
 use crate::helpers::{TestDb, contract};
 
+fn day(s: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
 fn pit(file: &str) -> Input {
     let path = format!("{}/../shared/data/pit/{file}", env!("CARGO_MANIFEST_DIR"));
     Input::read(std::path::Path::new(&path), 64 << 20).unwrap()
@@ -82,6 +86,14 @@ async fn pit_histories_answer_as_of(db: &TestDb) {
     }
     let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
     assert!(as_of(db, "sp500", day("2008-09-12")).await.contains("LEH"));
+    // The file's ticker changes become securities: FB until 2022-06-09, META from then; the seed-day correction
+    // LEHMQ → LEH is no ticker change.
+    let aliases = db.store.aliases().await.unwrap();
+    let fb = aliases.iter().find(|a| a.symbol == "FB").expect("FB is an alias");
+    let meta: Vec<_> = aliases.iter().filter(|a| a.security_id == fb.security_id).map(|a| a.symbol.as_str()).collect();
+    assert_eq!(meta, ["FB", "META"]);
+    assert_eq!(fb.valid_to, Some(day("2022-06-09")));
+    assert!(!aliases.iter().any(|a| a.symbol == "LEHMQ"), "{aliases:?}");
     assert!(!as_of(db, "sp500", day("2008-09-16")).await.contains("LEH"));
 }
 
@@ -315,25 +327,7 @@ async fn cli_history(db: &TestDb) {
 /// (a flat 20.00 every weekday).
 async fn point_in_time_bars(db: &TestDb) {
     load_events(&db.store, &request("sp500", pit("sp500_changes.csv"))).await.unwrap();
-    let folder = db.dir.path().join("bars");
-    std::fs::create_dir_all(folder.join("day")).unwrap();
-    let shared =
-        format!("{}/../shared/data/sp500_daily_ohlcv_2013-2018_all_stocks_5yr.csv", env!("CARGO_MANIFEST_DIR"));
-    let mut csv = String::from("symbol,date,open,high,low,close,volume\n");
-    for line in std::fs::read_to_string(shared).unwrap().lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if ["AOS", "AAPL"].contains(&f[6]) && ("2017-06-01".."2017-10-01").contains(&f[0]) && !f[1].is_empty() {
-            csv.push_str(&format!("{},{},{},{},{},{},{}\n", f[6], f[0], f[1], f[2], f[3], f[4], f[5]));
-        }
-    }
-    let mut d = chrono::NaiveDate::from_ymd_opt(2017, 7, 3).unwrap();
-    while d <= chrono::NaiveDate::from_ymd_opt(2017, 9, 29).unwrap() {
-        if universe::bars::calendar::is_trading_day(d) {
-            csv.push_str(&format!("BBBY,{d},20,20,20,20,1000\n"));
-        }
-        d += chrono::Duration::days(1);
-    }
-    std::fs::write(folder.join("day/pit.csv"), csv).unwrap();
+    let folder = pit_bars_folder(db);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_universe"))
         .args(["--database-url", &db.url, "--json", "bars", "load", "--universe", "sp500", "--point-in-time"])
         .args(["--from", "2017-07-01", "--to", "2017-09-30", "--warmup-days", "3", "--allow-partial", "--source"])
@@ -345,7 +339,6 @@ async fn point_in_time_bars(db: &TestDb) {
     let pit_note = &v["point_in_time"];
     let seed = pit("sp500_seed.csv");
     let changes = pit("sp500_changes.csv");
-    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
     let mut in_range = BTreeSet::new();
     let mut d = day("2017-07-01");
     while d <= day("2017-09-30") {
@@ -354,6 +347,39 @@ async fn point_in_time_bars(db: &TestDb) {
     }
     assert_eq!(pit_note["members_in_range"].as_u64(), Some(in_range.len() as u64), "{pit_note}");
     assert!(pit_note["not_members_today"].as_u64().unwrap() > 0, "{pit_note}");
+    assert_pit_bars(db).await;
+    let examples: Vec<&str> = pit_note["examples"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(!examples.contains(&"AAPL"), "{pit_note}");
+}
+
+/// Bars for the point-in-time tests: AOS and AAPL from the shared 2013-2018 file (June to September 2017), BBBY
+/// made up (that file, itself survivorship-biased, has none for it): a flat 20.00 every session of July to
+/// September 2017.
+fn pit_bars_folder(db: &TestDb) -> std::path::PathBuf {
+    let folder = db.dir.path().join("bars");
+    std::fs::create_dir_all(folder.join("day")).unwrap();
+    let shared =
+        format!("{}/../shared/data/sp500_daily_ohlcv_2013-2018_all_stocks_5yr.csv", env!("CARGO_MANIFEST_DIR"));
+    let mut csv = String::from("symbol,date,open,high,low,close,volume\n");
+    for line in std::fs::read_to_string(shared).unwrap().lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if ["AOS", "AAPL"].contains(&f[6]) && ("2017-06-01".."2017-10-01").contains(&f[0]) && !f[1].is_empty() {
+            csv.push_str(&format!("{},{},{},{},{},{},{}\n", f[6], f[0], f[1], f[2], f[3], f[4], f[5]));
+        }
+    }
+    let mut d = day("2017-07-03");
+    while d <= day("2017-09-29") {
+        if universe::bars::calendar::is_trading_day(d) {
+            csv.push_str(&format!("BBBY,{d},20,20,20,20,1000\n"));
+        }
+        d += chrono::Duration::days(1);
+    }
+    std::fs::write(folder.join("day/pit.csv"), csv).unwrap();
+    folder
+}
+
+/// The bars a point-in-time load of the S&P 500 from 2017-07-01 to 2017-09-30 with 3 days of warm-up stores.
+async fn assert_pit_bars(db: &TestDb) {
     let all = db.store.bars(universe::domain::Timeframe::Day, None).await.unwrap();
     let dates = |sym: &str| {
         let days: Vec<chrono::NaiveDate> =
@@ -368,8 +394,41 @@ async fn point_in_time_bars(db: &TestDb) {
     assert_eq!(aos_first, Some(day("2017-07-24")), "A. O. Smith from its warm-up");
     let (aapl_first, aapl_last) = dates("AAPL");
     assert_eq!((aapl_first, aapl_last), (Some(day("2017-06-28")), Some(day("2017-09-29"))));
-    let examples: Vec<&str> = pit_note["examples"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
-    assert!(!examples.contains(&"AAPL"), "{pit_note}");
+}
+
+/// Jobs accept the same: a data-load message with `point_in_time`, `from`, `to` and `warmup_days` (our extension
+/// of TickStock's message) is queued under its key, says what it adds over today's members, and the worker loads
+/// the same bars as the CLI; a point-in-time message for a symbol list, or one reaching before the history, fails
+/// with the reason.
+async fn point_in_time_job(db: &TestDb) {
+    use universe::jobs;
+    load_events(&db.store, &request("sp500", pit("sp500_changes.csv"))).await.unwrap();
+    let folder = pit_bars_folder(db);
+    let message = br#"{"job_id": "pit-1", "job_type": "csv_universe_load", "universe_key": "sp500",
+        "timeframes": ["day"], "point_in_time": true, "from": "2017-07-01", "to": "2017-09-30", "warmup_days": 3}"#;
+    let spec = jobs::message::parse(message).unwrap();
+    let submitted = jobs::submit(&db.store, Environment::Default, spec, None).await.unwrap();
+    let job = db.store.job("pit-1").await.unwrap().unwrap();
+    let message = job.message.unwrap_or_default();
+    assert!(message.contains("point in time") && message.contains("not today"), "{message}");
+    assert!(submitted.symbol_count > 500, "every member in the range: {}", submitted.symbol_count);
+    let worker = jobs::Worker::new(
+        db.store.clone(),
+        universe::bars::BarSource::local(&folder),
+        jobs::WorkerOptions::new(Environment::Default),
+    );
+    let end = worker.run_one().await.unwrap().unwrap();
+    assert_eq!(end.job_id, "pit-1");
+    assert_pit_bars(db).await;
+
+    let symbols = br#"{"job_id": "pit-2", "job_type": "csv_universe_load", "symbols": ["AAPL"],
+        "point_in_time": true, "from": "2017-07-01"}"#;
+    assert!(jobs::message::parse(symbols).unwrap_err().to_string().contains("universe_key"));
+    let early = br#"{"job_id": "pit-3", "job_type": "csv_universe_load", "universe_key": "sp500",
+        "point_in_time": true, "from": "2001-01-01", "to": "2001-12-31"}"#;
+    let e =
+        jobs::submit(&db.store, Environment::Default, jobs::message::parse(early).unwrap(), None).await.unwrap_err();
+    assert!(e.to_string().contains("2004-12-30"), "{e}");
 }
 
 /// Security identity: `symbols events META` records Massive's ticker changes (FB until 2022-06-11, then META) by
@@ -469,8 +528,39 @@ async fn holdings_from_massive(db: &TestDb) {
             .output()
             .unwrap()
     };
+    // The profile: first not in the plan, then (a made-up body in the endpoint's shape, SPY's public facts).
+    Mock::given(path("/etf-global/v1/profiles"))
+        .respond_with(ResponseTemplate::new(403).set_body_raw(r#"{"status":"NOT_AUTHORIZED"}"#, "application/json"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
     let out = run("SPY");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("profiles are not in your plan (403)"), "{stdout}");
+    Mock::given(path("/etf-global/v1/profiles"))
+        .and(query_param("composite_ticker", "SPY"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"status": "OK", "results": [
+            {"composite_ticker": "SPY", "effective_date": "2025-09-17", "issuer": "State Street", "aum": 6.0e11},
+            {"composite_ticker": "SPY", "effective_date": "2025-09-18", "issuer": "State Street Global Advisors",
+             "product_type": "ETF", "asset_class": "Equity", "aum": 6.3e11, "net_expenses": 0.000945,
+             "primary_benchmark": "S&P 500 Index", "inception_date": "1993-01-22", "num_holdings": 503.0}]})))
+        .mount(&server)
+        .await;
+    let again = run("SPY");
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(stdout.contains("ETF metadata of SPY from ETF Global's profile, effective 2025-09-18"), "{stdout}");
+    let sql = "SELECT issuer || '|' || etf_type || '|' || CAST(expense_ratio AS TEXT) || '|' || \
+               CAST(aum_millions AS TEXT) || '|' || underlying_index FROM symbols WHERE symbol = 'SPY'";
+    let row: String = match &db.store {
+        universe::store::Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        universe::store::Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    };
+    let f: Vec<&str> = row.split('|').collect();
+    assert_eq!((f[0], f[1], f[4]), ("State Street Global Advisors", "ETF", "S&P 500 Index"), "{row}");
+    assert_eq!(f[2].parse::<f64>().unwrap(), 0.0945, "expense ratio in percent: {row}");
+    assert_eq!(f[3].parse::<f64>().unwrap(), 630_000.0, "AUM in millions: {row}");
     let members = db.members(GroupKind::Etf, "SPY").await;
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].0, "CZR");
@@ -517,6 +607,7 @@ contract!(
     holdings_from_massive,
     fb_is_meta,
     point_in_time_bars,
+    point_in_time_job,
     cli_history,
     as_of_over_http,
     algebra_over_history,

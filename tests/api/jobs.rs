@@ -23,6 +23,7 @@ fn spec(target: Target, timeframes: &[Timeframe], years: f64) -> JobSpec {
         timeframes: timeframes.to_vec(),
         years,
         requested_by: Some("test".into()),
+        point_in_time: None,
     }
 }
 
@@ -302,6 +303,16 @@ async fn jobs_over_http(db: &TestDb) {
     assert_eq!(r.status(), 202);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["symbol_count"], 30);
+    // Point in time: the sample's dow30 has history from its load only, so 2017 is refused saying where its
+    // history starts; a symbol list cannot be point in time.
+    let early = serde_json::json!({ "universe_key": "dow30", "point_in_time": true, "from": "2017-07-01" });
+    let r = post("/api/jobs", Some("k"), early).await.unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let why = r.text().await.unwrap();
+    assert!(why.contains("history"), "{why}");
+    let listed = serde_json::json!({ "symbols": ["AAPL"], "point_in_time": true, "from": "2017-07-01" });
+    let r = post("/api/jobs", Some("k"), listed).await.unwrap();
+    assert_eq!(r.status(), 400);
     let id = v["job_id"].as_str().unwrap().to_string();
 
     // Follow the events until the job ends.
