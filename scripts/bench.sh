@@ -155,7 +155,7 @@ if [ -f "$FDB/financedatabase_us_equities_2023-03.csv" ] && { [ -z "${ONLY:-}" ]
     eval "$3"
     "$BIN" --database-url "$2" enrich sectors $FROM >"$OUT/coverage_$1.txt"
     bench "$1_enrich" --prepare "$3" \
-      -n "$1 enrich sectors from two classification files (peer set: 3,757 stocks, 2,236 classified; whole process)" \
+      -n "$1 enrich sectors from two classification files (peer set: 3,757 stocks, 1,505 classified before, 2,236 by the run; whole process)" \
       "$BIN --database-url $2 enrich sectors $FROM"
   }
   rm -f "$OUT"/enrich-before.db*

@@ -34,6 +34,12 @@ pub enum ResolveError {
         /// Where its history starts (the day asked when it has none).
         start: String,
     },
+    /// A point-in-time selection over an expression other than a union of groups.
+    #[error(
+        "{0}: a point-in-time load takes a group or a union of groups (a:b, a|b); intersections, differences \
+             and @DATE have no meaning over a range of days"
+    )]
+    NotAUnion(String),
     /// A part names nothing.
     #[error("unknown universe key part {0:?}: no group or cache_entries universe has that name")]
     Unknown(String),
@@ -296,10 +302,22 @@ pub async fn members_between(
     warmup_days: i64,
 ) -> Result<std::collections::HashMap<crate::domain::Ticker, Vec<(chrono::NaiveDate, chrono::NaiveDate)>>, ResolveError>
 {
-    let key = crate::domain::UniverseKey::parse(key)?;
+    let expr = crate::domain::UniverseExpr::parse(key)?;
+    fn union_only(e: &crate::domain::UniverseExpr) -> bool {
+        use crate::domain::UniverseExpr::*;
+        match e {
+            Part(_) => true,
+            Union(a, b) => union_only(a) && union_only(b),
+            Inter(..) | Diff(..) | At(..) => false,
+        }
+    }
+    if !union_only(&expr) {
+        return Err(ResolveError::NotAUnion(key.to_string()));
+    }
     let mut out: std::collections::HashMap<crate::domain::Ticker, Vec<(chrono::NaiveDate, chrono::NaiveDate)>> =
         std::collections::HashMap::new();
-    for part in key.parts() {
+    for (part, _) in expr.leaves() {
+        let part = &part;
         let KeyPart::Group(name) = part else { return Err(ResolveError::CacheHasNoHistory(part.to_string())) };
         let found = store.find_groups_named(env, name).await?;
         let (kind, exact) = match pick_named(name, &found, |(_, n)| n) {

@@ -166,6 +166,7 @@ impl From<ResolveError> for ApiError {
             ResolveError::Key(_)
             | ResolveError::Expr(_)
             | ResolveError::Ambiguous { .. }
+            | ResolveError::NotAUnion(_)
             | ResolveError::BadCacheValue { .. } => ApiError::BadRequest(e.to_string()),
             ResolveError::CacheHasNoHistory(_) | ResolveError::BeforeHistory { .. } => {
                 ApiError::Unprocessable(e.to_string())

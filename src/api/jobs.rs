@@ -49,9 +49,9 @@ pub(super) struct SubmitRequest {
     /// for the days it was a member (plus `warmup_days` before).
     #[serde(default)]
     point_in_time: bool,
-    /// With `point_in_time`: first date (default: `years` before today).
+    /// With `point_in_time`: first date (default: `years` before `to`).
     from: Option<chrono::NaiveDate>,
-    /// With `point_in_time`: last date (default: today).
+    /// With `point_in_time`: last date (default: today, in New York; fixed when the job is submitted).
     to: Option<chrono::NaiveDate>,
     /// With `point_in_time`: days of bars before each membership starts.
     warmup_days: Option<i64>,

@@ -309,7 +309,7 @@ async fn stock_info(
     };
     state.cache.record_lookup(true);
     let s = snap.symbol(id);
-    let aliases = snap.aliases_of(&s.ticker);
+    let aliases = snap.aliases_now(&s.ticker);
     // The history knows the security by the ticker it had that day (FB before 2022-06-11).
     let ticker_on = |day: chrono::NaiveDate| -> &str {
         aliases

@@ -150,24 +150,28 @@ impl std::fmt::Display for PointInTimeNote {
 }
 
 impl PointInTime {
-    /// A job's range: `from` (default: `years` before `to`), `to` (default: today) and the warm-up, checked (`to`
-    /// not before `from`, the warm-up within ten years). The error names the field.
+    /// A job's range, fixed when the job is submitted so an attempt resumed later selects the same members:
+    /// `to` (default: today in New York), `from` (default: `years` before `to`) and the warm-up, checked (`from`
+    /// not after `to` nor in the future, the warm-up within ten years). The error names the field.
     pub fn for_job(
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
         years: f64,
         warmup_days: i64,
     ) -> Result<PointInTime, (&'static str, String)> {
-        let from = from.unwrap_or_else(|| {
-            to.unwrap_or_else(|| Utc::now().date_naive()) - Duration::days((years * 365.25).round() as i64)
-        });
-        if let Some(to) = to.filter(|t| *t < from) {
+        let today = today_new_york(Utc::now());
+        let to = to.unwrap_or(today);
+        let from = from.unwrap_or_else(|| to - Duration::days((years * 365.25).round() as i64));
+        if from > today {
+            return Err(("from", format!("{from} is in the future")));
+        }
+        if to < from {
             return Err(("to", format!("{to} is before from ({from})")));
         }
         if !(0..=3650).contains(&warmup_days) {
-            return Err(("warmup_days", format!("{warmup_days} is not a number of days in 0..3650")));
+            return Err(("warmup_days", format!("{warmup_days} is not a number of days from 0 to 3650")));
         }
-        Ok(PointInTime { from, to, warmup_days })
+        Ok(PointInTime { from, to: Some(to), warmup_days })
     }
 
     /// Turns `request` (whose symbols are the universe's members today) into this point-in-time load of universe
@@ -180,7 +184,7 @@ impl PointInTime {
         key: &str,
         request: &mut LoadRequest,
     ) -> Result<PointInTimeNote, crate::universes::ResolveError> {
-        let last = self.to.unwrap_or_else(|| request.now.date_naive());
+        let last = self.to.unwrap_or_else(|| today_new_york(request.now));
         let windows = crate::universes::members_between(store, env, key, self.from, last, self.warmup_days).await?;
         let today: HashSet<&Ticker> = request.symbols.iter().collect();
         let mut gone: Vec<String> = windows.keys().filter(|t| !today.contains(t)).map(|t| t.to_string()).collect();
@@ -332,7 +336,9 @@ pub fn choose_strategy(wanted: Strategy, source: &BarSource, symbols: usize, tra
 }
 
 enum Task {
-    Symbol(Ticker, Timeframe, NaiveDate, NaiveDate),
+    /// One symbol × timeframe over its spans (one, or a point-in-time load's membership windows): one task, so a
+    /// job records it done once and a resumed job skips it whole.
+    Symbol(Ticker, Timeframe, Vec<(NaiveDate, NaiveDate)>),
     Day(NaiveDate),
 }
 
@@ -361,11 +367,14 @@ impl SourceOrStore {
 
 async fn run_task(task: Task, store: Store, source: BarSource) -> TaskResult {
     match task {
-        Task::Symbol(symbol, tf, from, to) => {
+        Task::Symbol(symbol, tf, spans) => {
             let outcome = async {
-                let bars = source.bars(&symbol, tf, from, to).await?;
-                let n = bars.len() as u64;
-                let changed = store.upsert_bars(tf, bars).await?;
+                let (mut n, mut changed) = (0, 0);
+                for (from, to) in spans {
+                    let bars = source.bars(&symbol, tf, from, to).await?;
+                    n += bars.len() as u64;
+                    changed += store.upsert_bars(tf, bars).await?;
+                }
                 Ok((n, changed))
             }
             .await;
@@ -423,7 +432,9 @@ pub async fn load_bars(
                         .filter(|(a, b)| a <= b)
                         .collect(),
                 };
-                tasks.extend(spans.into_iter().map(|(a, b)| Task::Symbol(s.clone(), tf, a, b)));
+                if !spans.is_empty() {
+                    tasks.push(Task::Symbol(s.clone(), tf, spans));
+                }
             }
         }
     }

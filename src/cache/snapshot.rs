@@ -492,10 +492,21 @@ impl Snapshot {
         s.memberships.iter().map(|(g, w)| (self.group(*g), *w)).filter(move |(g, _)| g.kind == kind)
     }
 
-    /// The tickers of the security a ticker names (any of its names, case-insensitive), oldest first; empty when
-    /// none is recorded.
+    /// The tickers of the security a ticker names (any of its names, case-insensitive; the security holding it
+    /// now first, else the last to have held it), oldest first; empty when none is recorded.
     pub fn aliases_of(&self, ticker: &str) -> Vec<&crate::store::Alias> {
-        let Some(hit) = self.aliases.iter().find(|a| a.symbol.eq_ignore_ascii_case(ticker)) else { return Vec::new() };
+        let named: Vec<&crate::store::Alias> =
+            self.aliases.iter().filter(|a| a.symbol.eq_ignore_ascii_case(ticker)).collect();
+        let hit = named.iter().find(|a| a.valid_to.is_none()).or_else(|| named.iter().max_by_key(|a| a.valid_to));
+        let Some(hit) = hit else { return Vec::new() };
+        self.aliases.iter().filter(|a| a.security_id == hit.security_id).collect()
+    }
+
+    /// The tickers of the security that holds `ticker` now; empty when no recorded security does (the ticker
+    /// may have been reused: IR was Trane's until 2020-02-29 and is Ingersoll Rand's since).
+    pub fn aliases_now(&self, ticker: &str) -> Vec<&crate::store::Alias> {
+        let hit = self.aliases.iter().find(|a| a.symbol.eq_ignore_ascii_case(ticker) && a.valid_to.is_none());
+        let Some(hit) = hit else { return Vec::new() };
         self.aliases.iter().filter(|a| a.security_id == hit.security_id).collect()
     }
 
@@ -586,7 +597,11 @@ impl Snapshot {
             }
         }
         if let ([(part, day)], true) = (leaves.as_slice(), one_operand(expr)) {
-            return leaf(part, *day);
+            // The history is stored in the database's collation order; answers are in byte order on both backends.
+            let mut members = leaf(part, *day)?;
+            members.sort_unstable();
+            members.dedup();
+            return Ok(members);
         }
         let mut sets: HashMap<(String, Option<chrono::NaiveDate>), std::collections::BTreeSet<&str>> = HashMap::new();
         for (part, day) in &leaves {

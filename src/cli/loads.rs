@@ -161,16 +161,19 @@ async fn holdings_from_massive(
 }
 
 /// After a holdings load from Massive: the fund's profile from ETF Global (issuer, type, expense ratio, AUM) onto
-/// its symbols row, where the plan has the dataset. Information, never a reason to fail the load.
+/// its symbols row, where the plan has the dataset (the latest, or the latest on or before `--as-of`). Metadata
+/// on the symbols row, as `symbols refresh` writes: not part of the holdings run, nor undone by its rollback.
+/// Information, never a reason to fail the load.
 async fn profile_from_massive(
     store: &crate::store::Store,
     etf: &str,
+    as_of: Option<chrono::NaiveDate>,
     keys: &crate::config::MarketArgs,
 ) -> Result<String> {
     let config = keys.massive().context("--source massive needs an API key")?;
     let client = crate::market::MassiveClient::new(config)?;
     let etf = etf.to_ascii_uppercase();
-    match client.etf_profile(&etf).await {
+    match client.etf_profile(&etf, as_of).await {
         Ok(Some(p)) => {
             store.set_etf_profile(&etf, &p, chrono::Utc::now().naive_utc()).await?;
             let part = |label: &str, v: Option<String>| v.map(|v| format!(", {label} {v}")).unwrap_or_default();
@@ -179,7 +182,14 @@ async fn profile_from_massive(
                 part("effective", p.effective_date.map(|d| d.to_string())),
                 part("issuer", p.issuer.clone()),
                 part("type", p.product_type.clone()),
-                part("expense ratio", p.net_expenses.map(|e| format!("{:.4} %", e * 100.0))),
+                part(
+                    "expense ratio",
+                    match (p.net_expenses, p.expense_ratio_percent()) {
+                        (_, Some(pct)) => Some(format!("{pct:.4} %")),
+                        (Some(raw), None) => Some(format!("{raw} (not a plausible fraction: not stored)")),
+                        (None, None) => None,
+                    }
+                ),
                 part("AUM", p.aum.map(|a| format!("${:.0}M", a / 1e6))),
             ))
         }
@@ -258,8 +268,8 @@ async fn load_events(
     }
     if report.renames > 0 {
         println!(
-            "  {} ticker changes recorded as securities' aliases (FB → META: stock/FB/info finds META)",
-            report.renames
+            "  {} ticker changes in the file; {} securities' tickers recorded now (stock/FB/info finds META)",
+            report.renames, report.securities_recorded
         );
     }
     for p in &report.skipped {
@@ -342,7 +352,7 @@ pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
     let profile = match (&result, market.source.as_deref(), &req.etf) {
         // The profile is refreshed on every load that was not a dry run (holdings unchanged or not).
         (Ok(r), Some("massive"), Some(etf)) if matches!(r.status, RunStatus::Applied | RunStatus::Skipped) => {
-            let note = profile_from_massive(&store, etf, &market).await;
+            let note = profile_from_massive(&store, etf, as_of, &market).await;
             Some(note.unwrap_or_else(|e| format!("could not record ETF Global's profile: {e:#}")))
         }
         _ => None,

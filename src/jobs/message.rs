@@ -151,7 +151,8 @@ fn date_of(v: &Value, field: &'static str) -> Result<Option<chrono::NaiveDate>, 
     s.trim().parse().map(Some).map_err(|_| invalid(field, format!("{s:?} is not a date (YYYY-MM-DD)")))
 }
 
-/// Our extension: `point_in_time: true` with `from` (default: `years` before today), `to` and `warmup_days`.
+/// Our extension: `point_in_time: true` with `to` (default: today in New York), `from` (default: `years` before
+/// `to`) and `warmup_days`; the range is fixed here, when the job is submitted.
 fn point_in_time_of(v: &Value, years: f64) -> Result<Option<PointInTime>, MessageError> {
     match v.get("point_in_time") {
         None | Some(Value::Null | Value::Bool(false)) => return Ok(None),
@@ -281,6 +282,23 @@ mod tests {
         "source": "dow30", "universe_key": "dow30", "symbols": ["AAPL", "MSFT"], "timeframes": ["day", "week"],
         "years": 0.25, "run_analysis_after_import": false, "requested_by": "admin",
         "timestamp": "2026-11-21T09:00:00.123456"}"#;
+
+    /// A point-in-time range is fixed when the job is submitted: `to` defaults to today (New York), `from` to
+    /// `years` before it; a future start, a start after the end and a bad warm-up are refused, naming the field.
+    #[test]
+    fn point_in_time_range_is_fixed_at_submission() {
+        let today = crate::bars::calendar::today_new_york(chrono::Utc::now());
+        let m =
+            br#"{"job_id":"p","job_type":"csv_universe_load","universe_key":"sp500","point_in_time":true,"years":1}"#;
+        let pit = parse(m).unwrap().point_in_time.unwrap();
+        assert_eq!(pit.to, Some(today));
+        assert_eq!(pit.from, today - chrono::Duration::days(365));
+        let bad = |body: &str| parse(body.as_bytes()).unwrap_err().to_string();
+        let base = r#""job_id":"p","job_type":"csv_universe_load","universe_key":"sp500","point_in_time":true"#;
+        assert!(bad(&format!(r#"{{{base},"from":"2999-01-01"}}"#)).starts_with("field from"));
+        assert!(bad(&format!(r#"{{{base},"from":"2010-01-02","to":"2009-01-02"}}"#)).starts_with("field to"));
+        assert!(bad(&format!(r#"{{{base},"warmup_days":-1}}"#)).starts_with("field warmup_days"));
+    }
 
     #[test]
     fn the_apps_message_parses() {

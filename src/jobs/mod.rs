@@ -206,7 +206,8 @@ fn read_symbol_csv(path: &std::path::Path) -> Result<Vec<Ticker>, String> {
 }
 
 /// Queues a job in the `jobs` table (embedded mode). A universe key is resolved now, so the job loads the
-/// universe as it was when submitted; an unknown key is refused.
+/// universe as it was when submitted (a point-in-time job keeps its key and range, and is checked now); an unknown
+/// key is refused.
 pub async fn submit(
     store: &Store,
     env: Environment,
@@ -223,7 +224,8 @@ pub async fn submit(
         (Target::CsvFile(f), _) => format!("Loading {} symbols from {f}", symbols.len()),
         (Target::Symbols(_), _) => format!("Loading {} symbols", symbols.len()),
     };
-    // A point-in-time job keeps its key: its windows come from the history, which the past does not change.
+    // A point-in-time job keeps its key and its fixed range: each attempt selects the members and their windows
+    // from the history again, which gives the same answer unless the history itself is reloaded meanwhile.
     if note.is_none() {
         spec.target = Target::Symbols(symbols.clone());
     }

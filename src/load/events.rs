@@ -66,17 +66,28 @@ pub struct Rename {
 
 impl History {
     /// The securities the renames describe, each as its tickers in order with the days it held them: chains
-    /// (A → B → C) followed from their first ticker, which names the security (`history:A`).
+    /// (A → B → C) followed from their first ticker, which names the security (`history:A@<its change>`).
     pub fn alias_chains(&self, source: &str) -> Vec<(String, Vec<crate::store::Alias>)> {
-        let next: BTreeMap<&Ticker, &Rename> = self.renames.iter().map(|r| (&r.old, r)).collect();
-        let renamed_to: BTreeSet<&Ticker> = self.renames.iter().map(|r| &r.new).collect();
+        // A ticker can be renamed more than once over the years (reused by another company in between).
+        let mut next: BTreeMap<&Ticker, Vec<&Rename>> = BTreeMap::new();
+        for r in &self.renames {
+            next.entry(&r.old).or_default().push(r);
+        }
+        for list in next.values_mut() {
+            list.sort_by_key(|r| r.on);
+        }
+        // A chain starts at a rename whose old ticker no earlier rename produced.
+        let starts = self.renames.iter().filter(|r| !self.renames.iter().any(|q| q.new == r.old && q.on <= r.on));
         let mut out = Vec::new();
-        for first in self.renames.iter().map(|r| &r.old).filter(|t| !renamed_to.contains(t)) {
-            let id = format!("history:{first}");
-            let (mut ticker, mut from, mut rows) = (first, None, Vec::new());
+        for start in starts {
+            // Named by its first ticker and that ticker's first change, which later files do not move.
+            let id = format!("history:{}@{}", start.old, start.on);
+            let (mut ticker, mut from, mut rows) = (&start.old, None, Vec::new());
             let mut seen = BTreeSet::new();
             while seen.insert(ticker) {
-                let step = next.get(ticker).filter(|r| from.is_none_or(|f| r.on >= f));
+                let step = next.get(ticker).and_then(|list| {
+                    list.iter().find(|r| from.is_none_or(|f| r.on >= f) && (from.is_some() || r.on >= start.on))
+                });
                 rows.push(crate::store::Alias {
                     security_id: id.clone(),
                     symbol: ticker.to_string(),
@@ -318,9 +329,10 @@ pub struct EventsReport {
     pub only_in_roster: Vec<String>,
     /// Events skipped because their ticker is not one, with file, line and reason.
     pub skipped: Vec<Problem>,
-    /// Ticker changes the file states, recorded as securities in `symbol_aliases` (`stock/FB/info` then answers
-    /// for META).
+    /// Ticker changes the file states: securities in `symbol_aliases` (`stock/FB/info` then answers for META).
     pub renames: usize,
+    /// Securities whose tickers this run wrote (new, or differing from what `symbol_aliases` had).
+    pub securities_recorded: usize,
 }
 
 /// One interval as compared with the stored rows: symbol, start, end.
@@ -377,7 +389,26 @@ pub async fn load_events(store: &Store, req: &EventsRequest) -> Result<EventsRep
             .map(|r| r.id)
             .collect();
         let insert: Vec<Span<'_>> = wanted.iter().filter(|w| !have.contains(*w)).copied().collect();
-        let changes = !delete.is_empty()
+        // The securities the renames describe, where `symbol_aliases` does not have them so already.
+        let stored_aliases = tx.snapshot_aliases().await?;
+        let aliases: Vec<(String, Vec<crate::store::Alias>)> = history
+            .alias_chains(&format!("index history {}", req.changes.name))
+            .into_iter()
+            .filter(|(id, rows)| {
+                let have: Vec<&crate::store::Alias> = stored_aliases.iter().filter(|a| &a.security_id == id).collect();
+                have.len() != rows.len()
+                    || !rows.iter().all(|r| {
+                        have.iter().any(|h| {
+                            h.symbol == r.symbol
+                                && h.valid_from == r.valid_from
+                                && h.valid_to == r.valid_to
+                                && h.name == r.name
+                        })
+                    })
+            })
+            .collect();
+        let changes = !aliases.is_empty()
+            || !delete.is_empty()
             || !insert.is_empty()
             || !only_in_members.is_empty()
             || !only_in_roster.is_empty()
@@ -439,8 +470,8 @@ pub async fn load_events(store: &Store, req: &EventsRequest) -> Result<EventsRep
                 })
                 .collect();
             tx.insert_history(req.environment, &rows).await?;
-            for (security, aliases) in history.alias_chains(&format!("index history {}", req.changes.name)) {
-                tx.replace_aliases(&security, &aliases).await?;
+            for (security, rows) in &aliases {
+                tx.replace_aliases(security, rows).await?;
             }
         } else {
             change.counts = Counts::default();
@@ -468,6 +499,7 @@ pub async fn load_events(store: &Store, req: &EventsRequest) -> Result<EventsRep
             only_in_roster: only_in_roster.iter().map(|s| s.to_string()).collect(),
             skipped: history.skipped.clone(),
             renames: history.renames.len(),
+            securities_recorded: if status == RunStatus::Applied { aliases.len() } else { 0 },
         })
     })
     .await
@@ -498,7 +530,7 @@ mod tests {
         let chains = h.alias_chains("test");
         assert_eq!(chains.len(), 1);
         let (id, rows) = &chains[0];
-        assert_eq!(id, "history:AAA");
+        assert_eq!(id, "history:AAA@2012-03-01");
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
         let got: Vec<(&str, Option<NaiveDate>, Option<NaiveDate>)> =
             rows.iter().map(|a| (a.symbol.as_str(), a.valid_from, a.valid_to)).collect();

@@ -355,17 +355,32 @@ impl MassiveClient {
         Ok(out)
     }
 
-    /// An ETF's latest profile from ETF Global (issuer, type, expense ratio, AUM, benchmark); `None` when it has
-    /// none. A plan without the dataset gets [`MassiveError::NotEntitled`].
-    pub async fn etf_profile(&self, etf: &str) -> Result<Option<types::EtfProfile>, MassiveError> {
-        let first = self.url("etf-global/v1/profiles", &[("composite_ticker", etf), ("limit", "100")]);
-        let mut out = Vec::new();
-        self.walk(first, |page: types::ProfilesPage| {
-            out.extend(page.results.unwrap_or_default());
-            page.next_url
-        })
-        .await?;
-        Ok(out.into_iter().max_by_key(|p| p.effective_date))
+    /// An ETF's profile from ETF Global (issuer, type, expense ratio, AUM, benchmark): the latest, or the latest
+    /// effective on or before `as_of`; `None` when it has none. The profile is daily: the month before is asked
+    /// first (one page), every date only when that has none. A plan without the dataset gets
+    /// [`MassiveError::NotEntitled`].
+    pub async fn etf_profile(
+        &self,
+        etf: &str,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Option<types::EtfProfile>, MassiveError> {
+        let end = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let (gte, lte) = ((end - chrono::Duration::days(31)).to_string(), end.to_string());
+        let recent = [("effective_date.gte", gte.as_str()), ("effective_date.lte", lte.as_str())];
+        for window in [&recent[..], &recent[1..]] {
+            let mut query: Vec<(&str, &str)> = vec![("composite_ticker", etf), ("limit", "100")];
+            query.extend_from_slice(window);
+            let mut out = Vec::new();
+            self.walk(self.url("etf-global/v1/profiles", &query), |page: types::ProfilesPage| {
+                out.extend(page.results.unwrap_or_default());
+                page.next_url
+            })
+            .await?;
+            if let Some(p) = out.into_iter().max_by_key(|p| p.effective_date) {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
     }
 
     /// A security's ticker changes (`id`: a ticker, CUSIP or composite FIGI); `None` when Massive does not know it.

@@ -159,12 +159,22 @@ pub struct EtfProfile {
     pub asset_class: Option<String>,
     /// Assets under management, in dollars.
     pub aum: Option<f64>,
-    /// Net expense ratio, as a fraction (0.0945 % is 0.000945).
+    /// Net expense ratio, as a fraction (0.0945 % is 0.000945): the unit is not in Massive's spec; a public
+    /// client's test of this endpoint gives VTI (0.03 %) `management_fee: 0.0003`. See
+    /// [`EtfProfile::expense_ratio_percent`].
     pub net_expenses: Option<f64>,
     pub primary_benchmark: Option<String>,
     pub inception_date: Option<chrono::NaiveDate>,
     /// The day the profile was as given.
     pub effective_date: Option<chrono::NaiveDate>,
+}
+
+impl EtfProfile {
+    /// The net expense ratio in percent, as TickStock's `symbols.expense_ratio` (numeric(5,4)) holds it; `None`
+    /// when absent or implausible as a fraction (above 0.2, i.e. 20 %: the unit would be other than assumed).
+    pub fn expense_ratio_percent(&self) -> Option<f64> {
+        self.net_expenses.filter(|e| (0.0..=0.2).contains(e)).map(|e| (e * 1e6).round() / 1e4)
+    }
 }
 
 /// One holding of an ETF (ETF Global, through Massive).

@@ -407,8 +407,7 @@ impl Store {
             .bind(now)
             .bind(p.issuer.as_deref().map(|s| clip(s, 100)))
             .bind(p.product_type.as_deref().map(|s| clip(s, 50)))
-            // TickStock's column is a percentage with four decimals (numeric(5,4)): 0.0945 for 0.0945 %.
-            .bind(p.net_expenses.map(|e| (e * 1e6).round() / 1e4))
+            .bind(p.expense_ratio_percent())
             .bind(p.aum.map(|a| (a / 1e4).round() / 100.0))
             .bind(p.primary_benchmark.as_deref().map(|s| clip(s, 100)))
             .bind(p.inception_date)

@@ -309,7 +309,11 @@ async fn jobs_over_http(db: &TestDb) {
     let r = post("/api/jobs", Some("k"), early).await.unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
     let why = r.text().await.unwrap();
-    assert!(why.contains("history"), "{why}");
+    assert!(why.contains("dow30 has no history before"), "{why}");
+    let algebra = serde_json::json!({ "universe_key": "dow30&SPY", "point_in_time": true, "from": "2026-01-02" });
+    let r = post("/api/jobs", Some("k"), algebra).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("union of groups"));
     let listed = serde_json::json!({ "symbols": ["AAPL"], "point_in_time": true, "from": "2017-07-01" });
     let r = post("/api/jobs", Some("k"), listed).await.unwrap();
     assert_eq!(r.status(), 400);

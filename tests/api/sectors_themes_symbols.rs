@@ -163,7 +163,6 @@ async fn peer_set_sector_coverage(db: &TestDb) {
     assert_eq!(r.sources.len(), 2);
     assert!(r.sources[0].assigned > 1500 && r.sources[1].assigned > 0, "{:?}", r.sources);
     assert!(r.after.percent >= 95.0, "unknown under 5 %: {:?}", r.sources);
-    assert_eq!(r.after.classified, r.before.classified + r.assigned.len());
     // Counted again from the stored sectors: the report is what was written.
     let unknown = db.symbols_of(GroupKind::Sector, "unknown").await.len();
     assert_eq!(unknown, r.after.stocks - r.after.classified, "{:?}", r.after);
