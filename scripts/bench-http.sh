@@ -94,7 +94,13 @@ for backend in $peer_backends; do
     share=$(awk -v a="$rps" -v b="$crps" 'BEGIN { printf "%.0f %%", 100 * a / b }')
     echo "| $backend | \`$1\` ($(curl -s "$base$1" | wc -c) bytes) | $rps | $p99 | $crps | $cp99 | $share |" >>"$OUT/summary.md"
   done
-  # as_of: a random day of 2005-2026 per request (about 500 symbols each, as the universe route's ceiling).
+  # as_of: one day, as the routes above are measured (one URL), then a random day of 2005-2026 per request (a
+  # wrk Lua script, whose per-request work shares the two cores with the server). About 500 symbols each, as the
+  # universe route's ceiling.
+  read -r rps p99 < <(measure "$base/api/universes/sp500_history/symbols?as_of=2008-09-12")
+  share=$(awk -v a="$rps" -v b="$crps" 'BEGIN { printf "%.0f %%", 100 * a / b }')
+  bytes=$(curl -s "$base/api/universes/sp500_history/symbols?as_of=2008-09-12" | wc -c)
+  echo "| $backend | \`/api/universes/sp500_history/symbols?as_of=2008-09-12\` ($bytes bytes) | $rps | $p99 | $crps | $cp99 | $share |" >>"$OUT/summary.md"
   read -r rps p99 < <(measure "$base/api/universes/sp500_history/symbols" "$OUT/as_of.lua")
   share=$(awk -v a="$rps" -v b="$crps" 'BEGIN { printf "%.0f %%", 100 * a / b }')
   bytes=$(curl -s "$base/api/universes/sp500_history/symbols?as_of=2008-09-12" | wc -c)

@@ -56,8 +56,8 @@ impl Backend {
     /// parameter on `pairs` (`t`'s column, `u`'s field: `[("group_id", "g"), ("symbol", "s")]`), for
     /// `WHERE id IN (…)`. PostgreSQL looks each JSON row up through `t`'s index, in a LATERAL subquery the planner
     /// cannot turn around: as a plain `IN`, statistics a load had just outdated made it loop over the table and
-    /// parse the JSON once per row (that statement took 1.8 s instead of 60 ms to close 2,236 intervals). SQLite builds a temporary
-    /// index of the JSON rows for a plain `IN`, which is what it should do.
+    /// parse the JSON once per row (the statement took 1.8 s instead of 60 ms to close 2,236 intervals). SQLite
+    /// builds a temporary index of the JSON rows for a plain `IN`, which is what it should do.
     pub(crate) fn matching_ids(self, param: &str, table: &str, filter: &str, pairs: &[(&str, &str)]) -> String {
         let rows = self.member_rows(param);
         match self {
