@@ -139,6 +139,10 @@ async fn symbols(
             None => raw.clone(),
         };
         let snap = state.cache.snapshot();
+        if let Some(body) = one_group_as_of(&snap, &expr, &text)? {
+            state.cache.record_lookup(true);
+            return Ok(conditional(&headers, &snap, || body));
+        }
         let resolved = snap.resolve_expr(&expr);
         state.cache.record_lookup(resolved.is_ok());
         let symbols = resolved?;
@@ -160,6 +164,49 @@ async fn symbols(
             .clone(),
         Resolved::Union(canonical, _) => body(&snap, canonical, &resolved),
     }))
+}
+
+/// One group as of a day (`sp500?as_of=…`, `sp500@…`), the common question: its members are memoised per span of
+/// its history (every day between two changes has the same members), so a day asked before answers at once.
+/// `None` for any other expression.
+fn one_group_as_of(
+    snap: &Snapshot,
+    expr: &crate::domain::UniverseExpr,
+    text: &str,
+) -> Result<Option<bytes::Bytes>, ApiError> {
+    use crate::domain::UniverseExpr;
+    let (mut e, mut day) = (expr, None);
+    while let UniverseExpr::At(inner, d) = e {
+        // The innermost date wins, as the expression's evaluation has it.
+        (e, day) = (inner.as_ref(), Some(*d));
+    }
+    let (UniverseExpr::Part(part), Some(day)) = (e, day) else { return Ok(None) };
+    let key = UniverseKey::parse(&part.to_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let Resolved::Group(g) = snap.resolve(&key)? else { return Ok(None) };
+    let span = snap.as_of_span(g, day)?;
+    let memo = &snap.memo(g).as_of;
+    let cached = memo.lock().expect("memo lock").get(&span).cloned();
+    let (array, count) = match cached {
+        Some(hit) => hit,
+        None => {
+            let members = snap.members_on(g, day)?;
+            let array = bytes::Bytes::from(serde_json::to_vec(&members).expect("strings serialise"));
+            let mut map = memo.lock().expect("memo lock");
+            if map.len() >= crate::cache::AS_OF_MEMO_SPANS {
+                map.clear();
+            }
+            map.insert(span, (array.clone(), members.len()));
+            (array, members.len())
+        }
+    };
+    // The body `UniverseSymbols` serialises to, around the memoised array.
+    let mut out = Vec::with_capacity(array.len() + text.len() + 64);
+    out.extend_from_slice(b"{\"key\":");
+    serde_json::to_writer(&mut out, text).expect("a string serialises");
+    out.extend_from_slice(b",\"symbols\":");
+    out.extend_from_slice(&array);
+    out.extend_from_slice(format!(",\"count\":{count},\"version\":{}}}", snap.version).as_bytes());
+    Ok(Some(bytes::Bytes::from(out)))
 }
 
 /// `?from=&to=`

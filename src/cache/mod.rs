@@ -28,8 +28,8 @@ use serde::Serialize;
 use tokio::sync::{Mutex, Notify};
 
 pub use snapshot::{
-    CacheUniverse, Group, GroupHistory, GroupId, HistoryChange, HistoryIndex, HistoryInterval, Member, Memo, Resolved,
-    Snapshot, SnapshotCounts, Symbol, SymbolId, changes_in,
+    AS_OF_MEMO_SPANS, CacheUniverse, Group, GroupHistory, GroupId, HistoryChange, HistoryIndex, HistoryInterval,
+    Member, Memo, Resolved, Snapshot, SnapshotCounts, Symbol, SymbolId, changes_in,
 };
 
 use crate::domain::Environment;

@@ -91,7 +91,13 @@ pub struct Memo {
     pub members: OnceLock<Bytes>,
     /// The universe-symbols response for this group or cache row as a one-part key.
     pub symbols: OnceLock<Bytes>,
+    /// This group's members as of a day, as a JSON array with its length, per span of its history between two
+    /// changes (every day of a span has the same members). Bounded: cleared when it holds [`AS_OF_MEMO_SPANS`].
+    pub as_of: std::sync::Mutex<HashMap<usize, (Bytes, usize)>>,
 }
+
+/// Spans of one group's history whose `as_of` answer is kept at most (the S&P 500's 21 years have about 700).
+pub const AS_OF_MEMO_SPANS: usize = 2048;
 
 /// A `definition_groups` row with its members.
 #[derive(Debug)]
@@ -180,8 +186,14 @@ pub struct HistoryInterval {
 pub struct GroupHistory {
     /// The earliest interval's start: days before it cannot be answered.
     pub start: DateTime<Utc>,
-    /// The intervals.
+    /// The intervals, by symbol (byte order, whatever the database's collation) then start.
     pub intervals: Box<[HistoryInterval]>,
+    /// Every instant the membership changed, sorted and distinct: the days between two of them have the same
+    /// members, so an answer is memoised per span ([`Snapshot::as_of_span`]).
+    pub changes: Box<[DateTime<Utc>]>,
+    /// Each interval's bounds as Unix seconds (open: `i64::MAX`), beside `intervals`: the `as_of` scan compares
+    /// two integers per interval.
+    bounds: Box<[(i64, i64)]>,
 }
 
 /// Every group's membership intervals, shared by every version until a change touches the history.
@@ -206,9 +218,17 @@ impl HistoryIndex {
         }
         let groups = lists.map(|m| {
             m.into_iter()
-                .filter_map(|(name, v)| {
+                .filter_map(|(name, mut v)| {
                     let start = v.iter().map(|i| i.from).min()?;
-                    Some((name, GroupHistory { start, intervals: v.into_boxed_slice() }))
+                    v.sort_by(|a, b| a.symbol.as_bytes().cmp(b.symbol.as_bytes()).then(a.from.cmp(&b.from)));
+                    let mut changes: Vec<DateTime<Utc>> =
+                        v.iter().flat_map(|i| [Some(i.from), i.to]).flatten().collect();
+                    changes.sort_unstable();
+                    changes.dedup();
+                    let bounds =
+                        v.iter().map(|i| (i.from.timestamp(), i.to.map_or(i64::MAX, |t| t.timestamp()))).collect();
+                    let (intervals, changes) = (v.into_boxed_slice(), changes.into_boxed_slice());
+                    Some((name, GroupHistory { start, intervals, changes, bounds }))
                 })
                 .collect()
         });
@@ -516,6 +536,14 @@ impl Snapshot {
     }
 
     /// A group's history, or the error for a day asked before it (it has none, or it starts later).
+    /// Which span of a group's history a day falls in (the changes up to the end of the day): days of one span
+    /// have the same members. Errors before the history starts, as [`Snapshot::members_on`].
+    pub fn as_of_span(&self, g: &Group, day: chrono::NaiveDate) -> Result<usize, ResolveError> {
+        let h = self.history_from(g, day)?;
+        let at = end_of(day);
+        Ok(h.changes.partition_point(|c| *c <= at))
+    }
+
     fn history_from(&self, g: &Group, day: chrono::NaiveDate) -> Result<&GroupHistory, ResolveError> {
         match self.history.of(g.kind, &g.name) {
             Some(h) if h.start.date_naive() <= day => Ok(h),
@@ -536,10 +564,14 @@ impl Snapshot {
     /// A group's intervals open at the end of a day, one per symbol, by ticker.
     pub fn intervals_on(&self, g: &Group, day: chrono::NaiveDate) -> Result<Vec<&HistoryInterval>, ResolveError> {
         let h = self.history_from(g, day)?;
-        let at = end_of(day);
-        let mut out: Vec<&HistoryInterval> =
-            h.intervals.iter().filter(|i| i.from <= at && i.to.is_none_or(|t| t > at)).collect();
-        out.dedup_by(|a, b| a.symbol == b.symbol);
+        let at = end_of(day).timestamp();
+        let mut out: Vec<&HistoryInterval> = Vec::with_capacity(h.intervals.len() / 2);
+        for (i, &(from, to)) in h.intervals.iter().zip(h.bounds.iter()) {
+            // Sorted by symbol: a symbol's second open interval (two groups' rows) is next to its first.
+            if from <= at && to > at && out.last().is_none_or(|l| l.symbol != i.symbol) {
+                out.push(i);
+            }
+        }
         Ok(out)
     }
 
@@ -597,11 +629,8 @@ impl Snapshot {
             }
         }
         if let ([(part, day)], true) = (leaves.as_slice(), one_operand(expr)) {
-            // The history is stored in the database's collation order; answers are in byte order on both backends.
-            let mut members = leaf(part, *day)?;
-            members.sort_unstable();
-            members.dedup();
-            return Ok(members);
+            // Sorted and distinct already: the index keeps intervals in byte order on both backends.
+            return leaf(part, *day);
         }
         let mut sets: HashMap<(String, Option<chrono::NaiveDate>), std::collections::BTreeSet<&str>> = HashMap::new();
         for (part, day) in &leaves {
