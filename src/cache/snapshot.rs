@@ -259,6 +259,8 @@ impl HistoryIndex {
                 name.len()
                     + std::mem::size_of::<GroupHistory>()
                     + h.intervals.iter().map(|i| std::mem::size_of::<HistoryInterval>() + i.symbol.len()).sum::<usize>()
+                    + h.changes.len() * std::mem::size_of::<DateTime<Utc>>()
+                    + h.bounds.len() * std::mem::size_of::<(i64, i64)>()
             })
             .sum()
     }
