@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test, including those against a real PostgreSQL and the HTML report in headless Chromium.
+# Runs every test, including those against a real PostgreSQL, the HTML report in headless Chromium and the
+# console's pages in Chromium driven over WebDriver.
 #
 # With TEST_DATABASE_URL set (a superuser URL, e.g. postgres://postgres@127.0.0.1:5432/postgres) the tests use
 # that server. Otherwise this script starts a throwaway PostgreSQL cluster on a free loopback port (installing
@@ -10,9 +11,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib-pg.sh
 
-# The HTML report test opens the report in headless Chromium.
+# The HTML report test opens the report in headless Chromium; the console's tests drive Chromium through
+# Debian's chromedriver (WebDriver).
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
   apt_install chromium
+fi
+if ! command -v chromedriver >/dev/null 2>&1; then
+  apt_install chromium-driver
 fi
 
 # The jobs tests of production mode start their own redis-server processes on free loopback ports.

@@ -21,6 +21,7 @@ pub mod bars;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod jobs;
 pub mod load;

@@ -99,6 +99,11 @@ impl AppState {
         AppState { cache, api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from), metrics: metrics_handle(), jobs }
     }
 
+    /// The admin key, when one is configured (the console's login compares against it).
+    pub(crate) fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
+    }
+
     /// Sends job submissions to a Redis stream (production mode) and reads legacy CSV universes from a folder.
     pub fn with_jobs(mut self, bus: Option<crate::jobs::redis::RedisBus>, csv_dir: Option<std::path::PathBuf>) -> Self {
         self.jobs.bus = bus;
@@ -168,6 +173,10 @@ fn app_with(state: AppState, bench_routes: bool, body_timeout: std::time::Durati
     let (mut router, api) = parts();
     if bench_routes {
         router = router.merge(ops::bench_router(&state));
+    }
+    // The operator's console, only with an admin key (as the admin API): without one, `/` stays a 404.
+    if state.api_key().is_some() {
+        router = router.merge(crate::console::router());
     }
     router
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))

@@ -5,6 +5,7 @@ mod helpers;
 
 mod bars;
 mod cli;
+mod console;
 mod deployment;
 mod history;
 mod holdings;

@@ -1,0 +1,202 @@
+//! The operator's console (issue #18): server-rendered admin pages served by `universe serve`, over the same
+//! snapshot, store and loaders as the CLI and the API. Off unless an admin key is configured (as the admin API
+//! is); every page needs a login with that key, which starts a signed session cookie ([`session`]), and every
+//! state-changing form carries the session's CSRF token. Failed logins are rate-limited. htmx is vendored and
+//! served from the binary with a long cache lifetime; nothing is fetched from a network.
+
+mod pages;
+pub(crate) mod session;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use axum_extra::extract::cookie::SignedCookieJar;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+
+use crate::api::AppState;
+use session::Session;
+
+/// The dashboard's path (TickStock's relationships admin page).
+pub(crate) const DASHBOARD: &str = "/admin/relationships";
+/// htmx, vendored (`assets/`), named by version so a new one is a new URL and the old can be cached for a year.
+const HTMX_PATH: &str = "/assets/htmx-2.0.11.min.js";
+/// The console's stylesheet.
+const CSS_PATH: &str = "/assets/console-1.css";
+const HTMX: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/htmx-2.0.11.min.js"));
+const CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console-1.css"));
+
+/// Failed logins allowed per minute (for the whole server: a guess costs a minute's wait after five).
+const FAILED_LOGINS_PER_MINUTE: u32 = 5;
+
+/// The console's routes, merged into the API's router when an admin key is configured.
+pub(crate) fn router() -> Router<AppState> {
+    let limiter: Arc<DefaultDirectRateLimiter> =
+        Arc::new(RateLimiter::direct(Quota::per_minute(NonZeroU32::new(FAILED_LOGINS_PER_MINUTE).expect("non-zero"))));
+    Router::new()
+        .route("/", get(|| async { Redirect::to(DASHBOARD) }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route(DASHBOARD, get(dashboard))
+        .route("/admin/console/refresh", post(refresh))
+        .route(HTMX_PATH, get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))
+        .route(CSS_PATH, get(|| async { asset(CSS.as_bytes(), "text/css; charset=utf-8") }))
+        .layer(Extension(limiter))
+}
+
+/// A static asset, cacheable for a year (its URL changes with its content).
+fn asset(bytes: &'static [u8], content_type: &'static str) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+    ];
+    (headers, bytes).into_response()
+}
+
+fn html(page: maud::Markup) -> Response {
+    Html(page.into_string()).into_response()
+}
+
+/// `?next=` on the login page.
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+    if state.api_key().is_none() {
+        return pages::console_off();
+    }
+    html(pages::login(&session::local_path(q.next.as_deref()), None))
+}
+
+/// The login form.
+#[derive(Deserialize)]
+struct LoginForm {
+    key: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<DefaultDirectRateLimiter>>,
+    jar: SignedCookieJar,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let Some(key) = state.api_key() else { return pages::console_off() };
+    let next = session::local_path(form.next.as_deref());
+    let (a, b) = (key.as_bytes(), form.key.as_bytes());
+    let right = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    if !right {
+        // Each refusal spends the budget; past it, no key is even compared until the minute is over.
+        if limiter.check().is_err() {
+            tracing::warn!("console: failed logins over the limit");
+            return pages::refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                &format!(
+                    "More than {FAILED_LOGINS_PER_MINUTE} failed logins in a minute: wait a minute and try again."
+                ),
+            );
+        }
+        tracing::info!("console: a login with a wrong key was refused");
+        // The form again, with the reason (a 200: the page itself is fine; no session was started).
+        return html(pages::login(&next, Some("That is not the admin key.")));
+    }
+    let jar = session::start(jar, &headers);
+    (jar, Redirect::to(&next)).into_response()
+}
+
+/// A form that only carries the CSRF token.
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The answer to a state-changing post whose token is not the session's.
+fn csrf_refused() -> Response {
+    pages::refusal(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        "The form's security token is missing or stale: reload the page and try again.",
+    )
+}
+
+async fn logout(session: Session, jar: SignedCookieJar, Form(f): Form<CsrfForm>) -> Response {
+    if !session.accepts(&f.csrf) {
+        return csrf_refused();
+    }
+    (session::end(jar), Redirect::to("/login")).into_response()
+}
+
+/// `?flash=` after an action.
+#[derive(Deserialize)]
+struct FlashQuery {
+    flash: Option<String>,
+}
+
+async fn dashboard(session: Session, State(state): State<AppState>, Query(q): Query<FlashQuery>) -> Response {
+    let snap = state.cache.snapshot();
+    let stats = state.cache.stats();
+    let c = snap.counts();
+    let store = state.cache.store();
+    let (runs, jobs) = match (store.runs(10).await, store.jobs(None, 5).await) {
+        (Ok(r), Ok(j)) => (r, j),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "console: cannot read runs or jobs");
+            return pages::refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Database unavailable",
+                "The database cannot be read just now; the snapshot still serves the API. Try again in a moment.",
+            );
+        }
+    };
+    let flash = match q.flash.as_deref() {
+        Some("refreshed") => Some(format!("Cache refreshed: version {}.", snap.version)),
+        _ => None,
+    };
+    let d = pages::Dashboard {
+        counts: vec![
+            ("ETFs", c.etfs),
+            ("Stocks and other symbols", c.symbols),
+            ("Sectors", c.sectors),
+            ("Themes", c.themes),
+            ("Universes", c.universes),
+            ("Cache universes (cache_entries)", c.cache_universes),
+            ("Memberships", c.memberships),
+        ],
+        version: snap.version,
+        built_at: snap.built_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        age_seconds: stats.age_seconds,
+        hit_rate: stats.hit_rate,
+        lookups: stats.lookups,
+        runs,
+        jobs,
+        flash,
+    };
+    html(pages::dashboard(&session, &d))
+}
+
+async fn refresh(session: Session, State(state): State<AppState>, Form(f): Form<CsrfForm>) -> Response {
+    if !session.accepts(&f.csrf) {
+        return csrf_refused();
+    }
+    match state.cache.refresh().await {
+        Ok(_) => Redirect::to(&format!("{DASHBOARD}?flash=refreshed")).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "console: cache refresh failed");
+            pages::refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Refresh failed",
+                "The database cannot be read just now; the previous snapshot keeps serving.",
+            )
+        }
+    }
+}

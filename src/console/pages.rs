@@ -1,0 +1,149 @@
+//! The console's HTML, written with maud: every interpolated value is escaped by the template (a group or file
+//! named `<script>` renders as text), and the only script is the vendored htmx.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+use super::session::Session;
+use super::{CSS_PATH, DASHBOARD, HTMX_PATH};
+
+/// A whole page: head (stylesheet, htmx), the navigation of a logged-in operator, the body.
+pub(super) fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · TickStock Universe" }
+                // No icon to fetch (a request for /favicon.ico would only be a 404).
+                link rel="icon" href="data:,";
+                link rel="stylesheet" href=(CSS_PATH);
+                script src=(HTMX_PATH) defer {}
+            }
+            body {
+                header {
+                    strong { "TickStock Universe" }
+                    @if let Some(s) = session {
+                        nav { a href=(DASHBOARD) { "Dashboard" } }
+                        form.logout method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// The login page, with a message after a refused attempt.
+pub(super) fn login(next: &str, message: Option<&str>) -> Markup {
+    layout(
+        "Log in",
+        None,
+        html! {
+            h1 { "Log in" }
+            p { "The admin key is the one `serve` was started with (" code { "--api-key" } " / " code { "UNIVERSE_API_KEY" } ")." }
+            @if let Some(m) = message { p.error role="alert" { (m) } }
+            form method="post" action="/login" {
+                input type="hidden" name="next" value=(next);
+                label { "Admin key " input type="password" name="key" autocomplete="current-password" autofocus required; }
+                button type="submit" { "Log in" }
+            }
+        },
+    )
+}
+
+/// The answer when no admin key is configured: the console is off, as the admin API is.
+pub(crate) fn console_off() -> Response {
+    let page = layout(
+        "Console off",
+        None,
+        html! {
+            h1 { "The console is off" }
+            p { "No admin key is configured. Start " code { "universe serve --api-key KEY" } " to use it." }
+        },
+    );
+    (StatusCode::NOT_FOUND, Html(page.into_string())).into_response()
+}
+
+/// A refusal page (403, 429, …) with its reason.
+pub(super) fn refusal(status: StatusCode, title: &str, why: &str) -> Response {
+    let page = layout(title, None, html! { h1 { (title) } p.error role="alert" { (why) } });
+    (status, Html(page.into_string())).into_response()
+}
+
+/// The figures the dashboard shows.
+pub(super) struct Dashboard {
+    pub counts: Vec<(&'static str, usize)>,
+    pub version: i64,
+    pub built_at: String,
+    pub age_seconds: f64,
+    pub hit_rate: f64,
+    pub lookups: u64,
+    pub runs: Vec<crate::store::RunRow>,
+    pub jobs: Vec<crate::store::JobRow>,
+    pub flash: Option<String>,
+}
+
+/// The relationships dashboard (`/admin/relationships`).
+pub(super) fn dashboard(session: &Session, d: &Dashboard) -> Markup {
+    layout(
+        "Dashboard",
+        Some(session),
+        html! {
+            h1 { "Relationships dashboard" }
+            @if let Some(f) = &d.flash { p.flash role="status" { (f) } }
+            section {
+                h2 { "Counts" }
+                table.counts {
+                    @for (label, n) in &d.counts { tr { th { (label) } td.num { (n) } } }
+                }
+            }
+            section {
+                h2 { "Snapshot" }
+                p {
+                    "Version " strong.version { (d.version) } ", built " (d.built_at)
+                    " (" (format!("{:.0}", d.age_seconds)) " s ago). Cache hit rate "
+                    (format!("{:.1} %", d.hit_rate * 100.0)) " over " (d.lookups) " lookups."
+                }
+                form method="post" action="/admin/console/refresh" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button type="submit" { "Refresh cache" }
+                }
+            }
+            section {
+                h2 { "Recent loads" }
+                @if d.runs.is_empty() { p { "No load has run yet." } } @else {
+                    table.runs {
+                        tr { th { "Run" } th { "Kind" } th { "Source" } th { "Status" } th { "Added" } th { "Removed" } th { "Started" } }
+                        @for r in &d.runs {
+                            tr {
+                                td.num { (r.id) } td { (r.kind.as_str()) } td.source { (r.source) }
+                                td { (r.status.as_str()) } td.num { (r.added) } td.num { (r.removed) }
+                                td.when { (r.started_at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                            }
+                        }
+                    }
+                }
+            }
+            section {
+                h2 { "Recent jobs" }
+                @if d.jobs.is_empty() { p { "No job yet." } } @else {
+                    table.jobs {
+                        tr { th { "Job" } th { "Type" } th { "Status" } th { "Message" } }
+                        @for j in &d.jobs {
+                            tr {
+                                td { code { (j.id) } } td { (j.job_type) } td { (j.status.as_str()) }
+                                td { (j.message.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
