@@ -31,6 +31,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub(crate) use admin::same_secret;
 pub use error::{ApiError, Problem};
 pub use http::HttpLimits;
 pub use ops::{BENCH_ETF, BENCH_UNIVERSE};
@@ -90,18 +91,32 @@ pub struct AppState {
     metrics: PrometheusHandle,
     /// Jobs routes' context.
     jobs: JobsContext,
+    /// The console's cookie-signing key, derived from the admin key on first use (a slow derivation, once).
+    console_key: Arc<OnceLock<axum_extra::extract::cookie::Key>>,
 }
 
 impl AppState {
     /// State over a loaded cache.
     pub fn new(cache: Arc<RelationshipCache>, api_key: Option<String>) -> AppState {
         let jobs = JobsContext { environment: cache.environment(), csv_dir: None, bus: None };
-        AppState { cache, api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from), metrics: metrics_handle(), jobs }
+        AppState {
+            cache,
+            api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from),
+            metrics: metrics_handle(),
+            jobs,
+            console_key: Arc::default(),
+        }
     }
 
     /// The admin key, when one is configured (the console's login compares against it).
     pub(crate) fn api_key(&self) -> Option<&str> {
         self.api_key.as_deref()
+    }
+
+    /// The console's cookie-signing key (none without an admin key: the console is off).
+    pub(crate) fn console_key(&self) -> Option<axum_extra::extract::cookie::Key> {
+        let api_key = self.api_key()?;
+        Some(self.console_key.get_or_init(|| crate::console::session::signing_key(api_key)).clone())
     }
 
     /// Sends job submissions to a Redis stream (production mode) and reads legacy CSV universes from a folder.

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use axum_extra::extract::cookie::SignedCookieJar;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 
 use crate::api::AppState;
@@ -31,13 +31,18 @@ const CSS_PATH: &str = "/assets/console-1.css";
 const HTMX: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/htmx-2.0.11.min.js"));
 const CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console-1.css"));
 
-/// Failed logins allowed per minute (for the whole server: a guess costs a minute's wait after five).
-const FAILED_LOGINS_PER_MINUTE: u32 = 5;
+/// Login attempts per minute and client address: a burst of five, then one every twelve seconds. Checked before
+/// the key is compared, so guessing is no faster for an address over its budget, while another address (the
+/// operator's) is not locked out.
+const LOGINS_PER_MINUTE: u32 = 5;
+
+/// The login limiter, by client address.
+type LoginLimiter = DefaultKeyedRateLimiter<std::net::IpAddr>;
 
 /// The console's routes, merged into the API's router when an admin key is configured.
 pub(crate) fn router() -> Router<AppState> {
-    let limiter: Arc<DefaultDirectRateLimiter> =
-        Arc::new(RateLimiter::direct(Quota::per_minute(NonZeroU32::new(FAILED_LOGINS_PER_MINUTE).expect("non-zero"))));
+    let limiter: Arc<LoginLimiter> =
+        Arc::new(RateLimiter::keyed(Quota::per_minute(NonZeroU32::new(LOGINS_PER_MINUTE).expect("non-zero"))));
     Router::new()
         .route("/", get(|| async { Redirect::to(DASHBOARD) }))
         .route("/login", get(login_page).post(login))
@@ -59,7 +64,7 @@ fn asset(bytes: &'static [u8], content_type: &'static str) -> Response {
 }
 
 fn html(page: maud::Markup) -> Response {
-    Html(page.into_string()).into_response()
+    pages::respond(StatusCode::OK, page)
 }
 
 /// `?next=` on the login page.
@@ -84,28 +89,28 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
-    Extension(limiter): Extension<Arc<DefaultDirectRateLimiter>>,
+    Extension(limiter): Extension<Arc<LoginLimiter>>,
+    peer: Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     jar: SignedCookieJar,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let Some(key) = state.api_key() else { return pages::console_off() };
     let next = session::local_path(form.next.as_deref());
-    let (a, b) = (key.as_bytes(), form.key.as_bytes());
-    let right = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-    if !right {
-        // Each refusal spends the budget; past it, no key is even compared until the minute is over.
-        if limiter.check().is_err() {
-            tracing::warn!("console: failed logins over the limit");
-            return pages::refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                &format!(
-                    "More than {FAILED_LOGINS_PER_MINUTE} failed logins in a minute: wait a minute and try again."
-                ),
-            );
-        }
-        tracing::info!("console: a login with a wrong key was refused");
+    // Without the connection's address (a router used without `serve`), one budget for everyone.
+    let ip = peer.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |Extension(c)| c.0.ip());
+    if limiter.check_key(&ip).is_err() {
+        tracing::warn!(%ip, "console: login attempts over the limit");
+        return pages::refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            &format!(
+                "More than {LOGINS_PER_MINUTE} login attempts in a minute from this address: wait a moment and try again."
+            ),
+        );
+    }
+    if !crate::api::same_secret(key.as_bytes(), form.key.as_bytes()) {
+        tracing::info!(%ip, "console: a login with a wrong key was refused");
         // The form again, with the reason (a 200: the page itself is fine; no session was started).
         return html(pages::login(&next, Some("That is not the admin key.")));
     }

@@ -1,12 +1,28 @@
 //! The console's HTML, written with maud: every interpolated value is escaped by the template (a group or file
 //! named `<script>` renders as text), and the only script is the vendored htmx.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::session::Session;
 use super::{CSS_PATH, DASHBOARD, HTMX_PATH};
+
+/// A page as a response: never cached (it shows data and carries the session's token), scripts and styles from
+/// this server only, never framed.
+pub(super) fn respond(status: StatusCode, page: Markup) -> Response {
+    let headers = [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ];
+    (status, headers, Html(page.into_string())).into_response()
+}
 
 /// A whole page: head (stylesheet, htmx), the navigation of a logged-in operator, the body.
 pub(super) fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
@@ -20,6 +36,8 @@ pub(super) fn layout(title: &str, session: Option<&Session>, body: Markup) -> Ma
                 // No icon to fetch (a request for /favicon.ico would only be a 404).
                 link rel="icon" href="data:,";
                 link rel="stylesheet" href=(CSS_PATH);
+                // htmx injects no inline style (the policy allows none).
+                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false}"#;
                 script src=(HTMX_PATH) defer {}
             }
             body {
@@ -67,13 +85,12 @@ pub(crate) fn console_off() -> Response {
             p { "No admin key is configured. Start " code { "universe serve --api-key KEY" } " to use it." }
         },
     );
-    (StatusCode::NOT_FOUND, Html(page.into_string())).into_response()
+    respond(StatusCode::NOT_FOUND, page)
 }
 
 /// A refusal page (403, 429, …) with its reason.
 pub(super) fn refusal(status: StatusCode, title: &str, why: &str) -> Response {
-    let page = layout(title, None, html! { h1 { (title) } p.error role="alert" { (why) } });
-    (status, Html(page.into_string())).into_response()
+    respond(status, layout(title, None, html! { h1 { (title) } p.error role="alert" { (why) } }))
 }
 
 /// The figures the dashboard shows.

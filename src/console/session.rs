@@ -1,13 +1,15 @@
-//! The console's login session: a signed cookie (HMAC with a key derived from the admin key, so every replica
-//! sharing the key accepts it and changing the key ends every session) holding its expiry and the session's CSRF
-//! token. HttpOnly, SameSite=Strict, Secure behind TLS. No server-side state: logging out clears the cookie.
+//! The console's login session: a signed cookie (HMAC with a key derived from the admin key by PBKDF2, so every
+//! replica sharing the key accepts it and changing the key ends every session) holding its expiry and the
+//! session's CSRF token. HttpOnly, SameSite=Strict, Secure behind TLS. No server-side state: logging out deletes
+//! the cookie in the browser, but a copy taken before stays valid until it expires ([`SESSION_SECS`]); changing
+//! the admin key ends every session at once.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
-use sha2::{Digest, Sha512};
+use sha2::Sha512;
 
 use crate::api::AppState;
 
@@ -27,23 +29,26 @@ pub(crate) struct Session {
 impl Session {
     /// Whether a submitted token is this session's (compared in constant time).
     pub(super) fn accepts(&self, token: &str) -> bool {
-        let (a, b) = (self.csrf.as_bytes(), token.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        crate::api::same_secret(self.csrf.as_bytes(), token.as_bytes())
     }
 }
 
-/// The cookie-signing key: SHA-512 of the admin key under a fixed label.
-pub(super) fn signing_key(api_key: &str) -> Key {
-    let digest =
-        Sha512::new().chain_update(b"universe console session v1\0").chain_update(api_key.as_bytes()).finalize();
-    Key::from(&digest[..])
+/// PBKDF2 rounds for the cookie key: a leaked cookie tests an admin-key guess only at this cost each.
+const KEY_ROUNDS: u32 = 100_000;
+
+/// The cookie-signing key: PBKDF2-HMAC-SHA512 of the admin key under a fixed salt (the same on every replica).
+/// Computed once per server ([`AppState::console_key`]).
+pub(crate) fn signing_key(api_key: &str) -> Key {
+    let mut out = [0u8; 64];
+    pbkdf2::pbkdf2_hmac::<Sha512>(api_key.as_bytes(), b"universe console session v1", KEY_ROUNDS, &mut out);
+    Key::from(&out)
 }
 
-/// The key `SignedCookieJar` extracts with. With no admin key the console is off and nothing is signed; a random
-/// key then makes sure no cookie could pass.
+/// The key `SignedCookieJar` extracts with. The console is only routed with an admin key; without one a random
+/// key makes sure no cookie could pass.
 impl axum::extract::FromRef<AppState> for Key {
     fn from_ref(state: &AppState) -> Key {
-        state.api_key().map_or_else(Key::generate, signing_key)
+        state.console_key().unwrap_or_else(Key::generate)
     }
 }
 
@@ -109,10 +114,10 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(api_key) = state.api_key() else {
-            return Err(super::pages::console_off().into_response());
+        let Some(key) = state.console_key() else {
+            return Err(super::pages::console_off());
         };
-        let jar = SignedCookieJar::from_headers(&parts.headers, signing_key(api_key));
+        let jar = SignedCookieJar::from_headers(&parts.headers, key);
         match of(&jar) {
             Some(s) => Ok(s),
             None => {
@@ -125,7 +130,8 @@ impl FromRequestParts<AppState> for Session {
     }
 }
 
-/// The path of the page a request came from (same site only), else the dashboard.
+/// The path of the page a request came from, else the dashboard; the login page makes it local
+/// ([`local_path`]) before it is ever used.
 fn referer_path(headers: &HeaderMap) -> String {
     headers
         .get(header::REFERER)
@@ -135,10 +141,18 @@ fn referer_path(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| super::DASHBOARD.to_string())
 }
 
-/// A `next` parameter made safe: a local path only (never `//host` or a scheme), else the dashboard.
+/// A `next` parameter made safe: a local path only (never `//host`, a scheme, a backslash, nor a control
+/// character, which browsers drop while parsing: `/\t/evil` would become `//evil`), else the dashboard.
 pub(super) fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(|c| c.is_control()) =>
+        {
+            p.to_string()
+        }
         _ => super::DASHBOARD.to_string(),
     }
 }
@@ -150,7 +164,7 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(local_path(Some("/admin/relationships?x=1")), "/admin/relationships?x=1");
-        for bad in ["//evil.example/", "https://evil.example/", "\\\\evil", "admin"] {
+        for bad in ["//evil.example/", "https://evil.example/", "\\\\evil", "admin", "/\t/evil.example", "/\n/x"] {
             assert_eq!(local_path(Some(bad)), super::super::DASHBOARD, "{bad}");
         }
         assert_eq!(local_path(None), super::super::DASHBOARD);

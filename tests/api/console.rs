@@ -1,7 +1,8 @@
 //! The operator's console over HTTP (issue #18, first part), on both backends: off without an admin key; a login
-//! with the key starts a signed, HttpOnly, SameSite=Strict session; a wrong key is refused and failed logins are
-//! rate-limited; a form post without the session's CSRF token is refused; the dashboard shows the data and escapes
-//! what it shows (a file named with markup renders as text); a tampered or cleared cookie is no session.
+//! with the key starts a signed, HttpOnly, SameSite=Strict session; a wrong key is refused and login attempts are
+//! rate-limited per address; `next` never leaves the site; a form post without the session's CSRF token is
+//! refused; the dashboard shows the data and escapes what it shows (a file named with markup renders as text); a
+//! tampered cookie is no session; pages are never cached and allow no foreign script.
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -96,6 +97,9 @@ async fn console_sessions_and_dashboard(db: &TestDb) {
     assert!(!page.contains("<script>alert(1)"), "never as markup");
     assert!(page.contains("/assets/htmx-2.0.11.min.js"));
     let csrf = csrf_of(&page);
+    let r = get("/admin/relationships", Some(&cookie)).await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
 
     // A state-changing post: refused without the token or with another, done with the session's.
     let post = |path: &str, token: Option<&str>| {
@@ -110,7 +114,13 @@ async fn console_sessions_and_dashboard(db: &TestDb) {
     let page = get("/admin/relationships?flash=refreshed", Some(&cookie)).await.unwrap().text().await.unwrap();
     assert!(page.contains("Cache refreshed: version"), "{page}");
 
-    // A tampered cookie is no session; neither is the cookie logging out clears.
+    // `next` stays on this site, whatever it is given (a tab would make `/\t/evil` into `//evil` in a browser).
+    for hostile in ["//evil.example/", "/\t/evil.example", "https://evil.example/"] {
+        let r = post_form(&http, format!("{base}/login"), &[("key", "k"), ("next", hostile)]).send().await.unwrap();
+        assert_eq!(r.headers()[LOCATION], "/admin/relationships", "{hostile:?}");
+    }
+
+    // A tampered cookie is no session. Logging out deletes the cookie in the browser.
     let tampered = cookie.replacen("universe_session=", "universe_session=x", 1);
     assert_eq!(get("/admin/relationships", Some(&tampered)).await.unwrap().status(), StatusCode::SEE_OTHER);
     let out = post("/logout", Some(&csrf)).await.unwrap();
@@ -125,7 +135,8 @@ async fn console_sessions_and_dashboard(db: &TestDb) {
     assert!(js.bytes().await.unwrap().len() > 40_000);
 }
 
-/// Five failed logins a minute; the sixth is refused (429) and says to wait; the right key still logs in.
+/// Five login attempts a minute from one address; the sixth is refused before the key is compared (429, saying to
+/// wait), so the right key gets no further from there than a guess.
 async fn failed_logins_are_limited(db: &TestDb) {
     let server = TestServer::start(db, options(Some("k"), quick_watch())).await;
     let http = client();
@@ -136,8 +147,10 @@ async fn failed_logins_are_limited(db: &TestDb) {
     }
     let limited = login(&http, &server.base, "guess").await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(limited.text().await.unwrap().contains("wait a minute"));
-    assert_eq!(login(&http, &server.base, "k").await.status(), StatusCode::SEE_OTHER, "the right key still works");
+    assert!(limited.text().await.unwrap().contains("wait a moment"));
+    let right = login(&http, &server.base, "k").await;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "over the budget even the key is not compared");
+    assert!(session_cookie(&right).is_none());
 }
 
 /// With no admin key the console is off, as the admin API is: `/` stays the API's 404, the pages are 404.
@@ -218,8 +231,8 @@ async fn screenshot_and_console(client: &fantoccini::Client, name: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     let log = client.issue_cmd(BrowserLog).await.unwrap();
-    let errors: Vec<&serde_json::Value> =
-        log.as_array().into_iter().flatten().filter(|e| e["level"] == "SEVERE").collect();
+    let entries = log.as_array().unwrap_or_else(|| panic!("{name}: the browser log is not a list: {log}"));
+    let errors: Vec<&serde_json::Value> = entries.iter().filter(|e| e["level"] == "SEVERE").collect();
     assert!(errors.is_empty(), "{name}: the browser console logged errors: {errors:?}");
 }
 
@@ -239,7 +252,9 @@ async fn console_in_a_browser(db: &TestDb) {
     assert_eq!(error, "That is not the admin key.");
     c.find(Locator::Css("input[name=key]")).await.unwrap().send_keys("k").await.unwrap();
     c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    let h1 = c.wait().for_element(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+    // Wait for an element only the dashboard has (the login page's own h1 would match a bare `main h1`).
+    c.wait().for_element(Locator::Css("table.counts")).await.unwrap();
+    let h1 = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
     assert_eq!(h1, "Relationships dashboard");
     assert_eq!(c.current_url().await.unwrap().path(), "/admin/relationships");
     let sources: Vec<String> = {
