@@ -17,6 +17,7 @@
 
 mod build;
 pub mod heap;
+mod history;
 mod snapshot;
 
 use std::sync::Arc;

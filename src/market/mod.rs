@@ -347,7 +347,7 @@ impl MassiveClient {
         }
         let first = self.url("etf-global/v1/constituents", &query);
         let mut out = Vec::new();
-        self.walk(first, |page: types::ConstituentsPage| {
+        self.walk(first, |page: types::EtfGlobalPage<types::EtfConstituent>| {
             out.extend(page.results.unwrap_or_default());
             page.next_url
         })
@@ -371,7 +371,7 @@ impl MassiveClient {
             let mut query: Vec<(&str, &str)> = vec![("composite_ticker", etf), ("limit", "100")];
             query.extend_from_slice(window);
             let mut out = Vec::new();
-            self.walk(self.url("etf-global/v1/profiles", &query), |page: types::ProfilesPage| {
+            self.walk(self.url("etf-global/v1/profiles", &query), |page: types::EtfGlobalPage<types::EtfProfile>| {
                 out.extend(page.results.unwrap_or_default());
                 page.next_url
             })

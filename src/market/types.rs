@@ -129,20 +129,11 @@ pub struct OverviewResponse {
     pub results: Option<TickerRecord>,
 }
 
-/// `/etf-global/v1/constituents`.
+/// One page of ETF Global's endpoints (`/etf-global/v1/constituents`, `/profiles`): rows and the next page.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ConstituentsPage {
+pub struct EtfGlobalPage<T> {
     /// The rows.
-    pub results: Option<Vec<EtfConstituent>>,
-    /// The next page, if any.
-    pub next_url: Option<String>,
-}
-
-/// `/etf-global/v1/profiles`: one page.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProfilesPage {
-    /// The rows.
-    pub results: Option<Vec<EtfProfile>>,
+    pub results: Option<Vec<T>>,
     /// The next page, if any.
     pub next_url: Option<String>,
 }
