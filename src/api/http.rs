@@ -107,8 +107,14 @@ pub async fn read_body_in_time(State(timeout): State<Duration>, req: Request, ne
     if !has_body {
         return next.run(req).await;
     }
+    // The console's uploads carry files; every other body is a small JSON document or form.
+    let limit = if req.uri().path().starts_with(crate::console::UPLOAD_PATHS) {
+        crate::console::UPLOAD_BODY_LIMIT
+    } else {
+        super::BODY_LIMIT
+    };
     let (parts, body) = req.into_parts();
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, super::BODY_LIMIT)).await {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
         Err(_) => {
             ApiError::RequestTimeout(format!("the request body did not arrive within {} s", timeout.as_secs_f64()))
                 .into_response()

@@ -211,6 +211,33 @@ async fn enqueue(state: &AppState, spec: JobSpec, trigger: Option<(&str, bool)>)
     Ok(submitted)
 }
 
+/// A submission from the console's historical-data form: the same checks and hand-over as `POST /api/jobs`.
+pub(crate) async fn submit_from_console(
+    state: &AppState,
+    target: Result<String, Vec<String>>,
+    timeframes: Vec<String>,
+    years: Option<f64>,
+) -> Result<jobs::Submitted, ApiError> {
+    let (universe_key, symbols) = match target {
+        Ok(key) => (Some(key), None),
+        Err(list) => (None, Some(list)),
+    };
+    let req = SubmitRequest { universe_key, symbols, timeframes: Some(timeframes), years, ..Default::default() };
+    let mut spec = spec_of(&req, JobType::MultiTimeframeLoad)?;
+    spec.requested_by = Some("console".into());
+    enqueue(state, spec, None).await
+}
+
+/// Cancels a job (a queued one at once, a running one at its next task boundary) and, in production mode,
+/// updates its Redis status hash. `None`: no such job.
+pub(crate) async fn cancel_job(state: &AppState, id: &str) -> Result<Option<JobRow>, crate::store::StoreError> {
+    let job = state.cache.store().cancel_job(id).await?;
+    if let (Some(bus), Some(job)) = (&state.jobs.bus, &job) {
+        let _ = bus.write_status(&job.id, &crate::jobs::redis::StatusView::of(job).fields()).await;
+    }
+    Ok(job)
+}
+
 fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     json.map(|Json(v)| v).map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))
 }
@@ -291,12 +318,8 @@ async fn cancel(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<JobView>, ApiError> {
     let Path(id) = path?;
-    let job = state.cache.store().cancel_job(&id).await.map_err(|e| ApiError::Internal(e.into()))?;
-    let job = job.ok_or_else(|| ApiError::NotFound(format!("no job {id:?}")))?;
-    if let Some(bus) = &state.jobs.bus {
-        let _ = bus.write_status(&job.id, &crate::jobs::redis::StatusView::of(&job).fields()).await;
-    }
-    Ok(Json(job.into()))
+    let job = cancel_job(&state, &id).await.map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Json(job.ok_or_else(|| ApiError::NotFound(format!("no job {id:?}")))?.into()))
 }
 
 /// Live progress as Server-Sent Events: a `job` event with the job's state whenever it changes, until it ends.

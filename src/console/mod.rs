@@ -4,8 +4,16 @@
 //! state-changing form carries the session's CSRF token. Failed logins are rate-limited. htmx is vendored and
 //! served from the binary with a long cache lifetime; nothing is fetched from a network.
 
+mod cache;
+mod jobs;
 mod pages;
 pub(crate) mod session;
+mod universes;
+mod uploads;
+
+pub(crate) use uploads::UPLOAD_BODY_LIMIT;
+/// The paths whose requests carry files (the HTTP layer lets their bodies be larger).
+pub(crate) const UPLOAD_PATHS: &str = "/admin/uploads/";
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -28,6 +36,9 @@ pub(crate) const DASHBOARD: &str = "/admin/relationships";
 const HTMX_PATH: &str = "/assets/htmx-2.0.11.min.js";
 /// The console's stylesheet.
 const CSS_PATH: &str = "/assets/console-1.css";
+/// The console's own few lines of script (live job progress).
+pub(crate) const JS_PATH: &str = "/assets/console-1.js";
+const JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console-1.js"));
 const HTMX: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/htmx-2.0.11.min.js"));
 const CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console-1.css"));
 
@@ -49,8 +60,16 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route(DASHBOARD, get(dashboard))
         .route("/admin/console/refresh", post(refresh))
+        .route(universes::SEARCH, get(universes::search))
+        .route(universes::GROUP, get(universes::group))
+        .route(universes::KEY, get(universes::key))
+        .route(universes::STOCK, get(universes::stock))
         .route(HTMX_PATH, get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))
         .route(CSS_PATH, get(|| async { asset(CSS.as_bytes(), "text/css; charset=utf-8") }))
+        .merge(uploads::router())
+        .merge(jobs::router())
+        .merge(cache::router())
+        .route(JS_PATH, get(|| async { asset(JS.as_bytes(), "text/javascript; charset=utf-8") }))
         .layer(Extension(limiter))
 }
 
@@ -63,10 +82,6 @@ fn asset(bytes: &'static [u8], content_type: &'static str) -> Response {
     (headers, bytes).into_response()
 }
 
-fn html(page: maud::Markup) -> Response {
-    pages::respond(StatusCode::OK, page)
-}
-
 /// `?next=` on the login page.
 #[derive(Deserialize)]
 struct NextQuery {
@@ -77,7 +92,7 @@ async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -
     if state.api_key().is_none() {
         return pages::console_off();
     }
-    html(pages::login(&session::local_path(q.next.as_deref()), None))
+    pages::ok(pages::login(&session::local_path(q.next.as_deref()), None))
 }
 
 /// The login form.
@@ -112,7 +127,7 @@ async fn login(
     if !crate::api::same_secret(key.as_bytes(), form.key.as_bytes()) {
         tracing::info!(%ip, "console: a login with a wrong key was refused");
         // The form again, with the reason (a 200: the page itself is fine; no session was started).
-        return html(pages::login(&next, Some("That is not the admin key.")));
+        return pages::ok(pages::login(&next, Some("That is not the admin key.")));
     }
     let jar = session::start(jar, &headers);
     (jar, Redirect::to(&next)).into_response()
@@ -126,7 +141,7 @@ struct CsrfForm {
 }
 
 /// The answer to a state-changing post whose token is not the session's.
-fn csrf_refused() -> Response {
+pub(super) fn csrf_refused() -> Response {
     pages::refusal(
         StatusCode::FORBIDDEN,
         "Refused",
@@ -186,7 +201,7 @@ async fn dashboard(session: Session, State(state): State<AppState>, Query(q): Qu
         jobs,
         flash,
     };
-    html(pages::dashboard(&session, &d))
+    pages::ok(pages::dashboard(&session, &d))
 }
 
 async fn refresh(session: Session, State(state): State<AppState>, Form(f): Form<CsrfForm>) -> Response {

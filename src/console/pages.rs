@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::session::Session;
-use super::{CSS_PATH, DASHBOARD, HTMX_PATH};
+use super::{CSS_PATH, DASHBOARD, HTMX_PATH, JS_PATH};
 
 /// A page as a response: never cached (it shows data and carries the session's token), scripts and styles from
 /// this server only, never framed.
@@ -24,6 +24,21 @@ pub(super) fn respond(status: StatusCode, page: Markup) -> Response {
     (status, headers, Html(page.into_string())).into_response()
 }
 
+/// A page with status 200.
+pub(super) fn ok(page: Markup) -> Response {
+    respond(StatusCode::OK, page)
+}
+
+/// The navigation: (path, label).
+const NAV: [(&str, &str); 6] = [
+    (DASHBOARD, "Dashboard"),
+    (super::universes::SEARCH, "Universes"),
+    (super::uploads::UPLOADS, "Uploads"),
+    (super::uploads::RUNS, "Runs"),
+    (super::jobs::HISTORICAL, "Historical data"),
+    (super::cache::CACHE, "Cache"),
+];
+
 /// A whole page: head (stylesheet, htmx), the navigation of a logged-in operator, the body.
 pub(super) fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
     html! {
@@ -39,12 +54,13 @@ pub(super) fn layout(title: &str, session: Option<&Session>, body: Markup) -> Ma
                 // htmx injects no inline style (the policy allows none).
                 meta name="htmx-config" content=r#"{"includeIndicatorStyles":false}"#;
                 script src=(HTMX_PATH) defer {}
+                script src=(JS_PATH) defer {}
             }
             body {
                 header {
                     strong { "TickStock Universe" }
                     @if let Some(s) = session {
-                        nav { a href=(DASHBOARD) { "Dashboard" } }
+                        nav { @for (href, label) in NAV { a href=(href) { (label) } } }
                         form.logout method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(s.csrf);
                             button type="submit" { "Log out" }
@@ -125,7 +141,7 @@ pub(super) fn dashboard(session: &Session, d: &Dashboard) -> Markup {
                 p {
                     "Version " strong.version { (d.version) } ", built " (d.built_at)
                     " (" (format!("{:.0}", d.age_seconds)) " s ago). Cache hit rate "
-                    (format!("{:.1} %", d.hit_rate * 100.0)) " over " (d.lookups) " lookups."
+                    (format!("{:.1} %", d.hit_rate)) " over " (d.lookups) " lookups."
                 }
                 form method="post" action="/admin/console/refresh" {
                     input type="hidden" name="csrf" value=(session.csrf);

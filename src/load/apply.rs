@@ -8,7 +8,7 @@ use super::input::Input;
 use super::parsed::{GroupInput, GroupSource, Parsed};
 use super::plan::{self, Action, GroupPlan};
 use super::symbols::ParsedSymbols;
-use super::{Counts, GroupLoad, GroupReport, LoadError, LoadReport, LoadRequest, Mode};
+use super::{Counts, GroupLoad, GroupReport, LoadError, LoadReport, LoadRequest, MemberDiff, Mode};
 use crate::domain::{Environment, GroupKind, RunStatus};
 use crate::quality;
 use crate::store::{
@@ -55,6 +55,7 @@ pub(super) async fn load_groups(
     let bar = progress_bar(req.progress, rows as u64);
     let (run_id, acc) = if req.mode == Mode::DryRun {
         let mut acc = Accumulated::new(bar.clone());
+        acc.diffs = true;
         walk(Target::Pool(store), req, kind, &source, &mut acc).await?;
         let run_id = store.record_run(run, &acc.outcome(req.mode)).await?;
         (run_id, acc)
@@ -115,6 +116,8 @@ struct Accumulated {
     checks: Checks,
     /// Counts input rows planned.
     bar: ProgressBar,
+    /// Keep a sample of each group's added, removed and changed members (a dry run's preview).
+    diffs: bool,
 }
 
 impl Accumulated {
@@ -128,6 +131,7 @@ impl Accumulated {
             touched: BTreeSet::new(),
             checks: Checks::PerChunk,
             bar,
+            diffs: false,
         }
     }
 
@@ -152,6 +156,7 @@ impl Accumulated {
                 name: p.name.to_string(),
                 action: p.action,
                 counts,
+                diff: if self.diffs { MemberDiff::of(p) } else { MemberDiff::default() },
             });
         }
     }
@@ -498,6 +503,7 @@ async fn plan_symbols(
             name: "symbols".into(),
             action: Action::Updated,
             counts: counts.clone(),
+            diff: MemberDiff::default(),
         }],
         totals: counts,
         skipped_rows: Vec::new(),

@@ -231,6 +231,40 @@ pub struct GroupReport {
     pub action: Action,
     #[serde(flatten)]
     pub counts: Counts,
+    /// A dry run's sample of the members it would add, remove and change.
+    #[serde(skip_serializing_if = "MemberDiff::is_empty")]
+    pub diff: MemberDiff,
+}
+
+/// Members of one group a planned change touches, by ticker: at most [`MemberDiff::SAMPLE`] of each list (the
+/// counts give the totals).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemberDiff {
+    /// Members it adds.
+    pub added: Vec<String>,
+    /// Members it removes.
+    pub removed: Vec<String>,
+    /// Members whose weight or metadata change.
+    pub changed: Vec<String>,
+}
+
+impl MemberDiff {
+    /// Tickers kept per list.
+    pub const SAMPLE: usize = 200;
+
+    fn of(p: &plan::GroupPlan) -> MemberDiff {
+        let take = |it: &mut dyn Iterator<Item = String>| it.take(Self::SAMPLE).collect::<Vec<_>>();
+        MemberDiff {
+            added: take(&mut p.add.iter().map(|m| m.symbol.to_string())),
+            removed: take(&mut p.remove.iter().map(ToString::to_string)),
+            changed: take(&mut p.change.iter().map(|(m, _)| m.symbol.to_string())),
+        }
+    }
+
+    /// Whether it holds nothing (not a dry run, or nothing changes).
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
 }
 
 /// The result of a load, dry-run or rollback.

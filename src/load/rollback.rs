@@ -210,7 +210,13 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
             before: now_before,
             counts: counts.clone(),
         });
-        reports.push(GroupReport { kind: kind.to_string(), name: name.to_string(), action, counts });
+        reports.push(GroupReport {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            action,
+            counts,
+            diff: Default::default(),
+        });
     }
     let mut symbols_details = None;
     if my_symbols {
@@ -228,7 +234,13 @@ async fn rollback_locked(store: &Store, tx: &mut Tx, run_id: i64) -> Result<Load
         tx.upsert_symbols(&mine.symbols_before, &mine.symbols_fields, now.naive_utc()).await?;
         let counts = Counts { removed: added.len(), changed: mine.symbols_before.len(), ..Counts::default() };
         totals.add(&counts);
-        reports.push(GroupReport { kind: "SYMBOLS".into(), name: "symbols".into(), action: Action::Updated, counts });
+        reports.push(GroupReport {
+            kind: "SYMBOLS".into(),
+            name: "symbols".into(),
+            action: Action::Updated,
+            counts,
+            diff: Default::default(),
+        });
         // Undoing this rollback re-writes every field of the rows it replaced or deleted.
         symbols_details = Some(SymbolsChange {
             fields: SymbolField::ALL.to_vec(),

@@ -6,6 +6,7 @@
 //! Markdown, JSON or one self-contained HTML file with inline SVG charts.
 
 mod render;
+pub(crate) use render::bar_chart;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

@@ -210,13 +210,14 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A horizontal bar chart as inline SVG.
-fn bar_chart(bars: &[(String, f64, String)]) -> String {
+/// A horizontal bar chart as inline SVG: (label, value, text beside the bar) per bar; labels are escaped.
+pub(crate) fn bar_chart(label: &str, bars: &[(String, f64, String)]) -> String {
     let (row, label_w, bar_w) = (22.0, 190.0, 360.0);
     let max = bars.iter().map(|b| b.1).fold(0.0_f64, f64::max).max(1.0);
     let h = row * bars.len() as f64 + 10.0;
     let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="{h}" role="img" aria-label="sector distribution">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="{h}" role="img" aria-label="{}">"#,
+        esc(label)
     );
     for (i, (label, v, text)) in bars.iter().enumerate() {
         let y = i as f64 * row + 5.0;
@@ -235,13 +236,14 @@ fn bar_chart(bars: &[(String, f64, String)]) -> String {
     s + "</svg>"
 }
 
-/// A line chart (0–100 %) as inline SVG.
-fn line_chart(points: &[(String, f64)]) -> String {
+/// A line chart (0–100 %) as inline SVG: (label under the point, percent) per point; labels are escaped.
+pub(crate) fn line_chart(label: &str, points: &[(String, f64)]) -> String {
     let (w, h, pad) = (640.0, 220.0, 40.0);
     let n = points.len().max(2) as f64 - 1.0;
     let xy = |i: usize, v: f64| (pad + i as f64 * (w - 2.0 * pad) / n, h - pad - v / 100.0 * (h - 2.0 * pad));
     let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="sector coverage over time">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{}">"#,
+        esc(label)
     );
     for pct in [0.0, 50.0, 100.0] {
         let (_, y) = xy(0, pct);
@@ -297,7 +299,7 @@ h1{{margin-bottom:.2rem}}.muted{{color:#666}}</style></head><body><h1>Relationsh
         .iter()
         .map(|s| (s.sector.clone(), s.stock_count as f64, format!("{} ({:.1}%)", s.stock_count, s.percentage)))
         .collect();
-    o.push_str(&bar_chart(&bars));
+    o.push_str(&bar_chart("sector distribution", &bars));
     o.push_str("<h2>Data quality</h2><table>");
     for (k, v, ok) in quality_rows(r) {
         let _ = write!(o, "<tr><td>{}</td><td class=\"n {}\">{v}</td></tr>", esc(&k), if ok { "ok" } else { "bad" });
@@ -306,7 +308,7 @@ h1{{margin-bottom:.2rem}}.muted{{color:#666}}</style></head><body><h1>Relationsh
     if let Some(points) = &r.coverage_over_time {
         o.push_str("<h2>Sector coverage over time</h2>");
         let pts: Vec<(String, f64)> = points.iter().map(|p| (p.day.to_string(), p.coverage)).collect();
-        o.push_str(&line_chart(&pts));
+        o.push_str(&line_chart("sector coverage over time", &pts));
     }
     if let Some(etfs) = &r.etfs {
         o.push_str(

@@ -165,114 +165,229 @@ async fn console_off_without_a_key(db: &TestDb) {
     }
 }
 
-/// A chromedriver on a free loopback port, stopped when dropped.
-struct Chromedriver(std::process::Child);
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A logged-in session: its cookie and CSRF token.
+async fn session(http: &reqwest::Client, base: &str) -> (String, String) {
+    let r = login(http, base, "k").await;
+    let (cookie, _) = session_cookie(&r).expect("a session cookie");
+    let page = http.get(format!("{base}/admin/relationships")).header(COOKIE, &cookie).send().await.unwrap();
+    (cookie, csrf_of(&page.text().await.unwrap()))
 }
 
-/// chromedriver's legacy log endpoint: the browser console's entries since the last call.
-#[derive(Debug)]
-struct BrowserLog;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+/// A `multipart/form-data` body with text fields and one file, as a browser sends the upload form.
+fn multipart(fields: &[(&str, &str)], file: (&str, &str)) -> (String, String) {
+    let boundary = "----universe-test-boundary";
+    let mut body = String::new();
+    for (k, v) in fields {
+        body += &format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n");
     }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_string()))
-    }
-}
-
-/// Headless Chromium driven over WebDriver (Debian's `chromium-driver`, which `scripts/test.sh` installs).
-async fn browser() -> (fantoccini::Client, Chromedriver) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian's chromium-driver; scripts/test.sh installs it)");
-    let driver = Chromedriver(child);
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                     "--window-size=1280,1000"] }),
+    body += &format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: text/csv\r\n\r\n{}\r\n--{boundary}--\r\n",
+        file.0, file.1
     );
-    caps.insert("goog:loggingPrefs".into(), serde_json::json!({ "browser": "ALL" }));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match fantoccini::ClientBuilder::new(connector)
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => return (c, driver),
-            Err(e) if std::time::Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("no WebDriver session: {e}"),
-        }
-    }
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// Saves a screenshot under `target/test-artifacts/` and fails on any error the browser's console logged.
-async fn screenshot_and_console(client: &fantoccini::Client, name: &str) {
-    let png = client.screenshot().await.unwrap();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    let log = client.issue_cmd(BrowserLog).await.unwrap();
-    let entries = log.as_array().unwrap_or_else(|| panic!("{name}: the browser log is not a list: {log}"));
-    let errors: Vec<&serde_json::Value> = entries.iter().filter(|e| e["level"] == "SEVERE").collect();
-    assert!(errors.is_empty(), "{name}: the browser console logged errors: {errors:?}");
-}
-
-/// A person at the console: a wrong key is refused with a message, the right one opens the dashboard, a file
-/// named with markup shows as text, "Refresh cache" says what it did; screenshots kept, no console error.
-async fn console_in_a_browser(db: &TestDb) {
-    use fantoccini::Locator;
+/// The console's other pages over HTTP: every page needs a login and every post the session's token; bad input is
+/// a 4xx page that says why and writes nothing (an upload's problems with their lines, a file not the one
+/// previewed, a bad date, an unknown key or group, a job with bad years); a CSV download carries every member; a
+/// refused rollback says why in the CLI's words.
+async fn console_pages_over_http(db: &TestDb) {
     db.seed_sample().await;
-    let _ = db.load(LoadKind::Universes, &[("<script>alert(1)</script>.csv", "symbol\nAAPL\n")], Mode::Full).await;
     let server = TestServer::start(db, options(Some("k"), quick_watch())).await;
-    let (c, _driver) = browser().await;
-    let backend = if db.url.starts_with("postgres") { "postgres" } else { "sqlite" };
-    c.goto(&format!("{}/", server.base)).await.unwrap();
-    c.wait().for_element(Locator::Css("input[name=key]")).await.unwrap().send_keys("not-the-key").await.unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    let error = c.wait().for_element(Locator::Css("p.error")).await.unwrap().text().await.unwrap();
-    assert_eq!(error, "That is not the admin key.");
-    c.find(Locator::Css("input[name=key]")).await.unwrap().send_keys("k").await.unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    // Wait for an element only the dashboard has (the login page's own h1 would match a bare `main h1`).
-    c.wait().for_element(Locator::Css("table.counts")).await.unwrap();
-    let h1 = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
-    assert_eq!(h1, "Relationships dashboard");
-    assert_eq!(c.current_url().await.unwrap().path(), "/admin/relationships");
-    let sources: Vec<String> = {
-        let mut out = Vec::new();
-        for cell in c.find_all(Locator::Css("td.source")).await.unwrap() {
-            out.push(cell.text().await.unwrap());
-        }
-        out
+    let (http, base) = (client(), server.base.clone());
+    for path in [
+        "/admin/universes",
+        "/admin/group?kind=UNIVERSE&name=dow30",
+        "/admin/universes/key?key=dow30",
+        "/admin/stock?ticker=AAPL",
+        "/admin/uploads",
+        "/admin/runs",
+        "/admin/historical-data",
+        "/admin/cache",
+    ] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path} needs a login");
+    }
+    let (cookie, csrf) = session(&http, &base).await;
+    let get = async |path: &str| {
+        let r = http.get(format!("{base}{path}")).header(COOKIE, &cookie).send().await.unwrap();
+        (r.status(), r.headers().clone(), r.text().await.unwrap())
     };
-    assert!(sources.iter().any(|s| s == "<script>alert(1)</script>.csv"), "shown as text: {sources:?}");
-    screenshot_and_console(&c, &format!("console-dashboard-{backend}")).await;
-    c.find(Locator::XPath("//button[normalize-space()='Refresh cache']")).await.unwrap().click().await.unwrap();
-    let flash = c.wait().for_element(Locator::Css("p.flash")).await.unwrap().text().await.unwrap();
-    assert!(flash.starts_with("Cache refreshed: version"), "{flash}");
-    screenshot_and_console(&c, &format!("console-refreshed-{backend}")).await;
-    c.find(Locator::XPath("//button[normalize-space()='Log out']")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css("input[name=key]")).await.unwrap();
-    c.close().await.unwrap();
+    let post = |path: &str, pairs: &[(&str, &str)]| {
+        post_form(&http, format!("{base}{path}"), pairs).header(COOKIE, &cookie).send()
+    };
+    for path in [
+        "/admin/uploads/apply",
+        "/admin/runs/rollback",
+        "/admin/historical-data/jobs",
+        "/admin/historical-data/cancel",
+        "/admin/cache/organize/preview",
+        "/admin/cache/organize/apply",
+    ] {
+        let r = post(path, &[("id", "1"), ("mode", "replace"), ("csrf", &"0".repeat(32))]).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} without the session's token");
+    }
+    let upload = |fields: &[(&str, &str)], file: (&str, &str)| {
+        let (ct, body) = multipart(fields, file);
+        http.post(format!("{base}/admin/uploads/preview"))
+            .header(COOKIE, &cookie)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    let r = upload(&[("kind", "holdings")], ("x.csv", "symbol\nAAPL\n")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "an upload without the token");
+
+    // Pages that read the snapshot.
+    let (status, _, page) = get("/admin/universes?q=dow").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(">dow30</a>"), "{page}");
+    let (status, _, page) = get("/admin/group?kind=UNIVERSE&name=dow30").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("30 members."), "{page}");
+    let (status, headers, csv) = get("/admin/group?kind=UNIVERSE&name=dow30&format=csv").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(headers["content-disposition"], "attachment; filename=\"dow30_members.csv\"");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "ticker,name,weight_percent,sector,industry");
+    assert_eq!(lines.len(), 31, "a header and every member");
+    let (status, _, page) = get("/admin/group?kind=ETF&name=SPY&sort=weight&dir=desc").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("No weights recorded."), "the sample's SPY has none");
+    let (status, _, page) = get("/admin/group?kind=UNIVERSE&name=dow30&as_of=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("is not a date"), "{page}");
+    let (status, _, page) = get("/admin/group?kind=UNIVERSE&name=dow30&as_of=2001-01-01").await;
+    assert_eq!(status, StatusCode::OK, "a day before the history: the page says so");
+    assert!(page.contains("has no history before"), "{page}");
+    assert_eq!(get("/admin/group?kind=UNIVERSE&name=nope").await.0, StatusCode::NOT_FOUND);
+    let (status, headers, _) = get("/admin/universes/key?key=dow30").await;
+    assert_eq!(
+        (status, headers[LOCATION].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/admin/group?kind=UNIVERSE&name=dow30")
+    );
+    let (status, _, page) = get("/admin/universes/key?key=dow30%20%26%20nasdaq100").await;
+    assert_eq!(status, StatusCode::OK);
+    let both =
+        universe::universes::resolve(&db.store, universe::domain::Environment::Default, "dow30 & nasdaq100").await;
+    assert!(page.contains(&format!("{} members", both.unwrap().len())), "{page}");
+    let (status, _, page) = get("/admin/universes/key?key=nosuchthing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("unknown universe key part"), "{page}");
+    let (status, _, page) = get("/admin/stock?ticker=aapl").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("SPY") && page.contains("information_technology"), "{page}");
+
+    // Uploads: problems with their lines, nothing written; a preview writes nothing; apply; a tampered file.
+    let before = db.state().await;
+    let r = upload(
+        &[("csrf", &csrf), ("kind", "holdings"), ("etf", "ZZZT")],
+        ("bad.csv", "symbol,weight\nAAPL,5\nMSFT,abc\n"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<td class=\"num line\">3</td>") && page.contains("Nothing was loaded."), "{page}");
+    let r = upload(
+        &[("csrf", &csrf), ("kind", "holdings"), ("etf", "ZZZT")],
+        ("good.csv", "symbol,weight\nAAPL,5\nMSFT,4\n"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Added: </strong>AAPL, MSFT"), "{page}");
+    assert_eq!(db.state().await, before, "a preview writes nothing");
+    let field = |name: &str| {
+        let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
+        page[at..at + page[at..].find('"').unwrap()].to_string()
+    };
+    let (content, checksum) = (field("content"), field("checksum"));
+    use base64::Engine;
+    let other = base64::engine::general_purpose::STANDARD.encode("symbol,weight\nTSLA,9\n");
+    let apply = |content: String| {
+        let pairs = [
+            ("csrf", csrf.clone()),
+            ("kind", "holdings".into()),
+            ("etf", "ZZZT".into()),
+            ("name", String::new()),
+            ("file_name", "good.csv".into()),
+            ("checksum", checksum.clone()),
+            ("content", content),
+        ];
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post_form(&http, format!("{base}/admin/uploads/apply"), &pairs).header(COOKIE, &cookie).send()
+    };
+    let r = apply(other).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("not the one previewed"));
+    assert_eq!(db.state().await, before, "nothing written");
+    let r = apply(content).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+    let run: i64 = to.trim_start_matches("/admin/runs?id=").trim_end_matches("&flash=applied").parse().unwrap();
+    assert_eq!(db.members(universe::domain::GroupKind::Etf, "ZZZT").await.len(), 2);
+    let (_, _, page) = get("/admin/group?kind=ETF&name=ZZZT").await;
+    assert!(page.contains("aria-label=\"holdings by weight\"") && page.contains(">5.00%</text>"), "the chart: {page}");
+
+    // Rollback, then again: refused in the CLI's words.
+    let id = run.to_string();
+    assert_eq!(
+        post("/admin/runs/rollback", &[("csrf", &csrf), ("id", &id)]).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(db.members(universe::domain::GroupKind::Etf, "ZZZT").await.is_empty());
+    let r = post("/admin/runs/rollback", &[("csrf", &csrf), ("id", &id)]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains(&format!("run {run} was already rolled back by run")));
+
+    // Jobs: refused with the reason, nothing queued.
+    let r = post(
+        "/admin/historical-data/jobs",
+        &[
+            ("csrf", &csrf),
+            ("load_type", "universe"),
+            ("universe_key", "dow30"),
+            ("years", "many"),
+            ("timeframes", "day"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("years: &quot;many&quot; is not a number"));
+    let r = post(
+        "/admin/historical-data/jobs",
+        &[("csrf", &csrf), ("load_type", "universe"), ("universe_key", "nope"), ("years", "1"), ("timeframes", "day")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(db.store.jobs(None, 10).await.unwrap().is_empty(), "nothing queued");
+    let r = post(
+        "/admin/historical-data/jobs",
+        &[
+            ("csrf", &csrf),
+            ("load_type", "universe"),
+            ("universe_key", "dow30"),
+            ("years", "1"),
+            ("timeframes", "day"),
+            ("timeframes", "week"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let jobs = db.store.jobs(None, 10).await.unwrap();
+    assert_eq!((jobs.len(), jobs[0].counts.total_symbols), (1, 30));
+    assert_eq!(jobs[0].spec["timeframes"], serde_json::json!(["day", "week"]));
 }
 
-contract!(console_sessions_and_dashboard, failed_logins_are_limited, console_off_without_a_key, console_in_a_browser);
+contract!(
+    console_sessions_and_dashboard,
+    failed_logins_are_limited,
+    console_off_without_a_key,
+    console_pages_over_http
+);

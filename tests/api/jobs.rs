@@ -61,7 +61,7 @@ impl Respond for WeekBars {
     }
 }
 
-async fn week_server(delay: Duration) -> MockServer {
+pub(crate) async fn week_server(delay: Duration) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(path_regex("^/v2/aggs/ticker/[^/]+/range/1/week/"))
         .respond_with(WeekBars { delay })

@@ -6,6 +6,7 @@ mod helpers;
 mod bars;
 mod cli;
 mod console;
+mod console_browser;
 mod deployment;
 mod history;
 mod holdings;
