@@ -1,11 +1,16 @@
-// The console's only hand-written script: each Active Jobs row follows its job's Server-Sent Events
-// (/api/jobs/{id}/events) — status, progress, counts, message — and the live log lists every new message.
-document.querySelectorAll("tr[data-job]").forEach(function (row) {
-  var id = row.dataset.job, last = null, log = document.getElementById("log");
-  var events = new EventSource("/api/jobs/" + encodeURIComponent(id) + "/events");
-  var set = function (sel, text) { row.querySelector(sel).textContent = text; };
+// The console's only hand-written script: the Active Jobs rows follow one Server-Sent Events stream of the page's
+// jobs — status, progress, counts, message — and the live log lists every change.
+(function () {
+  var rows = document.querySelectorAll("tr[data-job]");
+  if (rows.length === 0) return;
+  var ids = Array.prototype.map.call(rows, function (r) { return r.dataset.job; });
+  var log = document.getElementById("log"), last = {};
+  var events = new EventSource("/admin/historical-data/events?ids=" + ids.map(encodeURIComponent).join(","));
   events.addEventListener("job", function (e) {
     var j = JSON.parse(e.data);
+    var row = document.querySelector('tr[data-job="' + CSS.escape(j.job_id) + '"]');
+    if (!row) return;
+    var set = function (sel, text) { row.querySelector(sel).textContent = text; };
     set(".status", j.status);
     row.querySelector("progress").value = j.progress;
     set(".pct", j.progress + " %");
@@ -14,16 +19,19 @@ document.querySelectorAll("tr[data-job]").forEach(function (row) {
     set(".message", j.message || "");
     var line = j.status + " " + j.processed_symbols + "/" + j.total_symbols +
       (j.current_symbol ? " " + j.current_symbol : "") + (j.message ? " — " + j.message : "");
-    if (line !== last) {
+    if (line !== last[j.job_id]) {
       var li = document.createElement("li");
-      li.textContent = new Date().toLocaleTimeString() + " " + id + ": " + line;
+      li.textContent = new Date().toLocaleTimeString() + " " + j.job_id + ": " + line;
       log.appendChild(li);
-      last = line;
+      last[j.job_id] = line;
     }
     if (["completed", "completed_with_errors", "failed", "cancelled"].indexOf(j.status) >= 0) {
-      events.close(); // the stream ends with the job; do not reconnect
       row.classList.add("ended");
       row.querySelector("form.cancel").hidden = true;
     }
   });
-});
+  // The stream ends when every job has: do not reconnect then.
+  events.addEventListener("error", function () {
+    if (document.querySelectorAll("tr[data-job]:not(.ended)").length === 0) events.close();
+  });
+})();

@@ -111,6 +111,41 @@ pub struct ServeArgs {
     /// The daily sync run by the in-process worker.
     #[command(flatten)]
     pub sync: SyncScheduleArgs,
+    /// Scheduled validation with data-quality alerts.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// Scheduled validation posting data-quality alerts (`universe serve`, `universe worker`). No `Debug`: a Slack
+/// webhook's URL is its secret.
+#[derive(clap::Args, Clone)]
+pub struct AlertArgs {
+    /// Validate on a schedule and post data-quality alerts (Slack-compatible JSON) to this URL when the
+    /// unknown-sector share rises, integrity drops or a check newly fails, compared with the previous validation.
+    #[arg(long, env = "UNIVERSE_ALERT_WEBHOOK", hide_env_values = true, value_name = "URL")]
+    pub alert_webhook: Option<String>,
+    /// With --alert-webhook: validate every this many minutes (one process of many does each interval's).
+    #[arg(long, env = "UNIVERSE_VALIDATE_EVERY", default_value_t = 60, value_name = "MINUTES",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub validate_every: u64,
+}
+
+impl std::fmt::Debug for AlertArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertArgs")
+            .field("alert_webhook", &self.alert_webhook.as_ref().map(|_| "<redacted>"))
+            .field("validate_every", &self.validate_every)
+            .finish()
+    }
+}
+
+impl AlertArgs {
+    /// The schedule, when a webhook is given: the webhook and the interval.
+    pub fn schedule(&self) -> Result<Option<(crate::quality::alerts::Webhook, std::time::Duration)>, String> {
+        let Some(url) = self.alert_webhook.as_deref().filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+        let hook = crate::quality::alerts::Webhook::new(url.trim())?;
+        Ok(Some((hook, std::time::Duration::from_secs(self.validate_every * 60))))
+    }
 }
 
 /// The daily cache sync a worker schedules and runs (`universe worker`, and `serve`'s in-process worker).
@@ -178,6 +213,7 @@ impl ServeArgs {
             watch,
             bench_routes: self.bench_routes,
             jobs: crate::api::JobsOptions::default(),
+            alerts: None,
             limits: crate::api::HttpLimits {
                 header_timeout: seconds(self.header_timeout),
                 body_timeout: seconds(self.body_timeout),

@@ -97,7 +97,11 @@ pub async fn serve_connections(
 
 /// Reads a request's body (up to [`super::BODY_LIMIT`]) within the body timeout before the handler runs: a
 /// declared body that never comes is answered 408 instead of holding the connection, and one over the limit 413.
-pub async fn read_body_in_time(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+pub async fn read_body_in_time(
+    State((timeout, state)): State<(Duration, super::AppState)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let has_body = req.headers().contains_key(axum::http::header::TRANSFER_ENCODING)
         || req
             .headers()
@@ -107,8 +111,11 @@ pub async fn read_body_in_time(State(timeout): State<Duration>, req: Request, ne
     if !has_body {
         return next.run(req).await;
     }
-    // The console's uploads carry files; every other body is a small JSON document or form.
-    let limit = if req.uri().path().starts_with(crate::console::UPLOAD_PATHS) {
+    // The console's uploads carry files, from a logged-in operator only (checked before a byte is read); every
+    // other body is a small JSON document or form.
+    let limit = if crate::console::UPLOAD_PATHS.contains(&req.uri().path())
+        && crate::console::session::logged_in(req.headers(), &state)
+    {
         crate::console::UPLOAD_BODY_LIMIT
     } else {
         super::BODY_LIMIT
@@ -122,8 +129,7 @@ pub async fn read_body_in_time(State(timeout): State<Duration>, req: Request, ne
         Ok(Err(e)) => {
             let text = e.to_string();
             if text.contains("length limit") {
-                ApiError::TooLarge(format!("the request body is over the {}-byte length limit", super::BODY_LIMIT))
-                    .into_response()
+                ApiError::TooLarge(format!("the request body is over the {limit}-byte length limit")).into_response()
             } else {
                 ApiError::BadRequest(format!("cannot read the request body: {text}")).into_response()
             }

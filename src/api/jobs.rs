@@ -228,6 +228,11 @@ pub(crate) async fn submit_from_console(
     enqueue(state, spec, None).await
 }
 
+/// A job's state as the `job` events of `/api/jobs/{id}/events` carry it (the console's stream sends the same).
+pub(crate) fn job_json(job: JobRow) -> String {
+    serde_json::to_string(&JobView::from(job)).unwrap_or_default()
+}
+
 /// Cancels a job (a queued one at once, a running one at its next task boundary) and, in production mode,
 /// updates its Redis status hash. `None`: no such job.
 pub(crate) async fn cancel_job(state: &AppState, id: &str) -> Result<Option<JobRow>, crate::store::StoreError> {
@@ -345,7 +350,7 @@ async fn events(
                 if last != Some(job.updated_at) {
                     let ended = job.status.is_final();
                     let updated = job.updated_at;
-                    let data = serde_json::to_string(&JobView::from(job)).unwrap_or_default();
+                    let data = job_json(job);
                     return Some((Ok(Event::default().event("job").data(data)), (state, id, Some(updated), ended)));
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;

@@ -34,7 +34,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub(crate) use admin::same_secret;
 pub use error::{ApiError, Problem};
 pub use http::HttpLimits;
-pub(crate) use jobs::{cancel_job, submit_from_console};
+pub(crate) use jobs::{cancel_job, job_json, submit_from_console};
 pub use ops::{BENCH_ETF, BENCH_UNIVERSE};
 
 use crate::cache::{RelationshipCache, Snapshot, WatchOptions};
@@ -56,6 +56,8 @@ pub struct ServeOptions {
     pub jobs: JobsOptions,
     /// Connection limits: header and body timeouts, concurrent connections.
     pub limits: HttpLimits,
+    /// Scheduled validation: where its alerts go and how often it runs.
+    pub alerts: Option<(crate::quality::alerts::Webhook, std::time::Duration)>,
 }
 
 /// How the server handles data-load jobs.
@@ -198,7 +200,7 @@ fn app_with(state: AppState, bench_routes: bool, body_timeout: std::time::Durati
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", api))
         .fallback(|| async { ApiError::NotFound("no such route; the API is described at /api/openapi.json".into()) })
         // Outermost last: the body deadline's 408 and 413 pass through `problems` (TickStock's content type).
-        .layer(middleware::from_fn_with_state(body_timeout, http::read_body_in_time))
+        .layer(middleware::from_fn_with_state((body_timeout, state.clone()), http::read_body_in_time))
         .layer(middleware::from_fn(error::problems))
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -249,6 +251,12 @@ pub async fn serve(
         }
         _ => None,
     };
+    let alerts = options.alerts.clone().map(|(hook, every)| {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(crate::quality::alerts::schedule(cache.store().clone(), environment, hook, every, async move {
+            let _ = rx.changed().await;
+        }))
+    });
     let state = AppState::new(cache, options.api_key).with_jobs(options.jobs.bus.clone(), options.jobs.csv_dir.clone());
     let app = app_with(state, options.bench_routes, options.limits.body_timeout);
     let result = http::serve_connections(listener, app, options.limits, async move {
@@ -257,6 +265,9 @@ pub async fn serve(
     })
     .await;
     let _ = watcher.await;
+    if let Some(a) = alerts {
+        let _ = a.await;
+    }
     if let Some((w, schedule)) = worker {
         let _ = w.await;
         if let Some(s) = schedule {

@@ -93,6 +93,9 @@ pub(super) struct WorkerArgs {
     /// The daily cache sync this worker schedules and runs.
     #[command(flatten)]
     sync: crate::config::SyncScheduleArgs,
+    /// Scheduled validation with data-quality alerts.
+    #[command(flatten)]
+    alerts: crate::config::AlertArgs,
 }
 
 pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode> {
@@ -119,8 +122,23 @@ pub(super) async fn worker(args: WorkerArgs, config: &Config) -> Result<ExitCode
     };
     let scheduler =
         schedule.map(|s| tokio::spawn(crate::sync::schedule::run(store.clone(), s, bus, std::future::pending())));
+    // Scheduled validation (not for a one-shot worker); stopped by aborting like the sync's scheduler.
+    let alerts = match args.alerts.schedule().map_err(anyhow::Error::msg)? {
+        Some((hook, every)) if !args.once => {
+            eprintln!("validation every {} min, alerts to {}", every.as_secs() / 60, hook.redacted());
+            let env = config.environment;
+            Some(tokio::spawn(crate::quality::alerts::schedule(
+                store.clone(),
+                env,
+                hook,
+                every,
+                std::future::pending(),
+            )))
+        }
+        _ => None,
+    };
     let stop_scheduler = || {
-        if let Some(s) = &scheduler {
+        for s in scheduler.iter().chain(alerts.iter()) {
             s.abort();
         }
     };

@@ -45,6 +45,11 @@ pub(super) struct ValidateArgs {
     /// Rows not updated for more days than this are stale.
     #[arg(long, default_value_t = 30)]
     pub(super) stale_days: i64,
+    /// Post what changed since the previous validation (the unknown-sector share rose, integrity dropped, a check
+    /// newly fails) to this URL as Slack-compatible JSON. Exit 3 when the alerts could not be delivered (the next
+    /// validation repeats them).
+    #[arg(long, env = "UNIVERSE_ALERT_WEBHOOK", hide_env_values = true, value_name = "URL")]
+    pub(super) alert_webhook: Option<String>,
 }
 
 /// What `universe report` shows and where.
@@ -84,22 +89,31 @@ pub(super) async fn organize(args: OrganizeArgs, config: &Config) -> Result<()> 
     print_organize(config, &report?)
 }
 
-/// `universe validate`: exit 0 when nothing fails, 1 when something does, 2 when validation could not run.
+/// `universe validate`: exit 0 when nothing fails, 1 when something does, 2 when validation could not run, 3 when
+/// the alerts could not be delivered. Every run is stored, for the dashboard and the next run's comparison.
 pub(super) async fn validate(args: ValidateArgs, config: &Config) -> Result<ExitCode> {
     let opts =
         quality::Options { unknown_max: args.unknown_max / 100.0, stale_days: args.stale_days, strict: args.strict };
-    let validation = match Store::open(&config.database_url).await {
+    let hook = match args.alert_webhook.as_deref().filter(|u| !u.trim().is_empty()) {
+        Some(url) => Some(quality::alerts::Webhook::new(url.trim()).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let outcome = match Store::open(&config.database_url).await {
         Ok(store) => {
-            let v = quality::validate(&store, config.environment, opts).await;
+            let o = quality::alerts::validate_and_alert(&store, config.environment, opts, hook.as_ref(), None).await;
             store.close().await;
-            v.map_err(anyhow::Error::from)
+            o.map_err(anyhow::Error::from)
         }
         Err(e) => Err(e.into()),
     };
-    match validation {
-        Ok(v) => {
-            print_validation(config, &v)?;
-            Ok(if v.worst() == Level::Fail { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    match outcome {
+        Ok(o) => {
+            print_validation(config, &o.validation, &o.alerts, o.delivery.as_ref())?;
+            if let Some(Err(e)) = &o.delivery {
+                eprintln!("error: alerts not delivered: {e}; the next validation repeats them");
+                return Ok(ExitCode::from(3));
+            }
+            Ok(if o.validation.worst() == Level::Fail { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Err(e) => {
             if config.json {

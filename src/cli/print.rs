@@ -20,10 +20,19 @@ pub(super) fn level_label(l: Level) -> &'static str {
     }
 }
 
-pub(super) fn print_validation(config: &Config, v: &quality::Validation) -> Result<()> {
+pub(super) fn print_validation(
+    config: &Config,
+    v: &quality::Validation,
+    alerts: &[String],
+    delivery: Option<&Result<(), String>>,
+) -> Result<()> {
     if config.json {
         let mut value = serde_json::to_value(v)?;
         value["result"] = serde_json::Value::from(level_label(v.worst()));
+        value["alerts"] = serde_json::json!(alerts);
+        if let Some(d) = delivery {
+            value["alerts_delivered"] = serde_json::Value::from(d.is_ok());
+        }
         return print_json(&value);
     }
     println!(
@@ -50,6 +59,17 @@ pub(super) fn print_validation(config: &Config, v: &quality::Validation) -> Resu
         n(Level::Warn),
         n(Level::Pass)
     );
+    if !alerts.is_empty() {
+        let sent = match delivery {
+            Some(Ok(())) => " (posted to the webhook)",
+            Some(Err(_)) => " (NOT delivered)",
+            None => "",
+        };
+        println!("Since the previous validation{sent}:");
+        for a in alerts {
+            println!("  - {a}");
+        }
+    }
     Ok(())
 }
 

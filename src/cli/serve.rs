@@ -17,6 +17,7 @@ pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, i
         tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     let mut options = args.options(store.backend());
+    options.alerts = args.alerts.schedule().map_err(anyhow::Error::msg)?;
     if let Some(url) = args.redis.url() {
         let bus = crate::jobs::redis::RedisBus::connect(&url, store.database_id().await?)
             .await
@@ -56,6 +57,9 @@ pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, i
             "  daily sync    {} New York time, trading days (POST /api/processing/cache-sync/trigger to run one now)",
             s.at.format("%H:%M")
         );
+    }
+    if let Some((hook, every)) = &options.alerts {
+        say!("  validation    every {} min, alerts to {}", every.as_secs() / 60, hook.redacted());
     }
     match &options.api_key {
         Some(_) => say!("  admin         curl -H 'X-API-Key: …' http://{addr}/admin/cache/stats"),

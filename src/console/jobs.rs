@@ -1,8 +1,8 @@
 //! The historical-data page (`/admin/historical-data`, TickStock's seed 004 form): start a bar load for a universe
 //! or a list of symbols (years, timeframes) as a real job — the same checks and hand-over as `POST /api/jobs` —
-//! then watch Active Jobs move without a reload (the page's few lines of script follow each job's
-//! `/api/jobs/{id}/events` stream: progress, status, and a live log of its messages), cancel them, and read the
-//! job history with its failures.
+//! then watch Active Jobs move without a reload (the page's few lines of script follow one Server-Sent Events
+//! stream of every active job — progress, status, and a live log — one connection however many jobs run, as a
+//! browser opens at most six per server), cancel them, and read the job history with its failures.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -24,6 +24,12 @@ pub(super) const HISTORICAL: &str = "/admin/historical-data";
 const SUBMIT: &str = "/admin/historical-data/jobs";
 /// Where a cancel button posts.
 const CANCEL: &str = "/admin/historical-data/cancel";
+/// The live stream of the page's active jobs (`?ids=a,b`).
+const EVENTS: &str = "/admin/historical-data/events";
+/// Jobs one stream follows at most.
+const STREAM_JOBS: usize = 100;
+/// How often the stream looks at its jobs.
+const STREAM_TICK: std::time::Duration = std::time::Duration::from_millis(250);
 /// Jobs listed in the history.
 const HISTORY: i64 = 50;
 /// Failures listed per job.
@@ -31,7 +37,58 @@ const FAILURES_SHOWN: usize = 10;
 
 pub(super) fn router() -> axum::Router<AppState> {
     use axum::routing::{get, post};
-    axum::Router::new().route(HISTORICAL, get(page)).route(SUBMIT, post(submit)).route(CANCEL, post(cancel))
+    axum::Router::new()
+        .route(HISTORICAL, get(page))
+        .route(SUBMIT, post(submit))
+        .route(CANCEL, post(cancel))
+        .route(EVENTS, get(events))
+}
+
+/// `?ids=`
+#[derive(Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    ids: String,
+}
+
+/// A `job` event (the job's state, as `/api/jobs/{id}/events` sends it) whenever one of the jobs changes; the
+/// stream ends when all have ended.
+async fn events(
+    _session: Session,
+    State(state): State<AppState>,
+    Query(q): Query<EventsQuery>,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let ids: Vec<String> = q.ids.split(',').filter(|s| !s.is_empty()).take(STREAM_JOBS).map(str::to_string).collect();
+    // Per job: the last change sent, and whether it ended.
+    let seen: Vec<(Option<chrono::DateTime<chrono::Utc>>, bool)> = vec![(None, false); ids.len()];
+    let stream = futures_util::stream::unfold((state, ids, seen), |(state, ids, mut seen)| async move {
+        loop {
+            if seen.iter().all(|(_, ended)| *ended) {
+                return None;
+            }
+            for (i, id) in ids.iter().enumerate() {
+                if seen[i].1 {
+                    continue;
+                }
+                match state.cache.store().job(id).await {
+                    Ok(Some(job)) if seen[i].0 != Some(job.updated_at) => {
+                        seen[i] = (Some(job.updated_at), job.status.is_final());
+                        let event = Event::default().event("job").data(crate::api::job_json(job));
+                        return Some((Ok(event), (state, ids, seen)));
+                    }
+                    Ok(Some(_)) => {}
+                    // Gone: its part of the stream ends. The store down for now: try again next tick.
+                    Ok(None) => seen[i].1 = true,
+                    Err(e) => tracing::debug!(error = %e, "console: job stream cannot read the store"),
+                }
+            }
+            tokio::time::sleep(STREAM_TICK).await;
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// `?flash=&job=`
@@ -44,14 +101,7 @@ struct PageQuery {
 async fn page(session: Session, State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
     let jobs = match state.cache.store().jobs(None, HISTORY).await {
         Ok(j) => j,
-        Err(e) => {
-            tracing::error!(error = %e, "console: cannot read the jobs");
-            return pages::refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Database unavailable",
-                "The job store cannot be read just now. Try again in a moment.",
-            );
-        }
+        Err(e) => return pages::unavailable("reading the jobs", &e),
     };
     let flash = match (q.flash.as_deref(), q.job.as_deref()) {
         (Some("submitted"), Some(id)) => Some(format!("Job {id} submitted.")),
@@ -193,11 +243,14 @@ async fn submit(session: Session, State(state): State<AppState>, body: Bytes) ->
         "" => None,
         y => match y.parse::<f64>() {
             Ok(v) => Some(v),
-            Err(_) => return refused(&session, &state, &format!("years: {y:?} is not a number")).await,
+            Err(_) => {
+                return refused(&session, &state, StatusCode::BAD_REQUEST, &format!("years: {y:?} is not a number"))
+                    .await;
+            }
         },
     };
     if timeframes.is_empty() {
-        return refused(&session, &state, "timeframes: choose at least one").await;
+        return refused(&session, &state, StatusCode::BAD_REQUEST, "timeframes: choose at least one").await;
     }
     match crate::api::submit_from_console(&state, target, timeframes, years).await {
         Ok(s) => {
@@ -205,15 +258,15 @@ async fn submit(session: Session, State(state): State<AppState>, body: Bytes) ->
             let q = query(&[("flash", "submitted"), ("job", &s.job_id)]);
             Redirect::to(&format!("{HISTORICAL}?{q}")).into_response()
         }
-        Err(e) => refused(&session, &state, &e.to_string()).await,
+        Err(e) => refused(&session, &state, e.status(), &e.to_string()).await,
     }
 }
 
 /// The page again with the reason a submission was refused (nothing was queued).
-async fn refused(session: &Session, state: &AppState, why: &str) -> Response {
+async fn refused(session: &Session, state: &AppState, status: StatusCode, why: &str) -> Response {
     let jobs = state.cache.store().jobs(None, HISTORY).await.unwrap_or_default();
     let body = body(session, state, &jobs, None, Some(&format!("Not submitted: {why}")));
-    pages::respond(StatusCode::BAD_REQUEST, layout("Historical data", Some(session), body))
+    pages::respond(status, layout("Historical data", Some(session), body))
 }
 
 /// The cancel button's form.
@@ -235,13 +288,6 @@ async fn cancel(session: Session, State(state): State<AppState>, axum::Form(f): 
             Redirect::to(&format!("{HISTORICAL}?{q}")).into_response()
         }
         Ok(None) => pages::refusal(StatusCode::NOT_FOUND, "No such job", &format!("There is no job {:?}.", f.id)),
-        Err(e) => {
-            tracing::error!(error = %e, "console: cancel failed");
-            pages::refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Database unavailable",
-                "The job store cannot be written just now.",
-            )
-        }
+        Err(e) => pages::unavailable("cancelling the job", &e),
     }
 }

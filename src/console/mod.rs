@@ -5,15 +5,14 @@
 //! served from the binary with a long cache lifetime; nothing is fetched from a network.
 
 mod cache;
+mod dashboard;
 mod jobs;
 mod pages;
 pub(crate) mod session;
 mod universes;
 mod uploads;
 
-pub(crate) use uploads::UPLOAD_BODY_LIMIT;
-/// The paths whose requests carry files (the HTTP layer lets their bodies be larger).
-pub(crate) const UPLOAD_PATHS: &str = "/admin/uploads/";
+pub(crate) use uploads::{UPLOAD_BODY_LIMIT, UPLOAD_PATHS};
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -30,8 +29,7 @@ use serde::Deserialize;
 use crate::api::AppState;
 use session::Session;
 
-/// The dashboard's path (TickStock's relationships admin page).
-pub(crate) const DASHBOARD: &str = "/admin/relationships";
+pub(crate) use dashboard::DASHBOARD;
 /// htmx, vendored (`assets/`), named by version so a new one is a new URL and the old can be cached for a year.
 const HTMX_PATH: &str = "/assets/htmx-2.0.11.min.js";
 /// The console's stylesheet.
@@ -58,8 +56,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to(DASHBOARD) }))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
-        .route(DASHBOARD, get(dashboard))
-        .route("/admin/console/refresh", post(refresh))
+        .merge(dashboard::router())
         .route(universes::SEARCH, get(universes::search))
         .route(universes::GROUP, get(universes::group))
         .route(universes::KEY, get(universes::key))
@@ -135,9 +132,9 @@ async fn login(
 
 /// A form that only carries the CSRF token.
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(super) struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// The answer to a state-changing post whose token is not the session's.
@@ -154,69 +151,4 @@ async fn logout(session: Session, jar: SignedCookieJar, Form(f): Form<CsrfForm>)
         return csrf_refused();
     }
     (session::end(jar), Redirect::to("/login")).into_response()
-}
-
-/// `?flash=` after an action.
-#[derive(Deserialize)]
-struct FlashQuery {
-    flash: Option<String>,
-}
-
-async fn dashboard(session: Session, State(state): State<AppState>, Query(q): Query<FlashQuery>) -> Response {
-    let snap = state.cache.snapshot();
-    let stats = state.cache.stats();
-    let c = snap.counts();
-    let store = state.cache.store();
-    let (runs, jobs) = match (store.runs(10).await, store.jobs(None, 5).await) {
-        (Ok(r), Ok(j)) => (r, j),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "console: cannot read runs or jobs");
-            return pages::refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Database unavailable",
-                "The database cannot be read just now; the snapshot still serves the API. Try again in a moment.",
-            );
-        }
-    };
-    let flash = match q.flash.as_deref() {
-        Some("refreshed") => Some(format!("Cache refreshed: version {}.", snap.version)),
-        _ => None,
-    };
-    let d = pages::Dashboard {
-        counts: vec![
-            ("ETFs", c.etfs),
-            ("Stocks and other symbols", c.symbols),
-            ("Sectors", c.sectors),
-            ("Themes", c.themes),
-            ("Universes", c.universes),
-            ("Cache universes (cache_entries)", c.cache_universes),
-            ("Memberships", c.memberships),
-        ],
-        version: snap.version,
-        built_at: snap.built_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-        age_seconds: stats.age_seconds,
-        hit_rate: stats.hit_rate,
-        lookups: stats.lookups,
-        runs,
-        jobs,
-        flash,
-    };
-    pages::ok(pages::dashboard(&session, &d))
-}
-
-async fn refresh(session: Session, State(state): State<AppState>, Form(f): Form<CsrfForm>) -> Response {
-    if !session.accepts(&f.csrf) {
-        return csrf_refused();
-    }
-    match state.cache.refresh().await {
-        Ok(_) => Redirect::to(&format!("{DASHBOARD}?flash=refreshed")).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "console: cache refresh failed");
-            pages::refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Refresh failed",
-                "The database cannot be read just now; the previous snapshot keeps serving.",
-            )
-        }
-    }
 }

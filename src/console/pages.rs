@@ -1,5 +1,5 @@
 //! The console's HTML, written with maud: every interpolated value is escaped by the template (a group or file
-//! named `<script>` renders as text), and the only script is the vendored htmx.
+//! named `<script>` renders as text); the scripts are the vendored htmx and the console's own few lines.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -109,74 +109,26 @@ pub(super) fn refusal(status: StatusCode, title: &str, why: &str) -> Response {
     respond(status, layout(title, None, html! { h1 { (title) } p.error role="alert" { (why) } }))
 }
 
-/// The figures the dashboard shows.
-pub(super) struct Dashboard {
-    pub counts: Vec<(&'static str, usize)>,
-    pub version: i64,
-    pub built_at: String,
-    pub age_seconds: f64,
-    pub hit_rate: f64,
-    pub lookups: u64,
-    pub runs: Vec<crate::store::RunRow>,
-    pub jobs: Vec<crate::store::JobRow>,
-    pub flash: Option<String>,
+/// The page when the database fails under an action: logged once here, the cause never shown.
+pub(super) fn unavailable(doing: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, doing, "console: the database failed");
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Database unavailable",
+        &format!("The database failed while {doing}; nothing was changed. Try again in a moment."),
+    )
 }
 
-/// The relationships dashboard (`/admin/relationships`).
-pub(super) fn dashboard(session: &Session, d: &Dashboard) -> Markup {
-    layout(
-        "Dashboard",
-        Some(session),
-        html! {
-            h1 { "Relationships dashboard" }
-            @if let Some(f) = &d.flash { p.flash role="status" { (f) } }
-            section {
-                h2 { "Counts" }
-                table.counts {
-                    @for (label, n) in &d.counts { tr { th { (label) } td.num { (n) } } }
-                }
-            }
-            section {
-                h2 { "Snapshot" }
-                p {
-                    "Version " strong.version { (d.version) } ", built " (d.built_at)
-                    " (" (format!("{:.0}", d.age_seconds)) " s ago). Cache hit rate "
-                    (format!("{:.1} %", d.hit_rate)) " over " (d.lookups) " lookups."
-                }
-                form method="post" action="/admin/console/refresh" {
-                    input type="hidden" name="csrf" value=(session.csrf);
-                    button type="submit" { "Refresh cache" }
-                }
-            }
-            section {
-                h2 { "Recent loads" }
-                @if d.runs.is_empty() { p { "No load has run yet." } } @else {
-                    table.runs {
-                        tr { th { "Run" } th { "Kind" } th { "Source" } th { "Status" } th { "Added" } th { "Removed" } th { "Started" } }
-                        @for r in &d.runs {
-                            tr {
-                                td.num { (r.id) } td { (r.kind.as_str()) } td.source { (r.source) }
-                                td { (r.status.as_str()) } td.num { (r.added) } td.num { (r.removed) }
-                                td.when { (r.started_at.format("%Y-%m-%d %H:%M:%S UTC")) }
-                            }
-                        }
-                    }
-                }
-            }
-            section {
-                h2 { "Recent jobs" }
-                @if d.jobs.is_empty() { p { "No job yet." } } @else {
-                    table.jobs {
-                        tr { th { "Job" } th { "Type" } th { "Status" } th { "Message" } }
-                        @for j in &d.jobs {
-                            tr {
-                                td { code { (j.id) } } td { (j.job_type) } td { (j.status.as_str()) }
-                                td { (j.message.as_deref().unwrap_or("")) }
-                            }
-                        }
-                    }
-                }
-            }
-        },
-    )
+/// A file to download, never cached, named `file_name` (kept to letters, digits, `-`, `_` and `.`).
+pub(super) fn download(file_name: &str, content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
+    let safe: String =
+        file_name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ];
+    (headers, body.into()).into_response()
 }

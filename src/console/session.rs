@@ -90,6 +90,12 @@ pub(super) fn of(jar: &SignedCookieJar) -> Option<Session> {
     (expires > chrono::Utc::now().timestamp() && csrf.len() == 32).then(|| Session { csrf: csrf.to_string() })
 }
 
+/// Whether a request carries a valid session (the HTTP layer lets such a request send a file to an upload path).
+pub(crate) fn logged_in(headers: &HeaderMap, state: &AppState) -> bool {
+    headers.contains_key(header::COOKIE)
+        && state.console_key().is_some_and(|key| of(&SignedCookieJar::from_headers(headers, key)).is_some())
+}
+
 /// Where an operator without a session is sent.
 pub(crate) struct ToLogin(String);
 

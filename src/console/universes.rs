@@ -4,7 +4,7 @@
 //! (`nasdaq100:dow30`, `sp500 & SPY`); and a stock's page (its ETFs with weights, sector, themes, universes).
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -226,17 +226,18 @@ fn line<'a>(snap: &'a Snapshot, ticker: &'a str, weight: Option<f64>) -> Line<'a
     }
 }
 
-/// Sorts lines (ties by ticker; weightless lines last when sorting by weight).
+/// Sorts lines (ties by ticker; weightless lines last, either way, when sorting by weight).
 fn sort_lines(lines: &mut [Line<'_>], by: SortBy, desc: bool) {
+    let way = |o: std::cmp::Ordering| if desc { o.reverse() } else { o };
     lines.sort_by(|a, b| {
-        let o = match by {
-            SortBy::Ticker => a.ticker.cmp(b.ticker),
-            SortBy::Name => a.name.cmp(b.name),
-            SortBy::Sector => a.sector.cmp(b.sector),
-            SortBy::Industry => a.industry.cmp(b.industry),
-            SortBy::Weight => a.weight.unwrap_or(-1.0).total_cmp(&b.weight.unwrap_or(-1.0)),
+        let o = match (by, a.weight, b.weight) {
+            (SortBy::Ticker, ..) => way(a.ticker.cmp(b.ticker)),
+            (SortBy::Name, ..) => way(a.name.cmp(b.name)),
+            (SortBy::Sector, ..) => way(a.sector.cmp(b.sector)),
+            (SortBy::Industry, ..) => way(a.industry.cmp(b.industry)),
+            (SortBy::Weight, Some(x), Some(y)) => way(x.total_cmp(&y)),
+            (SortBy::Weight, x, y) => y.is_none().cmp(&x.is_none()).reverse(),
         };
-        let o = if desc { o.reverse() } else { o };
         o.then_with(|| a.ticker.cmp(b.ticker))
     });
 }
@@ -254,16 +255,7 @@ fn csv_download(file_stem: &str, lines: &[Line<'_>]) -> Response {
         let _ = w.write_record([l.ticker, l.name, &weight, l.sector, l.industry]);
     }
     let bytes = w.into_inner().unwrap_or_default();
-    let safe: String =
-        file_stem.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{safe}.csv\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-        (header::CONTENT_DISPOSITION, disposition),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-    ];
-    (headers, bytes).into_response()
+    pages::download(&format!("{file_stem}.csv"), "text/csv; charset=utf-8", bytes)
 }
 
 /// The sortable, paged member table. `href(sort, dir, page)` links to another ordering or page.
@@ -376,6 +368,9 @@ pub(super) async fn group(session: Session, State(state): State<AppState>, Query
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
     sort_lines(&mut lines, by, desc);
+    if let (Some(why), "csv") = (&refused, q.list.format.as_str()) {
+        return not_found(&session, StatusCode::UNPROCESSABLE_ENTITY, "No members that day", why);
+    }
     if q.list.format == "csv" {
         let stem = match day {
             Some(d) => format!("{}_members_{d}", g.name),
@@ -438,7 +433,9 @@ pub(super) async fn group(session: Session, State(state): State<AppState>, Query
             }
         }
     };
-    pages::ok(layout(&format!("{} {}", g.kind.as_str(), g.name), Some(&session), body))
+    // A day before the history: the page, saying so (422, as the API answers the same question).
+    let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    pages::respond(status, layout(&format!("{} {}", g.kind.as_str(), g.name), Some(&session), body))
 }
 
 /// The heaviest holdings as a bar chart (inline SVG, labels escaped).
@@ -498,7 +495,8 @@ pub(super) async fn key(session: Session, State(state): State<AppState>, Query(q
             query(&[("key", raw), ("sort", by.key()), ("dir", if desc { "desc" } else { "asc" }), ("page", &page)])
         )
     };
-    let csv_href = format!("{KEY}?{}", query(&[("key", raw), ("format", "csv")]));
+    let dir = if desc { "desc" } else { "asc" };
+    let csv_href = format!("{KEY}?{}", query(&[("key", raw), ("sort", by.key()), ("dir", dir), ("format", "csv")]));
     let body = html! {
         h1 { "Universe " code.key { (raw) } }
         section { (key_box(raw)) p { a.csv href=(csv_href) download { "Download CSV" } } }

@@ -4,13 +4,14 @@
 //! the same loader, gates and run records as `universe load`. The runs page lists load runs with their details
 //! and rolls one back after a confirmation, showing a refusal in the CLI's words.
 //!
-//! The confirmation carries the file back (base64 in the form) with its checksum: no server-side state, so any
-//! replica can apply it, and the bytes applied are the bytes previewed.
+//! The confirmation carries the file back (base64 in the form) with a signature over it and its kind, fund, name
+//! and file name (HMAC with the session key): no server-side state, so any replica can apply it, and what is
+//! applied is exactly what was previewed.
 
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
+use base64::Engine as _;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -35,8 +36,14 @@ const ROLLBACK: &str = "/admin/runs/rollback";
 
 /// The largest file the console takes (larger loads belong to the CLI, which streams them).
 pub(super) const MAX_UPLOAD: usize = 16 * 1024 * 1024;
-/// The request size allowed on the upload routes: the file, base64 in the confirmation, and the form around it.
+/// The request size allowed on the upload routes: the file, base64 in the confirmation (URL-safe, so the form
+/// encoding adds nothing), and the form around it.
 pub(crate) const UPLOAD_BODY_LIMIT: usize = MAX_UPLOAD / 3 * 4 + 64 * 1024;
+/// The paths whose requests carry files (the HTTP layer lets a logged-in operator's bodies there be larger).
+pub(crate) const UPLOAD_PATHS: [&str; 2] = [PREVIEW, APPLY];
+
+/// The confirmation's encoding of the file: URL-safe, so a form post carries it unescaped.
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Runs listed.
 const RUNS_LISTED: i64 = 100;
@@ -107,12 +114,27 @@ struct Upload {
     /// The file (base64) in the confirmation.
     #[serde(default)]
     content: String,
-    /// Its MD5 as previewed.
+    /// The signature of what was previewed ([`Upload::signature`]).
     #[serde(default)]
-    checksum: String,
+    signature: String,
 }
 
 impl Upload {
+    /// HMAC-SHA256, under the session key, of the kind, fund, name, file name and the file's SHA-256: the
+    /// confirmation applies only what was previewed.
+    fn signature(&self, state: &AppState, bytes: &[u8]) -> String {
+        use hmac::Mac;
+        use sha2::Digest;
+        let key = state.console_key().map(|k| k.signing().to_vec()).unwrap_or_default();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
+        for part in [&self.kind, &self.etf, &self.name, &self.file_name] {
+            mac.update(part.as_bytes());
+            mac.update(&[0]);
+        }
+        mac.update(&sha2::Sha256::digest(bytes));
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     fn request(&self, kind: LoadKind, bytes: Vec<u8>, state: &AppState, mode: Mode) -> LoadRequest {
         let mut req =
             LoadRequest::new(kind, vec![Input::from_bytes(self.file_name.clone(), bytes)], state.cache.environment());
@@ -169,10 +191,9 @@ async fn preview(session: Session, State(state): State<AppState>, mut multipart:
             &format!("The file is over {} MB: load it with `universe load`.", MAX_UPLOAD >> 20),
         );
     }
+    up.signature = up.signature(&state, &bytes);
+    up.content = B64.encode(&bytes);
     let req = up.request(kind, bytes, &state, Mode::DryRun);
-    let input = &req.inputs[0];
-    up.checksum = input.checksum();
-    up.content = base64::engine::general_purpose::STANDARD.encode(&input.bytes);
     match crate::load::run(state.cache.store(), &req).await {
         Ok(report) => pages::ok(preview_page(&session, &up, &report)),
         Err(e) => load_failed(&session, &up, e),
@@ -182,8 +203,12 @@ async fn preview(session: Session, State(state): State<AppState>, mut multipart:
 /// The dry run's diff and the confirmation.
 fn preview_page(session: &Session, up: &Upload, r: &LoadReport) -> Markup {
     let t = &r.totals;
-    let writes = t.added + t.removed + t.changed > 0
-        || r.groups.iter().any(|g| !matches!(g.action, crate::load::Action::Updated | crate::load::Action::Unchanged));
+    // As the loader decides: a group it does not find unchanged is written (its row at least); symbol metadata
+    // only when a row changes.
+    let writes = r.groups.iter().any(|g| match g.kind.as_str() {
+        "SYMBOLS" => g.counts.added + g.counts.changed > 0,
+        _ => g.action != crate::load::Action::Unchanged,
+    });
     let body = html! {
         h1 { "Preview: " (up.kind) " from " code { (up.file_name) } }
         section.preview {
@@ -230,7 +255,7 @@ fn preview_page(session: &Session, up: &Upload, r: &LoadReport) -> Markup {
                     input type="hidden" name="etf" value=(up.etf);
                     input type="hidden" name="name" value=(up.name);
                     input type="hidden" name="file_name" value=(up.file_name);
-                    input type="hidden" name="checksum" value=(up.checksum);
+                    input type="hidden" name="signature" value=(up.signature);
                     input type="hidden" name="content" value=(up.content);
                     button type="submit" { "Apply this change" }
                     " " a href=(UPLOADS) { "Cancel" }
@@ -299,13 +324,16 @@ async fn apply(session: Session, State(state): State<AppState>, axum::Form(up): 
         return super::csrf_refused();
     }
     let Some(kind) = kind_of(&up.kind) else { return bad_request(&session, &format!("Unknown kind {:?}.", up.kind)) };
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(up.content.as_bytes()) else {
+    let Ok(bytes) = B64.decode(up.content.as_bytes()) else {
         return bad_request(&session, "The confirmation does not carry the previewed file: upload it again.");
     };
-    let req = up.request(kind, bytes, &state, Mode::Full);
-    if req.inputs[0].checksum() != up.checksum {
-        return bad_request(&session, "The file is not the one previewed: upload it again.");
+    if !crate::api::same_secret(up.signature(&state, &bytes).as_bytes(), up.signature.as_bytes()) {
+        return bad_request(
+            &session,
+            "This is not the upload previewed (the file or its settings changed): upload it again.",
+        );
     }
+    let req = up.request(kind, bytes, &state, Mode::Full);
     match crate::load::run(state.cache.store(), &req).await {
         Ok(report) => {
             if let Err(e) = state.cache.refresh().await {
@@ -331,12 +359,7 @@ struct RunQuery {
 }
 
 fn db_unavailable(e: &crate::store::StoreError) -> Response {
-    tracing::error!(error = %e, "console: cannot read the runs");
-    pages::refusal(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Database unavailable",
-        "The database cannot be read just now. Try again in a moment.",
-    )
+    pages::unavailable("reading or writing the runs", e)
 }
 
 async fn runs(session: Session, State(state): State<AppState>, Query(q): Query<RunQuery>) -> Response {
@@ -456,6 +479,9 @@ async fn rollback(
             Redirect::to(&format!("{}&flash=rolled_back", run_href(report.run_id))).into_response()
         }
         Err(LoadError::Store(e)) => db_unavailable(&e),
+        Err(_) if matches!(state.cache.store().run(f.id).await, Ok(None)) => {
+            pages::refusal(StatusCode::NOT_FOUND, "No such run", &format!("There is no run {}.", f.id))
+        }
         // The CLI's words: which later runs to roll back first, why this kind is not rolled back, …
         Err(e) => pages::respond(
             StatusCode::CONFLICT,

@@ -6,6 +6,8 @@
 //! memberships without history — and a FAIL among them rolls the load back. Coverage, orphans and staleness are
 //! information: they never stop a load (a first load into an empty database must succeed).
 
+pub mod alerts;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{Duration, Utc};
@@ -44,6 +46,10 @@ pub struct Check {
     pub count: usize,
     /// The first offending items.
     pub items: Vec<String>,
+    /// The measure behind the verdict, where there is one: the unknown-sector share in percent
+    /// (`sector_coverage`), which alerts compare between runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
 }
 
 /// Thresholds of the checks that are a judgement rather than a fact (what counts as too unknown, too stale).
@@ -84,7 +90,7 @@ impl Validation {
 
 fn check(id: &'static str, title: &'static str, level_if_any: Level, items: Vec<String>, detail: String) -> Check {
     let count = items.len();
-    Check { id, title, level: if count == 0 { Level::Pass } else { level_if_any }, detail, count, items }
+    Check { id, title, level: if count == 0 { Level::Pass } else { level_if_any }, detail, count, items, share: None }
 }
 
 fn in_scope(scope: Option<&BTreeSet<GroupKey>>, kind: &str, name: &str) -> bool {
@@ -275,6 +281,7 @@ fn sector_checks(groups: &[GroupList], opts: Options) -> (Check, Check, Check) {
         },
         count: unknown.len(),
         items: unknown,
+        share: (total > 0).then_some(share * 100.0),
     };
     let orphans: BTreeSet<&str> = groups
         .iter()

@@ -6,9 +6,9 @@
 //! Markdown, JSON or one self-contained HTML file with inline SVG charts.
 
 mod render;
-pub(crate) use render::bar_chart;
+pub(crate) use render::{bar_chart, line_chart};
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -30,6 +30,8 @@ pub struct Report {
     pub summary: Summary,
     /// Stocks per sector, largest first (top 15).
     pub sector_distribution: Vec<SectorShare>,
+    /// Members per theme, largest first: the seeds' theme-coverage figure.
+    pub theme_coverage: Vec<ThemeShare>,
     /// Quality figures, in percent.
     pub data_quality: DataQuality,
     /// Load activity per day, most recent last.
@@ -96,6 +98,19 @@ pub struct DataQuality {
     pub bidirectional_integrity: f64,
     /// Index/ETF members whose reverse lookup fails.
     pub orphans: usize,
+    /// Classified stocks that are in at least one theme.
+    pub theme_coverage: f64,
+}
+
+/// One theme's reach: its members and their share of the classified stocks.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ThemeShare {
+    /// Theme key.
+    pub theme: String,
+    /// Members.
+    pub member_count: usize,
+    /// Percent of all classified stocks.
+    pub percentage: f64,
 }
 
 /// Load activity on one day.
@@ -212,12 +227,22 @@ pub async fn gather(store: &Store, env: Environment, detail: bool) -> Result<Rep
         of(GroupKind::Etf).chain(of(GroupKind::Universe)).flat_map(|g| g.symbols.iter().map(String::as_str)).collect();
     let resolved = members.iter().filter(|s| known_symbols.contains(**s) && sectors_of.get(**s) == Some(&1)).count();
     let etfs_nonempty = of(GroupKind::Etf).filter(|g| !g.symbols.is_empty()).count();
+    let themed: HashSet<&str> = of(GroupKind::Theme).flat_map(|g| g.symbols.iter().map(String::as_str)).collect();
+    let mut theme_coverage: Vec<ThemeShare> = of(GroupKind::Theme)
+        .map(|g| ThemeShare {
+            theme: g.name.clone(),
+            member_count: g.symbols.len(),
+            percentage: pct(g.symbols.len(), classified),
+        })
+        .collect();
+    theme_coverage.sort_by(|a, b| b.member_count.cmp(&a.member_count).then_with(|| a.theme.cmp(&b.theme)));
     let data_quality = DataQuality {
         etf_coverage: pct(etfs_nonempty, summary.total_etfs),
         sector_coverage: pct(classified - unknown.min(classified), classified),
         unknown_stocks: unknown,
         bidirectional_integrity: pct(resolved, members.len()),
         orphans: members.len() - resolved,
+        theme_coverage: pct(sectors_of.keys().filter(|s| themed.contains(**s)).count(), classified),
     };
 
     let runs = store.runs(10_000).await?;
@@ -264,6 +289,7 @@ pub async fn gather(store: &Store, env: Environment, detail: bool) -> Result<Rep
         environment: env,
         summary,
         sector_distribution,
+        theme_coverage,
         data_quality,
         activity,
         last_loads,
@@ -317,18 +343,23 @@ async fn coverage_over_time(
     days: &[DayActivity],
 ) -> Result<Vec<CoveragePoint>, StoreError> {
     let history: Vec<_> = store.history(env).await?.into_iter().filter(|h| h.group_type == "SECTOR").collect();
-    Ok(days
-        .iter()
-        .map(|d| {
-            let end = d.day.and_hms_opt(23, 59, 59).expect("valid time").and_utc();
-            let mut classified: BTreeMap<&str, bool> = BTreeMap::new();
-            for h in history.iter().filter(|h| h.valid_from <= end && h.valid_to.is_none_or(|t| t > end)) {
-                let known = h.group_name != Sector::Unknown.key();
-                let e = classified.entry(h.symbol.as_str()).or_insert(false);
-                *e = *e || known;
-            }
-            let known = classified.values().filter(|k| **k).count();
-            CoveragePoint { day: d.day, classified: classified.len(), coverage: pct(known, classified.len()) }
-        })
-        .collect())
+    let intervals = || history.iter().map(|h| (h.group_name.as_str(), h.symbol.as_str(), h.valid_from, h.valid_to));
+    Ok(days.iter().map(|d| coverage_on(d.day, intervals())).collect())
+}
+
+/// Sector coverage at the end of a day, from sector membership intervals (sector, symbol, start, end exclusive):
+/// the stocks in some sector then, and the share of them in a sector other than `unknown`.
+pub fn coverage_on<'a>(
+    day: NaiveDate,
+    intervals: impl Iterator<Item = (&'a str, &'a str, DateTime<Utc>, Option<DateTime<Utc>>)>,
+) -> CoveragePoint {
+    let end = day.and_hms_opt(23, 59, 59).expect("valid time").and_utc();
+    let mut classified: HashMap<&str, bool> = HashMap::new();
+    for (sector, symbol, from, to) in intervals {
+        if from <= end && to.is_none_or(|t| t > end) {
+            *classified.entry(symbol).or_insert(false) |= sector != Sector::Unknown.key();
+        }
+    }
+    let known = classified.values().filter(|k| **k).count();
+    CoveragePoint { day, classified: classified.len(), coverage: pct(known, classified.len()) }
 }

@@ -65,6 +65,7 @@ fn quality_rows(r: &Report) -> Vec<(String, String, bool)> {
             format!("{:.2}%", q.bidirectional_integrity),
             q.orphans == 0,
         ),
+        ("Theme coverage (classified stocks in a theme)".into(), format!("{:.2}%", q.theme_coverage), true),
     ]
 }
 
@@ -85,6 +86,10 @@ fn console(r: &Report) -> String {
     for s in &r.sector_distribution {
         let mark = if s.sector == "unknown" && s.stock_count > UNKNOWN_FLAG { "  [X]" } else { "" };
         let _ = writeln!(o, "  {:<28} {:>8}  {:>6.2}%{mark}", s.sector, s.stock_count, s.percentage);
+    }
+    let _ = writeln!(o, "\nTHEME COVERAGE");
+    for t in &r.theme_coverage {
+        let _ = writeln!(o, "  {:<28} {:>8}  {:>6.2}%", t.theme, t.member_count, t.percentage);
     }
     let _ = writeln!(o, "\nDATA QUALITY METRICS");
     for (k, v, ok) in quality_rows(r) {
@@ -149,6 +154,10 @@ fn markdown(r: &Report) -> String {
     let _ = writeln!(o, "\n## Sector Distribution\n\n| sector | stocks | % |\n|---|---:|---:|");
     for s in &r.sector_distribution {
         let _ = writeln!(o, "| {} | {} | {:.2} |", s.sector, s.stock_count, s.percentage);
+    }
+    let _ = writeln!(o, "\n## Theme Coverage\n\n| theme | members | % of classified stocks |\n|---|---:|---:|");
+    for t in &r.theme_coverage {
+        let _ = writeln!(o, "| {} | {} | {:.2} |", t.theme, t.member_count, t.percentage);
     }
     let _ = writeln!(o, "\n## Data Quality Metrics\n\n| metric | value | |\n|---|---:|:---:|");
     for (k, v, ok) in quality_rows(r) {
@@ -300,6 +309,17 @@ h1{{margin-bottom:.2rem}}.muted{{color:#666}}</style></head><body><h1>Relationsh
         .map(|s| (s.sector.clone(), s.stock_count as f64, format!("{} ({:.1}%)", s.stock_count, s.percentage)))
         .collect();
     o.push_str(&bar_chart("sector distribution", &bars));
+    o.push_str("<h2>Theme coverage</h2>");
+    let themes: Vec<(String, f64, String)> = r
+        .theme_coverage
+        .iter()
+        .map(|t| (t.theme.clone(), t.member_count as f64, format!("{} ({:.1}%)", t.member_count, t.percentage)))
+        .collect();
+    if themes.is_empty() {
+        o.push_str("<p>No themes loaded.</p>");
+    } else {
+        o.push_str(&bar_chart("theme coverage", &themes));
+    }
     o.push_str("<h2>Data quality</h2><table>");
     for (k, v, ok) in quality_rows(r) {
         let _ = write!(o, "<tr><td>{}</td><td class=\"n {}\">{v}</td></tr>", esc(&k), if ok { "ok" } else { "bad" });

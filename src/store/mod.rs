@@ -22,6 +22,7 @@ mod snapshot;
 mod symbols;
 mod sync_log;
 mod transfer;
+mod validations;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -49,6 +50,7 @@ pub use snapshot::{
 pub use symbols::{MarketSymbol, SicRow, SymbolField, SymbolRow};
 pub use sync_log::{SymbolMembership, SyncChange, SyncChangeRow};
 pub use transfer::HistoryInterval;
+pub use validations::{NewValidation, StoredCheck, ValidationRow};
 
 /// PostgreSQL advisory lock key held by every reference-data writer ("univ" in ASCII).
 const WRITE_LOCK_KEY: i64 = 0x756e_6976;

@@ -222,6 +222,7 @@ async fn console_pages_over_http(db: &TestDb) {
         "/admin/historical-data/jobs",
         "/admin/historical-data/cancel",
         "/admin/cache/organize/preview",
+        "/admin/console/validate",
         "/admin/cache/organize/apply",
     ] {
         let r = post(path, &[("id", "1"), ("mode", "replace"), ("csrf", &"0".repeat(32))]).await.unwrap();
@@ -259,7 +260,7 @@ async fn console_pages_over_http(db: &TestDb) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("is not a date"), "{page}");
     let (status, _, page) = get("/admin/group?kind=UNIVERSE&name=dow30&as_of=2001-01-01").await;
-    assert_eq!(status, StatusCode::OK, "a day before the history: the page says so");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a day before the history: the page says so");
     assert!(page.contains("has no history before"), "{page}");
     assert_eq!(get("/admin/group?kind=UNIVERSE&name=nope").await.0, StatusCode::NOT_FOUND);
     let (status, headers, _) = get("/admin/universes/key?key=dow30").await;
@@ -304,27 +305,29 @@ async fn console_pages_over_http(db: &TestDb) {
         let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
         page[at..at + page[at..].find('"').unwrap()].to_string()
     };
-    let (content, checksum) = (field("content"), field("checksum"));
+    let (content, signature) = (field("content"), field("signature"));
     use base64::Engine;
-    let other = base64::engine::general_purpose::STANDARD.encode("symbol,weight\nTSLA,9\n");
-    let apply = |content: String| {
+    let other = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("symbol,weight\nTSLA,9\n");
+    let apply = |content: &str, etf: &str| {
         let pairs = [
-            ("csrf", csrf.clone()),
-            ("kind", "holdings".into()),
-            ("etf", "ZZZT".into()),
-            ("name", String::new()),
-            ("file_name", "good.csv".into()),
-            ("checksum", checksum.clone()),
+            ("csrf", csrf.as_str()),
+            ("kind", "holdings"),
+            ("etf", etf),
+            ("name", ""),
+            ("file_name", "good.csv"),
+            ("signature", signature.as_str()),
             ("content", content),
         ];
-        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         post_form(&http, format!("{base}/admin/uploads/apply"), &pairs).header(COOKIE, &cookie).send()
     };
-    let r = apply(other).await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("not the one previewed"));
-    assert_eq!(db.state().await, before, "nothing written");
-    let r = apply(content).await.unwrap();
+    // Another file, or the same file for another fund: not what was previewed.
+    for (content, etf) in [(other.as_str(), "ZZZT"), (content.as_str(), "SPY")] {
+        let r = apply(content, etf).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.text().await.unwrap().contains("not the upload previewed"));
+        assert_eq!(db.state().await, before, "nothing written");
+    }
+    let r = apply(&content, "ZZZT").await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = r.headers()[LOCATION].to_str().unwrap().to_string();
     let run: i64 = to.trim_start_matches("/admin/runs?id=").trim_end_matches("&flash=applied").parse().unwrap();
@@ -364,7 +367,8 @@ async fn console_pages_over_http(db: &TestDb) {
     )
     .await
     .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("nope"), "names the key");
     assert!(db.store.jobs(None, 10).await.unwrap().is_empty(), "nothing queued");
     let r = post(
         "/admin/historical-data/jobs",
@@ -383,6 +387,29 @@ async fn console_pages_over_http(db: &TestDb) {
     let jobs = db.store.jobs(None, 10).await.unwrap();
     assert_eq!((jobs.len(), jobs[0].counts.total_symbols), (1, 30));
     assert_eq!(jobs[0].spec["timeframes"], serde_json::json!(["day", "week"]));
+
+    // The dashboard: validate from its button, the alerts shown; the report as a download, named as the seeds'.
+    db.exec("INSERT INTO definition_groups (name, type, environment) VALUES ('empty_theme', 'THEME', 'DEFAULT')").await;
+    let r = post("/admin/console/validate", &[("csrf", &csrf)]).await.unwrap();
+    assert_eq!(r.headers()[LOCATION], "/admin/relationships?flash=validated");
+    let (status, _, page) = get("/admin/relationships?flash=validated").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<table class=\"alerts\">") && page.contains("Themes with no members"), "{page}");
+    assert!(page.contains("empty_theme") && page.contains("aria-label=\"sector coverage over time\""), "{page}");
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    let (status, headers, md) = get(&format!("/admin/relationships/report/relationship_breakdown_{today}.md")).await;
+    assert_eq!(status, StatusCode::OK);
+    let disposition = format!("attachment; filename=\"relationship_breakdown_{today}.md\"");
+    assert_eq!(headers["content-disposition"].to_str().unwrap(), disposition);
+    assert!(md.starts_with("# Relationship Breakdown Report") && md.contains("## Theme Coverage"), "{md}");
+    let (_, headers, json) = get(&format!("/admin/relationships/report/relationship_breakdown_{today}.json")).await;
+    assert_eq!(headers["content-type"], "application/json");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(json["theme_coverage"].as_array().is_some_and(|t| !t.is_empty()), "{json}");
+    assert!(json["data_quality"]["theme_coverage"].as_f64().is_some());
+    let (_, _, html) = get(&format!("/admin/relationships/report/relationship_breakdown_{today}.html")).await;
+    assert!(html.contains("aria-label=\"theme coverage\""), "the theme-coverage figure");
+    assert_eq!(get("/admin/relationships/report/x.exe").await.0, StatusCode::NOT_FOUND);
 }
 
 contract!(

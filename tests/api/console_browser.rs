@@ -49,7 +49,7 @@ async fn browser() -> (fantoccini::Client, Chromedriver) {
     caps.insert(
         "goog:chromeOptions".into(),
         serde_json::json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                     "--window-size=1280,1000"] }),
+                                     "--window-size=1280,1000", "--lang=en-US"] }),
     );
     caps.insert("goog:loggingPrefs".into(), serde_json::json!({ "browser": "ALL" }));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -100,15 +100,29 @@ fn backend(db: &TestDb) -> &'static str {
 /// Logs in with the key through the login page.
 async fn log_in(c: &Client, base: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
-    c.wait().for_element(Locator::Css("input[name=key]")).await.unwrap().send_keys("k").await.unwrap();
+    c.wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Css("input[name=key]"))
+        .await
+        .unwrap()
+        .send_keys("k")
+        .await
+        .unwrap();
     c.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css("table.counts")).await.unwrap();
+    c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("table.counts")).await.unwrap();
 }
+
+/// How long a page may take under a loaded test run (two cores, eight browsers, every other test).
+const PAGE_WAIT: Duration = Duration::from_secs(90);
 
 /// Clicks, then waits for an element only the next page has.
 async fn click_then(c: &Client, what: Locator<'_>, next: &str) -> fantoccini::elements::Element {
     c.find(what).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css(next)).await.unwrap_or_else(|e| panic!("no {next} after the click: {e}"))
+    c.wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Css(next))
+        .await
+        .unwrap_or_else(|e| panic!("no {next} after the click: {e}"))
 }
 
 async fn text(c: &Client, css: &str) -> String {
@@ -148,25 +162,37 @@ async fn console_in_a_browser(db: &TestDb) {
     let (c, _driver) = browser().await;
     let backend = backend(db);
     c.goto(&format!("{}/", server.base)).await.unwrap();
-    c.wait().for_element(Locator::Css("input[name=key]")).await.unwrap().send_keys("not-the-key").await.unwrap();
+    c.wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Css("input[name=key]"))
+        .await
+        .unwrap()
+        .send_keys("not-the-key")
+        .await
+        .unwrap();
     c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    let error = c.wait().for_element(Locator::Css("p.error")).await.unwrap().text().await.unwrap();
+    let error = c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("p.error")).await.unwrap().text().await.unwrap();
     assert_eq!(error, "That is not the admin key.");
     c.find(Locator::Css("input[name=key]")).await.unwrap().send_keys("k").await.unwrap();
     c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
     // Wait for an element only the dashboard has (the login page's own h1 would match a bare `main h1`).
-    c.wait().for_element(Locator::Css("table.counts")).await.unwrap();
+    c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("table.counts")).await.unwrap();
     assert_eq!(text(&c, "main h1").await, "Relationships dashboard");
     assert_eq!(c.current_url().await.unwrap().path(), "/admin/relationships");
     let sources = texts(&c, "td.source").await;
     assert!(sources.iter().any(|s| s == "<script>alert(1)</script>.csv"), "shown as text: {sources:?}");
     screenshot_and_console(&c, &format!("console-dashboard-{backend}")).await;
     c.find(Locator::XPath("//button[normalize-space()='Refresh cache']")).await.unwrap().click().await.unwrap();
-    let flash = c.wait().for_element(Locator::Css("p.flash")).await.unwrap().text().await.unwrap();
+    let flash = c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("p.flash")).await.unwrap().text().await.unwrap();
     assert!(flash.starts_with("Cache refreshed: version"), "{flash}");
     screenshot_and_console(&c, &format!("console-refreshed-{backend}")).await;
+    c.find(Locator::XPath("//button[normalize-space()='Run validate']")).await.unwrap().click().await.unwrap();
+    wait_text(&c, "p.flash", Duration::from_secs(20), |t| t.starts_with("Validation done")).await;
+    assert!(text(&c, "section.alerts").await.contains("Validated "), "the latest validation is shown");
+    assert!(c.find(Locator::Css("div.chart svg")).await.is_ok(), "sector coverage over time as a chart");
+    screenshot_and_console(&c, &format!("console-validated-{backend}")).await;
     c.find(Locator::XPath("//button[normalize-space()='Log out']")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css("input[name=key]")).await.unwrap();
+    c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("input[name=key]")).await.unwrap();
     c.close().await.unwrap();
 }
 
@@ -239,7 +265,7 @@ async fn universes_in_a_browser(db: &TestDb) {
 
     // The S&P 500 as of the Friday before Lehman's bankruptcy, typed into the date picker.
     c.goto(&format!("{}/admin/group?kind=UNIVERSE&name=sp500", server.base)).await.unwrap();
-    let date = c.wait().for_element(Locator::Css("input[name=as_of]")).await.unwrap();
+    let date = c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("input[name=as_of]")).await.unwrap();
     date.send_keys("09122008").await.unwrap();
     click_then(&c, Locator::Css("form.as-of button"), "p.as-of-note").await;
     assert_eq!(text(&c, "p.as-of-note").await, "Members at the end of 2008-09-12.");
@@ -255,7 +281,7 @@ async fn universes_in_a_browser(db: &TestDb) {
 
     // A group named with markup, found by search, renders as text.
     c.goto(&format!("{}/admin/universes?q=bold", server.base)).await.unwrap();
-    c.wait().for_element(Locator::Css("table.hits")).await.unwrap();
+    c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("table.hits")).await.unwrap();
     click_then(&c, Locator::LinkText("<b>bold</b>_theme"), "span.group-name").await;
     assert_eq!(text(&c, "span.group-name").await, "<b>bold</b>_theme");
     assert_eq!(text(&c, "p.description").await, "<script>alert(2)</script>");
@@ -368,11 +394,13 @@ async fn jobs_in_a_browser(db: &TestDb) {
     log_in(&c, &server.base).await;
 
     let submit = async |symbols: &str| -> String {
-        click_then(&c, Locator::LinkText("Historical data"), "form.load").await;
+        c.goto(&format!("{}/admin/historical-data", server.base)).await.unwrap();
+        c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("form.load")).await.unwrap();
         c.find(Locator::Css("input[value=symbols]")).await.unwrap().click().await.unwrap();
         c.find(Locator::Css("input[name=symbols]")).await.unwrap().send_keys(symbols).await.unwrap();
         c.find(Locator::Css("input[value=day]")).await.unwrap().click().await.unwrap(); // off
         c.find(Locator::Css("input[value=week]")).await.unwrap().click().await.unwrap(); // on
+        // The flash of a fresh page (the page before has none: it was loaded without one).
         click_then(&c, Locator::Css("form.load button"), "p.flash").await;
         let flash = text(&c, "p.flash").await;
         flash.trim_start_matches("Job ").trim_end_matches(" submitted.").to_string()
@@ -381,18 +409,21 @@ async fn jobs_in_a_browser(db: &TestDb) {
     let first = submit("AAPL, MSFT, NVDA, AMZN, GOOGL, META").await;
     let row = format!("tr[data-job='{first}']");
     c.find(Locator::Css(&row)).await.expect("the job is listed as active");
+    // A mark on this page: gone if the page reloaded.
+    c.execute("window.universeMark = 1;", vec![]).await.unwrap();
     wait_text(&c, &format!("{row} .pct"), Duration::from_secs(60), |t| t == "100 %").await;
     wait_text(&c, &format!("{row} .status"), Duration::from_secs(30), |t| t == "completed").await;
     assert!(!texts(&c, "ol.log li").await.is_empty(), "the live log lists the job's messages");
-    assert_eq!(text(&c, "p.flash").await, format!("Job {first} submitted."), "still the same page: no reload");
+    let mark = c.execute("return window.universeMark === 1;", vec![]).await.unwrap();
+    assert_eq!(mark, serde_json::json!(true), "still the same page: no reload");
     screenshot_and_console(&c, &format!("console-jobs-done-{backend}")).await;
     // Another, queued behind a slow one, cancelled from its button.
     let slow = submit("SLOWA, SLOWB").await;
     let second = submit("JPM, XOM").await;
     assert_eq!(db.store.job(&second).await.unwrap().unwrap().status, JobStatus::Queued, "behind {slow}");
     let cancel = format!("tr[data-job='{second}'] form.cancel button");
-    click_then(&c, Locator::Css(&cancel), "p.flash").await;
-    assert!(text(&c, "p.flash").await.starts_with("Cancellation of job"));
+    c.find(Locator::Css(&cancel)).await.unwrap().click().await.unwrap();
+    wait_text(&c, "p.flash", Duration::from_secs(10), |t| t.starts_with("Cancellation of job")).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let job = db.store.job(&second).await.unwrap().unwrap();
@@ -405,7 +436,8 @@ async fn jobs_in_a_browser(db: &TestDb) {
     }
     assert_eq!(db.store.job(&first).await.unwrap().unwrap().status, JobStatus::Completed);
     // The history lists both, after a reload.
-    click_then(&c, Locator::LinkText("Historical data"), "table.history").await;
+    c.goto(&format!("{}/admin/historical-data", server.base)).await.unwrap();
+    c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("table.history")).await.unwrap();
     let statuses = texts(&c, "table.history td.status").await;
     assert!(statuses.contains(&"cancelled".to_string()) && statuses.contains(&"completed".to_string()), "{statuses:?}");
     screenshot_and_console(&c, &format!("console-jobs-history-{backend}")).await;

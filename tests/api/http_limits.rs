@@ -19,6 +19,7 @@ fn options(limits: HttpLimits) -> ServeOptions {
         bench_routes: false,
         jobs: Default::default(),
         limits,
+        alerts: None,
     }
 }
 

@@ -288,6 +288,7 @@ async fn jobs_over_http(db: &TestDb) {
         bench_routes: false,
         jobs: universe::api::JobsOptions { worker: Some(BarSource::sample()), ..Default::default() },
         limits: Default::default(),
+        alerts: None,
     };
     let server = TestServer::start(db, options).await;
     let post = |path: &str, key: Option<&str>, body: serde_json::Value| {

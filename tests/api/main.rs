@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod alerts;
 mod bars;
 mod cli;
 mod console;

@@ -483,6 +483,7 @@ async fn trigger_route_hashes_survive_a_restart(db: &TestDb) {
             ..Default::default()
         },
         limits: Default::default(),
+        alerts: None,
     };
     let web = TestServer::start(db, options).await;
     let mut app = redis.conn().await;

@@ -31,6 +31,7 @@ pub fn options(api_key: Option<&str>, watch: WatchOptions) -> ServeOptions {
         bench_routes: false,
         jobs: Default::default(),
         limits: Default::default(),
+        alerts: None,
     }
 }
 

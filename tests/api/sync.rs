@@ -474,6 +474,7 @@ async fn cache_sync_over_http(db: &TestDb) {
             ..Default::default()
         },
         limits: Default::default(),
+        alerts: None,
     };
     let server = TestServer::start(db, options).await;
     let call = |method: reqwest::Method, path: &str, key: Option<&str>, body: Option<serde_json::Value>| {
