@@ -56,14 +56,25 @@ request = function()
 end
 LUA
 
-# wrk's requests/s and p99 latency (ms) for a URL (and a wrk script, if given).
+# wrk's latency over awk: its p-th percentile line in ms.
+ms() { awk -v k="$1" '$1 == k { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 } print v }'; }
+
+# One connection: wrk's median and p99 latency (ms) for a URL (with a cookie, if given): a page's server time.
+measure1() {
+  local out
+  out=$(wrk -t1 -c1 -d"${DURATION}s" --latency ${2:+-H "Cookie: $2"} "$1")
+  echo "$out" >>"$OUT/wrk.log"
+  echo "$(echo "$out" | ms 50%) $(echo "$out" | ms 99%)"
+}
+
+# wrk's requests/s and p99 latency (ms) for a URL (and a wrk script, and a cookie, if given).
 measure() {
   local out
-  out=$(wrk -t2 -c64 -d"${DURATION}s" --latency ${2:+-s "$2"} "$1")
+  out=$(wrk -t2 -c64 -d"${DURATION}s" --latency ${2:+-s "$2"} ${3:+-H "Cookie: $3"} "$1")
   echo "$out" >>"$OUT/wrk.log"
   local rps p99
   rps=$(echo "$out" | awk '/^Requests\/sec/ { print $2 }')
-  p99=$(echo "$out" | awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 } print v }')
+  p99=$(echo "$out" | ms 99%)
   echo "$rps $p99"
 }
 
@@ -74,6 +85,7 @@ measure() {
   echo "|:---|:---|---:|---:|---:|---:|---:|"
 } >"$OUT/summary.md"
 stats=""
+pages=""
 peer_backends="sqlite postgres"
 [ "${MARKET:-1}" = only ] && peer_backends=""
 for backend in $peer_backends; do
@@ -105,6 +117,21 @@ for backend in $peer_backends; do
   share=$(awk -v a="$rps" -v b="$crps" 'BEGIN { printf "%.0f %%", 100 * a / b }')
   bytes=$(curl -s "$base/api/universes/sp500_history/symbols?as_of=2008-09-12" | wc -c)
   echo "| $backend | \`/api/universes/sp500_history/symbols?as_of=<random day 2005-2026>\` (~$bytes bytes) | $rps | $p99 | $crps | $cp99 | $share |" >>"$OUT/summary.md"
+  # The console (issue #18), logged in: the dashboard and the 3,000-member universe page (russell3000, first page
+  # of 100, by ticker). One connection gives the server's time per page (wrk's latency over loopback); 64 give the
+  # throughput. Ceiling: a static handler serving htmx (51 KB) from memory behind the same middleware.
+  cookie=$(curl -s -o /dev/null -D - --data 'key=bench&next=/' "$base/login" | awk 'tolower($1) == "set-cookie:" { sub(/;.*/, "", $2); print $2 }')
+  page_bytes() { curl -s -H "Cookie: $cookie" "$base$1" | wc -c; }
+  extra=$(( $(curl -s "$base/assets/htmx-2.0.11.min.js" | wc -c) + $(curl -s "$base/assets/console-1.css" | wc -c) + $(curl -s "$base/assets/console-1.js" | wc -c) ))
+  read -r c1 c1p99 < <(measure1 "$base/assets/htmx-2.0.11.min.js")
+  read -r crps cp99 < <(measure "$base/assets/htmx-2.0.11.min.js")
+  for page in "/admin/relationships" "/admin/group?kind=UNIVERSE&name=russell3000"; do
+    curl -sf -o /dev/null -H "Cookie: $cookie" "$base$page"
+    read -r p50 p1p99 < <(measure1 "$base$page" "$cookie")
+    read -r rps p99 < <(measure "$base$page" "" "$cookie")
+    bytes=$(page_bytes "$page")
+    pages+="| $backend | \`$page\` | $p50 | $p1p99 | $c1 | $c1p99 | $rps | $crps | $bytes | $((bytes + extra)) |"$'\n'
+  done
   s=$(curl -s "$base/api/relationships/stats")
   # Steady-state rebuilds (what a refresh costs once connections are warm): the median of 9.
   refresh=$(for _ in $(seq 9); do curl -s -X POST -H 'X-API-Key: bench' "$base/admin/cache/refresh" | python3 -c "import json,sys; print(json.load(sys.stdin)['elapsed_ms'])"; done | sort -n | sed -n 5p)
@@ -121,6 +148,14 @@ done
   echo "| backend | first read [ms] | first index [ms] | first total [ms] | refresh median [ms] | approx memory [MB] | entries |"
   echo "|:---|---:|---:|---:|---:|---:|:---|"
   printf '%s' "$stats"
+  echo
+  echo "Console pages at peer scale, logged in: one connection (p50 and p99 of wrk's latency: the server's time per"
+  echo "page), then 64; the ceiling is a static handler serving htmx from memory. Bytes before compression, then"
+  echo "with htmx, the stylesheet and the script a first visit also loads:"
+  echo
+  echo "| backend | page | p50 [ms] | p99 [ms] | ceiling p50 [ms] | ceiling p99 [ms] | req/s (64 conns) | ceiling req/s | bytes | with assets |"
+  echo "|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s' "$pages"
 } >>"$OUT/summary.md"
 
 # Market scale (issue #15): 3,000 ETFs, ~1,000,000 memberships, 12,000 stocks, organized. The server's first

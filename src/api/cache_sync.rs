@@ -78,11 +78,7 @@ async fn trigger(
         tracing::error!(error = %e, "cache sync trigger: the database is unavailable");
         ApiError::Unavailable("the job store is unavailable; the server log has the details".into())
     })?;
-    if let Some(bus) = &state.jobs.bus
-        && let Err(e) = bus.hand_over(&submitted.job_id).await
-    {
-        tracing::error!(job_id = %submitted.job_id, error = %e, "Redis unavailable: sync recorded, hand-over pending");
-    }
+    super::jobs::hand_over(&state, &submitted.job_id).await;
     let message = format!("Cache synchronization ({}) started", mode.as_str());
     let body = TriggerResponse { success: true, job_id: submitted.job_id, mode: mode.as_str().into(), message };
     Ok((StatusCode::ACCEPTED, Json(body)))

@@ -202,13 +202,18 @@ async fn enqueue(state: &AppState, spec: JobSpec, trigger: Option<(&str, bool)>)
     {
         tracing::warn!(job_id = %submitted.job_id, error = %e, "Redis unavailable: no submitted status hash");
     }
-    if let Some(bus) = &state.jobs.bus
-        && let Err(e) = bus.hand_over(&submitted.job_id).await
-    {
-        // Recorded in the database; the workers' sweep offers it to the stream once Redis is back.
-        tracing::error!(job_id = %submitted.job_id, error = %e, "Redis unavailable: job recorded, hand-over pending");
-    }
+    hand_over(state, &submitted.job_id).await;
     Ok(submitted)
+}
+
+/// In production mode, offers a recorded job to the workers' Redis stream. A failure is logged only: the job is
+/// in the database, and the workers' sweep offers it to the stream once Redis is back.
+pub(crate) async fn hand_over(state: &AppState, job_id: &str) {
+    if let Some(bus) = &state.jobs.bus
+        && let Err(e) = bus.hand_over(job_id).await
+    {
+        tracing::error!(job_id, error = %e, "Redis unavailable: job recorded, hand-over pending");
+    }
 }
 
 /// A submission from the console's historical-data form: the same checks and hand-over as `POST /api/jobs`.

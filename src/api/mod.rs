@@ -34,7 +34,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub(crate) use admin::same_secret;
 pub use error::{ApiError, Problem};
 pub use http::HttpLimits;
-pub(crate) use jobs::{cancel_job, job_json, submit_from_console};
+pub(crate) use jobs::{cancel_job, hand_over, job_json, submit_from_console};
 pub use ops::{BENCH_ETF, BENCH_UNIVERSE};
 
 use crate::cache::{RelationshipCache, Snapshot, WatchOptions};

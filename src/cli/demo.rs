@@ -211,9 +211,13 @@ async fn serve_demo(store: Store, db: &std::path::Path, config: &Config, serve: 
     let Some(mut args) = serve else { return Ok(()) };
     let mut intro = String::new();
     if args.api_key.is_none() {
-        let seed = format!("{:?}{}{}", std::time::SystemTime::now(), std::process::id(), db.display());
-        let key = format!("{:x}", md5::compute(seed));
-        intro = format!("\nAdmin API key for this demo: {key}  (set UNIVERSE_API_KEY to choose one)");
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).context("the operating system's random source")?;
+        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        intro = format!(
+            "\nAdmin key for this demo: {key}\n  (log in to the console with it; the admin API takes it as X-API-Key; \
+             set UNIVERSE_API_KEY to choose one)"
+        );
         args.api_key = Some(key);
     }
     let config = Config { database_url: format!("sqlite://{}", db.display()), ..config.clone() };

@@ -39,6 +39,9 @@ pub(super) async fn serve_api(store: Store, config: &Config, args: &ServeArgs, i
         say!("{intro}");
     }
     say!("Serving {} on http://{addr}", crate::store::redact_url(&config.database_url));
+    if options.api_key.is_some() {
+        say!("  console       http://{addr}/  (log in with the admin key)");
+    }
     say!("  API docs      http://{addr}/api/docs/");
     say!("  ETF holdings  http://{addr}/api/relationships/etf/SPY/holdings?limit=10");
     say!("  stock info    http://{addr}/api/relationships/stock/AAPL/info");

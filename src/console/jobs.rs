@@ -148,16 +148,7 @@ fn body(session: &Session, state: &AppState, jobs: &[JobRow], flash: Option<&str
                 button type="submit" { "Start load" }
             }
         }
-        section {
-            h2 { "Active jobs" }
-            @if active.is_empty() { p.none { "No job is queued or running." } }
-            table.active {
-                tr { th { "Job" } th { "Status" } th { "Progress" } th.num { "Symbols" } th.num { "Bars" } th { "Message" } th {} }
-                @for j in &active { (job_row(session, j)) }
-            }
-            h3 { "Live log" }
-            ol.log id="log" aria-live="polite" {}
-        }
+        (active_jobs(session, "Active jobs", "No job is queued or running.", &active))
         section {
             h2 { "Job history" }
             @if done.is_empty() { p { "No job has finished yet." } } @else {
@@ -174,6 +165,22 @@ fn body(session: &Session, state: &AppState, jobs: &[JobRow], flash: Option<&str
                     }
                 }
             }
+        }
+    }
+}
+
+/// The active jobs, each with its Cancel button, and the live log the page's script fills from their events.
+pub(super) fn active_jobs(session: &Session, title: &str, none: &str, active: &[&JobRow]) -> Markup {
+    html! {
+        section {
+            h2 { (title) }
+            @if active.is_empty() { p.none { (none) } }
+            table.active {
+                tr { th { "Job" } th { "Status" } th { "Progress" } th.num { "Done" } th.num { "Bars" } th { "Message" } th {} }
+                @for j in active { (job_row(session, j)) }
+            }
+            h3 { "Live log" }
+            ol.log id="log" aria-live="polite" {}
         }
     }
 }

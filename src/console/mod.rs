@@ -9,6 +9,7 @@ mod dashboard;
 mod jobs;
 mod pages;
 pub(crate) mod session;
+mod sync;
 mod universes;
 mod uploads;
 
@@ -66,6 +67,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(uploads::router())
         .merge(jobs::router())
         .merge(cache::router())
+        .merge(sync::router())
         .route(JS_PATH, get(|| async { asset(JS.as_bytes(), "text/javascript; charset=utf-8") }))
         .layer(Extension(limiter))
 }

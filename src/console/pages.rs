@@ -30,13 +30,14 @@ pub(super) fn ok(page: Markup) -> Response {
 }
 
 /// The navigation: (path, label).
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 7] = [
     (DASHBOARD, "Dashboard"),
     (super::universes::SEARCH, "Universes"),
     (super::uploads::UPLOADS, "Uploads"),
     (super::uploads::RUNS, "Runs"),
     (super::jobs::HISTORICAL, "Historical data"),
     (super::cache::CACHE, "Cache"),
+    (super::sync::SYNC, "Sync"),
 ];
 
 /// A whole page: head (stylesheet, htmx), the navigation of a logged-in operator, the body.

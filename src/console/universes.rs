@@ -115,7 +115,10 @@ pub(super) async fn search(session: Session, State(state): State<AppState>, Quer
         section {
             (key_box(""))
             form.search method="get" action=(SEARCH) {
-                label { "Search " input type="search" name="q" value=(s.q) placeholder="name or description"; }
+                // htmx: the results follow the typing (the button still submits without script).
+                label { "Search " input type="search" name="q" value=(s.q) placeholder="name or description"
+                    hx-get=(SEARCH) hx-trigger="input changed delay:300ms, search" hx-include="closest form"
+                    hx-target="#hits" hx-select="#hits" hx-swap="outerHTML" hx-push-url="true"; }
                 label { " Kind "
                     select name="kind" {
                         option value="" { "all" }
@@ -127,7 +130,7 @@ pub(super) async fn search(session: Session, State(state): State<AppState>, Quer
                 button type="submit" { "Search" }
             }
         }
-        section {
+        section #hits {
             p.count { (total) " match" @if total != 1 { "es" } @if total > hits.len() { " (the first " (hits.len()) " shown)" } "." }
             table.hits {
                 tr { th { "Kind" } th { "Name" } th { "Description" } th.num { "Members" } }
@@ -277,7 +280,8 @@ fn member_table(
                 @for (b, _, label) in SortBy::ALL {
                     @if b != SortBy::Weight || weights {
                         // A header sorts by its column; a second click reverses.
-                        th { a.sort href=(href(b, b == by && !desc, 1)) { (label) @if b == by { (if desc { " ▼" } else { " ▲" }) } } }
+                        th { a.sort href=(href(b, b == by && !desc, 1)) hx-get=(href(b, b == by && !desc, 1)) hx-target="#members"
+                            hx-select="#members" hx-swap="outerHTML" hx-push-url="true" { (label) @if b == by { (if desc { " ▼" } else { " ▲" }) } } }
                     }
                 }
             }
@@ -293,9 +297,11 @@ fn member_table(
         }
         @if pages > 1 {
             nav.pager {
-                @if page > 1 { a rel="prev" href=(href(by, desc, page - 1)) { "← Previous" } }
+                @if page > 1 { a rel="prev" href=(href(by, desc, page - 1)) hx-get=(href(by, desc, page - 1)) hx-target="#members"
+                    hx-select="#members" hx-swap="outerHTML" hx-push-url="true" { "← Previous" } }
                 " "
-                @if page < pages { a rel="next" href=(href(by, desc, page + 1)) { "Next →" } }
+                @if page < pages { a rel="next" href=(href(by, desc, page + 1)) hx-get=(href(by, desc, page + 1)) hx-target="#members"
+                    hx-select="#members" hx-swap="outerHTML" hx-push-url="true" { "Next →" } }
             }
         }
     }
@@ -419,7 +425,8 @@ pub(super) async fn group(session: Session, State(state): State<AppState>, Query
         @if let Some(chart) = chart {
             section { h2 { "Holdings by weight" } div.chart { (chart) } }
         }
-        section { (member_table(&lines, by, desc, q.list.page(), weights, &href)) }
+        // The part the sort and page links replace in place (htmx), or the whole page without script.
+        section #members { (member_table(&lines, by, desc, q.list.page(), weights, &href)) }
         section {
             h2 { "Membership changes" }
             @if changes.is_empty() { p { "No change recorded." } } @else {
@@ -500,7 +507,7 @@ pub(super) async fn key(session: Session, State(state): State<AppState>, Query(q
     let body = html! {
         h1 { "Universe " code.key { (raw) } }
         section { (key_box(raw)) p { a.csv href=(csv_href) download { "Download CSV" } } }
-        section { (member_table(&lines, by, desc, q.list.page(), false, &href)) }
+        section #members { (member_table(&lines, by, desc, q.list.page(), false, &href)) }
     };
     pages::ok(layout("Universe key", Some(&session), body))
 }

@@ -29,8 +29,11 @@ pub struct SyncJobSpec {
     /// Apply even past the delisting safety limit.
     #[serde(default)]
     pub force: bool,
-    /// `api`, `scheduler`, `cli`, …
+    /// `api`, `scheduler`, `cli`, `console`, …
     pub triggered_by: String,
+    /// Report the changes and write only the run record (the console's preview).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     /// The schedule's jobs, with Redis: how the wait for TickStock's end-of-day signal ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eod: Option<String>,
@@ -52,6 +55,26 @@ pub async fn submit(store: &Store, mode: SyncMode, force: bool, triggered_by: &s
     submit_with_id(store, &super::new_job_id(), mode, force, triggered_by, None).await
 }
 
+/// Queues a dry run of a sync: the worker reports what would change and writes only the run record.
+pub async fn submit_dry_run(
+    store: &Store,
+    mode: SyncMode,
+    force: bool,
+    triggered_by: &str,
+) -> Result<Submitted, StoreError> {
+    let job_id = super::new_job_id();
+    let spec = SyncJobSpec {
+        job_id: job_id.clone(),
+        job_type: CACHE_SYNC.into(),
+        mode,
+        force,
+        triggered_by: triggered_by.into(),
+        dry_run: true,
+        eod: None,
+    };
+    insert(store, &spec).await
+}
+
 /// Queues a sync under a given id (the schedule's, one per day, so a second worker's attempt is a no-op).
 pub async fn submit_with_id(
     store: &Store,
@@ -67,12 +90,18 @@ pub async fn submit_with_id(
         mode,
         force,
         triggered_by: triggered_by.into(),
+        dry_run: false,
         eod,
     };
-    let value = serde_json::to_value(&spec).expect("a sync spec serializes");
-    let message = format!("Cache synchronization ({}) queued", mode.as_str());
-    let created = store.insert_job(job_id, CACHE_SYNC, &value, JobStatus::Queued, &message, 0).await?;
-    Ok(Submitted { job_id: job_id.to_string(), symbol_count: 0, created })
+    insert(store, &spec).await
+}
+
+async fn insert(store: &Store, spec: &SyncJobSpec) -> Result<Submitted, StoreError> {
+    let value = serde_json::to_value(spec).expect("a sync spec serializes");
+    let what = if spec.dry_run { "dry run" } else { "synchronization" };
+    let message = format!("Cache {what} ({}) queued", spec.mode.as_str());
+    let created = store.insert_job(&spec.job_id, CACHE_SYNC, &value, JobStatus::Queued, &message, 0).await?;
+    Ok(Submitted { job_id: spec.job_id.clone(), symbol_count: 0, created })
 }
 
 /// The job's result: the report without its change list (that is in `sync_changes_log`, by run).
@@ -258,6 +287,7 @@ impl Worker {
             crate::sync::rules::from(settings.rules.as_deref(), max).map_err(|p| problems("the sync rules", p))?;
         Ok(SyncRequest {
             force: spec.force,
+            dry_run: spec.dry_run,
             definitions,
             rules,
             ..SyncRequest::new(self.options.environment, source, spec.mode)

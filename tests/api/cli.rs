@@ -131,6 +131,49 @@ fn demo_loads_the_sample_data() {
     assert_eq!(v["loads"][3]["groups"].as_array().unwrap().len(), 14);
 }
 
+/// `universe demo` serves the console: it prints the console's URL and the key to log in with, and that key opens
+/// the dashboard.
+#[tokio::test]
+async fn demo_serves_the_console() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["demo", "--db", db.to_str().unwrap(), "--bind", "127.0.0.1:0"])
+        .env_remove("UNIVERSE_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (console, key) = tokio::task::spawn_blocking(move || {
+        let (mut console, mut key) = (None, None);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if let Some(k) = line.strip_prefix("Admin key for this demo: ") {
+                key = Some(k.trim().to_string());
+            }
+            if let Some(rest) = line.trim().strip_prefix("console") {
+                console = rest.split_whitespace().next().map(str::to_string);
+            }
+            if line.starts_with("Press Ctrl-C") {
+                break;
+            }
+        }
+        (console.expect("the console's URL printed"), key.expect("the key printed"))
+    })
+    .await
+    .unwrap();
+    assert!(console.starts_with("http://127.0.0.1:") && console.ends_with('/'), "{console}");
+    let http = crate::console::client();
+    let login = crate::console::post_form(&http, format!("{console}login"), &[("key", &key), ("next", "/")]);
+    let r = login.send().await.unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.status(), 303, "the printed key logs in");
+    assert!(r.headers()["set-cookie"].to_str().unwrap().starts_with("universe_session="));
+}
+
 /// TickStock's DATABASE_URI is accepted; a bad URL is a clear error with a non-zero exit; passwords never print.
 #[test]
 fn database_url_sources() {

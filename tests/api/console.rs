@@ -12,7 +12,9 @@ use crate::helpers::{TestDb, contract};
 use crate::server::{TestServer, options, quick_watch};
 
 /// A client that does not follow redirects (the tests look at them).
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
+    // reqwest is built without a default TLS crypto provider (see universe::market).
+    universe::market::install_crypto_provider();
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
@@ -46,7 +48,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
-fn post_form(http: &reqwest::Client, url: String, pairs: &[(&str, &str)]) -> reqwest::RequestBuilder {
+pub(crate) fn post_form(http: &reqwest::Client, url: String, pairs: &[(&str, &str)]) -> reqwest::RequestBuilder {
     http.post(url).header("content-type", "application/x-www-form-urlencoded").body(form(pairs))
 }
 
@@ -166,7 +168,7 @@ async fn console_off_without_a_key(db: &TestDb) {
 }
 
 /// A logged-in session: its cookie and CSRF token.
-async fn session(http: &reqwest::Client, base: &str) -> (String, String) {
+pub(crate) async fn session(http: &reqwest::Client, base: &str) -> (String, String) {
     let r = login(http, base, "k").await;
     let (cookie, _) = session_cookie(&r).expect("a session cookie");
     let page = http.get(format!("{base}/admin/relationships")).header(COOKIE, &cookie).send().await.unwrap();

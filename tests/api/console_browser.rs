@@ -182,6 +182,16 @@ async fn console_in_a_browser(db: &TestDb) {
     let sources = texts(&c, "td.source").await;
     assert!(sources.iter().any(|s| s == "<script>alert(1)</script>.csv"), "shown as text: {sources:?}");
     screenshot_and_console(&c, &format!("console-dashboard-{backend}")).await;
+    // A form whose CSRF token is gone (as a forged post from elsewhere would be) is refused, and changes nothing.
+    c.execute("document.querySelector(\"form[action='/admin/console/refresh'] input[name=csrf]\").remove();", vec![])
+        .await
+        .unwrap();
+    click_then(&c, Locator::XPath("//button[normalize-space()='Refresh cache']"), "p.error").await;
+    assert_eq!(text(&c, "main h1").await, "Refused");
+    screenshot_expecting(&c, &format!("console-csrf-refused-{backend}"), Some(403)).await;
+    c.back().await.unwrap();
+    c.refresh().await.unwrap();
+    c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("table.counts")).await.unwrap();
     c.find(Locator::XPath("//button[normalize-space()='Refresh cache']")).await.unwrap().click().await.unwrap();
     let flash = c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("p.flash")).await.unwrap().text().await.unwrap();
     assert!(flash.starts_with("Cache refreshed: version"), "{flash}");
@@ -247,13 +257,18 @@ async fn universes_in_a_browser(db: &TestDb) {
     assert_eq!(text(&c, "p.count").await, "3000 members, page 1 of 30.");
     assert_eq!(texts(&c, "td.ticker").await, tickers[..100].to_vec());
     screenshot_and_console(&c, &format!("console-universe-3000-{backend}")).await;
-    // The ticker header again reverses; the next page follows on.
+    // The ticker header again reverses; the next page follows on: the table is replaced in place (htmx), the page
+    // stays (a mark set on it survives) and the address follows.
+    c.execute("window.universeMark = 1;", vec![]).await.unwrap();
     c.find(Locator::Css("a.sort")).await.unwrap().click().await.unwrap();
     wait_text(&c, "td.ticker", Duration::from_secs(10), |t| t == tickers[2999]).await;
     click_then(&c, Locator::Css("a[rel=next]"), "a[rel=prev]").await;
     assert_eq!(text(&c, "span.page").await, "2");
     let page2: Vec<String> = tickers.iter().rev().skip(100).take(100).cloned().collect();
     assert_eq!(texts(&c, "td.ticker").await, page2);
+    let mark = c.execute("return window.universeMark === 1;", vec![]).await.unwrap();
+    assert_eq!(mark, serde_json::json!(true), "sorted and paged without loading the page again");
+    assert!(c.current_url().await.unwrap().query().unwrap_or("").contains("page=2"), "the address follows");
     screenshot_and_console(&c, &format!("console-universe-sorted-{backend}")).await;
 
     // The key box: a union of two groups.

@@ -325,6 +325,55 @@ async fn list_from_massive(db: &TestDb) {
     assert_eq!(symbols["A"].market_cap, Some((close * 280_000_000.0).round() as i64), "the fetched close × shares");
 }
 
+/// The console's sync page: a dry run from the form runs in the worker and writes nothing but its run record; the
+/// real run then applies; the page lists both with their runs, and the change log names what changed and why.
+async fn sync_from_the_console(db: &TestDb) {
+    use crate::console::{client, post_form, session};
+    use crate::server::TestServer;
+    use reqwest::header::{COOKIE, LOCATION};
+    let csv = seed(db).await;
+    let dir = list(db, "day2", &(csv.replace("S01,Stock 1,CS,XNAS\n", "") + "NEWCO,New Co,CS,XNYS\n"));
+    let mut options = crate::server::options(Some("k"), crate::server::quick_watch());
+    options.jobs.worker = Some(universe::bars::BarSource::sample());
+    options.jobs.sync = universe::jobs::sync_job::SyncSettings { source: Some(dir), ..Default::default() };
+    let server = TestServer::start(db, options).await;
+    let http = client();
+    let (cookie, csrf) = session(&http, &server.base).await;
+    let trigger = async |pairs: &[(&str, &str)]| -> String {
+        let r = post_form(&http, format!("{}/admin/sync/trigger", server.base), pairs).header(COOKIE, &cookie).send();
+        let r = r.await.unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+        let id = to.trim_start_matches("/admin/sync?job=").to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !db.store.job(&id).await.unwrap().unwrap().status.is_final() {
+            assert!(std::time::Instant::now() < deadline, "the sync never ended");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        id
+    };
+    let bad = post_form(&http, format!("{}/admin/sync/trigger", server.base), &[("csrf", &csrf), ("mode", "weekly")])
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let before = db.state().await;
+    let dry = trigger(&[("csrf", &csrf), ("mode", "full"), ("dry_run", "1")]).await;
+    let job = db.store.job(&dry).await.unwrap().unwrap();
+    assert_eq!(job.status, "completed", "{:?}", job.message);
+    assert_eq!(job.result.as_ref().unwrap()["status"], "dry_run");
+    assert_eq!(db.state().await, before, "a dry run writes nothing");
+    let real = trigger(&[("csrf", &csrf), ("mode", "full")]).await;
+    assert_eq!(db.store.job(&real).await.unwrap().unwrap().result.unwrap()["status"], "applied");
+    let page = http.get(format!("{}/admin/sync", server.base)).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&dry) && page.contains(&real), "both syncs listed");
+    assert!(page.contains("dry_run") && page.contains("applied"), "{page}");
+    assert!(page.contains("NEWCO") && page.contains("S01"), "the change log names the IPO and the delisting: {page}");
+}
+
 contract!(
     coverage_and_environments,
     list_from_massive,
@@ -336,6 +385,7 @@ contract!(
     ipos_and_themes,
     dry_run_is_exact,
     cache_sync_over_http,
+    sync_from_the_console,
     schedule_on_a_fake_clock,
     scheduled_sync_waits_for_eod,
     killed_sync_leaves_nothing,
