@@ -122,7 +122,7 @@ for backend in $peer_backends; do
   # throughput. Ceiling: a static handler serving htmx (51 KB) from memory behind the same middleware.
   cookie=$(curl -s -o /dev/null -D - --data 'key=bench&next=/' "$base/login" | awk 'tolower($1) == "set-cookie:" { sub(/;.*/, "", $2); print $2 }')
   page_bytes() { curl -s -H "Cookie: $cookie" "$base$1" | wc -c; }
-  extra=$(( $(curl -s "$base/assets/htmx-2.0.11.min.js" | wc -c) + $(curl -s "$base/assets/console-1.css" | wc -c) + $(curl -s "$base/assets/console-1.js" | wc -c) ))
+  extra=$(( $(curl -s "$base/assets/htmx-2.0.11.min.js" | wc -c) + $(curl -s "$base/assets/console-2.css" | wc -c) + $(curl -s "$base/assets/console-2.js" | wc -c) ))
   read -r c1 c1p99 < <(measure1 "$base/assets/htmx-2.0.11.min.js")
   read -r crps cp99 < <(measure "$base/assets/htmx-2.0.11.min.js")
   for page in "/admin/relationships" "/admin/group?kind=UNIVERSE&name=russell3000"; do

@@ -94,8 +94,17 @@ pub(super) async fn organize(args: OrganizeArgs, config: &Config) -> Result<()> 
 pub(super) async fn validate(args: ValidateArgs, config: &Config) -> Result<ExitCode> {
     let opts =
         quality::Options { unknown_max: args.unknown_max / 100.0, stale_days: args.stale_days, strict: args.strict };
-    let hook = match args.alert_webhook.as_deref().filter(|u| !u.trim().is_empty()) {
-        Some(url) => Some(quality::alerts::Webhook::new(url.trim()).map_err(anyhow::Error::msg)?),
+    let hook = match args
+        .alert_webhook
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| quality::alerts::Webhook::new(u.trim()))
+    {
+        Some(Ok(hook)) => Some(hook),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
         None => None,
     };
     let outcome = match Store::open(&config.database_url).await {
@@ -107,7 +116,15 @@ pub(super) async fn validate(args: ValidateArgs, config: &Config) -> Result<Exit
         Err(e) => Err(e.into()),
     };
     match outcome {
-        Ok(o) => {
+        // Only a scheduled run (with a slot) can find its run taken by another process.
+        Ok(None) => {
+            eprintln!("error: validation did not run: its slot was taken");
+            Ok(ExitCode::from(2))
+        }
+        Ok(Some(o)) => {
+            if let Some(why) = &o.not_stored {
+                eprintln!("warning: the validation could not be stored ({why}); nothing was compared or posted");
+            }
             print_validation(config, &o.validation, &o.alerts, o.delivery.as_ref())?;
             if let Some(Err(e)) = &o.delivery {
                 eprintln!("error: alerts not delivered: {e}; the next validation repeats them");

@@ -20,6 +20,7 @@ use super::{CsrfForm, csrf_refused};
 use crate::api::AppState;
 use crate::cache::Snapshot;
 use crate::domain::{GroupKind, RunKind};
+use crate::quality::alerts::Outcome;
 use crate::store::{JobRow, RunRow, ValidationRow};
 
 /// The dashboard's path (TickStock's relationships admin page).
@@ -65,7 +66,7 @@ async fn stored(state: &AppState) -> Result<Stored, crate::store::StoreError> {
     Ok(Stored {
         runs: store.runs(RUNS_READ).await?,
         jobs: store.jobs(None, 5).await?,
-        validations: store.validations(state.cache.environment(), false, 2).await?,
+        validations: store.validations(state.cache.environment(), 2).await?,
     })
 }
 
@@ -232,14 +233,17 @@ fn activity(runs: &[RunRow], jobs: &[JobRow]) -> Markup {
     }
 }
 
-/// The chart of one snapshot, kept until the next (the dashboard's most expensive part; a few ms at peer scale).
+/// The chart of one snapshot, kept until the next (the dashboard's most expensive part; a few ms at peer scale),
+/// keyed by the snapshot itself (its address, build instant and tag: servers of one process each have theirs).
 static COVERAGE: Mutex<Option<(String, Option<String>)>> = Mutex::new(None);
 
 /// Sector coverage at the end of the latest days the classification changed, from the snapshot's history.
 fn coverage_chart(snap: &Snapshot) -> Option<PreEscaped<String>> {
     let mut memo = COVERAGE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((etag, svg)) = memo.as_ref()
-        && *etag == snap.etag
+    let key =
+        format!("{:p} {} {}", std::ptr::from_ref(snap), snap.built_at.timestamp_nanos_opt().unwrap_or(0), snap.etag);
+    if let Some((k, svg)) = memo.as_ref()
+        && *k == key
     {
         return svg.clone().map(PreEscaped);
     }
@@ -265,7 +269,7 @@ fn coverage_chart(snap: &Snapshot) -> Option<PreEscaped<String>> {
             .collect();
         crate::report::line_chart("sector coverage over time", &points)
     });
-    *memo = Some((snap.etag.clone(), svg.clone()));
+    *memo = Some((key, svg.clone()));
     svg.map(PreEscaped)
 }
 
@@ -288,6 +292,7 @@ async fn validate(session: Session, State(state): State<AppState>, Form(f): Form
     let env = state.cache.environment();
     let opts = crate::quality::Options::default();
     match crate::quality::alerts::validate_and_alert(state.cache.store(), env, opts, None, None).await {
+        Ok(Some(Outcome { not_stored: Some(why), .. })) => pages::unavailable("storing the validation", &why),
         Ok(_) => Redirect::to(&format!("{DASHBOARD}?flash=validated")).into_response(),
         Err(e) => pages::unavailable("validating", &e),
     }

@@ -62,12 +62,16 @@ async fn events(
 > {
     use axum::response::sse::{Event, KeepAlive, Sse};
     let ids: Vec<String> = q.ids.split(',').filter(|s| !s.is_empty()).take(STREAM_JOBS).map(str::to_string).collect();
-    // Per job: the last change sent, and whether it ended.
+    // Per job: the last change sent, and whether it ended; then whether the final `end` event went out.
     let seen: Vec<(Option<chrono::DateTime<chrono::Utc>>, bool)> = vec![(None, false); ids.len()];
-    let stream = futures_util::stream::unfold((state, ids, seen), |(state, ids, mut seen)| async move {
+    let stream = futures_util::stream::unfold((state, ids, seen, false), |(state, ids, mut seen, done)| async move {
         loop {
-            if seen.iter().all(|(_, ended)| *ended) {
+            if done {
                 return None;
+            }
+            // Every job ended (or vanished): say so, so the page stops listening rather than reconnect.
+            if seen.iter().all(|(_, ended)| *ended) {
+                return Some((Ok(Event::default().event("end").data("")), (state, ids, seen, true)));
             }
             for (i, id) in ids.iter().enumerate() {
                 if seen[i].1 {
@@ -77,7 +81,7 @@ async fn events(
                     Ok(Some(job)) if seen[i].0 != Some(job.updated_at) => {
                         seen[i] = (Some(job.updated_at), job.status.is_final());
                         let event = Event::default().event("job").data(crate::api::job_json(job));
-                        return Some((Ok(event), (state, ids, seen)));
+                        return Some((Ok(event), (state, ids, seen, false)));
                     }
                     Ok(Some(_)) => {}
                     // Gone: its part of the stream ends. The store down for now: try again next tick.

@@ -34,12 +34,12 @@ pub(crate) use dashboard::DASHBOARD;
 /// htmx, vendored (`assets/`), named by version so a new one is a new URL and the old can be cached for a year.
 const HTMX_PATH: &str = "/assets/htmx-2.0.11.min.js";
 /// The console's stylesheet.
-const CSS_PATH: &str = "/assets/console-1.css";
+const CSS_PATH: &str = "/assets/console-2.css";
 /// The console's own few lines of script (live job progress).
-pub(crate) const JS_PATH: &str = "/assets/console-1.js";
-const JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console-1.js"));
+pub(crate) const JS_PATH: &str = "/assets/console-2.js";
+const JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console-2.js"));
 const HTMX: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/htmx-2.0.11.min.js"));
-const CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console-1.css"));
+const CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console-2.css"));
 
 /// Login attempts per minute and client address: a burst of five, then one every twelve seconds. Checked before
 /// the key is compared, so guessing is no faster for an address over its budget, while another address (the

@@ -2,7 +2,8 @@
 //! unknown-sector share rose, the integrity (the share of checks that pass) dropped, or a check newly fails — and
 //! what changed is posted to a webhook as a Slack-compatible message (`{"text": …}`). A delivery that fails
 //! leaves the run undelivered, so the next validation compares with the same base and says it again: an alert is
-//! never lost to a webhook that was down. Scheduled runs take a slot, so many replicas alert once per interval.
+//! never lost to a webhook that was down. A scheduled run claims its interval's slot before it checks anything, so
+//! of many replicas one validates and alerts per interval. Runs compare only with runs of the same thresholds.
 
 use std::time::Duration;
 
@@ -58,12 +59,19 @@ impl Webhook {
 pub struct Outcome {
     /// The checks.
     pub validation: Validation,
-    /// Its stored id; `None` when another replica took this slot (it neither stored nor alerted).
+    /// Its stored id; `None` when it could not be stored (see `not_stored`).
     pub stored: Option<i64>,
+    /// Why it could not be stored (the checks still ran; nothing was compared or posted).
+    pub not_stored: Option<String>,
     /// What changed since the last delivered run.
     pub alerts: Vec<String>,
     /// The webhook's answer, when there were alerts and a webhook.
     pub delivery: Option<Result<(), String>>,
+}
+
+/// The thresholds a run used, as stored: runs compare only with runs made with the same.
+fn options_key(o: &Options) -> String {
+    format!("unknown_max={} stale_days={} strict={}", o.unknown_max, o.stale_days, o.strict)
 }
 
 /// The figures and checks of a validation, as stored.
@@ -120,22 +128,36 @@ pub fn compare(
     out
 }
 
-/// Runs the checks, stores the run (under `slot` for a scheduled one) and posts what changed to `webhook`.
+/// Claims the run (under `slot` for a scheduled one: `None` back when another replica has this interval's), runs
+/// the checks, stores them, and posts what changed since the last delivered run with the same thresholds to
+/// `webhook`. A run that cannot be stored (a read-only role) still returns its checks, saying why.
 pub async fn validate_and_alert(
     store: &Store,
     env: Environment,
     opts: Options,
     webhook: Option<&Webhook>,
     slot: Option<&str>,
-) -> Result<Outcome, StoreError> {
+) -> Result<Option<Outcome>, StoreError> {
+    let key = options_key(&opts);
+    let (id, not_stored) = match store.claim_validation(env, &key, slot, Utc::now()).await {
+        Ok(Some(id)) => (Some(id), None),
+        Ok(None) => return Ok(None),
+        Err(e) if slot.is_some() => return Err(e),
+        Err(e) => {
+            tracing::warn!(error = %e, "the validation cannot be stored; its checks still run");
+            (None, Some(e.to_string()))
+        }
+    };
     let validation = super::validate(store, env, opts).await?;
+    let Some(id) = id else {
+        return Ok(Some(Outcome { validation, stored: None, not_stored, alerts: Vec::new(), delivery: None }));
+    };
     let checked_at = Utc::now();
     let (share, integrity, checks) = stored_checks(&validation);
-    let before = store.validations(env, true, 1).await?.into_iter().next();
+    let before = store.validation_base(env, &key).await?;
     let alerts = compare(before.as_ref(), share, integrity, &checks);
     let worst = level_str(validation.worst());
     let row = NewValidation {
-        environment: env,
         checked_at,
         result: worst,
         unknown_share: share,
@@ -144,17 +166,17 @@ pub async fn validate_and_alert(
         // Only a run that had a webhook is a base for the next comparison (at once when it has nothing to say): a
         // run without one (the console's, a plain `validate`) must not swallow what the webhook has not heard.
         delivered: webhook.is_some() && alerts.is_empty(),
-        slot,
     };
-    let Some(id) = store.record_validation(&row).await? else {
-        return Ok(Outcome { validation, stored: None, alerts: Vec::new(), delivery: None });
-    };
+    store.finish_validation(id, &row).await?;
     let delivery = match (webhook, alerts.is_empty()) {
         (Some(hook), false) => {
-            let text = message(env, worst, checked_at, &alerts);
-            let sent = hook.post(&text).await;
+            let sent = hook.post(&message(env, worst, checked_at, &alerts)).await;
             match &sent {
-                Ok(()) => store.validation_delivered(id).await?,
+                Ok(()) => {
+                    if let Err(e) = store.validation_delivered(id).await {
+                        tracing::warn!(error = %e, "alerts delivered but not marked so; the next validation repeats them");
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(webhook = %hook.redacted(), error = %e, "alerts not delivered; the next validation repeats them")
                 }
@@ -163,7 +185,7 @@ pub async fn validate_and_alert(
         }
         _ => None,
     };
-    Ok(Outcome { validation, stored: Some(id), alerts, delivery })
+    Ok(Some(Outcome { validation, stored: Some(id), not_stored: None, alerts, delivery }))
 }
 
 /// The Slack message.
@@ -197,14 +219,14 @@ pub async fn schedule(
             let slot_start = now - now.rem_euclid(every_secs);
             let slot = format!("scheduled:{env}:{slot_start}");
             match validate_and_alert(&store, env, Options::default(), Some(&webhook), Some(&slot)).await {
-                Ok(o) if o.stored.is_some() => {
+                Ok(Some(o)) => {
                     tracing::info!(
                         alerts = o.alerts.len(),
                         result = level_str(o.validation.worst()),
                         "scheduled validation"
                     )
                 }
-                Ok(_) => tracing::debug!(%slot, "scheduled validation: another process took this interval"),
+                Ok(None) => tracing::debug!(%slot, "scheduled validation: another process took this interval"),
                 Err(e) => tracing::warn!(error = %e, "scheduled validation could not run"),
             }
             let next = slot_start + every_secs;

@@ -109,7 +109,7 @@ pub struct ThemeShare {
     pub theme: String,
     /// Members.
     pub member_count: usize,
-    /// Percent of all classified stocks.
+    /// Its classified members, in percent of all classified stocks.
     pub percentage: f64,
 }
 
@@ -232,7 +232,7 @@ pub async fn gather(store: &Store, env: Environment, detail: bool) -> Result<Rep
         .map(|g| ThemeShare {
             theme: g.name.clone(),
             member_count: g.symbols.len(),
-            percentage: pct(g.symbols.len(), classified),
+            percentage: pct(g.symbols.iter().filter(|s| sectors_of.contains_key(s.as_str())).count(), classified),
         })
         .collect();
     theme_coverage.sort_by(|a, b| b.member_count.cmp(&a.member_count).then_with(|| a.theme.cmp(&b.theme)));

@@ -44,39 +44,62 @@ pub struct ValidationRow {
     pub slot: Option<String>,
 }
 
-/// A validation run to store.
+/// A validation run's results, stored over its claim.
 #[derive(Debug, Clone)]
 #[allow(missing_docs)] // the fields of [`ValidationRow`]
 pub struct NewValidation<'a> {
-    pub environment: Environment,
     pub checked_at: DateTime<Utc>,
     pub result: &'a str,
     pub unknown_share: Option<f64>,
     pub integrity: f64,
     pub checks: &'a [StoredCheck],
     pub delivered: bool,
-    pub slot: Option<&'a str>,
 }
+
+/// The `result` of a run claimed whose checks are not stored yet (never shown, never compared with).
+const RUNNING: &str = "RUNNING";
 
 const COLUMNS: &str = "id, checked_at, result, unknown_share, integrity, checks, delivered, slot";
 
 impl Store {
-    /// Stores a validation run; `None` when its slot is already taken (another replica ran this interval's).
-    pub async fn record_validation(&self, v: &NewValidation<'_>) -> Result<Option<i64>, StoreError> {
+    /// Claims a validation run before its checks: `None` when its slot is already taken (another replica runs
+    /// this interval's). `options` names the thresholds it runs with.
+    pub async fn claim_validation(
+        &self,
+        env: Environment,
+        options: &str,
+        slot: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
         let sql = "INSERT INTO validation_runs \
-                   (environment, checked_at, result, unknown_share, integrity, checks, delivered, slot) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (slot) DO NOTHING RETURNING id";
+                   (environment, checked_at, result, integrity, checks, delivered, slot, options) \
+                   VALUES ($1, $2, $3, 0, '[]', FALSE, $4, $5) ON CONFLICT (slot) DO NOTHING RETURNING id";
         Ok(on_pool!(self, p => sqlx::query_scalar::<_, i64>(sql)
-            .bind(v.environment.as_str())
+            .bind(env.as_str())
+            .bind(at)
+            .bind(RUNNING)
+            .bind(slot)
+            .bind(options)
+            .fetch_optional(p)
+            .await?))
+    }
+
+    /// Stores a claimed run's results.
+    pub async fn finish_validation(&self, id: i64, v: &NewValidation<'_>) -> Result<(), StoreError> {
+        let sql = "UPDATE validation_runs SET checked_at = $2, result = $3, unknown_share = $4, integrity = $5, \
+                   checks = $6, delivered = $7 WHERE id = $1";
+        on_pool!(self, p => sqlx::query(sql)
+            .bind(id)
             .bind(v.checked_at)
             .bind(v.result)
             .bind(v.unknown_share)
             .bind(v.integrity)
             .bind(sqlx::types::Json(v.checks))
             .bind(v.delivered)
-            .bind(v.slot)
-            .fetch_optional(p)
-            .await?))
+            .execute(p)
+            .await
+            .map(|_| ())?);
+        Ok(())
     }
 
     /// Marks a run's alerts delivered.
@@ -86,17 +109,22 @@ impl Store {
         Ok(())
     }
 
-    /// The latest runs of an environment, newest first; with `delivered`, only those whose alerts went out.
-    pub async fn validations(
-        &self,
-        env: Environment,
-        delivered: bool,
-        limit: i64,
-    ) -> Result<Vec<ValidationRow>, StoreError> {
-        let filter = if delivered { "AND delivered" } else { "" };
-        let sql =
-            format!("SELECT {COLUMNS} FROM validation_runs WHERE environment = $1 {filter} ORDER BY id DESC LIMIT $2");
+    /// The latest finished runs of an environment, newest first.
+    pub async fn validations(&self, env: Environment, limit: i64) -> Result<Vec<ValidationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM validation_runs WHERE environment = $1 AND result <> $2 ORDER BY id DESC LIMIT $3"
+        );
         Ok(on_pool!(self, p => sqlx::query_as::<_, ValidationRow>(sqlx::AssertSqlSafe(sql))
-            .bind(env.as_str()).bind(limit).fetch_all(p).await?))
+            .bind(env.as_str()).bind(RUNNING).bind(limit).fetch_all(p).await?))
+    }
+
+    /// What an alerting run compares with: the latest run with the same thresholds whose alerts went out.
+    pub async fn validation_base(&self, env: Environment, options: &str) -> Result<Option<ValidationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM validation_runs WHERE environment = $1 AND delivered AND options = $2 \
+             ORDER BY id DESC LIMIT 1"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as::<_, ValidationRow>(sqlx::AssertSqlSafe(sql))
+            .bind(env.as_str()).bind(options).fetch_optional(p).await?))
     }
 }

@@ -5,7 +5,6 @@
 //! interval, so two schedulers alert once.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use universe::domain::Environment;
 use universe::load::{LoadKind, Mode};
@@ -54,21 +53,26 @@ async fn alerts_reach_a_webhook(db: &TestDb) {
     let url = receiver.start().await;
     let hook = Webhook::new(&url).unwrap();
     assert!(!hook.redacted().contains("secret"), "the webhook's secret path stays out of logs");
-    let run = || validate_and_alert(&db.store, Environment::Default, Options::default(), Some(&hook), None);
+    let run = async || {
+        validate_and_alert(&db.store, Environment::Default, Options::default(), Some(&hook), None)
+            .await
+            .unwrap()
+            .unwrap()
+    };
 
     // The first run alerts on whatever fails; the second, with nothing changed, says nothing.
-    let first = run().await.unwrap();
-    assert!(first.stored.is_some());
+    let first = run().await;
+    assert!(first.stored.is_some(), "{:?}", first.not_stored);
     let posted = receiver.texts().len();
     assert_eq!(posted, usize::from(!first.alerts.is_empty()));
-    let second = run().await.unwrap();
+    let second = run().await;
     assert!(second.alerts.is_empty(), "{:?}", second.alerts);
     assert_eq!(receiver.texts().len(), posted, "nothing new, nothing posted");
 
     // Stocks move to unknown and a theme is left empty: the share rises, integrity drops, a check newly fails.
     db.load_ok(LoadKind::Sectors, &[("sectors.csv", "Symbol,Sector\nAAPL,\nMSFT,\nNVDA,\n")], Mode::Full).await;
     db.exec("INSERT INTO definition_groups (name, type, environment) VALUES ('empty_theme', 'THEME', 'DEFAULT')").await;
-    let third = run().await.unwrap();
+    let third = run().await;
     assert_eq!(third.delivery, Some(Ok(())));
     let text = receiver.texts().pop().unwrap();
     assert!(text.starts_with("TickStock Universe data quality (DEFAULT, "), "{text}");
@@ -82,31 +86,44 @@ async fn alerts_reach_a_webhook(db: &TestDb) {
     // The receiver fails: not delivered, and the next validation (receiver back) says it again.
     *receiver.failing.lock().unwrap() = true;
     db.exec("INSERT INTO definition_groups (name, type, environment) VALUES ('EMPTYETF', 'ETF', 'DEFAULT')").await;
-    let fourth = run().await.unwrap();
+    let fourth = run().await;
     assert!(matches!(&fourth.delivery, Some(Err(e)) if e.contains("500")), "{:?}", fourth.delivery);
     let before = receiver.texts().len();
     *receiver.failing.lock().unwrap() = false;
-    let fifth = run().await.unwrap();
+    let fifth = run().await;
     assert_eq!(fifth.delivery, Some(Ok(())));
     assert_eq!(receiver.texts().len(), before + 1);
     assert!(receiver.texts().pop().unwrap().contains("Check etf_empty (ETF groups with no holdings) now fails"));
 
     // A run without a webhook (the console's) is stored but is no base: the webhook still hears of a change.
-    validate_and_alert(&db.store, Environment::Default, Options::default(), None, None).await.unwrap();
+    validate_and_alert(&db.store, Environment::Default, Options::default(), None, None).await.unwrap().unwrap();
     db.exec("INSERT INTO definition_groups (name, type, environment) VALUES ('empty_universe', 'UNIVERSE', 'DEFAULT')")
         .await;
-    validate_and_alert(&db.store, Environment::Default, Options::default(), None, None).await.unwrap();
-    let sixth = run().await.unwrap();
+    validate_and_alert(&db.store, Environment::Default, Options::default(), None, None).await.unwrap().unwrap();
+    let sixth = run().await;
     assert!(sixth.alerts.iter().any(|a| a.contains("universe_empty")), "{:?}", sixth.alerts);
 
-    // Scheduled runs share a slot: the second of two for one interval neither stores nor alerts.
+    // Runs with other thresholds are no base for the default ones, nor the default ones for them.
+    let strict = Options { unknown_max: 0.0, ..Options::default() };
+    let other = validate_and_alert(&db.store, Environment::Default, strict, Some(&hook), None).await.unwrap().unwrap();
+    assert!(
+        other.alerts.iter().any(|a| a.contains("now fails")),
+        "compared with nothing of its own: {:?}",
+        other.alerts
+    );
+    assert!(run().await.alerts.is_empty(), "the default runs still compare with their own");
+
+    // Scheduled runs of one interval, started together as replicas do: one claims the slot, checks and alerts; the
+    // others check nothing.
     let slot = Some("scheduled:DEFAULT:0");
-    let a = validate_and_alert(&db.store, Environment::Default, Options::default(), Some(&hook), slot).await.unwrap();
-    let b = validate_and_alert(&db.store, Environment::Default, Options::default(), Some(&hook), slot).await.unwrap();
-    assert!(a.stored.is_some() && b.stored.is_none());
-    assert!(b.delivery.is_none() && b.alerts.is_empty());
-    let stored = db.store.validations(Environment::Default, false, 100).await.unwrap();
-    assert_eq!(stored.len(), 9, "every run but the slot's second");
+    let runs = futures_util::future::join_all(
+        (0..4).map(|_| validate_and_alert(&db.store, Environment::Default, Options::default(), Some(&hook), slot)),
+    )
+    .await;
+    let ran: Vec<_> = runs.into_iter().filter_map(Result::unwrap).collect();
+    assert_eq!(ran.len(), 1, "one of four took the slot");
+    let stored = db.store.validations(Environment::Default, 100).await.unwrap();
+    assert_eq!(stored.len(), 11, "every run, the slot's once");
 }
 
 /// `universe validate --alert-webhook URL`: posts, prints what changed, exits 3 when the webhook fails.
@@ -138,7 +155,6 @@ async fn validate_cli_posts_alerts(db: &TestDb) {
     let out = cli(url).await.unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("alerts not delivered"));
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
 contract!(alerts_reach_a_webhook, validate_cli_posts_alerts);

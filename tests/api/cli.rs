@@ -138,6 +138,14 @@ async fn demo_serves_the_console() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
+    /// The demo server, stopped however the test ends.
+    struct Demo(std::process::Child);
+    impl Drop for Demo {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_universe"))
         .args(["demo", "--db", db.to_str().unwrap(), "--bind", "127.0.0.1:0"])
         .env_remove("UNIVERSE_API_KEY")
@@ -146,7 +154,8 @@ async fn demo_serves_the_console() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let (console, key) = tokio::task::spawn_blocking(move || {
+    let _demo = Demo(child);
+    let read = tokio::task::spawn_blocking(move || {
         let (mut console, mut key) = (None, None);
         for line in std::io::BufReader::new(stdout).lines() {
             let line = line.unwrap();
@@ -161,15 +170,15 @@ async fn demo_serves_the_console() {
             }
         }
         (console.expect("the console's URL printed"), key.expect("the key printed"))
-    })
-    .await
-    .unwrap();
+    });
+    let (console, key) = tokio::time::timeout(std::time::Duration::from_secs(300), read)
+        .await
+        .expect("the demo serves in time")
+        .unwrap();
     assert!(console.starts_with("http://127.0.0.1:") && console.ends_with('/'), "{console}");
     let http = crate::console::client();
     let login = crate::console::post_form(&http, format!("{console}login"), &[("key", &key), ("next", "/")]);
     let r = login.send().await.unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
     assert_eq!(r.status(), 303, "the printed key logs in");
     assert!(r.headers()["set-cookie"].to_str().unwrap().starts_with("universe_session="));
 }

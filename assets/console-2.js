@@ -30,8 +30,6 @@
       row.querySelector("form.cancel").hidden = true;
     }
   });
-  // The stream ends when every job has: do not reconnect then.
-  events.addEventListener("error", function () {
-    if (document.querySelectorAll("tr[data-job]:not(.ended)").length === 0) events.close();
-  });
+  // The stream says `end` when every job has ended (or is gone): do not reconnect then.
+  events.addEventListener("end", function () { events.close(); });
 })();
