@@ -347,6 +347,7 @@ pub(super) async fn load(args: LoadArgs, config: &Config) -> Result<()> {
         progress: !config.json,
         validate: !no_validate,
         effective_at,
+        expect_version: None,
     };
     let result = load::run(&store, &req).await;
     let profile = match (&result, market.source.as_deref(), &req.etf) {

@@ -68,8 +68,24 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(jobs::router())
         .merge(cache::router())
         .merge(sync::router())
+        // The framework's own refusals (a query or form that does not parse) as pages, not JSON.
+        .layer(axum::middleware::map_response(refusals_as_pages))
         .route(JS_PATH, get(|| async { asset(JS.as_bytes(), "text/javascript; charset=utf-8") }))
         .layer(Extension(limiter))
+}
+
+/// A client error that is not a page already (axum's rejection of a query, form or upload it cannot read: plain
+/// text) becomes one, saying why; everything else passes.
+async fn refusals_as_pages(response: Response) -> Response {
+    let status = response.status();
+    let html = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !status.is_client_error() || html {
+        return response;
+    }
+    let why = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let why = String::from_utf8_lossy(&why);
+    let title = status.canonical_reason().unwrap_or("Refused");
+    pages::refusal(status, title, if why.trim().is_empty() { title } else { why.trim() })
 }
 
 /// A static asset, cacheable for a year (its URL changes with its content).

@@ -114,6 +114,9 @@ struct Upload {
     /// The file (base64) in the confirmation.
     #[serde(default)]
     content: String,
+    /// The store's data version the preview was computed at: the apply refuses to run past it.
+    #[serde(default)]
+    version: i64,
     /// The signature of what was previewed ([`Upload::signature`]).
     #[serde(default)]
     signature: String,
@@ -127,7 +130,7 @@ impl Upload {
         use sha2::Digest;
         let key = state.console_key().map(|k| k.signing().to_vec()).unwrap_or_default();
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
-        for part in [&self.kind, &self.etf, &self.name, &self.file_name] {
+        for part in [&self.kind, &self.etf, &self.name, &self.file_name, &self.version.to_string()] {
             mac.update(part.as_bytes());
             mac.update(&[0]);
         }
@@ -191,17 +194,38 @@ async fn preview(session: Session, State(state): State<AppState>, mut multipart:
             &format!("The file is over {} MB: load it with `universe load`.", MAX_UPLOAD >> 20),
         );
     }
-    up.signature = up.signature(&state, &bytes);
+    dry_run(&session, &state, up, kind, bytes, None).await
+}
+
+/// Runs the dry run and shows its diff with the confirmation, which carries the data version it was computed at
+/// (`notice`: why the operator sees a preview again).
+async fn dry_run(
+    session: &Session,
+    state: &AppState,
+    mut up: Upload,
+    kind: LoadKind,
+    bytes: Vec<u8>,
+    notice: Option<String>,
+) -> Response {
+    // Read before the diff: a change landing in between makes the apply preview again (never the reverse).
+    up.version = match state.cache.store().data_version().await {
+        Ok(v) => v,
+        Err(e) => return pages::unavailable("reading the data version", &e),
+    };
+    up.signature = up.signature(state, &bytes);
     up.content = B64.encode(&bytes);
-    let req = up.request(kind, bytes, &state, Mode::DryRun);
+    let req = up.request(kind, bytes, state, Mode::DryRun);
     match crate::load::run(state.cache.store(), &req).await {
-        Ok(report) => pages::ok(preview_page(&session, &up, &report)),
-        Err(e) => load_failed(&session, &up, e),
+        Ok(report) => {
+            let status = if notice.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+            pages::respond(status, preview_page(session, &up, &report, notice.as_deref()))
+        }
+        Err(e) => load_failed(session, &up, e),
     }
 }
 
 /// The dry run's diff and the confirmation.
-fn preview_page(session: &Session, up: &Upload, r: &LoadReport) -> Markup {
+fn preview_page(session: &Session, up: &Upload, r: &LoadReport, notice: Option<&str>) -> Markup {
     let t = &r.totals;
     // As the loader decides: a group it does not find unchanged is written (its row at least); symbol metadata
     // only when a row changes.
@@ -211,6 +235,7 @@ fn preview_page(session: &Session, up: &Upload, r: &LoadReport) -> Markup {
     });
     let body = html! {
         h1 { "Preview: " (up.kind) " from " code { (up.file_name) } }
+        @if let Some(n) = notice { p.error.changed role="alert" { (n) } }
         section.preview {
             p { "Dry run " a href=(run_href(r.run_id)) { "#" (r.run_id) } ": nothing was written but its record." }
             table.totals {
@@ -255,6 +280,7 @@ fn preview_page(session: &Session, up: &Upload, r: &LoadReport) -> Markup {
                     input type="hidden" name="etf" value=(up.etf);
                     input type="hidden" name="name" value=(up.name);
                     input type="hidden" name="file_name" value=(up.file_name);
+                    input type="hidden" name="version" value=(up.version);
                     input type="hidden" name="signature" value=(up.signature);
                     input type="hidden" name="content" value=(up.content);
                     button type="submit" { "Apply this change" }
@@ -304,7 +330,7 @@ fn load_failed(session: &Session, up: &Upload, e: LoadError) -> Response {
                 (upload_form(session, &up.kind))
             },
         ),
-        LoadError::BreaksValidation(_) | LoadError::Refused(_) => (
+        LoadError::BreaksValidation(_) | LoadError::Refused(_) | LoadError::Changed { .. } => (
             StatusCode::UNPROCESSABLE_ENTITY,
             html! { h1 { "Not loaded" } p.error role="alert" { (e.to_string()) } (upload_form(session, &up.kind)) },
         ),
@@ -333,7 +359,8 @@ async fn apply(session: Session, State(state): State<AppState>, axum::Form(up): 
             "This is not the upload previewed (the file or its settings changed): upload it again.",
         );
     }
-    let req = up.request(kind, bytes, &state, Mode::Full);
+    let mut req = up.request(kind, bytes, &state, Mode::Full);
+    req.expect_version = Some(up.version);
     match crate::load::run(state.cache.store(), &req).await {
         Ok(report) => {
             if let Err(e) = state.cache.refresh().await {
@@ -341,6 +368,13 @@ async fn apply(session: Session, State(state): State<AppState>, axum::Form(up): 
             }
             tracing::info!(run.id = report.run_id, kind = up.kind, file = up.file_name, "console: upload applied");
             Redirect::to(&format!("{}&flash=applied", run_href(report.run_id))).into_response()
+        }
+        // Someone changed the data since the preview: what was confirmed is not what would apply. Show the diff
+        // now, with a fresh confirmation.
+        Err(e @ LoadError::Changed { .. }) => {
+            let bytes = req.inputs.into_iter().next().map(|i| i.bytes).unwrap_or_default();
+            let notice = format!("Not applied: {e}. This is the diff now; apply it if it is still what you want.");
+            dry_run(&session, &state, up, kind, bytes, Some(notice)).await
         }
         Err(e) => load_failed(&session, &up, e),
     }

@@ -63,6 +63,7 @@ pub(super) async fn load_groups(
         // Writers take the lock before reading the state they diff against.
         let tx = store.begin_write().await?;
         tx.commit_after(async |tx: &mut Tx| -> Result<(i64, Accumulated), LoadError> {
+            still_at(tx, req).await?;
             let run_id = tx.insert_run(run).await?;
             let mut acc = Accumulated::new(bar.clone());
             walk(Target::Tx(tx, run_id), req, kind, &source, &mut acc).await?;
@@ -418,7 +419,13 @@ pub(super) async fn load_symbols(
     parsed: ParsedSymbols,
 ) -> Result<LoadReport, LoadError> {
     // Writers take the lock before reading the state they diff against.
-    let tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
+    let mut tx = if req.mode == Mode::DryRun { None } else { Some(store.begin_write().await?) };
+    if let Some(t) = tx.as_mut()
+        && let Err(e) = still_at(t, req).await
+    {
+        Tx::release(tx).await;
+        return Err(e);
+    }
     let Planned { mut report, outcome, rows, fields } = match plan_symbols(store, req, run, parsed).await {
         Ok(p) => p,
         Err(e) => {
@@ -440,6 +447,13 @@ pub(super) async fn load_symbols(
         None => store.record_run(run, &outcome).await?,
     };
     Ok(report)
+}
+
+/// Fails when the store moved past the version the request was previewed at (checked under the writers' lock).
+async fn still_at(tx: &mut Tx, req: &LoadRequest) -> Result<(), LoadError> {
+    let Some(previewed) = req.expect_version else { return Ok(()) };
+    let now = tx.data_version().await?;
+    if now == previewed { Ok(()) } else { Err(LoadError::Changed { previewed, now }) }
 }
 
 fn status_of(mode: Mode, writes: bool) -> RunStatus {

@@ -176,6 +176,9 @@ pub struct LoadRequest {
     /// When the input's memberships took effect (holdings' effective date): membership history opens and closes
     /// then instead of at the load's time. Must not predate the group's stored history.
     pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Apply only while the store's data version is still this one (the version a preview was computed at):
+    /// checked under the writers' lock, so a change since fails the load ([`LoadError::Changed`]), writing nothing.
+    pub expect_version: Option<i64>,
 }
 
 impl LoadRequest {
@@ -193,6 +196,7 @@ impl LoadRequest {
             progress: false,
             validate: true,
             effective_at: None,
+            expect_version: None,
         }
     }
 }
@@ -304,6 +308,14 @@ pub enum LoadError {
     /// The load would have broken a structural check; it was rolled back.
     #[error("the load was rolled back because it would break {}", describe_checks(.0))]
     BreaksValidation(Vec<crate::quality::Check>),
+    /// The data changed since the preview the load was asked to match ([`LoadRequest::expect_version`]).
+    #[error("the data changed since the preview (version {previewed}, now {now}); nothing was loaded: preview again")]
+    Changed {
+        /// The version the preview was computed at.
+        previewed: i64,
+        /// The version found under the writers' lock.
+        now: i64,
+    },
     /// The request itself cannot be carried out (unknown run, refused rollback).
     #[error("{0}")]
     Refused(String),

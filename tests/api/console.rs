@@ -265,6 +265,11 @@ async fn console_pages_over_http(db: &TestDb) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a day before the history: the page says so");
     assert!(page.contains("has no history before"), "{page}");
     assert_eq!(get("/admin/group?kind=UNIVERSE&name=nope").await.0, StatusCode::NOT_FOUND);
+    // A query the page cannot read: a page saying why, not a JSON document.
+    let (status, headers, page) = get("/admin/group?name=dow30").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"), "{headers:?}");
+    assert!(page.contains("missing field `kind`"), "{page}");
     let (status, headers, _) = get("/admin/universes/key?key=dow30").await;
     assert_eq!(
         (status, headers[LOCATION].to_str().unwrap()),
@@ -303,33 +308,46 @@ async fn console_pages_over_http(db: &TestDb) {
     let page = r.text().await.unwrap();
     assert!(page.contains("Added: </strong>AAPL, MSFT"), "{page}");
     assert_eq!(db.state().await, before, "a preview writes nothing");
-    let field = |name: &str| {
+    let field = |page: &str, name: &str| {
         let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
         page[at..at + page[at..].find('"').unwrap()].to_string()
     };
-    let (content, signature) = (field("content"), field("signature"));
+    let confirm = |page: &str| (field(page, "content"), field(page, "version"), field(page, "signature"));
+    let (content, version, signature) = confirm(&page);
     use base64::Engine;
     let other = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("symbol,weight\nTSLA,9\n");
-    let apply = |content: &str, etf: &str| {
+    let apply = |content: &str, etf: &str, version: &str, signature: &str| {
         let pairs = [
             ("csrf", csrf.as_str()),
             ("kind", "holdings"),
             ("etf", etf),
             ("name", ""),
             ("file_name", "good.csv"),
-            ("signature", signature.as_str()),
+            ("version", version),
+            ("signature", signature),
             ("content", content),
         ];
         post_form(&http, format!("{base}/admin/uploads/apply"), &pairs).header(COOKIE, &cookie).send()
     };
-    // Another file, or the same file for another fund: not what was previewed.
-    for (content, etf) in [(other.as_str(), "ZZZT"), (content.as_str(), "SPY")] {
-        let r = apply(content, etf).await.unwrap();
+    // Another file, the same file for another fund, or a version made up: not what was previewed.
+    for (content, etf, v) in
+        [(other.as_str(), "ZZZT", version.as_str()), (&content, "SPY", &version), (&content, "ZZZT", "0")]
+    {
+        let r = apply(content, etf, v, &signature).await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert!(r.text().await.unwrap().contains("not the upload previewed"));
         assert_eq!(db.state().await, before, "nothing written");
     }
-    let r = apply(&content, "ZZZT").await.unwrap();
+    // The data changes between the preview and the confirmation: not applied; the diff now, to confirm again.
+    db.load_ok(LoadKind::Holdings, &[("zzzt.csv", "symbol,weight\nAAPL,1\n")], Mode::Full).await;
+    let changed = db.state().await;
+    let r = apply(&content, "ZZZT", &version, &signature).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("the data changed since the preview") && page.contains("Changed: </strong>AAPL"), "{page}");
+    assert_eq!(db.state().await, changed, "nothing written by the stale confirmation");
+    let (content, version, signature) = confirm(&page);
+    let r = apply(&content, "ZZZT", &version, &signature).await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = r.headers()[LOCATION].to_str().unwrap().to_string();
     let run: i64 = to.trim_start_matches("/admin/runs?id=").trim_end_matches("&flash=applied").parse().unwrap();
@@ -343,7 +361,9 @@ async fn console_pages_over_http(db: &TestDb) {
         post("/admin/runs/rollback", &[("csrf", &csrf), ("id", &id)]).await.unwrap().status(),
         StatusCode::SEE_OTHER
     );
-    assert!(db.members(universe::domain::GroupKind::Etf, "ZZZT").await.is_empty());
+    let back: Vec<String> =
+        db.members(universe::domain::GroupKind::Etf, "ZZZT").await.into_iter().map(|m| m.0).collect();
+    assert_eq!(back, ["AAPL"], "as the load before it left the fund");
     let r = post("/admin/runs/rollback", &[("csrf", &csrf), ("id", &id)]).await.unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains(&format!("run {run} was already rolled back by run")));

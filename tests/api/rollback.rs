@@ -90,4 +90,35 @@ async fn rollback_symbols(db: &TestDb) {
     assert_eq!(db.state().await, before);
 }
 
-contract!(rollback_restores, rollback_refuses_under_later_change, rollback_prune, rollback_symbols);
+/// A load asked to match a preview (`expect_version`) applies only while the data version is the preview's: after
+/// any change it fails saying so and writes nothing — group loads and symbol loads alike.
+async fn load_refuses_a_stale_preview(db: &TestDb) {
+    db.load_ok(LoadKind::Holdings, &[("spy.csv", "Symbol,Weight\nAAPL,50\nMSFT,50\n")], Mode::Full).await;
+    let previewed = db.store.data_version().await.unwrap();
+    db.load_ok(LoadKind::Holdings, &[("qqq.csv", "Symbol,Weight\nNVDA,100\n")], Mode::Full).await;
+    let before = db.state().await;
+    let stale = |v: i64| move |r: &mut universe::load::LoadRequest| r.expect_version = Some(v);
+    for (kind, file) in [
+        (LoadKind::Holdings, ("spy.csv", "Symbol,Weight\nAAPL,60\nMSFT,40\n")),
+        (LoadKind::Symbols, ("symbols.csv", "symbol,name\nAAPL,Apple Inc.\n")),
+    ] {
+        let err = db.load_with(kind, &[file], Mode::Full, stale(previewed)).await.unwrap_err();
+        assert!(matches!(err, LoadError::Changed { previewed: p, now } if p == previewed && now > p), "{err}");
+        assert!(err.to_string().contains("the data changed since the preview"), "{err}");
+        assert_eq!(db.state().await, before, "nothing written");
+    }
+    let now = db.store.data_version().await.unwrap();
+    let report = db
+        .load_with(LoadKind::Holdings, &[("spy.csv", "Symbol,Weight\nAAPL,60\nMSFT,40\n")], Mode::Full, stale(now))
+        .await
+        .unwrap();
+    assert_eq!(report.totals.changed, 2, "at the preview's version it applies");
+}
+
+contract!(
+    rollback_restores,
+    rollback_refuses_under_later_change,
+    rollback_prune,
+    rollback_symbols,
+    load_refuses_a_stale_preview
+);
