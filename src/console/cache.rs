@@ -67,17 +67,18 @@ async fn page(session: Session, State(state): State<AppState>, Query(q): Query<P
             p { "Builds TickStock's " code { "cache_entries" } " universe rows from the groups with the shipped definitions. \
                  Replace makes the managed rows exactly the definitions' output; append only inserts and updates (" code { "--preserve" } "). \
                  You see the change before it is written." }
-            (organize_form(&session, PREVIEW, "replace", "Preview"))
+            (organize_form(&session, PREVIEW, "replace", "Preview", None))
         }
     };
     pages::ok(layout("Cache", Some(&session), body))
 }
 
-fn organize_form(session: &Session, action: &str, mode: &str, button: &str) -> Markup {
+fn organize_form(session: &Session, action: &str, mode: &str, button: &str, version: Option<i64>) -> Markup {
     let apply = action == APPLY;
     html! {
         form.organize method="post" action=(action) {
             input type="hidden" name="csrf" value=(session.csrf);
+            @if let Some(v) = version { input type="hidden" name="version" value=(v); }
             @if apply { input type="hidden" name="mode" value=(mode); } @else {
                 fieldset {
                     legend { "Mode" }
@@ -98,6 +99,8 @@ struct OrganizeForm {
     csrf: String,
     #[serde(default)]
     mode: String,
+    /// The data version the preview was computed at (the confirmation applies only at it).
+    version: Option<i64>,
 }
 
 impl OrganizeForm {
@@ -129,8 +132,23 @@ async fn preview(session: Session, State(state): State<AppState>, axum::Form(f):
     if !session.accepts(&f.csrf) {
         return super::csrf_refused();
     }
-    match crate::organize::run(state.cache.store(), &f.request(&state, true)).await {
-        Ok(r) => pages::ok(layout("Organize preview", Some(&session), preview_page(&session, f.mode(), &r))),
+    dry_run(&session, &state, &f, None).await
+}
+
+/// The dry run and its confirmation, which carries the data version it was computed at (`notice`: why the
+/// operator sees a preview again).
+async fn dry_run(session: &Session, state: &AppState, f: &OrganizeForm, notice: Option<String>) -> Response {
+    // Read before the build: a change landing in between makes the apply preview again (never the reverse).
+    let version = match state.cache.store().data_version().await {
+        Ok(v) => v,
+        Err(e) => return pages::unavailable("reading the data version", &e),
+    };
+    match crate::organize::run(state.cache.store(), &f.request(state, true)).await {
+        Ok(r) => {
+            let status = if notice.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+            let page = preview_page(session, f.mode(), &r, version, notice.as_deref());
+            pages::respond(status, layout("Organize preview", Some(session), page))
+        }
         Err(e) => failed(e),
     }
 }
@@ -145,7 +163,7 @@ fn action_str(a: RowAction) -> &'static str {
     }
 }
 
-fn preview_page(session: &Session, mode: &str, r: &OrganizeReport) -> Markup {
+fn preview_page(session: &Session, mode: &str, r: &OrganizeReport, version: i64, notice: Option<&str>) -> Markup {
     let count = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_default();
     let writes = r.rows.iter().any(|c| matches!(c.action, RowAction::Added | RowAction::Changed | RowAction::Removed));
     let mut rows: Vec<_> = r.rows.iter().collect();
@@ -153,6 +171,7 @@ fn preview_page(session: &Session, mode: &str, r: &OrganizeReport) -> Markup {
     rows.sort_by_key(|c| matches!(c.action, RowAction::Unchanged | RowAction::Kept));
     html! {
         h1 { "Organize preview (" (mode) ")" }
+        @if let Some(n) = notice { p.error.changed role="alert" { (n) } }
         section {
             p { "Dry run " a href=(run_href(r.run_id)) { "#" (r.run_id) } ": nothing was written but its record." }
             table.totals {
@@ -160,7 +179,7 @@ fn preview_page(session: &Session, mode: &str, r: &OrganizeReport) -> Markup {
                 tr { @for (_, v) in &r.totals { td.num { (v) } } }
             }
             @for n in &r.notes { p.note { (n) } }
-            @if writes { (organize_form(session, APPLY, mode, "Apply this change")) } @else { p { "Nothing to change. " a href=(CACHE) { "Back" } } }
+            @if writes { (organize_form(session, APPLY, mode, "Apply this change", Some(version))) } @else { p { "Nothing to change. " a href=(CACHE) { "Back" } } }
         }
         section {
             table.rows {
@@ -180,7 +199,19 @@ async fn apply(session: Session, State(state): State<AppState>, axum::Form(f): a
     if !session.accepts(&f.csrf) {
         return super::csrf_refused();
     }
-    match crate::organize::run(state.cache.store(), &f.request(&state, false)).await {
+    let Some(version) = f.version else {
+        return pages::refusal(
+            StatusCode::BAD_REQUEST,
+            "Not applied",
+            "The confirmation lacks its preview: preview again.",
+        );
+    };
+    match crate::organize::run_at_version(state.cache.store(), &f.request(&state, false), version).await {
+        // The groups changed since the preview: show the change as it is now, to confirm again.
+        Err(e @ OrganizeError::Changed { .. }) => {
+            let notice = format!("Not applied: {e}. This is the change now; apply it if it is still what you want.");
+            dry_run(&session, &state, &f, Some(notice)).await
+        }
         Ok(r) => {
             if let Err(e) = state.cache.refresh().await {
                 tracing::warn!(error = %e, "console: the cache could not refresh after organize; the watcher will");

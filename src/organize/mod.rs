@@ -101,6 +101,14 @@ pub enum OrganizeError {
     /// The definitions file is invalid.
     #[error("{} problem(s) in the definitions file; nothing was written", .0.len())]
     Definitions(Vec<Problem>),
+    /// The data changed since the preview the run was asked to match ([`run_at_version`]).
+    #[error("the data changed since the preview (version {previewed}, now {now}); nothing was written: preview again")]
+    Changed {
+        /// The version the preview was computed at.
+        previewed: i64,
+        /// The version found under the writers' lock.
+        now: i64,
+    },
     /// Storage failed; the transaction was rolled back.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -154,6 +162,24 @@ pub async fn run(store: &Store, req: &OrganizeRequest) -> Result<OrganizeReport,
     }
     let tx = store.begin_write().await?;
     tx.commit_after(async |tx: &mut Tx| run_in(tx, Some(store), req).await).await
+}
+
+/// [`run`] (not a dry run) only while the store's data version is still `previewed` (the version a dry run was
+/// computed at), checked under the writers' lock: otherwise [`OrganizeError::Changed`] and nothing written.
+pub async fn run_at_version(
+    store: &Store,
+    req: &OrganizeRequest,
+    previewed: i64,
+) -> Result<OrganizeReport, OrganizeError> {
+    let tx = store.begin_write().await?;
+    tx.commit_after(async |tx: &mut Tx| {
+        let now = tx.data_version().await?;
+        if now != previewed {
+            return Err(OrganizeError::Changed { previewed, now });
+        }
+        run_in(tx, Some(store), req).await
+    })
+    .await
 }
 
 /// The run's `load_runs` record.

@@ -432,6 +432,31 @@ async fn console_pages_over_http(db: &TestDb) {
     let (_, _, html) = get(&format!("/admin/relationships/report/relationship_breakdown_{today}.html")).await;
     assert!(html.contains("aria-label=\"theme coverage\""), "the theme-coverage figure");
     assert_eq!(get("/admin/relationships/report/x.exe").await.0, StatusCode::NOT_FOUND);
+
+    // Organize: the confirmation applies only at the version its preview was computed at.
+    let r = post("/admin/cache/organize/preview", &[("csrf", &csrf), ("mode", "replace")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let version = page.find("name=\"version\" value=\"").map(|at| {
+        let v = &page[at + 22..];
+        v[..v.find('"').unwrap()].to_string()
+    });
+    let version = version.expect("a confirmation (the empty theme and the load above changed groups)");
+    db.load_ok(LoadKind::Universes, &[("dow30.csv", "symbol\nAAPL\nMSFT\n")], Mode::Full).await;
+    let dow_before = db.cache_symbols("stock_universe", "index_dow30").await;
+    let r = post("/admin/cache/organize/apply", &[("csrf", &csrf), ("mode", "replace"), ("version", &version)]);
+    let r = r.await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("the data changed since the preview"), "{page}");
+    assert_eq!(db.cache_symbols("stock_universe", "index_dow30").await, dow_before, "nothing written");
+    let at = page.find("name=\"version\" value=\"").unwrap() + 22;
+    let version = page[at..at + page[at..].find('"').unwrap()].to_string();
+    let r = post("/admin/cache/organize/apply", &[("csrf", &csrf), ("mode", "replace"), ("version", &version)]);
+    let r = r.await.unwrap();
+    let status = r.status();
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    assert_eq!(db.cache_symbols("stock_universe", "index_dow30").await, ["AAPL", "MSFT"]);
 }
 
 contract!(
