@@ -115,9 +115,26 @@ async fn log_in(c: &Client, base: &str) {
 /// How long a page may take under a loaded test run (two cores, eight browsers, every other test).
 const PAGE_WAIT: Duration = Duration::from_secs(90);
 
-/// Clicks, then waits for an element only the next page has.
+/// Clicks, then waits for an element only the next page has. An element replaced between finding and clicking
+/// (htmx swapping a part of the page in) is found again.
 async fn click_then(c: &Client, what: Locator<'_>, next: &str) -> fantoccini::elements::Element {
-    c.find(what).await.unwrap().click().await.unwrap();
+    let mut tries = 0;
+    loop {
+        let clicked = match c.find(what).await {
+            Ok(e) => e.click().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match clicked {
+            Ok(()) => break,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference && tries < 20 =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot click {what:?}: {e}"),
+        }
+    }
     c.wait()
         .at_most(PAGE_WAIT)
         .for_element(Locator::Css(next))
@@ -251,8 +268,9 @@ async fn universes_in_a_browser(db: &TestDb) {
 
     // Search, then the 3,000-member universe: 30 pages of 100, by ticker.
     click_then(&c, Locator::LinkText("Universes"), "form.search").await;
+    // The results follow the typing (htmx), without the button.
     c.find(Locator::Css("input[name=q]")).await.unwrap().send_keys("big3000").await.unwrap();
-    click_then(&c, Locator::Css("form.search button"), "table.hits").await;
+    wait_text(&c, "#hits p.count", PAGE_WAIT, |t| t == "1 match.").await;
     click_then(&c, Locator::LinkText("big3000"), "table.members").await;
     assert_eq!(text(&c, "p.count").await, "3000 members, page 1 of 30.");
     assert_eq!(texts(&c, "td.ticker").await, tickers[..100].to_vec());
