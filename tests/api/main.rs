@@ -26,5 +26,6 @@ mod rollback;
 mod sectors_themes_symbols;
 mod server;
 mod sync;
+mod sync_jobs;
 mod transfer;
 mod universes;
