@@ -31,15 +31,71 @@ pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
 }
 
+/// Wrong keys accepted per minute and client address (a burst of this many, then one every six seconds): past
+/// that the address waits, and its keys are not even compared meanwhile — guessing is no faster than this, while
+/// a client with the right key elsewhere is not locked out. A request without a key guesses nothing.
+const WRONG_KEYS_PER_MINUTE: u32 = 10;
+
+/// The wrong-key budget of each client address, and the addresses told to wait (until when).
+pub(crate) struct KeyGuard {
+    limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    waiting: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Instant>>,
+}
+
+impl KeyGuard {
+    pub(crate) fn new() -> KeyGuard {
+        let quota = governor::Quota::per_minute(std::num::NonZeroU32::new(WRONG_KEYS_PER_MINUTE).expect("non-zero"));
+        KeyGuard { limiter: governor::RateLimiter::keyed(quota), waiting: Default::default() }
+    }
+
+    /// How long an address still has to wait, if it must.
+    fn wait_of(&self, ip: std::net::IpAddr) -> Option<std::time::Duration> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let until = *waiting.get(&ip)?;
+        let now = Instant::now();
+        if until > now {
+            return Some(until - now);
+        }
+        waiting.remove(&ip);
+        None
+    }
+
+    /// Counts a wrong key; when the address's budget is spent, how long it must wait.
+    fn failed(&self, ip: std::net::IpAddr) -> Option<std::time::Duration> {
+        let not_until = self.limiter.check_key(&ip).err()?;
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        let mut waiting = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        waiting.insert(ip, Instant::now() + wait);
+        Some(wait)
+    }
+}
+
+fn too_many(wait: std::time::Duration) -> ApiError {
+    ApiError::TooManyAttempts(format!(
+        "too many wrong X-API-Key values from this address: try again in {} s",
+        wait.as_secs().max(1)
+    ))
+}
+
 impl FromRequestParts<AppState> for AdminKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(expected) = &state.api_key else { return Err(ApiError::AdminDisabled) };
-        match parts.headers.get("x-api-key") {
-            Some(given) if same_secret(given.as_bytes(), expected.as_bytes()) => Ok(AdminKey),
-            _ => Err(ApiError::Unauthorized),
+        let Some(given) = parts.headers.get("x-api-key") else { return Err(ApiError::Unauthorized) };
+        // Without the connection's address (a router used without `serve`), one budget for everyone.
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        if let Some(wait) = state.key_guard.wait_of(ip) {
+            return Err(too_many(wait));
         }
+        if same_secret(given.as_bytes(), expected.as_bytes()) {
+            return Ok(AdminKey);
+        }
+        tracing::info!(%ip, "a wrong X-API-Key was refused");
+        Err(state.key_guard.failed(ip).map_or(ApiError::Unauthorized, too_many))
     }
 }
 

@@ -27,6 +27,9 @@ pub enum ApiError {
     /// The request body is over the limit.
     #[error("{0}")]
     TooLarge(String),
+    /// Too many wrong keys from this client address: it must wait (the detail says how long).
+    #[error("{0}")]
+    TooManyAttempts(String),
     /// The request (its body) did not arrive in time.
     #[error("{0}")]
     RequestTimeout(String),
@@ -124,6 +127,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::AdminDisabled => StatusCode::FORBIDDEN,

@@ -96,6 +96,8 @@ pub struct AppState {
     jobs: JobsContext,
     /// The console's cookie-signing key, derived from the admin key on first use (a slow derivation, once).
     console_key: Arc<OnceLock<axum_extra::extract::cookie::Key>>,
+    /// Wrong `X-API-Key`s counted per client address.
+    key_guard: Arc<admin::KeyGuard>,
 }
 
 impl AppState {
@@ -108,6 +110,7 @@ impl AppState {
             metrics: metrics_handle(),
             jobs,
             console_key: Arc::default(),
+            key_guard: Arc::new(admin::KeyGuard::new()),
         }
     }
 

@@ -438,11 +438,33 @@ async fn tickstock_shapes(db: &TestDb) {
     s.stop().await;
 }
 
+/// Wrong keys are limited per client address: ten a minute (then one every six seconds), past which the address
+/// waits — a 429 saying how long, and meanwhile even the right key is not compared; a request without a key is
+/// still a 401. After the wait the right key works again.
+async fn wrong_keys_are_limited(db: &TestDb) {
+    seed(db).await;
+    let s = TestServer::start(db, options(Some(KEY), quick_watch())).await;
+    let stats = |key: &str| s.client.get(format!("{}/admin/cache/stats", s.base)).header("X-API-Key", key).send();
+    for i in 0..10 {
+        assert_eq!(stats(&format!("guess-{i}")).await.unwrap().status(), StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let r = stats("guess-10").await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("try again in"), "{body}");
+    assert_eq!(stats(KEY).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS, "not compared while waiting");
+    assert_eq!(s.get("/admin/cache/stats").await.status(), StatusCode::UNAUTHORIZED, "no key, no guess");
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    assert_eq!(stats(KEY).await.unwrap().status(), StatusCode::OK, "after the wait");
+    s.stop().await;
+}
+
 contract!(
     tickstock_shapes,
     routes_answer_in_their_shapes,
     errors_are_problems,
     admin_needs_the_key,
+    wrong_keys_are_limited,
     etags_and_304,
     pagination,
     replicas_converge,
