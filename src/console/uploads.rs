@@ -73,10 +73,13 @@ pub(super) fn router() -> axum::Router<AppState> {
 }
 
 async fn form(session: Session) -> Response {
-    pages::ok(layout("Uploads", Some(&session), upload_form(&session, "")))
+    pages::ok(layout("Uploads", Some(&session), upload_form(&session, &Upload::default())))
 }
 
-fn upload_form(session: &Session, kind: &str) -> Markup {
+/// The form, filled with what was sent before (a refused upload is corrected, not typed again; the file excepted:
+/// browsers never prefill one).
+fn upload_form(session: &Session, sent: &Upload) -> Markup {
+    let kind = sent.kind.as_str();
     html! {
         h1 { "Upload a file" }
         section {
@@ -90,8 +93,8 @@ fn upload_form(session: &Session, kind: &str) -> Markup {
                     }
                 }
                 label { "File " input type="file" name="file" required; }
-                label { "ETF (holdings; else from the file) " input type="text" name="etf" size="8"; }
-                label { "Universe name (else from the file name) " input type="text" name="name" size="16"; }
+                label { "ETF (holdings; else from the file) " input type="text" name="etf" size="8" value=(sent.etf); }
+                label { "Universe name (else from the file name) " input type="text" name="name" size="16" value=(sent.name); }
                 button type="submit" { "Preview" }
             }
         }
@@ -327,12 +330,12 @@ fn load_failed(session: &Session, up: &Upload, e: LoadError) -> Response {
                         }
                     }
                 }
-                (upload_form(session, &up.kind))
+                (upload_form(session, up))
             },
         ),
         LoadError::BreaksValidation(_) | LoadError::Refused(_) | LoadError::Changed { .. } => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            html! { h1 { "Not loaded" } p.error role="alert" { (e.to_string()) } (upload_form(session, &up.kind)) },
+            html! { h1 { "Not loaded" } p.error role="alert" { (e.to_string()) } (upload_form(session, up)) },
         ),
         LoadError::Store(e) => {
             tracing::error!(error = %e, "console: a load failed on the database");

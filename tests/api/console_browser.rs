@@ -97,17 +97,16 @@ fn backend(db: &TestDb) -> &'static str {
     if db.url.starts_with("postgres") { "postgres" } else { "sqlite" }
 }
 
+/// Waits for a field of the page, then types into it.
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let field = c.wait().at_most(PAGE_WAIT).for_element(Locator::Css(css)).await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
 /// Logs in with the key through the login page.
 async fn log_in(c: &Client, base: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
-    c.wait()
-        .at_most(PAGE_WAIT)
-        .for_element(Locator::Css("input[name=key]"))
-        .await
-        .unwrap()
-        .send_keys("k")
-        .await
-        .unwrap();
+    type_into(c, "input[name=key]", "k").await;
     c.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
     c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("table.counts")).await.unwrap();
 }
@@ -179,14 +178,7 @@ async fn console_in_a_browser(db: &TestDb) {
     let (c, _driver) = browser().await;
     let backend = backend(db);
     c.goto(&format!("{}/", server.base)).await.unwrap();
-    c.wait()
-        .at_most(PAGE_WAIT)
-        .for_element(Locator::Css("input[name=key]"))
-        .await
-        .unwrap()
-        .send_keys("not-the-key")
-        .await
-        .unwrap();
+    type_into(&c, "input[name=key]", "not-the-key").await;
     c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
     let error = c.wait().at_most(PAGE_WAIT).for_element(Locator::Css("p.error")).await.unwrap().text().await.unwrap();
     assert_eq!(error, "That is not the admin key.");
@@ -351,9 +343,11 @@ async fn uploads_in_a_browser(db: &TestDb) {
     assert_eq!(db.state().await, before, "nothing written");
     screenshot_expecting(&c, &format!("console-upload-errors-{backend}"), Some(422)).await;
 
-    // The form is shown again under the problems.
-    c.find(Locator::Css("select[name=kind]")).await.unwrap().select_by_value("holdings").await.unwrap();
-    c.find(Locator::Css("input[name=etf]")).await.unwrap().send_keys("ZZZT").await.unwrap();
+    // The form is shown again under the problems, as it was filled in (the file excepted).
+    let etf = c.find(Locator::Css("input[name=etf]")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(etf.as_deref(), Some("ZZZT"));
+    let kind = c.find(Locator::Css("select[name=kind]")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(kind.as_deref(), Some("holdings"));
     c.find(Locator::Css("input[name=file]")).await.unwrap().send_keys(good.to_str().unwrap()).await.unwrap();
     click_then(&c, Locator::Css("form.upload button"), "section.preview").await;
     assert_eq!(text(&c, "td.added").await, "3");
